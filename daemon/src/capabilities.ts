@@ -1,0 +1,14 @@
+// --print-capabilities: what this build can do, as vhost-user backends print it.
+import { Limits } from '../../protocol/src/index.js';
+import { backendAvailability } from './backends.js';
+
+export function capabilities(): object {
+  return {
+    type: 'display',
+    device: 'apple-gfx',
+    protocol: { name: 'vfio-user', version: '0.0', maxMsgFds: Limits.MAX_MAX_FDS, maxDataXferSize: Limits.DEFAULT_MAX_DATA_XFER },
+    variants: ['pci', 'mmio'],
+    backends: backendAvailability(),
+    features: ['socket-path', 'fd', 'msi', 'msix', 'device-reset', 'posted-writes', 'shared-guest-memory', 'reconnect'],
+  };
+}

@@ -1,0 +1,80 @@
+// Command line: vfio-user backend-program conventions (--socket-path | --fd,
+// --print-capabilities, foreground only) plus device options.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS, type LogLevel } from './logging.js';
+import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
+import type { Variant } from './device/apple-gfx-pci.js';
+
+export interface Config {
+  socketPath: string | null;
+  fd: number | null;
+  socketMode: number;
+  variant: Variant;
+  backend: BackendChoice;
+  logLevel: LogLevel;
+  writeMultiple: boolean;
+  printCapabilities: boolean;
+}
+
+/** A usage error: the message goes to stderr and the exit code is 2. */
+export class UsageError extends Error {}
+
+function intArg(name: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+function modeArg(value: string): number {
+  if (!/^0?[0-7]{3}$/.test(value)) throw new InvalidArgumentError('must be an octal mode such as 0600');
+  return parseInt(value, 8);
+}
+
+function backendArg(value: string): BackendChoice {
+  try {
+    return parseBackend(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+export function buildProgram(): Command {
+  return new Command('apple-gfxd')
+    .description("QEMU's apple-gfx display device as a vfio-user server (use with QEMU's vfio-user-pci)")
+    .version('0.1.0')
+    .addOption(new Option('--socket-path <path>', 'listen on this unix socket (created, replaced if stale)').conflicts('fd'))
+    .addOption(new Option('--fd <n>', 'serve an already listening unix socket inherited as fd N').argParser(intArg('--fd', 0, 65535)))
+    .addOption(new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'))
+    .addOption(new Option('--variant <variant>', 'device personality').choices(['pci', 'mmio']).default('pci'))
+    .addOption(new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH').argParser(backendArg).default(parseBackend(defaultBackend()), defaultBackend()))
+    .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
+    .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
+    .addOption(new Option('--print-capabilities', 'print a JSON description of this backend program and exit'))
+    .showHelpAfterError('(run apple-gfxd --help for usage)')
+    .exitOverride();
+}
+
+/** Parses argv; throws UsageError for bad flags, CommanderError for --help/--version. */
+export function parseArgs(argv: string[]): Config {
+  const program = buildProgram();
+  program.parse(argv, { from: 'user' });
+  const o = program.opts();
+  const cfg: Config = {
+    socketPath: o.socketPath ?? null,
+    fd: o.fd ?? null,
+    socketMode: o.socketMode,
+    variant: o.variant,
+    backend: o.backend,
+    logLevel: o.logLevel,
+    writeMultiple: Boolean(o.writeMultiple),
+    printCapabilities: Boolean(o.printCapabilities),
+  };
+  if (!cfg.printCapabilities && cfg.socketPath === null && cfg.fd === null)
+    throw new UsageError('one of --socket-path PATH or --fd N is required');
+  return cfg;
+}
+
+export { CommanderError };

@@ -1,0 +1,212 @@
+// The apple-gfx device as one vfio-user PCI function.
+//
+//   BAR0  16 KiB  PVG registers from 0x1000; MSI-X table at 0x0000, PBA at 0x0800
+//   BAR2  64 KiB  IOSFC region (variant mmio only)
+//   cfg   256 B   106b:eeee, class 038000, MSI (64-bit) and MSI-X capabilities
+//   vectors: 0 = gfx, 1 = IOSFC (mmio only)
+import type { Logger } from 'pino';
+import {
+  DeviceFlag,
+  Errno,
+  IrqInfoFlag,
+  PciIrq,
+  PciRegion,
+  RegionFlag,
+  VfioUserError,
+  type DeviceInfo,
+  type DmaMapping,
+  type IrqInfo,
+  type IrqRequest,
+  type RegionInfo,
+  type VfioUserDevice,
+} from '../../../protocol/src/index.js';
+import { GuestMemory } from './guest-memory.js';
+import { Interrupts } from './interrupts.js';
+import { Cap, Cfg, CONFIG_SIZE, PciConfigSpace } from './pci-config.js';
+import { SelftestRegisters } from './selftest-registers.js';
+
+export type Variant = 'pci' | 'mmio';
+
+export const APPLE_VENDOR_ID = 0x106b;
+export const APPLE_GFX_DEVICE_ID = 0xeeee;
+/** PCI_CLASS_DISPLAY_OTHER, prog-if 0. */
+export const APPLE_GFX_CLASS = 0x038000;
+export const GFX_BAR = PciRegion.BAR0;
+export const GFX_BAR_SIZE = 0x4000;
+export const IOSFC_BAR = PciRegion.BAR2;
+export const IOSFC_BAR_SIZE = 0x10000;
+export const MSIX_TABLE_OFFSET = 0x0000;
+export const MSIX_PBA_OFFSET = 0x0800;
+export const GFX_VECTOR = 0;
+export const IOSFC_VECTOR = 1;
+
+const hex = (v: number): string => `0x${v.toString(16)}`;
+
+function buildConfigSpace(vectors: number, variant: Variant): PciConfigSpace {
+  const cfg = new PciConfigSpace()
+    .set16(Cfg.VENDOR_ID, APPLE_VENDOR_ID)
+    .set16(Cfg.DEVICE_ID, APPLE_GFX_DEVICE_ID)
+    .set16(Cfg.COMMAND, 0, 0x0547) // IO, MEM, MASTER, PARITY, SERR, INTx disable
+    .set8(Cfg.REVISION, 0)
+    .set8(Cfg.CLASS_PROG, APPLE_GFX_CLASS & 0xff)
+    .set16(Cfg.CLASS_PROG + 1, APPLE_GFX_CLASS >>> 8)
+    .set8(Cfg.CACHE_LINE, 0, 0xff)
+    .set8(Cfg.LATENCY, 0, 0xff)
+    // QEMU gives every in-process PCI device this subsystem (Red Hat / QEMU).
+    .set16(Cfg.SUBSYS_VENDOR, 0x1af4)
+    .set16(Cfg.SUBSYS_ID, 0x1100)
+    .set32(Cfg.ROM, 0) // no option ROM: ROM BAR sizing reads back 0
+    .set8(Cfg.INT_LINE, 0, 0xff)
+    .set8(Cfg.INT_PIN, 0) // no INTx: MSI or MSI-X only
+    .bar32(GFX_BAR, GFX_BAR_SIZE);
+  if (variant === 'mmio') cfg.bar32(IOSFC_BAR, IOSFC_BAR_SIZE);
+
+  // MSI, 64-bit, no per-vector masking (as apple-gfx-pci's msi_init).
+  const mmc = Math.ceil(Math.log2(vectors));
+  const msi = Buffer.alloc(12);
+  const msiMask = Buffer.alloc(12);
+  msi.writeUInt16LE(0x0080 | (mmc << 1), 0);
+  msiMask.writeUInt16LE(0x0071, 0); // enable + multiple message enable
+  msiMask.writeUInt32LE(0xfffffffc, 2); // address low
+  msiMask.writeUInt32LE(0xffffffff, 6); // address high
+  msiMask.writeUInt16LE(0xffff, 10); // data
+  cfg.addCapability(Cap.MSI, { value: msi, writeMask: msiMask });
+
+  // MSI-X: table and PBA in BAR0 below the registers; QEMU emulates both.
+  const msix = Buffer.alloc(10);
+  const msixMask = Buffer.alloc(10);
+  msix.writeUInt16LE(vectors - 1, 0);
+  msixMask.writeUInt16LE(0xc000, 0); // enable + function mask
+  msix.writeUInt32LE(MSIX_TABLE_OFFSET | GFX_BAR, 2);
+  msix.writeUInt32LE(MSIX_PBA_OFFSET | GFX_BAR, 6);
+  cfg.addCapability(Cap.MSIX, { value: msix, writeMask: msixMask });
+  return cfg.seal();
+}
+
+export interface AppleGfxDeviceOptions {
+  variant: Variant;
+  log: Logger;
+}
+
+export class AppleGfxPciDevice implements VfioUserDevice {
+  readonly variant: Variant;
+  readonly vectors: number;
+  readonly config: PciConfigSpace;
+  readonly memory: GuestMemory;
+  readonly interrupts: Interrupts;
+  private readonly selftest: SelftestRegisters;
+  private readonly log: Logger;
+  private readonly traceOn: boolean;
+
+  constructor(opts: AppleGfxDeviceOptions) {
+    this.variant = opts.variant;
+    this.log = opts.log;
+    this.traceOn = this.log.isLevelEnabled('trace');
+    this.vectors = opts.variant === 'mmio' ? 2 : 1;
+    this.config = buildConfigSpace(this.vectors, opts.variant);
+    this.memory = new GuestMemory(this.log);
+    this.interrupts = new Interrupts(this.log, this.vectors);
+    this.selftest = new SelftestRegisters(
+      this.vectors,
+      (v) => this.interrupts.raise(v),
+      (what, detail) => this.guestError(what, detail),
+    );
+  }
+
+  info(): DeviceInfo {
+    return { flags: DeviceFlag.PCI | DeviceFlag.RESET, numRegions: PciRegion.COUNT, numIrqs: PciIrq.COUNT };
+  }
+
+  regionInfo(index: number): RegionInfo {
+    const rw = RegionFlag.READ | RegionFlag.WRITE;
+    // No MMAP flag anywhere: PVG registers must trap every access, and an
+    // mmap'd BAR would disable posted writes for the whole device (P13).
+    if (index === GFX_BAR) return { flags: rw, size: BigInt(GFX_BAR_SIZE), offset: 0n };
+    if (index === IOSFC_BAR && this.variant === 'mmio') return { flags: rw, size: BigInt(IOSFC_BAR_SIZE), offset: 0n };
+    if (index === PciRegion.CONFIG) return { flags: rw, size: BigInt(CONFIG_SIZE), offset: 0n };
+    return { flags: 0, size: 0n, offset: 0n };
+  }
+
+  irqInfo(index: number): IrqInfo {
+    if (index === PciIrq.MSI || index === PciIrq.MSIX) return { flags: IrqInfoFlag.EVENTFD, count: this.vectors };
+    return { flags: 0, count: 0 };
+  }
+
+  regionRead(index: number, offset: number, count: number): Buffer {
+    if (index === PciRegion.CONFIG) return this.config.read(offset, count);
+    if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) {
+      // QEMU forwards PBA reads; nothing is ever pending on our side.
+      return Buffer.alloc(count);
+    }
+    const out = Buffer.alloc(count);
+    this.forEachDword(index, offset, count, 'read', (off, i) => {
+      const v = this.mmioRead(index, off);
+      out.writeUInt32LE(v >>> 0, i * 4);
+    });
+    return out;
+  }
+
+  regionWrite(index: number, offset: number, data: Buffer): void {
+    if (index === PciRegion.CONFIG) {
+      this.config.write(offset, data);
+      return;
+    }
+    if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) return; // PBA is read-only
+    this.forEachDword(index, offset, data.length, 'write', (off, i) => this.mmioWrite(index, off, data.readUInt32LE(i * 4)));
+  }
+
+  /** PVG takes aligned 4-byte accesses only: 8-byte ones split low dword first, others refused. */
+  private forEachDword(index: number, offset: number, count: number, kind: string, fn: (off: number, i: number) => void): void {
+    if (index !== GFX_BAR && !(index === IOSFC_BAR && this.variant === 'mmio'))
+      throw new VfioUserError(Errno.EINVAL, `region ${index} is not a device BAR`);
+    if ((count !== 4 && count !== 8) || offset % 4 !== 0) {
+      this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, { region: index, offset, count });
+      throw new VfioUserError(Errno.EINVAL, `unsupported ${count}-byte ${kind} at ${hex(offset)}`);
+    }
+    for (let i = 0; i < count / 4; i++) fn(offset + i * 4, i);
+  }
+
+  private mmioRead(index: number, offset: number): number {
+    let res = 0;
+    if (index === GFX_BAR) res = this.selftest.read(offset) ?? 0;
+    if (this.traceOn) this.log.trace({ offset: hex(offset), res: hex(res) }, index === GFX_BAR ? 'apple_gfx_read' : 'apple_gfx_iosfc_read');
+    return res;
+  }
+
+  private mmioWrite(index: number, offset: number, val: number): void {
+    if (this.traceOn) this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
+    if (index === GFX_BAR) this.selftest.write(offset, val);
+  }
+
+  private guestError(what: string, detail: object): void {
+    this.log.warn({ ...detail, what }, 'apple_gfx_guest_error');
+  }
+
+  dmaMap(m: DmaMapping): void {
+    this.memory.map(m);
+  }
+
+  dmaUnmap(iova: bigint, size: bigint): void {
+    this.memory.unmap(iova, size);
+  }
+
+  dmaUnmapAll(): number {
+    return this.memory.unmapAll();
+  }
+
+  setIrqs(r: IrqRequest): void {
+    this.interrupts.apply(r);
+  }
+
+  reset(): void {
+    this.selftest.reset();
+    this.config.reset();
+    this.log.info({ variant: this.variant }, 'apple_gfx_reset');
+  }
+
+  disconnected(): void {
+    const regions = this.memory.unmapAll();
+    this.interrupts.closeAll();
+    this.log.info({ regionsUnmapped: regions }, 'apple_gfx_client_detached');
+  }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// apple-gfxd: QEMU's apple-gfx display device, out of process, over vfio-user.
+import { unlinkSync } from 'node:fs';
+import { defaultServerLimits } from '../../protocol/src/index.js';
+import { checkBackend } from './backends.js';
+import { capabilities } from './capabilities.js';
+import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
+import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
+import { createLogger } from './logging.js';
+import { native } from './native.js';
+import { VfioUserServer } from './server.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function parseOrExit(argv: string[]): Config {
+  try {
+    return parseArgs(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has already printed the message (or the help/version text)
+      process.exit(e.exitCode === 0 ? EXIT_OK : EXIT_USAGE);
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`apple-gfxd: ${e.message}\n(run apple-gfxd --help for usage)\n`);
+      process.exit(EXIT_USAGE);
+    }
+    throw e;
+  }
+}
+
+function main(): void {
+  const cfg = parseOrExit(process.argv.slice(2));
+  if (cfg.printCapabilities) {
+    process.stdout.write(JSON.stringify(capabilities(), null, 2) + '\n');
+    return;
+  }
+  const log = createLogger(cfg.logLevel);
+  try {
+    checkBackend(cfg.backend);
+  } catch (e) {
+    log.fatal({ backend: cfg.backend }, (e as Error).message);
+    process.stderr.write(`apple-gfxd: ${(e as Error).message}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+
+  let listenFd: number;
+  try {
+    listenFd = cfg.fd !== null ? native.adoptListener(cfg.fd) : native.listenUnix(cfg.socketPath!, cfg.socketMode);
+  } catch (e) {
+    process.stderr.write(`apple-gfxd: cannot serve ${cfg.socketPath ?? `fd ${cfg.fd}`}: ${(e as Error).message}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+
+  const device = new AppleGfxPciDevice({ variant: cfg.variant, log });
+  const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
+  const server = new VfioUserServer(listenFd, device, limits, log);
+  server.start();
+  log.info(
+    { socket: cfg.socketPath, fd: cfg.fd, variant: cfg.variant, backend: cfg.backend.kind },
+    'apple_gfx_common_init',
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'apple_gfxd_stopping');
+    server.stop();
+    if (cfg.socketPath) {
+      try {
+        unlinkSync(cfg.socketPath);
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(EXIT_OK);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // Input never crashes the daemon; a bug might. Log it, keep serving.
+  process.on('uncaughtException', (err) => log.error({ err }, 'apple_gfxd_internal_error'));
+}
+
+main();

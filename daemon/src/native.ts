@@ -1,0 +1,71 @@
+// Typed loader for the N-API addon (native/). One instance per process.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeListener {
+  pause(): void;
+  resume(): void;
+  close(): void;
+}
+
+export interface NativeConnection {
+  send(message: Buffer, fds?: readonly number[]): boolean;
+  close(): void;
+  stats(): { messagesIn: number; messagesOut: number; fdsIn: number; queued: number };
+}
+
+export interface NativeGuestRegion {
+  gpa: bigint;
+  size: bigint;
+  fdOffset: bigint;
+  writable: boolean;
+}
+
+export interface NativeAddon {
+  listenUnix(path: string, mode: number, backlog?: number): number;
+  connectUnix(path: string): number;
+  adoptListener(fd: number): number;
+  Listener: new (fd: number, onAccept: (fd: number) => void) => NativeListener;
+  Connection: new (
+    fd: number,
+    onMessage: (message: Buffer, fds: number[]) => void,
+    onClose: (reason: string | null) => void,
+    opts: { maxMessageSize: number; maxFds: number },
+  ) => NativeConnection;
+
+  eventfdCreate(): number;
+  eventfdRead(fd: number): number;
+  eventfdWrite(fd: number, value?: number): void;
+  memfdCreate(name: string, size: number): number;
+  closeFd(fd: number): void;
+
+  gmMap(gpa: bigint, size: bigint, fd: number, fdOffset: bigint, writable: boolean): void;
+  gmUnmap(gpa: bigint, size: bigint): void;
+  gmUnmapAll(): number;
+  gmList(): NativeGuestRegion[];
+  gmRead(gpa: bigint, len: number): Buffer;
+  gmWrite(gpa: bigint, data: Buffer): void;
+
+  irqSet(index: number, start: number, fds: number[]): void;
+  irqClear(index: number, start: number, count: number): void;
+  irqDisable(index: number): void;
+  irqCloseAll(): void;
+  irqRaise(vector: number): boolean;
+  irqStats(vector: number): { raised: number; delivered: number; dropped: number };
+  irqAssigned(index: number): number;
+}
+
+/** Finds native/build/Release/agfx_native.node above this file (src or dist). */
+function locateAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'native', 'build', 'Release', 'agfx_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('native addon not built: run `npm run build:native` (native/build/Release/agfx_native.node)');
+}
+
+export const native: NativeAddon = createRequire(import.meta.url)(locateAddon()) as NativeAddon;

@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "agfx_native",
+      "sources": [
+        "src/addon.cc",
+        "src/errors.cc",
+        "src/unix_socket.cc",
+        "src/fd_util.cc",
+        "src/guest_memory.cc",
+        "src/irq_table.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "include"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17"
+          }
+        }]
+      ]
+    }
+  ]
+}

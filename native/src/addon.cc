@@ -1,0 +1,22 @@
+// apple-gfxd native addon: socket I/O with fd passing, guest memory,
+// interrupt signalling. Loaded once per process.
+#include <napi.h>
+
+#include "fd_util.h"
+#include "guest_memory.h"
+#include "irq_table.h"
+#include "unix_socket.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  agfx::InitUnixSocket(env, exports);
+  agfx::InitFdUtil(env, exports);
+  agfx::InitGuestMemory(env, exports);
+  agfx::InitIrqTable(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(agfx_native, Init)

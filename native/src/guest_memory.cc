@@ -1,0 +1,174 @@
+#include "guest_memory.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "errors.h"
+
+namespace agfx {
+
+namespace {
+constexpr uint64_t kPage = 4096;
+constexpr size_t kMaxRegions = 4096;
+}  // namespace
+
+GuestMemory& GuestMemory::Instance() {
+  static GuestMemory instance;
+  return instance;
+}
+
+int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bool writable) {
+  if (size == 0 || (gpa | size | fd_offset) % kPage != 0) return EINVAL;
+  if (gpa + size < gpa || fd_offset + size < fd_offset) return EINVAL;
+  // A mapping past the end of the file faults (SIGBUS) on first touch, so the
+  // file must really hold the whole range.
+  struct stat st;
+  if (::fstat(fd, &st) < 0) return EBADF;
+  if (!S_ISREG(st.st_mode)) return EINVAL;
+  if (static_cast<uint64_t>(st.st_size) < fd_offset + size) return EINVAL;
+
+  std::unique_lock lock(mu_);
+  if (regions_.size() >= kMaxRegions) return ENOSPC;
+  auto next = regions_.lower_bound(gpa);
+  if (next != regions_.end() && next->first < gpa + size) return EEXIST;
+  if (next != regions_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second.size > gpa) return EEXIST;
+  }
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* host = ::mmap(nullptr, size, prot, MAP_SHARED, fd, static_cast<off_t>(fd_offset));
+  if (host == MAP_FAILED) return errno;
+  regions_.emplace(gpa, GuestRegion{gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable});
+  return 0;
+}
+
+int GuestMemory::Unmap(uint64_t gpa, uint64_t size) {
+  std::unique_lock lock(mu_);
+  auto it = regions_.find(gpa);
+  if (it == regions_.end() || it->second.size != size) return ENOENT;
+  ::munmap(it->second.host, it->second.size);
+  ::close(it->second.fd);
+  regions_.erase(it);
+  return 0;
+}
+
+size_t GuestMemory::UnmapAll() {
+  std::unique_lock lock(mu_);
+  size_t n = regions_.size();
+  for (auto& [gpa, r] : regions_) {
+    ::munmap(r.host, r.size);
+    ::close(r.fd);
+  }
+  regions_.clear();
+  return n;
+}
+
+const GuestRegion* GuestMemory::FindLocked(uint64_t gpa, uint64_t len) const {
+  if (gpa + len < gpa) return nullptr;
+  auto it = regions_.upper_bound(gpa);
+  if (it == regions_.begin()) return nullptr;
+  const GuestRegion& r = std::prev(it)->second;
+  if (gpa + len > r.gpa + r.size) return nullptr;
+  return &r;
+}
+
+bool GuestMemory::Read(uint64_t gpa, void* dst, uint64_t len) const {
+  std::shared_lock lock(mu_);
+  const GuestRegion* r = FindLocked(gpa, len);
+  if (!r) return false;
+  std::memcpy(dst, r->host + (gpa - r->gpa), len);
+  return true;
+}
+
+bool GuestMemory::Write(uint64_t gpa, const void* src, uint64_t len) {
+  std::shared_lock lock(mu_);
+  const GuestRegion* r = FindLocked(gpa, len);
+  if (!r || !r->writable) return false;
+  std::memcpy(r->host + (gpa - r->gpa), src, len);
+  return true;
+}
+
+std::vector<GuestRegion> GuestMemory::Snapshot() const {
+  std::shared_lock lock(mu_);
+  std::vector<GuestRegion> out;
+  for (auto& [gpa, r] : regions_) out.push_back(r);
+  return out;
+}
+
+// ------------------------------------------------------------- JS bindings
+
+namespace {
+
+uint64_t U64(const Napi::Value& v) {
+  bool lossless = true;
+  if (v.IsBigInt()) return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+}
+
+// gmMap(gpa, size, fd, fdOffset, writable): on success the table owns fd.
+Napi::Value GmMap(const Napi::CallbackInfo& info) {
+  int err = GuestMemory::Instance().Map(U64(info[0]), U64(info[1]),
+                                        info[2].As<Napi::Number>().Int32Value(), U64(info[3]),
+                                        info[4].ToBoolean());
+  if (err) ThrowErrno(info.Env(), err, "guest memory map");
+  return info.Env().Undefined();
+}
+
+Napi::Value GmUnmap(const Napi::CallbackInfo& info) {
+  int err = GuestMemory::Instance().Unmap(U64(info[0]), U64(info[1]));
+  if (err) ThrowErrno(info.Env(), err, "guest memory unmap");
+  return info.Env().Undefined();
+}
+
+Napi::Value GmUnmapAll(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(GuestMemory::Instance().UnmapAll()));
+}
+
+Napi::Value GmList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto regions = GuestMemory::Instance().Snapshot();
+  Napi::Array out = Napi::Array::New(env, regions.size());
+  for (size_t i = 0; i < regions.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("gpa", Napi::BigInt::New(env, regions[i].gpa));
+    o.Set("size", Napi::BigInt::New(env, regions[i].size));
+    o.Set("fdOffset", Napi::BigInt::New(env, regions[i].fd_offset));
+    o.Set("writable", Napi::Boolean::New(env, regions[i].writable));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+Napi::Value GmRead(const Napi::CallbackInfo& info) {
+  uint64_t gpa = U64(info[0]);
+  uint32_t len = info[1].As<Napi::Number>().Uint32Value();
+  auto buf = Napi::Buffer<uint8_t>::New(info.Env(), len);
+  if (!GuestMemory::Instance().Read(gpa, buf.Data(), len))
+    ThrowErrno(info.Env(), EFAULT, "guest memory read outside shared guest RAM");
+  return buf;
+}
+
+Napi::Value GmWrite(const Napi::CallbackInfo& info) {
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  if (!GuestMemory::Instance().Write(U64(info[0]), buf.Data(), buf.Length()))
+    ThrowErrno(info.Env(), EFAULT, "guest memory write outside writable shared guest RAM");
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitGuestMemory(Napi::Env env, Napi::Object exports) {
+  exports.Set("gmMap", Napi::Function::New(env, GmMap));
+  exports.Set("gmUnmap", Napi::Function::New(env, GmUnmap));
+  exports.Set("gmUnmapAll", Napi::Function::New(env, GmUnmapAll));
+  exports.Set("gmList", Napi::Function::New(env, GmList));
+  exports.Set("gmRead", Napi::Function::New(env, GmRead));
+  exports.Set("gmWrite", Napi::Function::New(env, GmWrite));
+}
+
+}  // namespace agfx

@@ -1,0 +1,40 @@
+// What a vfio-user server session needs from the device it serves. The
+// session checks every message against the spec and these descriptions
+// before calling in, so a device sees only well-formed, in-range requests.
+import type { DeviceInfo, IrqInfo, RegionInfo } from './codec/device-info.js';
+
+export interface DmaMapping {
+  iova: bigint;
+  size: bigint;
+  /** Offset into `fd`; 0 when there is no fd. */
+  offset: bigint;
+  readable: boolean;
+  writable: boolean;
+  /** Shared-memory fd, or null when the client can only offer DMA_READ/WRITE. */
+  fd: number | null;
+}
+
+export type IrqRequest =
+  | { kind: 'assign'; index: number; start: number; fds: number[] }
+  | { kind: 'deassign'; index: number; start: number; count: number }
+  | { kind: 'disable'; index: number }
+  | { kind: 'mask' | 'unmask'; index: number; start: number; count: number }
+  | { kind: 'trigger'; index: number; start: number; count: number; bools: boolean[] | null };
+
+export interface VfioUserDevice {
+  info(): DeviceInfo;
+  regionInfo(index: number): RegionInfo;
+  irqInfo(index: number): IrqInfo;
+  /** `offset + count` is inside the region; the device may still refuse (throw VfioUserError). */
+  regionRead(index: number, offset: number, count: number): Buffer;
+  regionWrite(index: number, offset: number, data: Buffer): void;
+  /** On success the device owns `fd`; on a throw the session closes it. */
+  dmaMap(m: DmaMapping): void;
+  dmaUnmap(iova: bigint, size: bigint): void;
+  dmaUnmapAll(): number;
+  /** On success of an 'assign' the device owns the fds. */
+  setIrqs(r: IrqRequest): void;
+  reset(): void;
+  /** The client went away: drop its memory and interrupt fds, keep device state. */
+  disconnected(): void;
+}

@@ -1,0 +1,15 @@
+// vfio-user-ts: the vfio-user protocol (wire codec, server session, client).
+// It knows nothing about the device it serves; see VfioUserDevice.
+export * from './constants.js';
+export * from './errors.js';
+export * from './header.js';
+export * from './logger.js';
+export * from './transport.js';
+export * from './device.js';
+export * from './codec/version.js';
+export * from './codec/dma.js';
+export * from './codec/device-info.js';
+export * from './codec/set-irqs.js';
+export * from './codec/region-access.js';
+export { ServerSession, defaultServerLimits, maxMessageSize, type ServerLimits, type SessionStats } from './server/session.js';
+export { VfioUserClient, QEMU_VERSION_JSON, type Reply } from './client.js';

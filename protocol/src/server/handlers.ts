@@ -1,0 +1,42 @@
+// Command id -> handler. Each handler decodes and checks its message, calls
+// the device, and returns the reply payload (undefined = header only).
+import { Command } from '../constants.js';
+import type { VfioUserDevice } from '../device.js';
+import type { Header } from '../header.js';
+import type { Logger } from '../logger.js';
+import type { Capabilities } from '../codec/version.js';
+import type { FdBag } from './fd-bag.js';
+import type { ServerLimits } from './session.js';
+import { dmaMap, dmaUnmap } from './handlers/dma.js';
+import { deviceInfo, irqInfo, regionInfo } from './handlers/info.js';
+import { setIrqs } from './handlers/irqs.js';
+import { deviceReset } from './handlers/reset.js';
+import { regionRead, regionWrite, regionWriteMulti } from './handlers/region.js';
+import { version } from './handlers/version.js';
+
+export interface HandlerContext {
+  readonly device: VfioUserDevice;
+  readonly limits: ServerLimits;
+  readonly log: Logger;
+  negotiated: Capabilities | null;
+  readonly maxDataXferSize: number;
+}
+
+export interface Handler {
+  acceptsFds: boolean;
+  handle(ctx: HandlerContext, h: Header, payload: Buffer, fds: FdBag): Buffer | undefined;
+}
+
+export const handlers = new Map<number, Handler>([
+  [Command.VERSION, version],
+  [Command.DMA_MAP, dmaMap],
+  [Command.DMA_UNMAP, dmaUnmap],
+  [Command.DEVICE_GET_INFO, deviceInfo],
+  [Command.DEVICE_GET_REGION_INFO, regionInfo],
+  [Command.DEVICE_GET_IRQ_INFO, irqInfo],
+  [Command.DEVICE_SET_IRQS, setIrqs],
+  [Command.REGION_READ, regionRead],
+  [Command.REGION_WRITE, regionWrite],
+  [Command.DEVICE_RESET, deviceReset],
+  [Command.REGION_WRITE_MULTI, regionWriteMulti],
+]);
