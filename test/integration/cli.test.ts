@@ -1,0 +1,143 @@
+// The program: flags, exit codes, signals, socket ownership, socket activation.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { native } from '../../daemon/src/native.js';
+import { connectClient } from '../../daemon/src/transport.js';
+import { daemonMain, startDaemon, tick } from '../support/daemon.js';
+
+const run = (args: string[]) => spawnSync(process.execPath, [daemonMain, ...args], { encoding: 'utf8', timeout: 10000 });
+const tmp = () => mkdtempSync(join(tmpdir(), 'agfx-cli-'));
+
+describe('apple-gfxd command line', () => {
+  it('--help lists the flags and exits 0', () => {
+    const r = run(['--help']);
+    assert.equal(r.status, 0);
+    for (const flag of ['--socket-path', '--fd', '--variant', '--backend', '--log-level', '--print-capabilities'])
+      assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
+  });
+
+  const usageErrors: [string, string[], RegExp][] = [
+    ['no socket at all', [], /one of --socket-path PATH or --fd N is required/],
+    ['both --socket-path and --fd', ['--socket-path', '/tmp/x.sock', '--fd', '3'], /cannot be used with/],
+    ['a bad --variant', ['--socket-path', '/tmp/x.sock', '--variant', 'vga'], /Allowed choices are pci, mmio/],
+    ['a non-numeric --fd', ['--fd', 'three'], /--fd must be a whole number/],
+    ['an unknown backend', ['--socket-path', '/tmp/x.sock', '--backend', 'metal'], /unknown backend 'metal'/],
+    ['a bad --log-level', ['--socket-path', '/tmp/x.sock', '--log-level', 'loud'], /Allowed choices/],
+    ['a bad --socket-mode', ['--socket-path', '/tmp/x.sock', '--socket-mode', '999'], /octal mode/],
+    ['an unknown flag', ['--socket-path', '/tmp/x.sock', '--frobnicate'], /unknown option '--frobnicate'/],
+  ];
+  for (const [name, args, message] of usageErrors) {
+    it(`exits 2 with a clear message for ${name}`, () => {
+      const r = run(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it('--print-capabilities prints a JSON description and exits 0', () => {
+    const r = run(['--print-capabilities']);
+    assert.equal(r.status, 0, r.stderr);
+    const caps = JSON.parse(r.stdout);
+    assert.equal(caps.type, 'display');
+    assert.equal(caps.protocol.name, 'vfio-user');
+    assert.deepEqual(caps.variants, ['pci', 'mmio']);
+    const soft = caps.backends.find((b: { name: string }) => b.name === 'soft');
+    assert.equal(soft.available, true);
+    assert.ok(Array.isArray(caps.features) && caps.features.includes('msix'));
+  });
+
+  it('refuses the pvg backend where the framework does not exist, exit 1', { skip: process.platform === 'darwin' }, () => {
+    const dir = tmp();
+    const r = run(['--socket-path', join(dir, 's'), '--backend', 'pvg']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /only on macOS/);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('creates the socket 0600 by default, or with --socket-mode', async () => {
+    const d = await startDaemon();
+    assert.equal(statSync(d.socketPath).mode & 0o777, 0o600);
+    await d.stop();
+    const d2 = await startDaemon(['--socket-mode', '0660']);
+    assert.equal(statSync(d2.socketPath).mode & 0o777, 0o660);
+    await d2.stop();
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`on ${signal} closes the client, removes the socket and exits 0`, async () => {
+      const d = await startDaemon();
+      const c = await d.connectNegotiated();
+      const closed = c.waitClosed();
+      assert.equal(await d.stop(signal), 0);
+      await closed;
+      assert.equal(existsSync(d.socketPath), false);
+    });
+  }
+
+  it('refuses a socket path that another live daemon serves, and leaves it alone', async () => {
+    const d = await startDaemon();
+    const r = run(['--socket-path', d.socketPath]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /another process is serving/);
+    const c = await d.connectNegotiated();
+    assert.equal(await c.read32(0, 0x1000), 0x58464741, 'the first daemon still serves');
+    c.close();
+    await d.stop();
+  });
+
+  it('replaces a stale socket left by a dead process', async () => {
+    const dir = tmp();
+    const path = join(dir, 'stale.sock');
+    native.closeFd(native.listenUnix(path, 0o600)); // bound, then nobody listens
+    assert.ok(existsSync(path));
+    const proc = spawn(process.execPath, [daemonMain, '--socket-path', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (b) => (err += b));
+    for (let i = 0; i < 100 && !err.includes('apple_gfx_common_init'); i++) await tick(50);
+    const c = connectClient(path);
+    assert.equal((await c.version()).major, 0);
+    c.close();
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.on('exit', r));
+    rmSync(dir, { recursive: true });
+  });
+
+  it('refuses a path that exists and is not a socket', () => {
+    const dir = tmp();
+    const path = join(dir, 'file');
+    writeFileSync(path, 'x');
+    const r = run(['--socket-path', path]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /not a socket/);
+    assert.ok(existsSync(path), 'the file is untouched');
+    rmSync(dir, { recursive: true });
+  });
+
+  it('serves an inherited listening socket with --fd (socket activation)', async () => {
+    const dir = tmp();
+    const path = join(dir, 'activated.sock');
+    const lfd = native.listenUnix(path, 0o600);
+    const proc = spawn(process.execPath, [daemonMain, '--fd', '3'], { stdio: ['ignore', 'ignore', 'pipe', lfd] });
+    native.closeFd(lfd);
+    let err = '';
+    proc.stderr!.on('data', (b) => (err += b));
+    for (let i = 0; i < 100 && !err.includes('apple_gfx_common_init'); i++) await tick(50);
+    const c = connectClient(path);
+    await c.version();
+    assert.equal(await c.read32(0, 0x1000), 0x58464741);
+    c.close();
+    proc.kill('SIGTERM');
+    assert.equal(await new Promise((r) => proc.on('exit', r)), 0);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('refuses --fd that is not a listening unix socket, exit 1', () => {
+    const r = spawnSync(process.execPath, [daemonMain, '--fd', '0'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /fd 0 is not a/);
+  });
+});
