@@ -78,10 +78,10 @@ rig_probe_archive() {
   tmp=$(mktemp)
   if ! /usr/lib/apt/apt-helper -o Acquire::http::Timeout=20 -o Acquire::Retries=1 \
     download-file "$url/dists/$RIG_SUITE/Release" "$tmp" >"$tmp.log" 2>&1; then
-    local why
-    why=$(tail -n 3 "$tmp.log")
+    local why=()
+    mapfile -t why < <(tail -n 3 "$tmp.log")
     rm -f "$tmp" "$tmp.log"
-    rig_unavailable "Debian archive not reachable ($url, suite $RIG_SUITE)" "$why"
+    rig_unavailable "Debian archive not reachable ($url, suite $RIG_SUITE)" "${why[@]}"
   fi
   rm -f "$tmp" "$tmp.log"
 }

@@ -163,7 +163,7 @@ fi
 if [ "$shell" = 1 ] && [ "$qrc" = 0 ]; then
   exit 0
 fi
-why=$(tr -d '\r' <"$log" | grep -a -E '^(qemu-system-aarch64:|RIG-NO-TEST:|Kernel panic)' | head -n 3 || true)
+hint=$(tr -d '\r' <"$log" | grep -a -E '^(qemu-system-aarch64:|RIG-NO-TEST:|Kernel panic)' | head -n 3 || true)
 rig_log "FAIL: the guest never reported RIG-TEST-EXIT (QEMU exit status $qrc, ${elapsed} s)"
-[ -n "$why" ] && printf '[rig]   %s\n' "${why//$'\n'/$'\n'[rig]   }" >&2
+[ -n "$hint" ] && printf '[rig]   %s\n' "${hint//$'\n'/$'\n'[rig]   }" >&2
 exit 125

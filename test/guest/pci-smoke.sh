@@ -49,7 +49,7 @@ dev=$(pci_find $VENDOR $DEVICE | head -n 1)
 if [ -z "$dev" ]; then
   echo "AGFX-FAIL no $VENDOR:$DEVICE device; PCI devices present:"
   pci_list
-  for k in class bar0_size bar2_size enable id version scratch msix; do check "$k" none present; done
+  for k in class bar0_size bar2_size enable id version scratch1 scratch2 msix_cap; do result "$k" none; done
   result failures "$fails"
   result status fail
   exit 1
