@@ -28,6 +28,12 @@ export interface VfioUserDevice {
   /** `offset + count` is inside the region; the device may still refuse (throw VfioUserError). */
   regionRead(index: number, offset: number, count: number): Buffer;
   regionWrite(index: number, offset: number, data: Buffer): void;
+  /**
+   * Optional: throws (VfioUserError) when the device would refuse this access,
+   * without performing it, so REGION_WRITE_MULTI can refuse a whole batch
+   * before applying any entry.
+   */
+  checkAccess?(index: number, offset: number, count: number, write: boolean): void;
   /** On success the device owns `fd`; on a throw the session closes it. */
   dmaMap(m: DmaMapping): void;
   dmaUnmap(iova: bigint, size: bigint): void;

@@ -155,14 +155,25 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.forEachDword(index, offset, data.length, 'write', (off, i) => this.mmioWrite(index, off, data.readUInt32LE(i * 4)));
   }
 
+  /** Refuses what regionRead/regionWrite would refuse, without doing the access. */
+  checkAccess(index: number, offset: number, count: number, write: boolean): void {
+    if (index === PciRegion.CONFIG) return;
+    if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) return;
+    this.checkDwords(index, offset, count, write ? 'write' : 'read');
+  }
+
   /** PVG takes aligned 4-byte accesses only: 8-byte ones split low dword first, others refused. */
-  private forEachDword(index: number, offset: number, count: number, kind: string, fn: (off: number, i: number) => void): void {
+  private checkDwords(index: number, offset: number, count: number, kind: string): void {
     if (index !== GFX_BAR && !(index === IOSFC_BAR && this.variant === 'mmio'))
       throw new VfioUserError(Errno.EINVAL, `region ${index} is not a device BAR`);
     if ((count !== 4 && count !== 8) || offset % 4 !== 0) {
       this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, { region: index, offset, count });
       throw new VfioUserError(Errno.EINVAL, `unsupported ${count}-byte ${kind} at ${hex(offset)}`);
     }
+  }
+
+  private forEachDword(index: number, offset: number, count: number, kind: string, fn: (off: number, i: number) => void): void {
+    this.checkDwords(index, offset, count, kind);
     for (let i = 0; i < count / 4; i++) fn(offset + i * 4, i);
   }
 

@@ -8,9 +8,14 @@ export interface DeviceInfo {
 }
 export const DEVICE_INFO_SIZE = 16;
 
-/** Request: argsz, then three fields the client leaves zero. Returns argsz. */
+/**
+ * Request: argsz, then three fields the client leaves zero. Returns argsz.
+ * The whole 16-byte struct is required: the reply is 16 bytes, and a reply
+ * larger than the request would overrun a QEMU-style receive buffer (P2).
+ */
 export function decodeDeviceInfoRequest(p: Buffer): number {
-  if (p.length < 4) throw invalid(`DEVICE_GET_INFO payload is ${p.length} bytes; at least 4 needed`);
+  if (p.length < DEVICE_INFO_SIZE)
+    throw invalid(`DEVICE_GET_INFO payload is ${p.length} bytes; ${DEVICE_INFO_SIZE} needed`);
   const argsz = p.readUInt32LE(0);
   if (argsz < DEVICE_INFO_SIZE) throw invalid(`DEVICE_GET_INFO argsz ${argsz} < ${DEVICE_INFO_SIZE}`);
   return argsz;

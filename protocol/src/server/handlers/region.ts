@@ -44,6 +44,7 @@ export const regionWriteMulti: Handler = {
     const entries = decodeWriteMulti(payload);
     // All entries are checked before any is applied.
     const offsets = entries.map((e) => checkAccess(ctx, e.region, e.offset, e.count, true));
+    entries.forEach((e, i) => ctx.device.checkAccess?.(e.region, offsets[i]!, e.count, true));
     entries.forEach((e, i) => ctx.device.regionWrite(e.region, offsets[i]!, e.data));
     const reply = Buffer.alloc(8);
     reply.writeBigUInt64LE(BigInt(entries.length));

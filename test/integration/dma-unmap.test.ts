@@ -1,0 +1,189 @@
+// DMA_UNMAP (3): exact-match unmaps, QEMU's FLAG_ALL, and every malformed
+// variant. A refused unmap must leave the table as it was.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import {
+  Command,
+  DmaUnmapFlag,
+  Errno,
+  MsgFlag,
+  encodeDmaUnmap,
+  type Reply,
+  type VfioUserClient,
+} from '../../protocol/src/index.js';
+import { native } from '../../daemon/src/native.js';
+import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+
+const AGFX_ID = 0x58464741;
+
+let memfdSerial = 0;
+const memfd = (size: number, tag = 'unmap'): { fd: number; name: string } => {
+  const name = `agfx-it-${tag}-${process.pid}-${++memfdSerial}`;
+  return { fd: native.memfdCreate(name, size), name };
+};
+
+const unmapPayload = (flags: number, iova: bigint, size: bigint, argsz?: number): Buffer =>
+  encodeDmaUnmap({ flags, iova, size, argsz });
+
+const assertError = (r: Reply, errno: number): void => {
+  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
+  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
+  assert.equal(r.header.size, 16, 'error replies are header-only');
+};
+
+describe('DMA_UNMAP', () => {
+  let d: RunningDaemon;
+  const open: VfioUserClient[] = [];
+  before(async () => (d = await startDaemon()));
+  after(async () => d.stop());
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+
+  const connect = async (): Promise<VfioUserClient> => {
+    const c = await d.connectNegotiated();
+    open.push(c);
+    return c;
+  };
+  const settledFds = async (c: VfioUserClient): Promise<number> => {
+    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    return d.fdCount();
+  };
+  const mappingsOf = (name: string): string[] => d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `));
+  /** Maps [iova, iova+size) from a fresh memfd; returns the memfd name. */
+  const mapFresh = async (c: VfioUserClient, iova: bigint, size: bigint): Promise<string> => {
+    const f = memfd(Number(size));
+    await c.dmaMap({ iova, size, fd: f.fd });
+    native.closeFd(f.fd);
+    assert.equal(mappingsOf(f.name).length, 1);
+    return f.name;
+  };
+
+  it('unmaps an exactly matching range and echoes the 24-byte request', async () => {
+    const c = await connect();
+    const before = await settledFds(c);
+    const name = await mapFresh(c, 0x40000000n, 0x8000n);
+    const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x8000n));
+    assert.equal(r.header.flags, MsgFlag.TYPE_REPLY);
+    assert.equal(r.header.command, Command.DMA_UNMAP);
+    assert.equal(r.header.size, 16 + 24, 'reply is no larger than the request');
+    assert.deepEqual(r.payload, unmapPayload(0, 0x40000000n, 0x8000n));
+    assert.deepEqual(mappingsOf(name), []);
+    assert.equal(await settledFds(c), before, 'the region fd is closed');
+    // The range is free again.
+    const again = await mapFresh(c, 0x40000000n, 0x8000n);
+    await c.dmaUnmap(0x40000000n, 0x8000n);
+    assert.deepEqual(mappingsOf(again), []);
+    c.close();
+  });
+
+  const noMatch: [string, bigint, bigint][] = [
+    ['an address nothing is mapped at', 0x50000000n, 0x8000n],
+    ['the right address with a larger size', 0x40000000n, 0x10000n],
+    ['the first half (partial unmap)', 0x40000000n, 0x4000n],
+    ['the second half (partial unmap)', 0x40004000n, 0x4000n],
+    ['a page in the middle (partial unmap)', 0x40002000n, 0x1000n],
+    ['a range covering it and more', 0x3ffff000n, 0xa000n],
+  ];
+  for (const [name, iova, size] of noMatch) {
+    it(`refuses ${name} with ENOENT and keeps the region`, async () => {
+      const c = await connect();
+      const region = await mapFresh(c, 0x40000000n, 0x8000n);
+      assertError(await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, iova, size)), Errno.ENOENT);
+      const maps = mappingsOf(region);
+      assert.equal(maps.length, 1, 'the region is still mapped');
+      const [lo, hi] = maps[0]!.split(/\s+/)[0]!.split('-').map((h) => BigInt(`0x${h}`));
+      assert.equal(hi! - lo!, 0x8000n, 'and still whole');
+      await c.dmaUnmap(0x40000000n, 0x8000n);
+      assert.deepEqual(mappingsOf(region), []);
+      c.close();
+    });
+  }
+
+  it('unmaps everything with FLAG_ALL and size 0, closing every fd', async () => {
+    const c = await connect();
+    const before = await settledFds(c);
+    const names = [
+      await mapFresh(c, 0n, 0xa0000n),
+      await mapFresh(c, 0x100000n, 0x100000n),
+      await mapFresh(c, 0x40000000n, 0x1000n),
+    ];
+    assert.equal(await settledFds(c), before + 3);
+    const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(DmaUnmapFlag.ALL, 0n, 0n));
+    assert.equal(r.header.flags, MsgFlag.TYPE_REPLY);
+    assert.equal(r.payload.length, 24);
+    assert.equal(r.payload.readUInt32LE(4), DmaUnmapFlag.ALL, 'flags echoed');
+    for (const n of names) assert.deepEqual(mappingsOf(n), []);
+    assert.equal(await settledFds(c), before);
+    // FLAG_ALL on an empty table is fine too.
+    await c.dmaUnmapAll();
+    // And any single unmap now finds nothing.
+    await assert.rejects(c.dmaUnmap(0n, 0xa0000n), { errno: Errno.ENOENT });
+    c.close();
+  });
+
+  const bad: [string, Buffer, number][] = [
+    ['FLAG_ALL with a non-zero address', unmapPayload(DmaUnmapFlag.ALL, 0x40000000n, 0n), Errno.EINVAL],
+    ['FLAG_ALL with a non-zero size', unmapPayload(DmaUnmapFlag.ALL, 0n, 0x8000n), Errno.EINVAL],
+    ['size 0 without FLAG_ALL', unmapPayload(0, 0x40000000n, 0n), Errno.EINVAL],
+    ['GET_DIRTY_BITMAP', unmapPayload(DmaUnmapFlag.GET_DIRTY_BITMAP, 0x40000000n, 0x8000n), Errno.ENOTSUP],
+    ['unknown flag bit 2', unmapPayload(0x4, 0x40000000n, 0x8000n), Errno.EINVAL],
+    ['unknown flag bit 31', unmapPayload(0x80000000, 0x40000000n, 0x8000n), Errno.EINVAL],
+    ['argsz 0', unmapPayload(0, 0x40000000n, 0x8000n, 0), Errno.EINVAL],
+    ['argsz 23', unmapPayload(0, 0x40000000n, 0x8000n, 23), Errno.EINVAL],
+    ['an empty payload', Buffer.alloc(0), Errno.EINVAL],
+    ['a 23-byte payload', unmapPayload(0, 0x40000000n, 0x8000n).subarray(0, 23), Errno.EINVAL],
+    ['a 25-byte payload', Buffer.concat([unmapPayload(0, 0x40000000n, 0x8000n), Buffer.alloc(1)]), Errno.EINVAL],
+    ['a 32-byte payload (a DMA_MAP body)', Buffer.concat([unmapPayload(0, 0x40000000n, 0x8000n), Buffer.alloc(8)]), Errno.EINVAL],
+  ];
+  for (const [name, payload, errno] of bad) {
+    it(`refuses ${name} with ${errno === Errno.ENOTSUP ? 'ENOTSUP' : 'EINVAL'} and unmaps nothing`, async () => {
+      const c = await connect();
+      const region = await mapFresh(c, 0x40000000n, 0x8000n);
+      assertError(await c.requestRaw(Command.DMA_UNMAP, payload), errno);
+      assert.equal(mappingsOf(region).length, 1, 'the region survives');
+      // The same session still unmaps properly.
+      await c.dmaUnmap(0x40000000n, 0x8000n);
+      assert.deepEqual(mappingsOf(region), []);
+      c.close();
+    });
+  }
+
+  it('accepts a larger argsz and still replies with the 24-byte entry', async () => {
+    const c = await connect();
+    await mapFresh(c, 0x40000000n, 0x1000n);
+    const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x1000n, 4096));
+    assert.equal(r.header.flags, MsgFlag.TYPE_REPLY);
+    assert.equal(r.header.size, 40);
+    assert.equal(r.payload.readBigUInt64LE(8), 0x40000000n);
+    assert.equal(r.payload.readBigUInt64LE(16), 0x1000n);
+    c.close();
+  });
+
+  it('closes fds attached to an unmap (EINVAL) and leaves the table alone', async () => {
+    const c = await connect();
+    const region = await mapFresh(c, 0x40000000n, 0x2000n);
+    const f = memfd(0x2000, 'stray');
+    const efd = native.eventfdCreate();
+    const before = await settledFds(c);
+    assertError(await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n), [f.fd, efd]), Errno.EINVAL);
+    assert.equal(await settledFds(c), before, 'both stray fds closed');
+    assert.equal(mappingsOf(region).length, 1, 'the unmap was not carried out');
+    await c.dmaUnmap(0x40000000n, 0x2000n);
+    assert.deepEqual(mappingsOf(region), []);
+    native.closeFd(f.fd);
+    native.closeFd(efd);
+    c.close();
+  });
+
+  it('never answers an unmap sent with NO_REPLY, but carries it out', async () => {
+    const c = await connect();
+    const region = await mapFresh(c, 0x40000000n, 0x2000n);
+    c.post(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n));
+    c.post(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n)); // now ENOENT, still silent
+    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(c.unexpected.length, 0, 'no reply to either posted unmap');
+    assert.deepEqual(mappingsOf(region), []);
+    c.close();
+  });
+});
