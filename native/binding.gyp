@@ -8,11 +8,17 @@
         "src/unix_socket.cc",
         "src/fd_util.cc",
         "src/guest_memory.cc",
-        "src/irq_table.cc"
+        "src/irq_table.cc",
+        "src/backend_binding.cc",
+        "src/host/backend_host.cc",
+        "src/host/task_memory.cc",
+        "src/host/iosfc_map.cc",
+        "src/soft/soft_device.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "include"
+        "include",
+        "src"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

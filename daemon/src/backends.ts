@@ -24,7 +24,7 @@ export function backendAvailability(): { name: string; available: boolean; reaso
     mac
       ? { name: 'pvg', available: false, reason: 'the pvg backend is not built into this version yet' }
       : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS' },
-    { name: 'lib', available: false, reason: 'lib:PATH backends need the backend ABI, not in this version yet' },
+    { name: 'lib', available: true },
   ];
 }
 

@@ -4,6 +4,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
 import type { Variant } from './device/apple-gfx-pci.js';
+import { DEFAULT_MODES, parseModeList } from './display/modes.js';
+import type { DisplayModeSpec } from './native.js';
 
 export interface Config {
   socketPath: string | null;
@@ -14,6 +16,8 @@ export interface Config {
   logLevel: LogLevel;
   writeMultiple: boolean;
   printCapabilities: boolean;
+  /** One entry per display port: its mode list, first mode preferred. */
+  displays: DisplayModeSpec[][];
 }
 
 /** A usage error: the message goes to stderr and the exit code is 2. */
@@ -33,6 +37,14 @@ function modeArg(value: string): number {
   return parseInt(value, 8);
 }
 
+function displayArg(value: string, previous: DisplayModeSpec[][] | undefined): DisplayModeSpec[][] {
+  try {
+    return [...(previous ?? []), parseModeList(value)];
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 function backendArg(value: string): BackendChoice {
   try {
     return parseBackend(value);
@@ -50,6 +62,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'))
     .addOption(new Option('--variant <variant>', 'device personality').choices(['pci', 'mmio']).default('pci'))
     .addOption(new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH').argParser(backendArg).default(parseBackend(defaultBackend()), defaultBackend()))
+    .addOption(new Option('--display <modes>', 'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)').argParser(displayArg))
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
     .addOption(new Option('--print-capabilities', 'print a JSON description of this backend program and exit'))
@@ -71,9 +84,11 @@ export function parseArgs(argv: string[]): Config {
     logLevel: o.logLevel,
     writeMultiple: Boolean(o.writeMultiple),
     printCapabilities: Boolean(o.printCapabilities),
+    displays: o.display ?? [DEFAULT_MODES],
   };
   if (!cfg.printCapabilities && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required');
+  if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   return cfg;
 }
 

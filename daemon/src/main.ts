@@ -5,7 +5,10 @@ import { defaultServerLimits } from '../../protocol/src/index.js';
 import { checkBackend } from './backends.js';
 import { capabilities } from './capabilities.js';
 import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
+import { SOFT_DISPLAY_PORTS, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
+import { Displays } from './display/displays.js';
+import type { NativeBackend } from './native.js';
 import { createLogger } from './logging.js';
 import { native } from './native.js';
 import { VfioUserServer } from './server.js';
@@ -45,6 +48,17 @@ function main(): void {
     process.exit(EXIT_FAILURE);
   }
 
+  let displays: Displays | null = null;
+  let backend: NativeBackend;
+  try {
+    backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, (events) => displays?.handle(events));
+    displays = new Displays(backend, log);
+    cfg.displays.forEach((modes, port) => displays!.attach(port, modes));
+  } catch (e) {
+    log.fatal({ backend: cfg.backend }, (e as Error).message);
+    process.stderr.write(`apple-gfxd: ${(e as Error).message}\n`);
+    process.exit(EXIT_FAILURE);
+  }
   let listenFd: number;
   try {
     listenFd = cfg.fd !== null ? native.adoptListener(cfg.fd) : native.listenUnix(cfg.socketPath!, cfg.socketMode);
@@ -53,12 +67,12 @@ function main(): void {
     process.exit(EXIT_FAILURE);
   }
 
-  const device = new AppleGfxPciDevice({ variant: cfg.variant, log });
+  const device = new AppleGfxPciDevice({ variant: cfg.variant, log, backend });
   const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();
   log.info(
-    { socket: cfg.socketPath, fd: cfg.fd, variant: cfg.variant, backend: cfg.backend.kind },
+    { socket: cfg.socketPath, fd: cfg.fd, variant: cfg.variant, backend: backend.name, displays: cfg.displays.length },
     'apple_gfx_common_init',
   );
 

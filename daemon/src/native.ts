@@ -23,6 +23,43 @@ export interface NativeGuestRegion {
   writable: boolean;
 }
 
+export interface DisplayModeSpec {
+  width: number;
+  height: number;
+  refreshHz: number;
+}
+
+export interface FrameReadout {
+  width: number;
+  height: number;
+  stride: number;
+  format: number;
+  sequence: number;
+  data: Buffer;
+}
+
+export type BackendEvent =
+  | { type: 'new_frame'; port: number; count: number }
+  | { type: 'mode_changed'; port: number; width: number; height: number; format: number }
+  | { type: 'cursor_glyph'; port: number; width: number; height: number; hotX: number; hotY: number; pixels: Buffer }
+  | { type: 'cursor_show'; port: number; show: boolean }
+  | { type: 'cursor_moved'; port: number; x: number; y: number }
+  | { type: 'guest_error'; port: number; message: string };
+
+export interface NativeBackend {
+  readonly name: string;
+  mmioRead(region: number, offset: number): number;
+  mmioWrite(region: number, offset: number, value: number): void;
+  reset(): void;
+  attachDisplay(port: number, serial: number, name: string, modes: DisplayModeSpec[]): boolean;
+  setModes(port: number, modes: DisplayModeSpec[]): boolean;
+  detachDisplay(port: number): boolean;
+  readFrame(port: number): FrameReadout | null;
+  cursorPosition(port: number): { x: number; y: number } | null;
+  memoryMapChanged(): void;
+  destroy(): void;
+}
+
 export interface NativeAddon {
   listenUnix(path: string, mode: number, backlog?: number): number;
   connectUnix(path: string): number;
@@ -55,6 +92,14 @@ export interface NativeAddon {
   irqRaise(vector: number): boolean;
   irqStats(vector: number): { raised: number; delivered: number; dropped: number };
   irqAssigned(index: number): number;
+
+  Backend: new (
+    kind: 'soft' | 'lib',
+    path: string,
+    opts: { variant: number; displayPorts: number },
+    onEvents: (events: BackendEvent[]) => void,
+  ) => NativeBackend;
+  hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };
 }
 
 /** Finds native/build/Release/agfx_native.node above this file (src or dist). */

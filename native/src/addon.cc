@@ -7,6 +7,10 @@
 #include "irq_table.h"
 #include "unix_socket.h"
 
+namespace agfx {
+void InitBackend(Napi::Env env, Napi::Object exports);
+}
+
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -14,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   agfx::InitFdUtil(env, exports);
   agfx::InitGuestMemory(env, exports);
   agfx::InitIrqTable(env, exports);
+  agfx::InitBackend(env, exports);
   return exports;
 }
 

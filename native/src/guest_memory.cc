@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "errors.h"
+#include "host/task_memory.h"
 
 namespace agfx {
 
@@ -16,6 +17,11 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr size_t kMaxRegions = 4096;
 }  // namespace
+
+GuestRegion::~GuestRegion() {
+  ::munmap(host, size);
+  ::close(fd);
+}
 
 GuestMemory& GuestMemory::Instance() {
   static GuestMemory instance;
@@ -38,64 +44,63 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   if (next != regions_.end() && next->first < gpa + size) return EEXIST;
   if (next != regions_.begin()) {
     auto prev = std::prev(next);
-    if (prev->first + prev->second.size > gpa) return EEXIST;
+    if (prev->first + prev->second->size > gpa) return EEXIST;
   }
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* host = ::mmap(nullptr, size, prot, MAP_SHARED, fd, static_cast<off_t>(fd_offset));
   if (host == MAP_FAILED) return errno;
-  regions_.emplace(gpa, GuestRegion{gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable});
+  regions_.emplace(gpa, std::make_shared<const GuestRegion>(gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable));
   return 0;
 }
 
 int GuestMemory::Unmap(uint64_t gpa, uint64_t size) {
-  std::unique_lock lock(mu_);
-  auto it = regions_.find(gpa);
-  if (it == regions_.end() || it->second.size != size) return ENOENT;
-  ::munmap(it->second.host, it->second.size);
-  ::close(it->second.fd);
-  regions_.erase(it);
+  {
+    std::unique_lock lock(mu_);
+    auto it = regions_.find(gpa);
+    if (it == regions_.end() || it->second->size != size) return ENOENT;
+    regions_.erase(it);  // the mmap goes when the last IOSFC reference does
+  }
+  // Task aliases of this memory hold the file; stop the device from using it.
+  TaskMemory::Instance().InvalidateGuestRange(gpa, size);
   return 0;
 }
 
 size_t GuestMemory::UnmapAll() {
-  std::unique_lock lock(mu_);
-  size_t n = regions_.size();
-  for (auto& [gpa, r] : regions_) {
-    ::munmap(r.host, r.size);
-    ::close(r.fd);
+  std::map<uint64_t, RegionRef> old;
+  {
+    std::unique_lock lock(mu_);
+    old.swap(regions_);
   }
-  regions_.clear();
-  return n;
+  for (auto& [gpa, r] : old) TaskMemory::Instance().InvalidateGuestRange(gpa, r->size);
+  return old.size();
 }
 
-const GuestRegion* GuestMemory::FindLocked(uint64_t gpa, uint64_t len) const {
+RegionRef GuestMemory::Find(uint64_t gpa, uint64_t len) const {
   if (gpa + len < gpa) return nullptr;
+  std::shared_lock lock(mu_);
   auto it = regions_.upper_bound(gpa);
   if (it == regions_.begin()) return nullptr;
-  const GuestRegion& r = std::prev(it)->second;
-  if (gpa + len > r.gpa + r.size) return nullptr;
-  return &r;
+  const RegionRef& r = std::prev(it)->second;
+  return r->Contains(gpa, len) ? r : nullptr;
 }
 
 bool GuestMemory::Read(uint64_t gpa, void* dst, uint64_t len) const {
-  std::shared_lock lock(mu_);
-  const GuestRegion* r = FindLocked(gpa, len);
+  RegionRef r = Find(gpa, len);
   if (!r) return false;
   std::memcpy(dst, r->host + (gpa - r->gpa), len);
   return true;
 }
 
-bool GuestMemory::Write(uint64_t gpa, const void* src, uint64_t len) {
-  std::shared_lock lock(mu_);
-  const GuestRegion* r = FindLocked(gpa, len);
+bool GuestMemory::Write(uint64_t gpa, const void* src, uint64_t len) const {
+  RegionRef r = Find(gpa, len);
   if (!r || !r->writable) return false;
   std::memcpy(r->host + (gpa - r->gpa), src, len);
   return true;
 }
 
-std::vector<GuestRegion> GuestMemory::Snapshot() const {
+std::vector<RegionRef> GuestMemory::Snapshot() const {
   std::shared_lock lock(mu_);
-  std::vector<GuestRegion> out;
+  std::vector<RegionRef> out;
   for (auto& [gpa, r] : regions_) out.push_back(r);
   return out;
 }
@@ -135,10 +140,10 @@ Napi::Value GmList(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, regions.size());
   for (size_t i = 0; i < regions.size(); ++i) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("gpa", Napi::BigInt::New(env, regions[i].gpa));
-    o.Set("size", Napi::BigInt::New(env, regions[i].size));
-    o.Set("fdOffset", Napi::BigInt::New(env, regions[i].fd_offset));
-    o.Set("writable", Napi::Boolean::New(env, regions[i].writable));
+    o.Set("gpa", Napi::BigInt::New(env, regions[i]->gpa));
+    o.Set("size", Napi::BigInt::New(env, regions[i]->size));
+    o.Set("fdOffset", Napi::BigInt::New(env, regions[i]->fd_offset));
+    o.Set("writable", Napi::Boolean::New(env, regions[i]->writable));
     out.Set(i, o);
   }
   return out;

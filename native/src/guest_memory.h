@@ -5,24 +5,40 @@
 // and copy at any time. A shared_mutex lets lookups run in parallel and never
 // wait for JS (DESIGN.md invariant 1): the JS thread holds the lock only for
 // the table update itself, never across a callback.
+//
+// Lifetime: a region is reference-counted. DMA_UNMAP removes it from the
+// table at once (nothing new can reach it), but an IOSFC mapping still
+// holding it keeps the daemon's mmap alive until released, so a host pointer
+// handed to a backend never dangles.
 #pragma once
 #include <napi.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <shared_mutex>
 #include <vector>
 
 namespace agfx {
 
 struct GuestRegion {
-  uint64_t gpa;
-  uint64_t size;
-  uint64_t fd_offset;
-  uint8_t* host;
-  int fd;          // kept open: tasks map guest ranges from it again
-  bool writable;
+  GuestRegion(uint64_t gpa, uint64_t size, uint64_t fd_offset, uint8_t* host, int fd, bool writable)
+      : gpa(gpa), size(size), fd_offset(fd_offset), host(host), fd(fd), writable(writable) {}
+  ~GuestRegion();
+  GuestRegion(const GuestRegion&) = delete;
+  GuestRegion& operator=(const GuestRegion&) = delete;
+
+  const uint64_t gpa;
+  const uint64_t size;
+  const uint64_t fd_offset;
+  uint8_t* const host;
+  const int fd;  // kept open: tasks map guest ranges from it again
+  const bool writable;
+
+  bool Contains(uint64_t a, uint64_t len) const { return a >= gpa && a + len >= a && a + len <= gpa + size; }
 };
+
+using RegionRef = std::shared_ptr<const GuestRegion>;
 
 class GuestMemory {
  public:
@@ -34,13 +50,14 @@ class GuestMemory {
   size_t UnmapAll();
   // Copies are bounds-checked against one region; false if not fully inside.
   bool Read(uint64_t gpa, void* dst, uint64_t len) const;
-  bool Write(uint64_t gpa, const void* src, uint64_t len);
-  std::vector<GuestRegion> Snapshot() const;
+  bool Write(uint64_t gpa, const void* src, uint64_t len) const;
+  // The region holding all of [gpa, gpa+len), or null.
+  RegionRef Find(uint64_t gpa, uint64_t len) const;
+  std::vector<RegionRef> Snapshot() const;
 
  private:
-  const GuestRegion* FindLocked(uint64_t gpa, uint64_t len) const;
   mutable std::shared_mutex mu_;
-  std::map<uint64_t, GuestRegion> regions_;  // keyed by gpa
+  std::map<uint64_t, RegionRef> regions_;  // keyed by gpa
 };
 
 void InitGuestMemory(Napi::Env env, Napi::Object exports);

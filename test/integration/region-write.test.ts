@@ -127,7 +127,6 @@ describe('REGION_WRITE', () => {
     assert.equal(await c.read32(0, 0x1004), AGFX_VERSION);
     const line = await logAfter(mark, (l) => l.msg === 'apple_gfx_guest_error');
     assert.match(String(line.what), /read-only/);
-    assert.equal(line.offset, 0x1000);
     c.close();
   });
 
@@ -136,8 +135,7 @@ describe('REGION_WRITE', () => {
     const mark = d.logs.length;
     await c.write32(0, 0x100c, 5);
     const line = await logAfter(mark, (l) => l.msg === 'apple_gfx_guest_error');
-    assert.equal(line.vector, 5);
-    assert.equal(line.vectors, 1);
+    assert.match(String(line.what), /vector 5, which the device does not have/);
     c.close();
   });
 

@@ -22,8 +22,8 @@ import {
 } from '../../../protocol/src/index.js';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
+import type { NativeBackend } from '../native.js';
 import { Cap, Cfg, CONFIG_SIZE, PciConfigSpace } from './pci-config.js';
-import { SelftestRegisters } from './selftest-registers.js';
 
 export type Variant = 'pci' | 'mmio';
 
@@ -86,7 +86,11 @@ function buildConfigSpace(vectors: number, variant: Variant): PciConfigSpace {
 export interface AppleGfxDeviceOptions {
   variant: Variant;
   log: Logger;
+  backend: NativeBackend;
 }
+
+/** Backend MMIO region numbers (agfx_backend.h). */
+const BACKEND_REGION = { gfx: 0, iosfc: 1 } as const;
 
 export class AppleGfxPciDevice implements VfioUserDevice {
   readonly variant: Variant;
@@ -94,7 +98,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   readonly config: PciConfigSpace;
   readonly memory: GuestMemory;
   readonly interrupts: Interrupts;
-  private readonly selftest: SelftestRegisters;
+  readonly backend: NativeBackend;
   private readonly log: Logger;
   private readonly traceOn: boolean;
 
@@ -106,11 +110,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.config = buildConfigSpace(this.vectors, opts.variant);
     this.memory = new GuestMemory(this.log);
     this.interrupts = new Interrupts(this.log, this.vectors);
-    this.selftest = new SelftestRegisters(
-      this.vectors,
-      (v) => this.interrupts.raise(v),
-      (what, detail) => this.guestError(what, detail),
-    );
+    this.backend = opts.backend;
   }
 
   info(): DeviceInfo {
@@ -177,16 +177,18 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     for (let i = 0; i < count / 4; i++) fn(offset + i * 4, i);
   }
 
+  // The backend serves MMIO on this thread; whatever host services it needs
+  // meanwhile (guest memory, tasks, interrupts) complete natively, so this
+  // call never waits for anything that needs the JS thread (invariant 1).
   private mmioRead(index: number, offset: number): number {
-    let res = 0;
-    if (index === GFX_BAR) res = this.selftest.read(offset) ?? 0;
+    const res = this.backend.mmioRead(index === GFX_BAR ? BACKEND_REGION.gfx : BACKEND_REGION.iosfc, offset);
     if (this.traceOn) this.log.trace({ offset: hex(offset), res: hex(res) }, index === GFX_BAR ? 'apple_gfx_read' : 'apple_gfx_iosfc_read');
     return res;
   }
 
   private mmioWrite(index: number, offset: number, val: number): void {
     if (this.traceOn) this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
-    if (index === GFX_BAR) this.selftest.write(offset, val);
+    this.backend.mmioWrite(index === GFX_BAR ? BACKEND_REGION.gfx : BACKEND_REGION.iosfc, offset, val);
   }
 
   private guestError(what: string, detail: object): void {
@@ -210,7 +212,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   reset(): void {
-    this.selftest.reset();
+    this.backend.reset();
     this.config.reset();
     this.log.info({ variant: this.variant }, 'apple_gfx_reset');
   }

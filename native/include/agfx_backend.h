@@ -1,0 +1,175 @@
+/*
+ * apple-gfxd backend ABI.
+ *
+ * Every graphics backend (soft, pvg, or a shared library loaded with
+ * --backend lib:PATH) implements `agfx_backend` and is driven by the daemon.
+ * The daemon gives the backend `agfx_host`: the host services PVG asks of a
+ * VMM (tasks, guest memory, IOSFC mapping, interrupts) and the display event
+ * sinks. The shape follows PVG's host contract (PGDeviceDescriptor blocks,
+ * PGDisplay handlers) in plain C.
+ *
+ * Threading contract (DESIGN.md invariant 1):
+ *  - Every host service may be called from any backend thread, concurrently,
+ *    including while an mmio_read/mmio_write call is in progress on another
+ *    thread. None of them ever waits for the daemon's JS thread.
+ *  - Display events (new_frame, mode_changed, cursor_*) are fire-and-forget:
+ *    they copy what they need and return at once.
+ *  - Calls from the daemon into the backend (mmio_*, reset, displays) never
+ *    hold a lock that a host service takes.
+ *
+ * Versioning: `abi_version` must equal AGFX_BACKEND_ABI_VERSION; structs carry
+ * their own `struct_size` so that fields can be appended compatibly.
+ */
+#ifndef AGFX_BACKEND_H
+#define AGFX_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AGFX_BACKEND_ABI_VERSION 1u
+/* The symbol a lib:PATH backend exports. */
+#define AGFX_BACKEND_ENTRY_SYMBOL "agfx_backend_entry"
+
+enum agfx_region { AGFX_REGION_GFX = 0, AGFX_REGION_IOSFC = 1 };
+enum agfx_variant { AGFX_VARIANT_PCI = 0, AGFX_VARIANT_MMIO = 1 };
+enum agfx_memory_model {
+  /* createTask/mapMemory callbacks (PVG on macOS 11 to 15.3). */
+  AGFX_MEMORY_TASKS = 0,
+  /* the whole guest-RAM map handed over at once (PGMemoryMapDescriptor, 15.4+). */
+  AGFX_MEMORY_STATIC_MAP = 1,
+};
+/* Pixel formats of frames and cursor glyphs (little-endian byte order names). */
+enum agfx_pixel_format { AGFX_FORMAT_BGRA8 = 0, AGFX_FORMAT_XRGB8 = 1 };
+
+/* Off-display cursor position sentinel (PVG's {0xffff, 0xffff}). */
+#define AGFX_CURSOR_OFF_DISPLAY 0xffffu
+
+typedef struct agfx_task agfx_task; /* owned by the host */
+
+typedef struct agfx_phys_range {
+  uint64_t gpa;
+  uint64_t len;
+} agfx_phys_range;
+
+/* One range of the static memory map: guest-physical -> host address. */
+typedef struct agfx_memory_range {
+  uint64_t gpa;
+  uint64_t len;
+  void *host;
+} agfx_memory_range;
+
+typedef struct agfx_display_mode {
+  uint16_t width;
+  uint16_t height;
+  uint32_t refresh_millihz; /* 60 Hz = 60000 */
+} agfx_display_mode;
+
+#define AGFX_MAX_MODES 128u
+
+typedef struct agfx_host {
+  size_t struct_size;
+  void *opaque; /* passed back as the first argument of every call */
+
+  /* -- tasks (AGFX_MEMORY_TASKS) -------------------------------------- */
+  /* Reserves vm_size bytes of contiguous host address space. NULL on failure. */
+  agfx_task *(*create_task)(void *opaque, uint64_t vm_size, void **base);
+  void (*destroy_task)(void *opaque, agfx_task *task);
+  /* Maps `count` guest ranges back to back from base + virtual_offset, as
+   * aliases of guest RAM. False if any range is not shared guest RAM or falls
+   * outside the task; the ranges that could be mapped stay mapped (PVG). */
+  bool (*map_memory)(void *opaque, agfx_task *task, uint64_t virtual_offset,
+                     const agfx_phys_range *ranges, uint32_t count, bool read_only);
+  /* Replaces the range with fresh inaccessible pages, keeping the reservation. */
+  bool (*unmap_memory)(void *opaque, agfx_task *task, uint64_t virtual_offset, uint64_t length);
+
+  /* -- guest memory ---------------------------------------------------- */
+  bool (*read_memory)(void *opaque, uint64_t gpa, uint64_t len, void *dst);
+  bool (*write_memory)(void *opaque, uint64_t gpa, uint64_t len, const void *src);
+  /* Snapshot of the static map (AGFX_MEMORY_STATIC_MAP). Returns the number of
+   * ranges, writing at most `max` of them. */
+  uint32_t (*memory_map)(void *opaque, agfx_memory_range *out, uint32_t max);
+
+  /* -- interrupts ------------------------------------------------------ */
+  /* Thread-safe; an eventfd write. Dropped when the vector is not enabled. */
+  void (*raise_interrupt)(void *opaque, uint32_t vector);
+
+  /* -- IOSFC (variant mmio) -------------------------------------------- */
+  /* Host address aliasing [gpa, gpa+len) of guest RAM, or NULL. Arithmetic on
+   * the guest-memory table plus a reference count: no syscall. */
+  void *(*iosfc_map)(void *opaque, uint64_t gpa, uint64_t len, bool read_only);
+  bool (*iosfc_unmap)(void *opaque, void *host);
+
+  /* -- display events (fire-and-forget) --------------------------------- */
+  void (*new_frame)(void *opaque, uint32_t port);
+  void (*mode_changed)(void *opaque, uint32_t port, uint32_t width, uint32_t height, uint32_t format);
+  /* BGRA8, `stride` bytes per row; copied before return. */
+  void (*cursor_glyph)(void *opaque, uint32_t port, const uint8_t *pixels, uint32_t width,
+                       uint32_t height, uint32_t stride, uint32_t hot_x, uint32_t hot_y);
+  void (*cursor_show)(void *opaque, uint32_t port, bool show);
+  void (*cursor_moved)(void *opaque, uint32_t port, uint32_t x, uint32_t y);
+  /* A problem caused by the guest (bad command, bad address): logged as
+   * apple_gfx_guest_error. Fire-and-forget. */
+  void (*guest_error)(void *opaque, const char *message);
+} agfx_host;
+
+typedef struct agfx_device_config {
+  size_t struct_size;
+  uint32_t variant;            /* enum agfx_variant */
+  uint32_t memory_model;       /* enum agfx_memory_model */
+  uint32_t display_port_count; /* displays the device may attach */
+} agfx_device_config;
+
+typedef struct agfx_frame_info {
+  uint32_t width;
+  uint32_t height;
+  uint32_t stride;
+  uint32_t format;    /* enum agfx_pixel_format */
+  uint64_t sequence;  /* frames presented on this display so far */
+} agfx_frame_info;
+
+typedef struct agfx_device agfx_device; /* owned by the backend */
+
+typedef struct agfx_backend {
+  uint32_t abi_version; /* AGFX_BACKEND_ABI_VERSION */
+  size_t struct_size;
+  const char *name;
+
+  /* NULL on failure, with a message in err. The host outlives the device. */
+  agfx_device *(*create)(const agfx_device_config *config, const agfx_host *host, char *err,
+                         size_t err_len);
+  void (*destroy)(agfx_device *dev);
+
+  /* Aligned 4-byte accesses; the daemon splits 8-byte ones. */
+  uint32_t (*mmio_read)(agfx_device *dev, uint32_t region, uint64_t offset);
+  void (*mmio_write)(agfx_device *dev, uint32_t region, uint64_t offset, uint32_t value);
+  /* Blocking reset to the power-on state. */
+  void (*reset)(agfx_device *dev);
+
+  /* Displays: attach hot-plugs with a mode list (first mode preferred),
+   * set_modes replaces the list, detach hot-unplugs. */
+  bool (*attach_display)(agfx_device *dev, uint32_t port, uint32_t serial, const char *name,
+                         const agfx_display_mode *modes, uint32_t mode_count);
+  bool (*set_modes)(agfx_device *dev, uint32_t port, const agfx_display_mode *modes,
+                    uint32_t mode_count);
+  bool (*detach_display)(agfx_device *dev, uint32_t port);
+  /* Copies the current frame; false if none or dst is too small. */
+  bool (*read_frame)(agfx_device *dev, uint32_t port, void *dst, size_t dst_len,
+                     agfx_frame_info *info);
+  /* AGFX_CURSOR_OFF_DISPLAY when the cursor is not on this display. */
+  bool (*cursor_position)(agfx_device *dev, uint32_t port, uint32_t *x, uint32_t *y);
+
+  /* Static memory model: the guest-memory table changed (DMA_MAP/UNMAP). */
+  void (*memory_map_changed)(agfx_device *dev);
+} agfx_backend;
+
+typedef const agfx_backend *(*agfx_backend_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AGFX_BACKEND_H */

@@ -1,0 +1,223 @@
+// JS binding of a backend instance: the daemon's device model calls MMIO,
+// reset and display operations here; backend events come back through the
+// BackendHost's threadsafe function.
+//
+// Threading: these methods run on the JS thread and call straight into the
+// backend. That is safe because every host service the backend may need while
+// serving them (memory, tasks, interrupts, events) completes natively without
+// the JS thread (DESIGN.md invariant 1); the JS thread only waits for the
+// backend, never the other way round.
+#include <dlfcn.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agfx_backend.h"
+#include "errors.h"
+#include "host/backend_host.h"
+#include "host/iosfc_map.h"
+#include "host/task_memory.h"
+#include "soft/soft_device.h"
+
+namespace agfx {
+
+namespace {
+
+const agfx_backend* LoadLibraryBackend(Napi::Env env, const std::string& path, void** handle) {
+  void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) ThrowErrno(env, ENOENT, std::string("cannot load backend library: ") + ::dlerror());
+  auto entry = reinterpret_cast<agfx_backend_entry_fn>(::dlsym(h, AGFX_BACKEND_ENTRY_SYMBOL));
+  const agfx_backend* b = entry ? entry() : nullptr;
+  std::string problem;
+  if (!entry) problem = std::string("it does not export ") + AGFX_BACKEND_ENTRY_SYMBOL;
+  else if (!b) problem = std::string(AGFX_BACKEND_ENTRY_SYMBOL) + "() returned NULL";
+  else if (b->abi_version != AGFX_BACKEND_ABI_VERSION)
+    problem = "it implements backend ABI version " + std::to_string(b->abi_version) + ", this daemon speaks " +
+              std::to_string(AGFX_BACKEND_ABI_VERSION);
+  else if (b->struct_size < sizeof(agfx_backend))
+    problem = "its agfx_backend struct is smaller than this daemon's";
+  if (!problem.empty()) {
+    ::dlclose(h);
+    ThrowErrno(env, EINVAL, "backend library " + path + " refused: " + problem);
+  }
+  *handle = h;
+  return b;
+}
+
+std::vector<agfx_display_mode> ModesFrom(Napi::Env env, Napi::Value v) {
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<agfx_display_mode> modes;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Object m = a.Get(i).As<Napi::Object>();
+    modes.push_back(agfx_display_mode{static_cast<uint16_t>(m.Get("width").As<Napi::Number>().Uint32Value()),
+                                      static_cast<uint16_t>(m.Get("height").As<Napi::Number>().Uint32Value()),
+                                      static_cast<uint32_t>(m.Get("refreshHz").As<Napi::Number>().DoubleValue() * 1000)});
+  }
+  return modes;
+}
+
+}  // namespace
+
+class Backend : public Napi::ObjectWrap<Backend> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Backend",
+                       {InstanceMethod("mmioRead", &Backend::MmioRead), InstanceMethod("mmioWrite", &Backend::MmioWrite),
+                        InstanceMethod("reset", &Backend::Reset), InstanceMethod("attachDisplay", &Backend::AttachDisplay),
+                        InstanceMethod("setModes", &Backend::SetModes), InstanceMethod("detachDisplay", &Backend::DetachDisplay),
+                        InstanceMethod("readFrame", &Backend::ReadFrame),
+                        InstanceMethod("cursorPosition", &Backend::CursorPosition),
+                        InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
+                        InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr)});
+  }
+
+  // new Backend(kind: 'soft' | 'lib', path: string, {variant, displayPorts}, onEvents)
+  explicit Backend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Backend>(info) {
+    Napi::Env env = info.Env();
+    std::string kind = info[0].As<Napi::String>();
+    Napi::Object opts = info[2].As<Napi::Object>();
+    if (kind == "soft") backend_ = SoftBackend();
+    else if (kind == "lib") backend_ = LoadLibraryBackend(env, info[1].As<Napi::String>(), &lib_);
+    else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
+
+    host_ = new BackendHost(env, info[3].As<Napi::Function>());
+    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(),
+                           AGFX_MEMORY_TASKS, opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
+    char err[256] = {0};
+    dev_ = backend_->create(&cfg, host_->ops(), err, sizeof err);
+    if (!dev_) {
+      host_->Release();
+      host_ = nullptr;
+      ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' failed to start: " + err);
+    }
+  }
+
+  ~Backend() override { Teardown(); }
+
+ private:
+  void Teardown() {
+    if (dev_) backend_->destroy(dev_);  // joins the backend's threads
+    dev_ = nullptr;
+    if (host_) host_->Release();  // only now: no thread can post events any more
+    host_ = nullptr;
+    // Tasks and IOSFC references the backend leaked die with it.
+    TaskMemory::Instance().DestroyAll();
+    IosfcMappings::Instance().ReleaseAll();
+  }
+
+  agfx_device* Live(Napi::Env env) {
+    if (!dev_) ThrowErrno(env, ENODEV, "backend destroyed");
+    return dev_;
+  }
+
+  Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), backend_->name); }
+
+  Napi::Value MmioRead(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    uint32_t v = backend_->mmio_read(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value());
+    return Napi::Number::New(info.Env(), v);
+  }
+
+  Napi::Value MmioWrite(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    backend_->mmio_write(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value(),
+                         info[2].As<Napi::Number>().Uint32Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    backend_->reset(Live(info.Env()));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value AttachDisplay(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    auto modes = ModesFrom(info.Env(), info[3]);
+    std::string name = info[2].As<Napi::String>();
+    bool ok = backend_->attach_display(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+                                       name.c_str(), modes.data(), uint32_t(modes.size()));
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  Napi::Value SetModes(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    auto modes = ModesFrom(info.Env(), info[1]);
+    return Napi::Boolean::New(info.Env(), backend_->set_modes(d, info[0].As<Napi::Number>().Uint32Value(), modes.data(),
+                                                              uint32_t(modes.size())));
+  }
+
+  Napi::Value DetachDisplay(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), backend_->detach_display(Live(info.Env()), info[0].As<Napi::Number>().Uint32Value()));
+  }
+
+  // readFrame(port) -> {width, height, stride, format, sequence, data} | null
+  Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    agfx_device* d = Live(env);
+    uint32_t port = info[0].As<Napi::Number>().Uint32Value();
+    agfx_frame_info fi{};
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (!backend_->read_frame(d, port, nullptr, 0, &fi)) return env.Null();
+      auto buf = Napi::Buffer<uint8_t>::New(env, size_t(fi.stride) * fi.height);
+      if (!backend_->read_frame(d, port, buf.Data(), buf.Length(), &fi)) continue;  // mode changed in between
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("width", fi.width);
+      o.Set("height", fi.height);
+      o.Set("stride", fi.stride);
+      o.Set("format", fi.format);
+      o.Set("sequence", Napi::Number::New(env, double(fi.sequence)));
+      o.Set("data", buf);
+      return o;
+    }
+    return env.Null();
+  }
+
+  Napi::Value CursorPosition(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t x, y;
+    if (!backend_->cursor_position(Live(env), info[0].As<Napi::Number>().Uint32Value(), &x, &y)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("x", x);
+    o.Set("y", y);
+    return o;
+  }
+
+  Napi::Value MemoryMapChanged(const Napi::CallbackInfo& info) {
+    if (backend_->memory_map_changed) backend_->memory_map_changed(Live(info.Env()));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Destroy(const Napi::CallbackInfo& info) {
+    Teardown();
+    return info.Env().Undefined();
+  }
+
+  const agfx_backend* backend_ = nullptr;
+  agfx_device* dev_ = nullptr;
+  BackendHost* host_ = nullptr;
+  void* lib_ = nullptr;  // never dlclose'd while code from it may still run
+};
+
+namespace {
+Napi::Value TaskStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto s = TaskMemory::Instance().GetStats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tasks", double(s.tasks));
+  o.Set("aliases", double(s.aliases));
+  o.Set("maps", double(s.maps));
+  o.Set("unmaps", double(s.unmaps));
+  o.Set("failures", double(s.failures));
+  o.Set("iosfcLive", double(IosfcMappings::Instance().Live()));
+  return o;
+}
+}  // namespace
+
+void InitBackend(Napi::Env env, Napi::Object exports) {
+  exports.Set("Backend", Backend::Init(env));
+  exports.Set("hostStats", Napi::Function::New(env, TaskStats));
+}
+
+}  // namespace agfx

@@ -1,0 +1,180 @@
+#include "host/backend_host.h"
+
+#include <cstring>
+
+#include "guest_memory.h"
+#include "host/iosfc_map.h"
+#include "host/task_memory.h"
+#include "irq_table.h"
+
+namespace agfx {
+
+namespace {
+constexpr size_t kMaxQueuedEvents = 65536;
+
+HostEvent Ev(HostEvent::Kind kind, uint32_t port, uint32_t a = 0, uint32_t b = 0, uint32_t c = 0, uint32_t d = 0) {
+  HostEvent ev;
+  ev.kind = kind;
+  ev.port = port;
+  ev.a = a;
+  ev.b = b;
+  ev.c = c;
+  ev.d = d;
+  return ev;
+}
+
+HostEvent GuestErrorEvent(const char* msg) {
+  HostEvent ev = Ev(HostEvent::kGuestError, 0);
+  ev.message = msg ? msg : "";
+  return ev;
+}
+}  // namespace
+
+BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
+  tsfn_ = Napi::ThreadSafeFunction::New(env, on_events, "agfx-backend-events", 0, 1,
+                                       [this](Napi::Env) { delete this; });
+  tsfn_.Unref(env);  // events alone do not keep the daemon alive
+
+  ops_.struct_size = sizeof ops_;
+  ops_.opaque = this;
+  // Every service below completes natively on the calling backend thread.
+  ops_.create_task = [](void*, uint64_t size, void** base) { return TaskMemory::Instance().Create(size, base); };
+  ops_.destroy_task = [](void*, agfx_task* t) { TaskMemory::Instance().Destroy(t); };
+  ops_.map_memory = [](void*, agfx_task* t, uint64_t off, const agfx_phys_range* r, uint32_t n, bool ro) {
+    return TaskMemory::Instance().Map(t, off, r, n, ro);
+  };
+  ops_.unmap_memory = [](void*, agfx_task* t, uint64_t off, uint64_t len) {
+    return TaskMemory::Instance().Unmap(t, off, len);
+  };
+  ops_.read_memory = [](void*, uint64_t gpa, uint64_t len, void* dst) {
+    return GuestMemory::Instance().Read(gpa, dst, len);
+  };
+  ops_.write_memory = [](void*, uint64_t gpa, uint64_t len, const void* src) {
+    return GuestMemory::Instance().Write(gpa, src, len);
+  };
+  ops_.memory_map = [](void*, agfx_memory_range* out, uint32_t max) {
+    auto regions = GuestMemory::Instance().Snapshot();
+    for (uint32_t i = 0; i < regions.size() && i < max; ++i)
+      out[i] = agfx_memory_range{regions[i]->gpa, regions[i]->size, regions[i]->host};
+    return static_cast<uint32_t>(regions.size());
+  };
+  ops_.raise_interrupt = [](void*, uint32_t vector) { IrqTable::Instance().Raise(vector); };
+  ops_.iosfc_map = [](void*, uint64_t gpa, uint64_t len, bool ro) { return IosfcMappings::Instance().Map(gpa, len, ro); };
+  ops_.iosfc_unmap = [](void* self, void* host) {
+    if (IosfcMappings::Instance().Unmap(host)) return true;
+    Self(self)->Push(GuestErrorEvent("IOSFC unmap of an address that is not mapped"));
+    return false;
+  };
+  ops_.new_frame = [](void* self, uint32_t port) { Self(self)->Push(Ev(HostEvent::kNewFrame, port, 1)); };
+  ops_.mode_changed = [](void* self, uint32_t port, uint32_t w, uint32_t h, uint32_t fmt) {
+    Self(self)->Push(Ev(HostEvent::kModeChanged, port, w, h, fmt));
+  };
+  ops_.cursor_glyph = [](void* self, uint32_t port, const uint8_t* px, uint32_t w, uint32_t h, uint32_t stride,
+                         uint32_t hx, uint32_t hy) {
+    HostEvent ev = Ev(HostEvent::kCursorGlyph, port, w, h, hx, hy);
+    ev.pixels.resize(size_t(w) * h * 4);
+    for (uint32_t y = 0; y < h; ++y) std::memcpy(ev.pixels.data() + size_t(y) * w * 4, px + size_t(y) * stride, size_t(w) * 4);
+    Self(self)->Push(std::move(ev));
+  };
+  ops_.cursor_show = [](void* self, uint32_t port, bool show) {
+    Self(self)->Push(Ev(HostEvent::kCursorShow, port, show ? 1u : 0u));
+  };
+  ops_.cursor_moved = [](void* self, uint32_t port, uint32_t x, uint32_t y) {
+    Self(self)->Push(Ev(HostEvent::kCursorMoved, port, x, y));
+  };
+  ops_.guest_error = [](void* self, const char* msg) {
+    Self(self)->Push(GuestErrorEvent(msg));
+  };
+}
+
+void BackendHost::Release() {
+  std::lock_guard lock(mu_);
+  if (released_) return;
+  released_ = true;
+  queue_.clear();
+  tsfn_.Release();
+}
+
+void BackendHost::Push(HostEvent&& ev) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (released_) return;
+    if (!queue_.empty()) {
+      HostEvent& last = queue_.back();
+      if (ev.kind == HostEvent::kNewFrame && last.kind == HostEvent::kNewFrame && last.port == ev.port) {
+        last.a += ev.a;
+        ++coalesced_;
+        return;
+      }
+      if (ev.kind == HostEvent::kCursorMoved && last.kind == HostEvent::kCursorMoved && last.port == ev.port) {
+        last.a = ev.a;
+        last.b = ev.b;
+        return;
+      }
+    }
+    if (queue_.size() >= kMaxQueuedEvents) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(ev));
+    ++queued_;
+    if (!wake_pending_) wake = wake_pending_ = true;
+  }
+  // Non-blocking: if Node is shutting down the call fails and is dropped.
+  if (wake) tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) { Drain(env, fn); });
+}
+
+void BackendHost::Drain(Napi::Env env, Napi::Function fn) {
+  std::deque<HostEvent> events;
+  {
+    std::lock_guard lock(mu_);
+    wake_pending_ = false;
+    if (released_) return;
+    events.swap(queue_);
+  }
+  Napi::Array out = Napi::Array::New(env, events.size());
+  static const char* kNames[] = {"new_frame", "mode_changed", "cursor_glyph", "cursor_show", "cursor_moved", "guest_error"};
+  uint32_t i = 0;
+  for (auto& ev : events) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", kNames[ev.kind]);
+    o.Set("port", ev.port);
+    switch (ev.kind) {
+      case HostEvent::kNewFrame:
+        o.Set("count", ev.a);
+        break;
+      case HostEvent::kModeChanged:
+        o.Set("width", ev.a);
+        o.Set("height", ev.b);
+        o.Set("format", ev.c);
+        break;
+      case HostEvent::kCursorGlyph:
+        o.Set("width", ev.a);
+        o.Set("height", ev.b);
+        o.Set("hotX", ev.c);
+        o.Set("hotY", ev.d);
+        o.Set("pixels", Napi::Buffer<uint8_t>::Copy(env, ev.pixels.data(), ev.pixels.size()));
+        break;
+      case HostEvent::kCursorShow:
+        o.Set("show", ev.a != 0);
+        break;
+      case HostEvent::kCursorMoved:
+        o.Set("x", ev.a);
+        o.Set("y", ev.b);
+        break;
+      case HostEvent::kGuestError:
+        o.Set("message", ev.message);
+        break;
+    }
+    out.Set(i++, o);
+  }
+  fn.Call({out});
+}
+
+BackendHost::Counters BackendHost::GetCounters() {
+  std::lock_guard lock(mu_);
+  return {queued_, coalesced_, dropped_};
+}
+
+}  // namespace agfx

@@ -1,0 +1,790 @@
+// The `soft` backend: a small software display device with a command ring in
+// guest memory (docs/soft-device.md), written like a GPU front end. It runs
+// its own worker thread and calls every host service from there, including
+// while an mmio_write is in progress on the caller's thread (DOORBELL = 1),
+// the way PVG calls back into the VMM from its own queues.
+#include "soft/soft_device.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace agfx {
+
+namespace {
+
+constexpr uint32_t kId = 0x58464741;  // "AGFX"
+constexpr uint32_t kVersion = 0x00010000;
+constexpr uint32_t kPorts = 4;
+constexpr uint32_t kMaxTasks = 64;
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kMaxTaskSize = 1ull << 30;
+constexpr uint64_t kMaxChecksumLen = 64ull << 20;
+constexpr uint32_t kMaxRanges = 256;
+constexpr uint32_t kMaxRingEntries = 4096;
+constexpr uint32_t kEntrySize = 64;
+constexpr uint32_t kMaxIosfcHandles = 65535;
+
+enum Reg : uint32_t {
+  kRegId = 0x1000,
+  kRegVersion = 0x1004,
+  kRegScratch = 0x1008,
+  kRegIrqTest = 0x100C,
+  kRegStatus = 0x1010,
+  kRegControl = 0x1014,
+  kRegIrqStatus = 0x1018,
+  kRegRingBaseLo = 0x1020,
+  kRegRingBaseHi = 0x1024,
+  kRegRingEntries = 0x1028,
+  kRegRingHead = 0x102C,
+  kRegRingTail = 0x1030,
+  kRegDoorbell = 0x1034,
+  kRegFenceLo = 0x1038,
+  kRegFenceHi = 0x103C,
+  kRegCompleted = 0x1040,
+  kRegErrors = 0x1044,
+  kRegLastError = 0x1048,
+  kRegDisplays = 0x104C,
+};
+constexpr uint32_t kReady = 1, kBusy = 2, kHalted = 4, kIdle = 8;  // STATUS bits
+constexpr uint32_t kIrqFence = 1, kIrqError = 2;  // IRQ_STATUS bits
+
+enum IosfcReg : uint32_t {
+  kIoGpaLo = 0x00,
+  kIoGpaHi = 0x04,
+  kIoLength = 0x08,
+  kIoCommand = 0x0C,
+  kIoHandle = 0x10,
+  kIoStatus = 0x14,
+  kIoPeekOffset = 0x18,
+  kIoPeekData = 0x1C,
+  kIoMapped = 0x20,
+};
+
+enum Op : uint32_t {
+  kNop = 0,
+  kTaskCreate = 1,
+  kTaskDestroy = 2,
+  kTaskMap = 3,
+  kTaskUnmap = 4,
+  kChecksum = 5,
+  kSetMode = 6,
+  kPresent = 7,
+  kCursorGlyph = 8,
+  kCursorShow = 9,
+  kCursorMove = 10,
+  kFence = 11,
+};
+
+enum Status : uint32_t {
+  kOk = 0,
+  kBadOpcode = 1,
+  kBadArgs = 2,
+  kNoTask = 3,
+  kTaskExists = 4,
+  kMapFailed = 5,
+  kOutOfRange = 6,
+  kNoDisplay = 7,
+  kBadMode = 8,
+  kNoMemory = 9,
+  kNotMapped = 10,
+  kGuestMemory = 11,
+};
+
+const char* StatusName(uint32_t s) {
+  static const char* names[] = {"OK",           "BAD_OPCODE", "BAD_ARGS",  "NO_TASK",    "TASK_EXISTS", "MAP_FAILED",
+                                "OUT_OF_RANGE", "NO_DISPLAY", "BAD_MODE",  "NO_MEMORY",  "NOT_MAPPED",  "GUEST_MEMORY"};
+  return s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+struct Entry {
+  uint32_t opcode, flags, status, result;
+  uint64_t a[6];
+};
+static_assert(sizeof(Entry) == kEntrySize, "ring entry is 64 bytes");
+
+uint32_t Fnv1a(const uint8_t* p, size_t n, uint32_t h = 0x811C9DC5u) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x01000193u;
+  return h;
+}
+
+// Reads task memory without ever faulting: pages that are not mapped (never
+// mapped, unmapped, or invalidated after DMA_UNMAP) make the copy fail
+// instead of killing the daemon.
+bool SafeRead(const uint8_t* src, uint8_t* dst, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    size_t chunk = std::min<size_t>(len - done, 16u << 20);
+    iovec local{dst + done, chunk}, remote{const_cast<uint8_t*>(src) + done, chunk};
+    ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+    if (n != static_cast<ssize_t>(chunk)) return false;
+    done += chunk;
+  }
+  return true;
+}
+
+struct Display {
+  bool attached = false;
+  uint32_t serial = 0;
+  std::string name;
+  std::vector<agfx_display_mode> modes;
+  uint32_t width = 0, height = 0;
+  std::vector<uint8_t> frame;  // BGRA8, width*4 per row
+  uint64_t sequence = 0;
+  uint32_t cursor_x = AGFX_CURSOR_OFF_DISPLAY, cursor_y = AGFX_CURSOR_OFF_DISPLAY;
+};
+
+struct Task {
+  agfx_task* handle = nullptr;
+  uint8_t* base = nullptr;
+  uint64_t size = 0;
+};
+
+struct IosfcMapping {
+  void* host = nullptr;
+  uint64_t len = 0;
+};
+
+}  // namespace
+
+struct agfx_device_impl {};
+
+class SoftDevice {
+ public:
+  SoftDevice(const agfx_device_config* cfg, const agfx_host* host)
+      : host_(*host), vectors_(cfg->variant == AGFX_VARIANT_MMIO ? 2 : 1), mmio_(cfg->variant == AGFX_VARIANT_MMIO) {
+    worker_ = std::thread([this] { WorkerLoop(); });
+  }
+
+  ~SoftDevice() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    worker_.join();
+    ReleaseResources();
+  }
+
+  uint32_t MmioRead(uint32_t region, uint64_t off) {
+    if (region == AGFX_REGION_IOSFC) return mmio_ ? IosfcRead(off) : 0;
+    std::lock_guard lock(mu_);
+    switch (off) {
+      case kRegId: return kId;
+      case kRegVersion: return kVersion;
+      case kRegScratch: return scratch_;
+      case kRegIrqTest: return vectors_;
+      case kRegStatus:
+        return (ring_ready_ ? kReady : 0) | (busy_ ? kBusy : 0) | (halted_ ? kHalted : 0) | (head_ == tail_ ? kIdle : 0);
+      case kRegIrqStatus: return irq_status_;
+      case kRegRingBaseLo: return static_cast<uint32_t>(ring_base_);
+      case kRegRingBaseHi: return static_cast<uint32_t>(ring_base_ >> 32);
+      case kRegRingEntries: return ring_entries_;
+      case kRegRingHead: return head_;
+      case kRegRingTail: return tail_;
+      case kRegFenceLo: return static_cast<uint32_t>(fence_);
+      case kRegFenceHi: return static_cast<uint32_t>(fence_ >> 32);
+      case kRegCompleted: return completed_;
+      case kRegErrors: return errors_;
+      case kRegLastError: return last_error_;
+      case kRegDisplays: return kPorts;
+      default: return 0;
+    }
+  }
+
+  void MmioWrite(uint32_t region, uint64_t off, uint32_t v) {
+    if (region == AGFX_REGION_IOSFC) {
+      if (mmio_) IosfcWrite(off, v);
+      return;
+    }
+    switch (off) {
+      case kRegScratch: {
+        std::lock_guard lock(mu_);
+        scratch_ = v;
+        return;
+      }
+      case kRegIrqTest:
+        if (v < vectors_) host_.raise_interrupt(host_.opaque, v);
+        else GuestError("interrupt self-test of vector " + std::to_string(v) + ", which the device does not have");
+        return;
+      case kRegControl:
+        if (v == 1) Reset();
+        else GuestError("CONTROL write of " + std::to_string(v));
+        return;
+      case kRegIrqStatus: {
+        std::lock_guard lock(mu_);
+        irq_status_ &= ~v;
+        return;
+      }
+      case kRegRingBaseLo: {
+        std::lock_guard lock(mu_);
+        ring_base_ = (ring_base_ & ~0xffffffffull) | v;
+        return;
+      }
+      case kRegRingBaseHi: {
+        std::lock_guard lock(mu_);
+        ring_base_ = (ring_base_ & 0xffffffffull) | (uint64_t(v) << 32);
+        return;
+      }
+      case kRegRingEntries: ConfigureRing(v); return;
+      case kRegRingTail: {
+        std::lock_guard lock(mu_);
+        tail_ = v;
+        return;
+      }
+      case kRegDoorbell: Doorbell(v == 1); return;
+      case kRegId:
+      case kRegVersion:
+        GuestError("write to a read-only register");
+        return;
+      default:
+        return;
+    }
+  }
+
+  // Blocking reset (DEVICE_RESET, CONTROL = 1). The worker finishes the
+  // command it is running and parks; nothing here waits on a host service.
+  void Reset() {
+    std::unique_lock lock(mu_);
+    resetting_ = true;
+    idle_cv_.wait(lock, [&] { return !busy_; });
+    scratch_ = 0;
+    ring_base_ = 0;
+    ring_entries_ = 0;
+    ring_ready_ = halted_ = false;
+    head_ = tail_ = 0;
+    fence_ = 0;
+    completed_ = errors_ = last_error_ = irq_status_ = 0;
+    kick_ = false;
+    lock.unlock();
+    ReleaseResources();
+    {
+      std::lock_guard dl(disp_mu_);
+      for (uint32_t p = 0; p < kPorts; ++p) {
+        Display& d = displays_[p];
+        if (!d.attached) continue;
+        std::fill(d.frame.begin(), d.frame.end(), 0);
+        for (size_t i = 3; i < d.frame.size(); i += 4) d.frame[i] = 0xff;
+        d.cursor_x = d.cursor_y = AGFX_CURSOR_OFF_DISPLAY;
+        host_.cursor_show(host_.opaque, p, false);
+      }
+    }
+    lock.lock();
+    resetting_ = false;
+  }
+
+  bool AttachDisplay(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n) {
+    if (port >= kPorts || n == 0 || n > AGFX_MAX_MODES) return false;
+    for (uint32_t i = 0; i < n; ++i)
+      if (modes[i].width == 0 || modes[i].height == 0) return false;
+    uint32_t w, h;
+    {
+      std::lock_guard lock(disp_mu_);
+      Display& d = displays_[port];
+      if (d.attached) return false;
+      d = Display{};
+      d.attached = true;
+      d.serial = serial;
+      d.name = name ? name : "";
+      d.modes.assign(modes, modes + n);
+      SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+      w = d.width;
+      h = d.height;
+    }
+    host_.mode_changed(host_.opaque, port, w, h, AGFX_FORMAT_BGRA8);
+    return true;
+  }
+
+  bool SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n) {
+    if (port >= kPorts || n == 0 || n > AGFX_MAX_MODES) return false;
+    for (uint32_t i = 0; i < n; ++i)
+      if (modes[i].width == 0 || modes[i].height == 0) return false;
+    bool changed = false;
+    uint32_t w, h;
+    {
+      std::lock_guard lock(disp_mu_);
+      Display& d = displays_[port];
+      if (!d.attached) return false;
+      d.modes.assign(modes, modes + n);
+      if (!HasMode(d, d.width, d.height)) {
+        SetModeLocked(d, modes[0].width, modes[0].height);
+        changed = true;
+      }
+      w = d.width;
+      h = d.height;
+    }
+    if (changed) host_.mode_changed(host_.opaque, port, w, h, AGFX_FORMAT_BGRA8);
+    return true;
+  }
+
+  bool DetachDisplay(uint32_t port) {
+    if (port >= kPorts) return false;
+    {
+      std::lock_guard lock(disp_mu_);
+      if (!displays_[port].attached) return false;
+      displays_[port] = Display{};
+    }
+    host_.mode_changed(host_.opaque, port, 0, 0, AGFX_FORMAT_BGRA8);
+    return true;
+  }
+
+  bool ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info) {
+    std::lock_guard lock(disp_mu_);
+    if (port >= kPorts || !displays_[port].attached) return false;
+    const Display& d = displays_[port];
+    if (info) *info = agfx_frame_info{d.width, d.height, d.width * 4, AGFX_FORMAT_BGRA8, d.sequence};
+    if (!dst) return true;  // size query
+    if (len < d.frame.size()) return false;
+    std::memcpy(dst, d.frame.data(), d.frame.size());
+    return true;
+  }
+
+  bool CursorPosition(uint32_t port, uint32_t* x, uint32_t* y) {
+    std::lock_guard lock(disp_mu_);
+    if (port >= kPorts || !displays_[port].attached) return false;
+    *x = displays_[port].cursor_x;
+    *y = displays_[port].cursor_y;
+    return true;
+  }
+
+ private:
+  void GuestError(const std::string& msg) { host_.guest_error(host_.opaque, msg.c_str()); }
+
+  static bool HasMode(const Display& d, uint32_t w, uint32_t h) {
+    return std::any_of(d.modes.begin(), d.modes.end(), [&](const agfx_display_mode& m) { return m.width == w && m.height == h; });
+  }
+
+  static void SetModeLocked(Display& d, uint32_t w, uint32_t h) {
+    d.width = w;
+    d.height = h;
+    d.frame.assign(size_t(w) * h * 4, 0);
+    for (size_t i = 3; i < d.frame.size(); i += 4) d.frame[i] = 0xff;  // opaque black
+  }
+
+  void ConfigureRing(uint32_t entries) {
+    std::unique_lock lock(mu_);
+    // The worker must not be walking the old ring while it is replaced.
+    idle_cv_.wait(lock, [&] { return !busy_; });
+    ring_ready_ = false;
+    halted_ = false;
+    head_ = tail_ = 0;
+    ring_entries_ = entries;
+    if (entries == 0) return;
+    bool pow2 = (entries & (entries - 1)) == 0;
+    uint64_t bytes = uint64_t(entries) * kEntrySize;
+    uint8_t probe;
+    bool inside = ring_base_ % kPage == 0 && host_.read_memory(host_.opaque, ring_base_, 1, &probe) &&
+                  host_.read_memory(host_.opaque, ring_base_ + bytes - 1, 1, &probe);
+    if (!pow2 || entries > kMaxRingEntries || !inside) {
+      lock.unlock();
+      GuestError("ring of " + std::to_string(entries) + " entries at 0x" + Hex(ring_base_) +
+                 " refused: entries must be a power of two up to 4096 and the ring 4 KiB aligned inside shared guest RAM");
+      return;
+    }
+    ring_ready_ = true;
+  }
+
+  void Doorbell(bool wait) {
+    std::unique_lock lock(mu_);
+    if (!ring_ready_) {
+      lock.unlock();
+      GuestError("doorbell without a configured ring");
+      return;
+    }
+    kick_ = true;
+    work_cv_.notify_one();
+    if (!wait) return;
+    // Synchronous doorbell: this MMIO write completes when the ring is drained.
+    // The worker calls host services meanwhile; none of them needs this thread.
+    idle_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return !kick_ && !busy_; });
+  }
+
+  void WorkerLoop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return stop_ || (kick_ && !resetting_); });
+      if (stop_) return;
+      kick_ = false;
+      busy_ = true;
+      while (ring_ready_ && !halted_ && head_ != tail_ && !stop_ && !resetting_) {
+        if (tail_ - head_ > ring_entries_) {
+          halted_ = true;
+          lock.unlock();
+          GuestError("ring tail is more than RING_ENTRIES ahead of head; ring halted");
+          lock.lock();
+          break;
+        }
+        uint64_t gpa = ring_base_ + uint64_t(head_ % ring_entries_) * kEntrySize;
+        lock.unlock();  // commands run without the register lock
+        Entry e;
+        bool readable = host_.read_memory(host_.opaque, gpa, sizeof e, &e);
+        uint32_t result = 0;
+        uint32_t st = readable ? Execute(e, &result) : kGuestMemory;
+        uint32_t done[2] = {st, result};
+        bool written = readable && host_.write_memory(host_.opaque, gpa + 8, sizeof done, done);
+        if (st != kOk && readable)
+          GuestError("ring command " + std::to_string(e.opcode) + " failed: " + StatusName(st));
+        lock.lock();
+        if (!readable || !written) {
+          halted_ = true;
+          lock.unlock();
+          GuestError("ring entry at 0x" + Hex(gpa) + " is not in writable shared guest RAM; ring halted");
+          lock.lock();
+          break;
+        }
+        ++head_;
+        if (st == kOk) {
+          ++completed_;
+        } else {
+          ++errors_;
+          last_error_ = st;
+          irq_status_ |= kIrqError;
+        }
+      }
+      busy_ = false;
+      idle_cv_.notify_all();
+    }
+  }
+
+  static std::string Hex(uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
+    return b;
+  }
+
+  Task* FindTask(uint64_t id) { return id > 0 && id < kMaxTasks && tasks_[id].handle ? &tasks_[id] : nullptr; }
+
+  static bool InTask(const Task* t, uint64_t off, uint64_t len) { return off <= t->size && len <= t->size - off; }
+
+  uint32_t Execute(const Entry& e, uint32_t* result) {
+    const uint64_t* a = e.a;
+    switch (e.opcode) {
+      case kNop:
+        return kOk;
+      case kTaskCreate: {
+        if (a[0] == 0 || a[0] >= kMaxTasks || a[1] == 0 || a[1] % kPage || a[1] > kMaxTaskSize) return kBadArgs;
+        if (tasks_[a[0]].handle) return kTaskExists;
+        void* base = nullptr;
+        agfx_task* t = host_.create_task(host_.opaque, a[1], &base);
+        if (!t) return kNoMemory;
+        tasks_[a[0]] = Task{t, static_cast<uint8_t*>(base), a[1]};
+        return kOk;
+      }
+      case kTaskDestroy: {
+        Task* t = FindTask(a[0]);
+        if (!t) return kNoTask;
+        host_.destroy_task(host_.opaque, t->handle);
+        *t = Task{};
+        return kOk;
+      }
+      case kTaskMap: {
+        Task* t = FindTask(a[0]);
+        if (!t) return kNoTask;
+        if (a[1] % kPage || a[3] == 0 || a[3] > kMaxRanges || a[4] > 1) return kBadArgs;
+        std::vector<agfx_phys_range> ranges(a[3]);
+        if (!host_.read_memory(host_.opaque, a[2], a[3] * sizeof(agfx_phys_range), ranges.data())) return kGuestMemory;
+        uint64_t total = 0;
+        for (const auto& r : ranges) {
+          if (r.len == 0 || (r.gpa | r.len) % kPage || r.len > kMaxTaskSize) return kBadArgs;
+          total += r.len;
+        }
+        if (!InTask(t, a[1], total)) return kOutOfRange;
+        return host_.map_memory(host_.opaque, t->handle, a[1], ranges.data(), uint32_t(a[3]), a[4] == 1) ? kOk : kMapFailed;
+      }
+      case kTaskUnmap: {
+        Task* t = FindTask(a[0]);
+        if (!t) return kNoTask;
+        if ((a[1] | a[2]) % kPage || a[2] == 0) return kBadArgs;
+        if (!InTask(t, a[1], a[2])) return kOutOfRange;
+        return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? kOk : kBadArgs;
+      }
+      case kChecksum: {
+        Task* t = FindTask(a[0]);
+        if (!t) return kNoTask;
+        if (a[2] == 0 || a[2] > kMaxChecksumLen) return kBadArgs;
+        if (!InTask(t, a[1], a[2])) return kOutOfRange;
+        std::vector<uint8_t> buf(a[2]);
+        if (!SafeRead(t->base + a[1], buf.data(), buf.size())) return kNotMapped;
+        *result = Fnv1a(buf.data(), buf.size());
+        return kOk;
+      }
+      case kSetMode: {
+        if (a[0] >= kPorts) return kNoDisplay;
+        {
+          std::lock_guard lock(disp_mu_);
+          Display& d = displays_[a[0]];
+          if (!d.attached) return kNoDisplay;
+          if (a[1] > 0xffff || a[2] > 0xffff || !HasMode(d, uint32_t(a[1]), uint32_t(a[2]))) return kBadMode;
+          SetModeLocked(d, uint32_t(a[1]), uint32_t(a[2]));
+        }
+        host_.mode_changed(host_.opaque, uint32_t(a[0]), uint32_t(a[1]), uint32_t(a[2]), AGFX_FORMAT_BGRA8);
+        return kOk;
+      }
+      case kPresent: return Present(a);
+      case kCursorGlyph: {
+        if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
+        Task* t = FindTask(a[1]);
+        if (!t) return kNoTask;
+        uint32_t w = a[3] & 0xffff, h = (a[3] >> 16) & 0xffff, hx = a[4] & 0xffff, hy = (a[4] >> 16) & 0xffff;
+        if (w == 0 || h == 0 || w > 256 || h > 256 || (a[3] >> 32) || (a[4] >> 32)) return kBadArgs;
+        uint64_t bytes = uint64_t(w) * h * 4;
+        if (!InTask(t, a[2], bytes)) return kOutOfRange;
+        std::vector<uint8_t> px(bytes);
+        if (!SafeRead(t->base + a[2], px.data(), px.size())) return kNotMapped;
+        host_.cursor_glyph(host_.opaque, uint32_t(a[0]), px.data(), w, h, w * 4, hx, hy);
+        return kOk;
+      }
+      case kCursorShow:
+        if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
+        if (a[1] > 1) return kBadArgs;
+        host_.cursor_show(host_.opaque, uint32_t(a[0]), a[1] == 1);
+        return kOk;
+      case kCursorMove: {
+        if (a[0] >= kPorts) return kNoDisplay;
+        if (a[1] > 0xffff || a[2] > 0xffff) return kBadArgs;
+        {
+          std::lock_guard lock(disp_mu_);
+          Display& d = displays_[a[0]];
+          if (!d.attached) return kNoDisplay;
+          d.cursor_x = uint32_t(a[1]);
+          d.cursor_y = uint32_t(a[2]);
+        }
+        host_.cursor_moved(host_.opaque, uint32_t(a[0]), uint32_t(a[1]), uint32_t(a[2]));
+        return kOk;
+      }
+      case kFence: {
+        if (a[1] >= vectors_) return kBadArgs;
+        {
+          std::lock_guard lock(mu_);
+          fence_ = a[0];
+          irq_status_ |= kIrqFence;
+        }
+        host_.raise_interrupt(host_.opaque, uint32_t(a[1]));
+        return kOk;
+      }
+      default:
+        return kBadOpcode;
+    }
+  }
+
+  bool Attached(uint64_t port) {
+    std::lock_guard lock(disp_mu_);
+    return displays_[port].attached;
+  }
+
+  uint32_t Present(const uint64_t* a) {
+    if (a[0] >= kPorts) return kNoDisplay;
+    uint32_t w, h;
+    {
+      std::lock_guard lock(disp_mu_);
+      const Display& d = displays_[a[0]];
+      if (!d.attached) return kNoDisplay;
+      w = d.width;
+      h = d.height;
+    }
+    Task* t = FindTask(a[1]);
+    if (!t) return kNoTask;
+    uint64_t stride = a[3], row = uint64_t(w) * 4;
+    if (stride < row || stride > (1u << 20) || a[4] > AGFX_FORMAT_XRGB8) return kBadArgs;
+    uint64_t need = stride * (h - 1) + row;
+    if (!InTask(t, a[2], need)) return kOutOfRange;
+    std::vector<uint8_t> frame(size_t(row) * h);
+    for (uint32_t y = 0; y < h; ++y)
+      if (!SafeRead(t->base + a[2] + stride * y, frame.data() + row * y, row)) return kNotMapped;
+    if (a[4] == AGFX_FORMAT_XRGB8)
+      for (size_t i = 3; i < frame.size(); i += 4) frame[i] = 0xff;
+    {
+      std::lock_guard lock(disp_mu_);
+      Display& d = displays_[a[0]];
+      if (!d.attached || d.width != w || d.height != h) return kBadMode;  // mode changed meanwhile
+      d.frame.swap(frame);
+      ++d.sequence;
+    }
+    host_.new_frame(host_.opaque, uint32_t(a[0]));
+    return kOk;
+  }
+
+  // ---------------------------------------------------------------- IOSFC
+  // Serviced on the MMIO caller's thread; iosfc_map is arithmetic, no syscall.
+
+  uint32_t IosfcRead(uint64_t off) {
+    std::lock_guard lock(io_mu_);
+    switch (off) {
+      case kIoGpaLo: return uint32_t(io_gpa_);
+      case kIoGpaHi: return uint32_t(io_gpa_ >> 32);
+      case kIoLength: return io_len_;
+      case kIoHandle: return io_handle_;
+      case kIoStatus: return io_status_;
+      case kIoPeekOffset: return io_peek_;
+      case kIoPeekData: {
+        if (io_handle_ == 0 || io_handle_ > io_maps_.size() || !io_maps_[io_handle_ - 1].host) return Bad("PEEK of no mapping");
+        const IosfcMapping& m = io_maps_[io_handle_ - 1];
+        if (io_peek_ % 4 || uint64_t(io_peek_) + 4 > m.len) return Bad("PEEK outside the mapping");
+        uint32_t v;
+        std::memcpy(&v, static_cast<uint8_t*>(m.host) + io_peek_, 4);  // through the host alias
+        return v;
+      }
+      case kIoMapped: return io_live_;
+      default: return 0;
+    }
+  }
+
+  uint32_t Bad(const char* what) {
+    GuestError(std::string("IOSFC: ") + what);
+    return 0xffffffffu;
+  }
+
+  void IosfcWrite(uint64_t off, uint32_t v) {
+    {
+      std::lock_guard lock(io_mu_);
+      switch (off) {
+        case kIoGpaLo: io_gpa_ = (io_gpa_ & ~0xffffffffull) | v; return;
+        case kIoGpaHi: io_gpa_ = (io_gpa_ & 0xffffffffull) | (uint64_t(v) << 32); return;
+        case kIoLength: io_len_ = v; return;
+        case kIoHandle: io_handle_ = v; return;
+        case kIoPeekOffset: io_peek_ = v; return;
+        case kIoCommand: IosfcCommandLocked(v); break;
+        default: return;
+      }
+    }
+    host_.raise_interrupt(host_.opaque, 1);  // IOSFC vector
+  }
+
+  void IosfcCommandLocked(uint32_t cmd) {
+    if (cmd == 1 || cmd == 2) {
+      io_handle_ = 0;
+      if (io_len_ == 0 || io_len_ > kMaxChecksumLen) {
+        io_status_ = kBadArgs;
+        return;
+      }
+      void* host = host_.iosfc_map(host_.opaque, io_gpa_, io_len_, cmd == 1);
+      if (!host) {
+        io_status_ = kMapFailed;
+        GuestError("IOSFC map of 0x" + Hex(io_gpa_) + "+" + std::to_string(io_len_) + " outside shared guest RAM");
+        return;
+      }
+      size_t slot = 0;
+      while (slot < io_maps_.size() && io_maps_[slot].host) ++slot;
+      if (slot == kMaxIosfcHandles) {
+        host_.iosfc_unmap(host_.opaque, host);
+        io_status_ = kNoMemory;
+        return;
+      }
+      if (slot == io_maps_.size()) io_maps_.push_back({});
+      io_maps_[slot] = IosfcMapping{host, io_len_};
+      ++io_live_;
+      io_handle_ = uint32_t(slot + 1);
+      io_status_ = kOk;
+    } else if (cmd == 3) {
+      if (io_handle_ == 0 || io_handle_ > io_maps_.size() || !io_maps_[io_handle_ - 1].host) {
+        io_status_ = kBadArgs;
+        GuestError("IOSFC unmap of unknown handle " + std::to_string(io_handle_));
+        return;
+      }
+      host_.iosfc_unmap(host_.opaque, io_maps_[io_handle_ - 1].host);
+      io_maps_[io_handle_ - 1] = IosfcMapping{};
+      --io_live_;
+      io_status_ = kOk;
+    } else {
+      io_status_ = kBadArgs;
+    }
+  }
+
+  void ReleaseResources() {
+    for (auto& t : tasks_) {
+      if (t.handle) host_.destroy_task(host_.opaque, t.handle);
+      t = Task{};
+    }
+    std::lock_guard lock(io_mu_);
+    for (auto& m : io_maps_)
+      if (m.host) host_.iosfc_unmap(host_.opaque, m.host);
+    io_maps_.clear();
+    io_live_ = 0;
+    io_gpa_ = 0;
+    io_len_ = io_handle_ = io_status_ = io_peek_ = 0;
+  }
+
+  const agfx_host host_;
+  const uint32_t vectors_;
+  const bool mmio_;
+
+  // Registers and ring state (mu_).
+  std::mutex mu_;
+  std::condition_variable work_cv_, idle_cv_;
+  uint32_t scratch_ = 0, irq_status_ = 0;
+  uint64_t ring_base_ = 0;
+  uint32_t ring_entries_ = 0, head_ = 0, tail_ = 0;
+  bool ring_ready_ = false, halted_ = false;
+  uint64_t fence_ = 0;
+  uint32_t completed_ = 0, errors_ = 0, last_error_ = 0;
+  bool kick_ = false, busy_ = false, stop_ = false, resetting_ = false;
+  std::thread worker_;
+
+  // Owned by the worker while it runs; by Reset/destructor once it is parked.
+  std::array<Task, kMaxTasks> tasks_{};
+
+  // Displays (disp_mu_).
+  std::mutex disp_mu_;
+  std::array<Display, kPorts> displays_{};
+
+  // IOSFC (io_mu_).
+  std::mutex io_mu_;
+  uint64_t io_gpa_ = 0;
+  uint32_t io_len_ = 0, io_handle_ = 0, io_status_ = 0, io_peek_ = 0, io_live_ = 0;
+  std::vector<IosfcMapping> io_maps_;
+};
+
+// ------------------------------------------------------------ C ABI glue
+
+namespace {
+
+SoftDevice* Dev(agfx_device* d) { return reinterpret_cast<SoftDevice*>(d); }
+
+agfx_device* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len) {
+  if (!cfg || !host || host->struct_size < sizeof(agfx_host)) {
+    if (err && err_len) std::snprintf(err, err_len, "soft backend: host services missing or too old");
+    return nullptr;
+  }
+  if (cfg->memory_model != AGFX_MEMORY_TASKS) {
+    if (err && err_len) std::snprintf(err, err_len, "soft backend: only the task memory model is implemented");
+    return nullptr;
+  }
+  return reinterpret_cast<agfx_device*>(new SoftDevice(cfg, host));
+}
+
+const agfx_backend kSoftBackend = {
+    AGFX_BACKEND_ABI_VERSION,
+    sizeof(agfx_backend),
+    "soft",
+    Create,
+    [](agfx_device* d) { delete Dev(d); },
+    [](agfx_device* d, uint32_t region, uint64_t off) { return Dev(d)->MmioRead(region, off); },
+    [](agfx_device* d, uint32_t region, uint64_t off, uint32_t v) { Dev(d)->MmioWrite(region, off, v); },
+    [](agfx_device* d) { Dev(d)->Reset(); },
+    [](agfx_device* d, uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* m, uint32_t n) {
+      return Dev(d)->AttachDisplay(port, serial, name, m, n);
+    },
+    [](agfx_device* d, uint32_t port, const agfx_display_mode* m, uint32_t n) { return Dev(d)->SetModes(port, m, n); },
+    [](agfx_device* d, uint32_t port) { return Dev(d)->DetachDisplay(port); },
+    [](agfx_device* d, uint32_t port, void* dst, size_t len, agfx_frame_info* info) {
+      return Dev(d)->ReadFrame(port, dst, len, info);
+    },
+    [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->CursorPosition(port, x, y); },
+    [](agfx_device*) {},
+};
+
+}  // namespace
+
+const agfx_backend* SoftBackend() { return &kSoftBackend; }
+
+}  // namespace agfx
