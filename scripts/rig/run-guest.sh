@@ -2,13 +2,14 @@
 # Boot one arm64 guest under QEMU 11 (TCG) and report its test result.
 #
 #   run-guest.sh [--socket PATH [--device-json '{"key":...}']]... [--overlay DIR]...
-#                [--test FILE] [--mem MB] [--guest-mem MB] [--timeout S]
+#                [--test FILE] [--program FILE]... [--mem MB] [--guest-mem MB] [--timeout S]
 #                [--log FILE] [--append "kernel args"] [--qmp PATH] [--shell]
 #
 # --socket       one vfio-user-pci device per socket (the server must already listen)
 # --device-json  extra JSON keys for the preceding --socket's device
 # --overlay      files of DIR are added to the initramfs (DIR/test.sh -> /test.sh)
 # --test         shortcut: FILE -> /test.sh and test/guest/lib.sh -> /lib.sh
+# --program      FILE (a static arm64 binary) -> /bin/NAME, executable
 # --mem          guest RAM (memfd, shared), default 512
 # --guest-mem    RAM Linux may use (mem=), default mem-64: the top of RAM at
 #                0x40000000+guest_mem is left free for /dev/mem DMA tests
@@ -24,7 +25,7 @@ here="$(dirname "${BASH_SOURCE[0]}")"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-sockets=() devjson=() overlays=() test_file="" mem=512 guest_mem="" timeout="" log=""
+sockets=() devjson=() overlays=() programs=() test_file="" mem=512 guest_mem="" timeout="" log=""
 append="" qmp="" shell=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
       devjson[${#devjson[@]} - 1]="$2"; shift 2 ;;
     --overlay) [ -d "$2" ] || rig_die "--overlay $2: not a directory"; overlays+=("$2"); shift 2 ;;
     --test) [ -f "$2" ] || rig_die "--test $2: no such file"; test_file="$2"; shift 2 ;;
+    --program) [ -f "$2" ] || rig_die "--program $2: no such file"; programs+=("$2"); shift 2 ;;
     --mem) mem="$2"; shift 2 ;;
     --guest-mem) guest_mem="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
@@ -80,6 +82,11 @@ if [ -n "$test_file" ]; then
   cp "$test_file" "$tmp/test-overlay/test.sh"
   cp "$here/../../test/guest/lib.sh" "$tmp/test-overlay/lib.sh"
   overlays+=("$tmp/test-overlay")
+fi
+if [ "${#programs[@]}" -gt 0 ]; then
+  mkdir -p "$tmp/program-overlay/bin"
+  for p in "${programs[@]}"; do install -m 0755 "$p" "$tmp/program-overlay/bin/$(basename "$p")"; done
+  overlays+=("$tmp/program-overlay")
 fi
 initrd="$RIG_GUEST/base.cpio.gz"
 if [ "${#overlays[@]}" -gt 0 ]; then

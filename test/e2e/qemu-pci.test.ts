@@ -20,7 +20,7 @@ describe('real QEMU 11.1 guest', { skip }, () => {
     const d = await startDaemon();
     try {
       for (const boot of [1, 2]) {
-        const run = runGuest({ sockets: [d.socketPath], test: 'test/guest/pci-smoke.sh' });
+        const run = await runGuest({ sockets: [d.socketPath], test: 'test/guest/pci-smoke.sh' });
         expectResults(run, {
           count: '1',
           class: '0x038000',
@@ -56,7 +56,7 @@ describe('real QEMU 11.1 guest', { skip }, () => {
   it('--variant mmio shows the 64 KiB IOSFC BAR2 and delivers both vectors', async () => {
     const d = await startDaemon(['--variant', 'mmio']);
     try {
-      const run = runGuest({ sockets: [d.socketPath], test: 'test/guest/pci-smoke.sh', append: 'agfx.variant=mmio' });
+      const run = await runGuest({ sockets: [d.socketPath], test: 'test/guest/pci-smoke.sh', append: 'agfx.variant=mmio' });
       expectResults(run, {
         count: '1',
         bar0_size: '16384',

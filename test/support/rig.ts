@@ -1,6 +1,6 @@
 // The real-QEMU rig (scripts/rig): QEMU 11.1 with vfio-user-pci booting an
 // arm64 guest whose /test.sh prints "AGFX-RESULT key=value" lines.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './daemon.js';
 
@@ -30,14 +30,25 @@ export function loudSkip(reason: string): string {
   return `real-QEMU e2e skipped: ${reason}`;
 }
 
-export function runGuest(opts: { sockets: string[]; test: string; append?: string; timeoutS?: number }): GuestRun {
+/**
+ * Boots a guest and resolves when it powers off. Asynchronous on purpose: the
+ * test process must keep draining the daemon's log pipe meanwhile, or a
+ * daemon logging at debug level would block on a full pipe mid-boot.
+ */
+export function runGuest(opts: { sockets: string[]; test: string; append?: string; timeoutS?: number }): Promise<GuestRun> {
   const args = [join(repoRoot, 'scripts/rig/run-guest.sh')];
   for (const s of opts.sockets) args.push('--socket', s);
   args.push('--test', join(repoRoot, opts.test), '--timeout', String(opts.timeoutS ?? 150));
   if (opts.append) args.push('--append', opts.append);
-  const r = spawnSync('bash', args, { encoding: 'utf8', timeout: ((opts.timeoutS ?? 150) + 30) * 1000 });
-  const output = `${r.stdout}\n${r.stderr}`;
-  const results = new Map<string, string>();
-  for (const m of output.matchAll(/^AGFX-RESULT (\S+?)=(.*)$/gm)) results.set(m[1]!, m[2]!.trim());
-  return { status: r.status, results, output };
+  return new Promise((resolve) => {
+    const child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.on('close', (status) => {
+      const results = new Map<string, string>();
+      for (const m of output.matchAll(/^AGFX-RESULT (\S+?)=(.*)$/gm)) results.set(m[1]!, m[2]!.trim());
+      resolve({ status, results, output });
+    });
+  });
 }

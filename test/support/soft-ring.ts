@@ -1,0 +1,133 @@
+// Drives the soft device's command ring (docs/soft-device.md) the way a guest
+// driver would, with a memfd standing in for guest RAM.
+import { readSync, writeSync } from 'node:fs';
+import type { VfioUserClient } from '../../protocol/src/index.js';
+
+export const Reg = {
+  ID: 0x1000,
+  SCRATCH: 0x1008,
+  STATUS: 0x1010,
+  CONTROL: 0x1014,
+  IRQ_STATUS: 0x1018,
+  RING_BASE_LO: 0x1020,
+  RING_BASE_HI: 0x1024,
+  RING_ENTRIES: 0x1028,
+  RING_HEAD: 0x102c,
+  RING_TAIL: 0x1030,
+  DOORBELL: 0x1034,
+  FENCE_LO: 0x1038,
+  FENCE_HI: 0x103c,
+  COMPLETED: 0x1040,
+  ERRORS: 0x1044,
+  LAST_ERROR: 0x1048,
+  DISPLAYS: 0x104c,
+} as const;
+
+export const Op = {
+  NOP: 0,
+  TASK_CREATE: 1,
+  TASK_DESTROY: 2,
+  TASK_MAP: 3,
+  TASK_UNMAP: 4,
+  CHECKSUM: 5,
+  SET_MODE: 6,
+  PRESENT: 7,
+  CURSOR_GLYPH: 8,
+  CURSOR_SHOW: 9,
+  CURSOR_MOVE: 10,
+  FENCE: 11,
+} as const;
+
+export const St = {
+  OK: 0,
+  BAD_OPCODE: 1,
+  BAD_ARGS: 2,
+  NO_TASK: 3,
+  TASK_EXISTS: 4,
+  MAP_FAILED: 5,
+  OUT_OF_RANGE: 6,
+  NO_DISPLAY: 7,
+  BAD_MODE: 8,
+  NO_MEMORY: 9,
+  NOT_MAPPED: 10,
+  GUEST_MEMORY: 11,
+} as const;
+
+export function fnv1a32(data: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/** Guest RAM as a memfd mapped at `base`. */
+export class GuestRam {
+  constructor(
+    readonly fd: number,
+    readonly base: bigint,
+    readonly size: number,
+  ) {}
+  write(gpa: bigint, data: Buffer): void {
+    writeSync(this.fd, data, 0, data.length, Number(gpa - this.base));
+  }
+  read(gpa: bigint, len: number): Buffer {
+    const b = Buffer.alloc(len);
+    readSync(this.fd, b, 0, len, Number(gpa - this.base));
+    return b;
+  }
+}
+
+export interface Completion {
+  status: number;
+  result: number;
+}
+
+export class SoftRing {
+  private tail = 0;
+  constructor(
+    private readonly c: VfioUserClient,
+    private readonly ram: GuestRam,
+    readonly ringGpa: bigint,
+    readonly entries = 64,
+  ) {}
+
+  async configure(): Promise<void> {
+    await this.c.write32(0, Reg.RING_BASE_LO, Number(this.ringGpa & 0xffffffffn));
+    await this.c.write32(0, Reg.RING_BASE_HI, Number(this.ringGpa >> 32n));
+    await this.c.write32(0, Reg.RING_ENTRIES, this.entries);
+    this.tail = 0;
+  }
+
+  entryGpa(i: number): bigint {
+    return this.ringGpa + BigInt((i % this.entries) * 64);
+  }
+
+  /** Writes one entry and returns its counter value. */
+  push(opcode: number, args: (number | bigint)[] = []): number {
+    const e = Buffer.alloc(64);
+    e.writeUInt32LE(opcode >>> 0, 0);
+    e.writeUInt32LE(0xffffffff, 8);
+    args.forEach((a, i) => e.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), 16 + i * 8));
+    const i = this.tail;
+    this.ram.write(this.entryGpa(i), e);
+    this.tail = (this.tail + 1) >>> 0;
+    return i;
+  }
+
+  completion(i: number): Completion {
+    const b = this.ram.read(this.entryGpa(i) + 8n, 8);
+    return { status: b.readUInt32LE(0), result: b.readUInt32LE(4) };
+  }
+
+  /** Publishes the tail and rings the doorbell (sync: returns when drained). */
+  async kick(sync = true): Promise<void> {
+    await this.c.write32(0, Reg.RING_TAIL, this.tail);
+    await this.c.write32(0, Reg.DOORBELL, sync ? 1 : 0);
+  }
+
+  /** Runs one command synchronously and returns its completion. */
+  async run(opcode: number, args: (number | bigint)[] = []): Promise<Completion> {
+    const i = this.push(opcode, args);
+    await this.kick(true);
+    return this.completion(i);
+  }
+}
