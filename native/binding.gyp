@@ -13,7 +13,8 @@
         "src/host/backend_host.cc",
         "src/host/task_memory.cc",
         "src/host/iosfc_map.cc",
-        "src/soft/soft_device.cc"
+        "src/soft/soft_device.cc",
+        "src/bench.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -9,6 +9,7 @@
 
 namespace agfx {
 void InitBackend(Napi::Env env, Napi::Object exports);
+void InitBench(Napi::Env env, Napi::Object exports);
 }
 
 namespace {
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   agfx::InitGuestMemory(env, exports);
   agfx::InitIrqTable(env, exports);
   agfx::InitBackend(env, exports);
+  agfx::InitBench(env, exports);
   return exports;
 }
 
