@@ -6,12 +6,17 @@ import { native, type BackendEvent, type NativeBackend } from './native.js';
 /** Ports the soft backend supports (docs/soft-device.md DISPLAYS). */
 export const SOFT_DISPLAY_PORTS = 4;
 
+export type MemoryModel = 'tasks' | 'static';
+const MEMORY_MODEL = { tasks: 0, static: 1 } as const;
+
 export function startBackend(
   choice: BackendChoice,
   variant: Variant,
   displayPorts: number,
+  memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {
   if (choice.kind === 'pvg') throw new Error('the pvg backend is not part of this build');
-  return new native.Backend(choice.kind, choice.path ?? '', { variant: variant === 'mmio' ? 1 : 0, displayPorts }, onEvents);
+  const opts = { variant: variant === 'mmio' ? 1 : 0, displayPorts, memoryModel: MEMORY_MODEL[memoryModel] };
+  return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);
 }

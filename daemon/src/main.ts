@@ -51,7 +51,7 @@ function main(): void {
   let displays: Displays | null = null;
   let backend: NativeBackend;
   try {
-    backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, (events) => displays?.handle(events));
+    backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, cfg.memoryModel, (events) => displays?.handle(events));
     displays = new Displays(backend, log);
     cfg.displays.forEach((modes, port) => displays!.attach(port, modes));
   } catch (e) {
@@ -72,7 +72,7 @@ function main(): void {
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();
   log.info(
-    { socket: cfg.socketPath, fd: cfg.fd, variant: cfg.variant, backend: backend.name, displays: cfg.displays.length },
+    { socket: cfg.socketPath, fd: cfg.fd, variant: cfg.variant, backend: backend.name, memoryModel: cfg.memoryModel, displays: cfg.displays.length },
     'apple_gfx_common_init',
   );
 

@@ -96,7 +96,7 @@ export interface NativeAddon {
   Backend: new (
     kind: 'soft' | 'lib',
     path: string,
-    opts: { variant: number; displayPorts: number },
+    opts: { variant: number; displayPorts: number; memoryModel?: number },
     onEvents: (events: BackendEvent[]) => void,
   ) => NativeBackend;
   hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };

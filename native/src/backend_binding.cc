@@ -83,8 +83,9 @@ class Backend : public Napi::ObjectWrap<Backend> {
     else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
 
     host_ = new BackendHost(env, info[3].As<Napi::Function>());
-    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(),
-                           AGFX_MEMORY_TASKS, opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
+    uint32_t model = opts.Has("memoryModel") ? opts.Get("memoryModel").As<Napi::Number>().Uint32Value() : uint32_t(AGFX_MEMORY_TASKS);
+    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model,
+                           opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
     char err[256] = {0};
     dev_ = backend_->create(&cfg, host_->ops(), err, sizeof err);
     if (!dev_) {

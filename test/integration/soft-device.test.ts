@@ -40,11 +40,12 @@ function rangeList(ram: GuestRam, ranges: [bigint, number][]): void {
   ram.write(LIST, b);
 }
 
-describe('soft device over vfio-user', () => {
+for (const model of ['tasks', 'static'] as const)
+describe(`soft device over vfio-user (--memory-model ${model})`, () => {
   let d: RunningDaemon;
   let v: Awaited<ReturnType<typeof vmm>>;
   before(async () => {
-    d = await startDaemon(['--display', '64x48@60,32x24@60', '--display', '16x16@30']);
+    d = await startDaemon(['--memory-model', model, '--display', '64x48@60,32x24@60', '--display', '16x16@30']);
     v = await vmm(d);
   });
   after(async () => {

@@ -195,16 +195,22 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.log.warn({ ...detail, what }, 'apple_gfx_guest_error');
   }
 
+  // Backends on the static memory model get the new guest-memory map before
+  // the VMM hears back (tasks-model backends ignore the call).
   dmaMap(m: DmaMapping): void {
     this.memory.map(m);
+    this.backend.memoryMapChanged();
   }
 
   dmaUnmap(iova: bigint, size: bigint): void {
     this.memory.unmap(iova, size);
+    this.backend.memoryMapChanged();
   }
 
   dmaUnmapAll(): number {
-    return this.memory.unmapAll();
+    const n = this.memory.unmapAll();
+    this.backend.memoryMapChanged();
+    return n;
   }
 
   setIrqs(r: IrqRequest): void {
@@ -218,7 +224,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   disconnected(): void {
-    const regions = this.memory.unmapAll();
+    const regions = this.dmaUnmapAll();
     this.interrupts.closeAll();
     this.log.info({ regionsUnmapped: regions }, 'apple_gfx_client_detached');
   }

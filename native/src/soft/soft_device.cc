@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -145,9 +146,16 @@ struct Display {
 };
 
 struct Task {
-  agfx_task* handle = nullptr;
+  bool live = false;
+  agfx_task* handle = nullptr;  // task memory model: the host's task
   uint8_t* base = nullptr;
   uint64_t size = 0;
+  // Static memory model: task offset -> guest range, translated through the
+  // host's memory map on every access (no host task, no per-mapping syscall).
+  struct Alias {
+    uint64_t len, gpa;
+  };
+  std::map<uint64_t, Alias> aliases;
 };
 
 struct IosfcMapping {
@@ -162,8 +170,29 @@ struct agfx_device_impl {};
 class SoftDevice {
  public:
   SoftDevice(const agfx_device_config* cfg, const agfx_host* host)
-      : host_(*host), vectors_(cfg->variant == AGFX_VARIANT_MMIO ? 2 : 1), mmio_(cfg->variant == AGFX_VARIANT_MMIO) {
+      : host_(*host),
+        vectors_(cfg->variant == AGFX_VARIANT_MMIO ? 2 : 1),
+        mmio_(cfg->variant == AGFX_VARIANT_MMIO),
+        static_map_(cfg->memory_model == AGFX_MEMORY_STATIC_MAP) {
+    if (static_map_) MemoryMapChanged();
     worker_ = std::thread([this] { WorkerLoop(); });
+  }
+
+  // Static memory model: take a fresh copy of the host's guest-memory map.
+  // Called on the JS thread after DMA_MAP/DMA_UNMAP; the worker reads the copy
+  // under map_mu_, which no host service takes, so neither side can block the
+  // other for longer than the copy.
+  void MemoryMapChanged() {
+    if (!static_map_) return;
+    std::vector<agfx_memory_range> ranges(64);
+    uint32_t n = host_.memory_map(host_.opaque, ranges.data(), uint32_t(ranges.size()));
+    if (n > ranges.size()) {
+      ranges.resize(n);
+      n = std::min<uint32_t>(n, host_.memory_map(host_.opaque, ranges.data(), n));
+    }
+    ranges.resize(n);
+    std::lock_guard lock(map_mu_);
+    memory_map_.swap(ranges);
   }
 
   ~SoftDevice() {
@@ -462,7 +491,54 @@ class SoftDevice {
     return b;
   }
 
-  Task* FindTask(uint64_t id) { return id > 0 && id < kMaxTasks && tasks_[id].handle ? &tasks_[id] : nullptr; }
+  Task* FindTask(uint64_t id) { return id > 0 && id < kMaxTasks && tasks_[id].live ? &tasks_[id] : nullptr; }
+
+  // Host address of [gpa, gpa+len) in the static map, or null.
+  const uint8_t* Translate(uint64_t gpa, uint64_t len) {
+    std::lock_guard lock(map_mu_);
+    for (const auto& r : memory_map_)
+      if (gpa >= r.gpa && len <= r.len && gpa - r.gpa <= r.len - len) return static_cast<uint8_t*>(r.host) + (gpa - r.gpa);
+    return nullptr;
+  }
+
+  // Reads task memory; false if any byte is not mapped. Never faults.
+  bool ReadTask(const Task* t, uint64_t off, uint8_t* dst, uint64_t len) {
+    if (!static_map_) return SafeRead(t->base + off, dst, len);
+    uint64_t done = 0;
+    while (done < len) {
+      uint64_t at = off + done;
+      auto it = t->aliases.upper_bound(at);
+      if (it == t->aliases.begin()) return false;
+      --it;
+      if (at >= it->first + it->second.len) return false;
+      uint64_t piece = std::min(len - done, it->first + it->second.len - at);
+      const uint8_t* src = Translate(it->second.gpa + (at - it->first), piece);
+      // A map snapshot can be a moment old; SafeRead turns a range that was
+      // just unmapped into a clean failure instead of a fault.
+      if (!src || !SafeRead(src, dst + done, piece)) return false;
+      done += piece;
+    }
+    return true;
+  }
+
+  static void DropAliases(Task* t, uint64_t off, uint64_t len) {
+    auto& m = t->aliases;
+    uint64_t end = off + len;
+    auto it = m.upper_bound(off);
+    if (it != m.begin()) --it;
+    std::vector<std::pair<uint64_t, Task::Alias>> keep;
+    while (it != m.end() && it->first < end) {
+      uint64_t a_off = it->first, a_end = a_off + it->second.len, gpa = it->second.gpa;
+      if (a_end <= off) {
+        ++it;
+        continue;
+      }
+      if (a_off < off) keep.push_back({a_off, {off - a_off, gpa}});
+      if (a_end > end) keep.push_back({end, {a_end - end, gpa + (end - a_off)}});
+      it = m.erase(it);
+    }
+    for (auto& [o, a] : keep) m.emplace(o, a);
+  }
 
   static bool InTask(const Task* t, uint64_t off, uint64_t len) { return off <= t->size && len <= t->size - off; }
 
@@ -473,17 +549,21 @@ class SoftDevice {
         return kOk;
       case kTaskCreate: {
         if (a[0] == 0 || a[0] >= kMaxTasks || a[1] == 0 || a[1] % kPage || a[1] > kMaxTaskSize) return kBadArgs;
-        if (tasks_[a[0]].handle) return kTaskExists;
+        if (tasks_[a[0]].live) return kTaskExists;
+        if (static_map_) {
+          tasks_[a[0]] = Task{true, nullptr, nullptr, a[1], {}};
+          return kOk;
+        }
         void* base = nullptr;
         agfx_task* t = host_.create_task(host_.opaque, a[1], &base);
         if (!t) return kNoMemory;
-        tasks_[a[0]] = Task{t, static_cast<uint8_t*>(base), a[1]};
+        tasks_[a[0]] = Task{true, t, static_cast<uint8_t*>(base), a[1], {}};
         return kOk;
       }
       case kTaskDestroy: {
         Task* t = FindTask(a[0]);
         if (!t) return kNoTask;
-        host_.destroy_task(host_.opaque, t->handle);
+        if (t->handle) host_.destroy_task(host_.opaque, t->handle);
         *t = Task{};
         return kOk;
       }
@@ -499,13 +579,29 @@ class SoftDevice {
           total += r.len;
         }
         if (!InTask(t, a[1], total)) return kOutOfRange;
-        return host_.map_memory(host_.opaque, t->handle, a[1], ranges.data(), uint32_t(a[3]), a[4] == 1) ? kOk : kMapFailed;
+        if (!static_map_)
+          return host_.map_memory(host_.opaque, t->handle, a[1], ranges.data(), uint32_t(a[3]), a[4] == 1) ? kOk : kMapFailed;
+        // Static map: record the aliases; like map_memory, a range that is not
+        // shared guest RAM fails the command and the others stay mapped.
+        bool ok = true;
+        uint64_t off = a[1];
+        for (const auto& r : ranges) {
+          DropAliases(t, off, r.len);
+          if (Translate(r.gpa, r.len)) t->aliases.emplace(off, Task::Alias{r.len, r.gpa});
+          else ok = false;
+          off += r.len;
+        }
+        return ok ? kOk : kMapFailed;
       }
       case kTaskUnmap: {
         Task* t = FindTask(a[0]);
         if (!t) return kNoTask;
         if ((a[1] | a[2]) % kPage || a[2] == 0) return kBadArgs;
         if (!InTask(t, a[1], a[2])) return kOutOfRange;
+        if (static_map_) {
+          DropAliases(t, a[1], a[2]);
+          return kOk;
+        }
         return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? kOk : kBadArgs;
       }
       case kChecksum: {
@@ -514,7 +610,7 @@ class SoftDevice {
         if (a[2] == 0 || a[2] > kMaxChecksumLen) return kBadArgs;
         if (!InTask(t, a[1], a[2])) return kOutOfRange;
         std::vector<uint8_t> buf(a[2]);
-        if (!SafeRead(t->base + a[1], buf.data(), buf.size())) return kNotMapped;
+        if (!ReadTask(t, a[1], buf.data(), buf.size())) return kNotMapped;
         *result = Fnv1a(buf.data(), buf.size());
         return kOk;
       }
@@ -540,7 +636,7 @@ class SoftDevice {
         uint64_t bytes = uint64_t(w) * h * 4;
         if (!InTask(t, a[2], bytes)) return kOutOfRange;
         std::vector<uint8_t> px(bytes);
-        if (!SafeRead(t->base + a[2], px.data(), px.size())) return kNotMapped;
+        if (!ReadTask(t, a[2], px.data(), px.size())) return kNotMapped;
         host_.cursor_glyph(host_.opaque, uint32_t(a[0]), px.data(), w, h, w * 4, hx, hy);
         return kOk;
       }
@@ -600,7 +696,7 @@ class SoftDevice {
     if (!InTask(t, a[2], need)) return kOutOfRange;
     std::vector<uint8_t> frame(size_t(row) * h);
     for (uint32_t y = 0; y < h; ++y)
-      if (!SafeRead(t->base + a[2] + stride * y, frame.data() + row * y, row)) return kNotMapped;
+      if (!ReadTask(t, a[2] + stride * y, frame.data() + row * y, row)) return kNotMapped;
     if (a[4] == AGFX_FORMAT_XRGB8)
       for (size_t i = 3; i < frame.size(); i += 4) frame[i] = 0xff;
     {
@@ -717,6 +813,11 @@ class SoftDevice {
   const agfx_host host_;
   const uint32_t vectors_;
   const bool mmio_;
+  const bool static_map_;
+
+  // Static memory model: a copy of the host's guest-memory map (map_mu_).
+  std::mutex map_mu_;
+  std::vector<agfx_memory_range> memory_map_;
 
   // Registers and ring state (mu_).
   std::mutex mu_;
@@ -755,8 +856,8 @@ agfx_device* Create(const agfx_device_config* cfg, const agfx_host* host, char* 
     if (err && err_len) std::snprintf(err, err_len, "soft backend: host services missing or too old");
     return nullptr;
   }
-  if (cfg->memory_model != AGFX_MEMORY_TASKS) {
-    if (err && err_len) std::snprintf(err, err_len, "soft backend: only the task memory model is implemented");
+  if (cfg->memory_model != AGFX_MEMORY_TASKS && cfg->memory_model != AGFX_MEMORY_STATIC_MAP) {
+    if (err && err_len) std::snprintf(err, err_len, "soft backend: unknown memory model %u", cfg->memory_model);
     return nullptr;
   }
   return reinterpret_cast<agfx_device*>(new SoftDevice(cfg, host));
@@ -780,7 +881,7 @@ const agfx_backend kSoftBackend = {
       return Dev(d)->ReadFrame(port, dst, len, info);
     },
     [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->CursorPosition(port, x, y); },
-    [](agfx_device*) {},
+    [](agfx_device* d) { Dev(d)->MemoryMapChanged(); },
 };
 
 }  // namespace
