@@ -79,7 +79,8 @@ export interface NativeAddon {
   closeFd(fd: number): void;
 
   gmMap(gpa: bigint, size: bigint, fd: number, fdOffset: bigint, writable: boolean): void;
-  gmUnmap(gpa: bigint, size: bigint): void;
+  /** Returns how many task aliases of the range were cut. */
+  gmUnmap(gpa: bigint, size: bigint): number;
   gmUnmapAll(): number;
   gmList(): NativeGuestRegion[];
   gmRead(gpa: bigint, len: number): Buffer;

@@ -53,7 +53,7 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   return 0;
 }
 
-int GuestMemory::Unmap(uint64_t gpa, uint64_t size) {
+int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated) {
   {
     std::unique_lock lock(mu_);
     auto it = regions_.find(gpa);
@@ -61,7 +61,8 @@ int GuestMemory::Unmap(uint64_t gpa, uint64_t size) {
     regions_.erase(it);  // the mmap goes when the last IOSFC reference does
   }
   // Task aliases of this memory hold the file; stop the device from using it.
-  TaskMemory::Instance().InvalidateGuestRange(gpa, size);
+  size_t n = TaskMemory::Instance().InvalidateGuestRange(gpa, size);
+  if (invalidated) *invalidated = n;
   return 0;
 }
 
@@ -124,10 +125,12 @@ Napi::Value GmMap(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Returns the number of task aliases that had to be cut.
 Napi::Value GmUnmap(const Napi::CallbackInfo& info) {
-  int err = GuestMemory::Instance().Unmap(U64(info[0]), U64(info[1]));
+  size_t invalidated = 0;
+  int err = GuestMemory::Instance().Unmap(U64(info[0]), U64(info[1]), &invalidated);
   if (err) ThrowErrno(info.Env(), err, "guest memory unmap");
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), double(invalidated));
 }
 
 Napi::Value GmUnmapAll(const Napi::CallbackInfo& info) {

@@ -46,7 +46,8 @@ class GuestMemory {
 
   // Return 0 or a positive errno.
   int Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bool writable);
-  int Unmap(uint64_t gpa, uint64_t size);
+  // `invalidated` (optional) receives how many task aliases of it were cut.
+  int Unmap(uint64_t gpa, uint64_t size, size_t* invalidated = nullptr);
   size_t UnmapAll();
   // Copies are bounds-checked against one region; false if not fully inside.
   bool Read(uint64_t gpa, void* dst, uint64_t len) const;

@@ -179,7 +179,10 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
     assert.equal((await v.ring.run(Op.TASK_CREATE, [4, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [4, 0, LIST, 1, 0])).status, St.OK);
     assert.equal((await v.ring.run(Op.CHECKSUM, [4, 0, 4096])).result, fnv1a32(Buffer.alloc(4096, 0x33)));
+    const mark = d.logs.length;
     await v.c.dmaUnmap(DATA, BigInt(DATA_SIZE));
+    const removed = await logAfter(mark, (l) => l.msg === 'guest_memory_region_removed' && l.iova === '0x50000000');
+    assert.equal(removed.taskAliasesCut, model === 'tasks' ? 1 : 0, 'the task alias was cut (tasks model)');
     assert.equal((await v.ring.run(Op.CHECKSUM, [4, 0, 4096])).status, St.NOT_MAPPED);
     assert.equal((await v.ring.run(Op.TASK_MAP, [4, 0, LIST, 1, 0])).status, St.MAP_FAILED);
     assert.equal(d.memfdMappings().filter((l) => l.includes('soft-data')).length, 0, 'no alias of the unmapped memory left');

@@ -30,8 +30,9 @@ export class GuestMemory {
   }
 
   unmap(iova: bigint, size: bigint): void {
-    native.gmUnmap(iova, size);
-    this.log.info({ iova: hex(iova), size: hex(size) }, 'guest_memory_region_removed');
+    const cut = native.gmUnmap(iova, size);
+    // Task aliases of it were replaced: the device can no longer reach it.
+    this.log.info({ iova: hex(iova), size: hex(size), taskAliasesCut: cut }, 'guest_memory_region_removed');
   }
 
   unmapAll(): number {

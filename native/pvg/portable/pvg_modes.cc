@@ -12,7 +12,8 @@ bool ConvertModes(const agfx_display_mode* modes, uint32_t count, std::vector<Pv
     *err = std::to_string(count) + " modes; PVG takes at most " + std::to_string(AGFX_MAX_MODES);
     return false;
   }
-  out->reserve(count);
+  std::vector<PvgMode> modes_out;  // *out changes only on success
+  modes_out.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     const agfx_display_mode& m = modes[i];
     std::string which = "mode " + std::to_string(i) + " (" + std::to_string(m.width) + "x" + std::to_string(m.height) + ")";
@@ -30,8 +31,9 @@ bool ConvertModes(const agfx_display_mode* modes, uint32_t count, std::vector<Pv
         return false;
       }
     }
-    out->push_back(PvgMode{m.width, m.height, m.refresh_millihz / 1000.0});
+    modes_out.push_back(PvgMode{m.width, m.height, m.refresh_millihz / 1000.0});
   }
+  out->swap(modes_out);
   return true;
 }
 

@@ -19,7 +19,8 @@ struct PvgMode {
 // Highest refresh rate accepted (Hz); the daemon's parser caps at 1000 too.
 constexpr uint32_t kMaxRefreshMilliHz = 1000u * 1000u;
 
-// Converts `count` modes; false with a message in *err if the list is empty,
+// Converts `count` modes (*out is cleared, and filled only on success); false
+// with a message in *err if the list is empty,
 // longer than AGFX_MAX_MODES (PVG's 128), or a mode has a zero size, a zero
 // or too high refresh rate, or repeats an earlier width x height @ rate.
 // The order is kept: PVG prefers the first mode.

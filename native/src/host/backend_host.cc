@@ -40,8 +40,10 @@ BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
   // Every service below completes natively on the calling backend thread.
   ops_.create_task = [](void*, uint64_t size, void** base) { return TaskMemory::Instance().Create(size, base); };
   ops_.destroy_task = [](void*, agfx_task* t) { TaskMemory::Instance().Destroy(t); };
-  ops_.map_memory = [](void*, agfx_task* t, uint64_t off, const agfx_phys_range* r, uint32_t n, bool ro) {
-    return TaskMemory::Instance().Map(t, off, r, n, ro);
+  ops_.map_memory = [](void* self, agfx_task* t, uint64_t off, const agfx_phys_range* r, uint32_t n, bool ro) {
+    if (TaskMemory::Instance().Map(t, off, r, n, ro)) return true;
+    Self(self)->Push(GuestErrorEvent("map_memory: a guest range is not (entirely, writably) in shared guest RAM, or outside the task"));
+    return false;
   };
   ops_.unmap_memory = [](void*, agfx_task* t, uint64_t off, uint64_t len) {
     return TaskMemory::Instance().Unmap(t, off, len);

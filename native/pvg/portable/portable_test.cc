@@ -1,0 +1,359 @@
+// Unit tests of the pvg backend's framework-independent logic. Built with a
+// plain C++17 compiler (no Apple headers) by test/unit/pvg-portable.test.ts:
+//   g++ -std=c++17 -Wall -Wextra -Werror -I native/include native/pvg/portable/*.cc
+// Prints TAP lines and a final "N passed, M failed"; exits 1 on any failure.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cursor_convert.h"
+#include "frame_pacing.h"
+#include "memory_map.h"
+#include "option_rom.h"
+#include "pvg_modes.h"
+#include "resume_errors.h"
+
+using namespace agfx::pvg;
+
+namespace {
+
+struct Case {
+  const char* name;
+  std::function<void()> fn;
+};
+std::vector<Case>& Cases() {
+  static std::vector<Case> c;
+  return c;
+}
+struct Reg {
+  Reg(const char* n, std::function<void()> f) { Cases().push_back({n, std::move(f)}); }
+};
+std::string g_failure;
+
+#define TEST(id, title) \
+  static void id();     \
+  static Reg reg_##id(title, id); \
+  static void id()
+#define CHECK(cond)                                                                   \
+  do {                                                                                \
+    if (!(cond) && g_failure.empty()) g_failure = std::string(#cond) + " (line " + std::to_string(__LINE__) + ")"; \
+  } while (0)
+
+agfx_display_mode M(uint16_t w, uint16_t h, uint32_t mhz) { return agfx_display_mode{w, h, mhz}; }
+
+// ---------------------------------------------------------------- modes
+
+TEST(modes_default_list, "modes: QEMU's default list converts in order, 60000 mHz -> 60.0 Hz") {
+  agfx_display_mode in[] = {M(1920, 1080, 60000), M(1440, 1080, 60000), M(1280, 1024, 60000)};
+  std::vector<PvgMode> out;
+  std::string err;
+  CHECK(ConvertModes(in, 3, &out, &err));
+  CHECK(out.size() == 3);
+  CHECK(out[0].width == 1920 && out[0].height == 1080 && out[0].refresh_hz == 60.0);
+  CHECK(out[2].width == 1280 && out[2].height == 1024);
+}
+
+TEST(modes_fractional, "modes: fractional refresh 59.94 Hz and the extremes 1x1, 65535x65535") {
+  agfx_display_mode in[] = {M(65535, 65535, 59940), M(1, 1, 1)};
+  std::vector<PvgMode> out;
+  std::string err;
+  CHECK(ConvertModes(in, 2, &out, &err));
+  CHECK(out[0].width == 65535 && out[0].height == 65535);
+  CHECK(out[0].refresh_hz > 59.939 && out[0].refresh_hz < 59.941);
+  CHECK(out[1].refresh_hz == 0.001);
+}
+
+TEST(modes_rejects, "modes: empty list, >128 modes, zero sizes, zero/huge refresh, duplicates are refused") {
+  std::vector<PvgMode> out;
+  std::string err;
+  CHECK(!ConvertModes(nullptr, 0, &out, &err) && !err.empty());
+  std::vector<agfx_display_mode> many(129, M(800, 600, 60000));
+  for (uint32_t i = 0; i < many.size(); ++i) many[i].width = uint16_t(100 + i);
+  err.clear();
+  CHECK(!ConvertModes(many.data(), 129, &out, &err) && err.find("128") != std::string::npos);
+  CHECK(ConvertModes(many.data(), 128, &out, &err) && out.size() == 128);
+  agfx_display_mode zero_w[] = {M(0, 600, 60000)};
+  CHECK(!ConvertModes(zero_w, 1, &out, &err));
+  agfx_display_mode zero_h[] = {M(800, 0, 60000)};
+  CHECK(!ConvertModes(zero_h, 1, &out, &err));
+  agfx_display_mode zero_hz[] = {M(800, 600, 0)};
+  CHECK(!ConvertModes(zero_hz, 1, &out, &err));
+  agfx_display_mode huge_hz[] = {M(800, 600, 1000001)};
+  CHECK(!ConvertModes(huge_hz, 1, &out, &err));
+  agfx_display_mode dup[] = {M(800, 600, 60000), M(1024, 768, 60000), M(800, 600, 60000)};
+  err.clear();
+  CHECK(!ConvertModes(dup, 3, &out, &err) && err.find("repeats mode 0") != std::string::npos);
+  CHECK(out.empty());
+  agfx_display_mode same_size_other_rate[] = {M(800, 600, 60000), M(800, 600, 120000)};
+  CHECK(ConvertModes(same_size_other_rate, 2, &out, &err));
+}
+
+TEST(serial_stable, "serials: the daemon's serial is kept; 0 gives a per-port serial, the same every time") {
+  CHECK(StableSerial(7, 0) == 7);
+  CHECK(StableSerial(0, 0) == StableSerial(0, 0));
+  CHECK(StableSerial(0, 0) != StableSerial(0, 1));
+  CHECK(StableSerial(0, 0) != 0);
+}
+
+// ---------------------------------------------------------------- cursor
+
+TEST(cursor_swap, "cursor: RGBA -> BGRA swaps R and B, keeps G and premultiplied alpha") {
+  const uint8_t px[] = {0x10, 0x20, 0x30, 0x80, 0xff, 0x00, 0x00, 0x40};
+  CursorGlyph g;
+  std::string err;
+  CHECK(ConvertCursorGlyph(px, 2, 1, 8, 32, 1, 0, &g, &err));
+  const uint8_t want[] = {0x30, 0x20, 0x10, 0x80, 0x00, 0x00, 0xff, 0x40};
+  CHECK(g.bgra.size() == 8 && std::memcmp(g.bgra.data(), want, 8) == 0);
+  CHECK(g.hot_x == 1 && g.hot_y == 0);
+}
+
+TEST(cursor_row_padding, "cursor: bytesPerRow padding is skipped; output is tightly packed") {
+  // 2x2 glyph, 12 bytes per row (4 bytes padding filled with 0xEE).
+  const uint8_t px[] = {1, 2, 3, 4, 5, 6, 7, 8, 0xEE, 0xEE, 0xEE, 0xEE,
+                        9, 10, 11, 12, 13, 14, 15, 16, 0xEE, 0xEE, 0xEE, 0xEE};
+  CursorGlyph g;
+  std::string err;
+  CHECK(ConvertCursorGlyph(px, 2, 2, 12, 32, 0, 0, &g, &err));
+  const uint8_t want[] = {3, 2, 1, 4, 7, 6, 5, 8, 11, 10, 9, 12, 15, 14, 13, 16};
+  CHECK(g.bgra.size() == 16 && std::memcmp(g.bgra.data(), want, 16) == 0);
+}
+
+TEST(cursor_rejects, "cursor: non-32 bpp, short rows, zero or huge sizes, null data are refused; hot spot clamped") {
+  uint8_t px[64 * 4] = {};
+  CursorGlyph g;
+  std::string err;
+  CHECK(!ConvertCursorGlyph(px, 4, 4, 16, 24, 0, 0, &g, &err) && err.find("24") != std::string::npos);
+  CHECK(!ConvertCursorGlyph(px, 4, 4, 15, 32, 0, 0, &g, &err));
+  CHECK(!ConvertCursorGlyph(px, 0, 4, 16, 32, 0, 0, &g, &err));
+  CHECK(!ConvertCursorGlyph(px, 4, kMaxCursorSide + 1, 16, 32, 0, 0, &g, &err));
+  CHECK(!ConvertCursorGlyph(nullptr, 4, 4, 16, 32, 0, 0, &g, &err));
+  CHECK(ConvertCursorGlyph(px, 4, 4, 16, 32, 99, 3, &g, &err) && g.hot_x == 3 && g.hot_y == 3);
+}
+
+TEST(cursor_sentinel, "cursor position: {0xffff,0xffff} -> AGFX_CURSOR_OFF_DISPLAY; others pass through") {
+  uint32_t x, y;
+  CursorPositionFromPvg(0xffff, 0xffff, &x, &y);
+  CHECK(x == AGFX_CURSOR_OFF_DISPLAY && y == AGFX_CURSOR_OFF_DISPLAY);
+  CursorPositionFromPvg(12, 34, &x, &y);
+  CHECK(x == 12 && y == 34);
+  CursorPositionFromPvg(0xffff, 5, &x, &y);  // only both together mean "off"
+  CHECK(x == 0xffff && y == 5);
+}
+
+// ---------------------------------------------------------------- frame pacing
+
+TEST(pacing_single, "pacing: one frame renders at once, completion leaves nothing pending") {
+  FramePacer p;
+  CHECK(p.OnNewFrame() == FramePacer::Event::kRenderNow);
+  CHECK(p.pending() == 1);
+  CHECK(!p.OnRenderDone(FramePacer::Outcome::kPublished));
+  CHECK(p.pending() == 0);
+  CHECK(p.counters().published == 1);
+}
+
+TEST(pacing_queue_and_drop, "pacing: 2nd frame queues behind the in-flight one, 3rd+ are dropped; queued one renders after") {
+  FramePacer p;
+  CHECK(p.OnNewFrame() == FramePacer::Event::kRenderNow);
+  CHECK(p.OnNewFrame() == FramePacer::Event::kQueued);
+  CHECK(p.OnNewFrame() == FramePacer::Event::kDropped);
+  CHECK(p.OnNewFrame() == FramePacer::Event::kDropped);
+  CHECK(p.pending() == 2);
+  CHECK(p.OnRenderDone(FramePacer::Outcome::kPublished));  // start the queued one
+  CHECK(p.pending() == 1);
+  CHECK(p.OnNewFrame() == FramePacer::Event::kQueued);  // room again behind it
+  CHECK(p.OnRenderDone(FramePacer::Outcome::kPublished));
+  CHECK(!p.OnRenderDone(FramePacer::Outcome::kPublished));
+  CHECK(p.pending() == 0);
+  auto c = p.counters();
+  CHECK(c.events == 5 && c.dropped == 2 && c.published == 3);
+}
+
+TEST(pacing_never_more_than_two, "pacing: 10000 random events never exceed 2 pending and never go negative") {
+  FramePacer p;
+  unsigned seed = 12345;
+  int inflight = 0;  // renders started and not yet done
+  bool ok = true;
+  for (int i = 0; i < 10000; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    if ((seed >> 16) % 3 != 0) {
+      if (p.OnNewFrame() == FramePacer::Event::kRenderNow) ++inflight;
+    } else if (inflight > 0) {
+      --inflight;
+      if (p.OnRenderDone(FramePacer::Outcome::kPublished)) ++inflight;
+    }
+    if (p.pending() < 0 || p.pending() > 2 || inflight > 1) ok = false;
+  }
+  CHECK(ok);
+  CHECK(p.counters().underflows == 0);
+}
+
+TEST(pacing_stale_and_failed, "pacing: stale-size renders are not publishable; failures retry the queued frame") {
+  CHECK(FramePacer::Publishable(800, 600, 800, 600));
+  CHECK(!FramePacer::Publishable(800, 600, 1024, 768));
+  CHECK(!FramePacer::Publishable(0, 0, 0, 0));
+  FramePacer p;
+  p.OnNewFrame();
+  p.OnNewFrame();
+  CHECK(p.OnRenderDone(FramePacer::Outcome::kFailed));  // QEMU: --pending, retry if > 0
+  CHECK(!p.OnRenderDone(FramePacer::Outcome::kStale));
+  CHECK(!p.OnRenderDone(FramePacer::Outcome::kPublished));  // spurious: clamped
+  auto c = p.counters();
+  CHECK(c.failed == 1 && c.stale == 1 && c.underflows == 1 && p.pending() == 0);
+}
+
+// ---------------------------------------------------------------- memory map
+
+uint8_t g_ram[1 << 16];
+agfx_memory_range R(uint64_t gpa, uint64_t len, size_t host_off) { return agfx_memory_range{gpa, len, g_ram + host_off}; }
+
+TEST(map_merge, "memory map: sorted, adjacent in both spaces merged, adjacent in one space kept apart") {
+  agfx_memory_range in[] = {R(0x3000, 0x1000, 0x3000), R(0x1000, 0x1000, 0x1000), R(0x2000, 0x1000, 0x2000),
+                            R(0x4000, 0x1000, 0x8000), R(0x9000, 0x1000, 0x5000)};
+  std::vector<agfx_memory_range> out;
+  std::string err;
+  CHECK(BuildMemoryMap(in, 5, &out, &err));
+  CHECK(out.size() == 3);
+  CHECK(out[0].gpa == 0x1000 && out[0].len == 0x3000 && out[0].host == g_ram + 0x1000);
+  CHECK(out[1].gpa == 0x4000 && out[1].host == g_ram + 0x8000);  // gpa adjacent, host not
+  CHECK(out[2].gpa == 0x9000);
+}
+
+TEST(map_rejects, "memory map: overlaps, empty, wrapping and host-less ranges are refused") {
+  std::vector<agfx_memory_range> out;
+  std::string err;
+  agfx_memory_range overlap[] = {R(0x1000, 0x2000, 0), R(0x2000, 0x1000, 0x8000)};
+  CHECK(!BuildMemoryMap(overlap, 2, &out, &err) && err.find("overlap") != std::string::npos);
+  agfx_memory_range same[] = {R(0x1000, 0x1000, 0), R(0x1000, 0x1000, 0)};
+  CHECK(!BuildMemoryMap(same, 2, &out, &err));
+  agfx_memory_range empty[] = {R(0x1000, 0, 0)};
+  CHECK(!BuildMemoryMap(empty, 1, &out, &err));
+  agfx_memory_range wrap[] = {R(~0ull - 0xfff, 0x2000, 0)};
+  CHECK(!BuildMemoryMap(wrap, 1, &out, &err));
+  agfx_memory_range nohost[] = {agfx_memory_range{0x1000, 0x1000, nullptr}};
+  CHECK(!BuildMemoryMap(nohost, 1, &out, &err));
+  CHECK(BuildMemoryMap(nullptr, 0, &out, &err) && out.empty());
+}
+
+struct FakeHost {
+  std::vector<agfx_memory_range> ranges;
+  int calls = 0;
+  int grow_on_call = -1;
+};
+uint32_t FakeMap(void* opaque, agfx_memory_range* out, uint32_t max) {
+  auto* f = static_cast<FakeHost*>(opaque);
+  if (f->calls++ == f->grow_on_call) f->ranges.push_back(R(0x100000 + f->ranges.size() * 0x1000, 0x1000, 0x20));
+  for (uint32_t i = 0; i < f->ranges.size() && i < max; ++i) out[i] = f->ranges[i];
+  return uint32_t(f->ranges.size());
+}
+
+TEST(map_from_host, "memory map: host snapshot larger than the first buffer, and growing between calls") {
+  FakeHost f;
+  for (int i = 0; i < 40; ++i) f.ranges.push_back(R(uint64_t(i) * 0x10000, 0x1000, 0));  // 40 > initial 16
+  f.grow_on_call = 1;
+  agfx_host h{};
+  h.struct_size = sizeof h;
+  h.opaque = &f;
+  h.memory_map = FakeMap;
+  std::vector<agfx_memory_range> out, again;
+  std::string err;
+  CHECK(MemoryMapFromHost(&h, &out, &err));
+  CHECK(out.size() == 41);
+  CHECK(MemoryMapFromHost(&h, &again, &err) && SameMemoryMap(out, again));
+  again.pop_back();
+  CHECK(!SameMemoryMap(out, again));
+  agfx_host none{};
+  CHECK(!MemoryMapFromHost(&none, &out, &err));
+}
+
+// ---------------------------------------------------------------- option ROM
+
+TEST(rom_sizes, "option ROM: sizes round up to a power of two, at least 2 KiB, at most 16 MiB") {
+  CHECK(RomSizeFor(1) == 2048);
+  CHECK(RomSizeFor(2048) == 2048);
+  CHECK(RomSizeFor(2049) == 4096);
+  CHECK(RomSizeFor(65536) == 65536);
+  CHECK(RomSizeFor(65537) == 131072);
+  CHECK(RomSizeFor(kMaxRomSize) == kMaxRomSize);
+  CHECK(RomSizeFor(kMaxRomSize + 1) == 0);
+}
+
+TEST(rom_pad, "option ROM: contents kept, trailer zero-filled, empty ROM refused") {
+  std::vector<uint8_t> in(5000, 0xAB), out;
+  std::string err;
+  CHECK(PadOptionRom(in.data(), in.size(), &out, &err));
+  CHECK(out.size() == 8192);
+  bool body = true, tail = true;
+  for (size_t i = 0; i < 5000; ++i) body = body && out[i] == 0xAB;
+  for (size_t i = 5000; i < out.size(); ++i) tail = tail && out[i] == 0;
+  CHECK(body && tail);
+  CHECK(!PadOptionRom(in.data(), 0, &out, &err));
+}
+
+TEST(rom_file, "option ROM: file in -> padded file out; missing input reported") {
+  char dir[] = "/tmp/pvg-rom-XXXXXX";
+  CHECK(mkdtemp(dir) != nullptr);
+  std::string in = std::string(dir) + "/in.rom", out = std::string(dir) + "/out.rom";
+  std::FILE* f = std::fopen(in.c_str(), "wb");
+  CHECK(f != nullptr);
+  if (!f) return;
+  std::vector<uint8_t> body(3000, 0x55);
+  std::fwrite(body.data(), 1, body.size(), f);
+  std::fclose(f);
+  std::string err;
+  CHECK(PadOptionRomFile(in, out, &err));
+  std::vector<uint8_t> got;
+  CHECK(ReadWholeFile(out, &got, &err) && got.size() == 4096 && got[2999] == 0x55 && got[3000] == 0);
+  CHECK(!PadOptionRomFile(std::string(dir) + "/missing.rom", out, &err) && err.find("missing.rom") != std::string::npos);
+  std::remove(in.c_str());
+  std::remove(out.c_str());
+  rmdir(dir);
+}
+
+// ---------------------------------------------------------------- resume errors
+
+TEST(resume_messages, "resume errors: every PGResumeErrorCode has its own message; unknown codes say so") {
+  std::vector<std::string> seen;
+  for (uint64_t c = 0; c <= 5; ++c) {
+    std::string m = ResumeErrorMessage(c);
+    CHECK(!m.empty() && m.find("unknown") == std::string::npos);
+    for (const auto& s : seen) CHECK(s != m);
+    seen.push_back(m);
+  }
+  CHECK(ResumeErrorMessage(5).find("display port count") != std::string::npos);
+  CHECK(ResumeErrorMessage(42) == "unknown PVG resume error 42");
+}
+
+TEST(resume_format, "resume errors: NSError formatting for PVG's domain and for foreign domains") {
+  std::string a = FormatResumeError(true, "PGResumeErrorDomain", 1, "bad version");
+  CHECK(a.find("different ParavirtualizedGraphics version") != std::string::npos);
+  CHECK(a.find("(PGResumeErrorCode 1)") != std::string::npos && a.find("bad version") != std::string::npos);
+  CHECK(FormatResumeError(true, "PGResumeErrorDomain", 2, nullptr).find(": ") == std::string::npos);
+  CHECK(FormatResumeError(false, "NSCocoaErrorDomain", 4, "x") == "NSCocoaErrorDomain error 4: x");
+  CHECK(FormatResumeError(false, nullptr, 4, nullptr) == "unknown domain error 4");
+}
+
+}  // namespace
+
+int main() {
+  int passed = 0, failed = 0, n = 0;
+  std::printf("TAP version 13\n1..%zu\n", Cases().size());
+  for (const Case& c : Cases()) {
+    g_failure.clear();
+    c.fn();
+    ++n;
+    if (g_failure.empty()) {
+      ++passed;
+      std::printf("ok %d - %s\n", n, c.name);
+    } else {
+      ++failed;
+      std::printf("not ok %d - %s # %s\n", n, c.name, g_failure.c_str());
+    }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
