@@ -52,8 +52,8 @@ function main(): void {
   let backend: NativeBackend;
   try {
     backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, cfg.memoryModel, (events) => displays?.handle(events));
-    displays = new Displays(backend, log);
-    cfg.displays.forEach((modes, port) => displays!.attach(port, modes));
+    displays = new Displays(backend, log, SOFT_DISPLAY_PORTS);
+    cfg.displays.forEach((modes, port) => displays!.attach(modes, port));
   } catch (e) {
     log.fatal({ backend: cfg.backend }, (e as Error).message);
     process.stderr.write(`apple-gfxd: ${(e as Error).message}\n`);

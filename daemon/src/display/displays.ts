@@ -1,20 +1,12 @@
-// The daemon's view of the device's displays: attaches them to the backend,
-// follows mode changes, frames and the cursor from backend events, and logs
-// them with QEMU's apple-gfx trace-event names.
+// The daemon's displays: attaches them to the backend, keeps one
+// DisplaySource per port up to date from backend events, and logs them with
+// QEMU's apple-gfx trace-event names. Displays can be added, removed and
+// given new mode lists while the guest runs.
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BackendEvent, DisplayModeSpec, NativeBackend } from '../native.js';
+import { DisplaySource } from './display-source.js';
 import { formatMode } from './modes.js';
-
-export interface DisplayState {
-  port: number;
-  serial: number;
-  name: string;
-  modes: DisplayModeSpec[];
-  width: number;
-  height: number;
-  framesPresented: number;
-  cursor: { visible: boolean; x: number; y: number; glyph: { width: number; height: number; hotX: number; hotY: number; pixels: Buffer } | null };
-}
 
 /** 32-bit FNV-1a, as the soft device's CHECKSUM command computes it. */
 export function fnv1a32(data: Uint8Array): number {
@@ -25,69 +17,96 @@ export function fnv1a32(data: Uint8Array): number {
 
 const hex32 = (v: number): string => `0x${v.toString(16).padStart(8, '0')}`;
 
-export class Displays {
-  readonly ports = new Map<number, DisplayState>();
+/** Stable across runs, so the guest keeps its display layout (PVG serials). */
+export const displaySerial = (port: number): number => 0x41470000 + port + 1;
+
+export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached: [DisplaySource] }> {
+  readonly ports = new Map<number, DisplaySource>();
   private readonly debug: boolean;
 
   constructor(
     private readonly backend: NativeBackend,
     private readonly log: Logger,
+    readonly maxPorts: number,
   ) {
+    super();
     this.debug = log.isLevelEnabled('debug');
   }
 
-  attach(port: number, modes: DisplayModeSpec[], name = `apple-gfxd ${port}`): void {
-    // Serial numbers stay the same across runs so the guest keeps its layout.
-    const serial = 0x41470000 + port + 1;
-    const state: DisplayState = {
-      port,
-      serial,
-      name,
-      modes,
-      width: 0,
-      height: 0,
-      framesPresented: 0,
-      cursor: { visible: false, x: 0xffff, y: 0xffff, glyph: null },
-    };
-    this.ports.set(port, state);
-    if (!this.backend.attachDisplay(port, serial, name, modes)) {
+  get(port: number): DisplaySource | undefined {
+    return this.ports.get(port);
+  }
+
+  list(): DisplaySource[] {
+    return [...this.ports.values()].sort((a, b) => a.port - b.port);
+  }
+
+  /** Hot-plugs a display; `port` defaults to the lowest free one. */
+  attach(modes: DisplayModeSpec[], port = this.freePort(), name = `apple-gfxd ${port}`): DisplaySource {
+    if (port < 0 || port >= this.maxPorts) throw new Error(`display port ${port} outside 0..${this.maxPorts - 1}`);
+    if (this.ports.has(port)) throw new Error(`display port ${port} is in use`);
+    const src = new DisplaySource(this.backend, port, displaySerial(port), name, modes);
+    this.ports.set(port, src); // before attaching: the backend reports the first mode at once
+    if (!this.backend.attachDisplay(port, src.serial, name, modes)) {
       this.ports.delete(port);
       throw new Error(`backend refused display ${port} (${modes.map(formatMode).join(',')})`);
     }
-    this.log.info({ port, serial, modes: modes.map(formatMode) }, 'apple_gfx_display_attached');
+    this.log.info({ port, serial: src.serial, modes: modes.map(formatMode) }, 'apple_gfx_display_attached');
+    this.emit('attached', src);
+    return src;
   }
 
+  detach(port: number): void {
+    const src = this.ports.get(port);
+    if (!src) throw new Error(`no display on port ${port}`);
+    this.backend.detachDisplay(port);
+    this.ports.delete(port);
+    src.onDetached();
+    this.log.info({ port }, 'apple_gfx_display_detached');
+    this.emit('detached', src);
+  }
+
+  setModes(port: number, modes: DisplayModeSpec[]): void {
+    const src = this.ports.get(port);
+    if (!src) throw new Error(`no display on port ${port}`);
+    if (!this.backend.setModes(port, modes)) throw new Error(`backend refused the mode list for display ${port}`);
+    src.modes = modes;
+    this.log.info({ port, modes: modes.map(formatMode) }, 'apple_gfx_display_modes');
+  }
+
+  private freePort(): number {
+    for (let p = 0; p < this.maxPorts; p++) if (!this.ports.has(p)) return p;
+    throw new Error(`all ${this.maxPorts} display ports are in use`);
+  }
+
+  /** Backend events, delivered on the JS thread (fire-and-forget on the backend side). */
   handle(events: BackendEvent[]): void {
     for (const ev of events) {
       const d = this.ports.get(ev.port);
       switch (ev.type) {
         case 'mode_changed':
-          if (d) {
-            d.width = ev.width;
-            d.height = ev.height;
-          }
+          if (d && ev.width > 0) d.onMode(ev.width, ev.height);
           this.log.info({ port: ev.port, width: ev.width, height: ev.height }, 'apple_gfx_mode_change');
           break;
         case 'new_frame':
-          if (d) d.framesPresented += ev.count;
+          d?.onFrames(ev.count);
           if (this.debug) this.logFrame(ev.port, ev.count);
           break;
-        case 'cursor_glyph':
-          if (d) d.cursor.glyph = { width: ev.width, height: ev.height, hotX: ev.hotX, hotY: ev.hotY, pixels: ev.pixels };
+        case 'cursor_glyph': {
+          const glyph = { width: ev.width, height: ev.height, hotX: ev.hotX, hotY: ev.hotY, pixels: ev.pixels };
+          d?.onCursor({ glyph });
           this.log.debug(
             { port: ev.port, width: ev.width, height: ev.height, hotX: ev.hotX, hotY: ev.hotY, checksum: hex32(fnv1a32(ev.pixels)) },
             'apple_gfx_cursor_glyph',
           );
           break;
+        }
         case 'cursor_show':
-          if (d) d.cursor.visible = ev.show;
+          d?.onCursor({ visible: ev.show });
           this.log.debug({ port: ev.port, show: ev.show }, 'apple_gfx_cursor_show');
           break;
         case 'cursor_moved':
-          if (d) {
-            d.cursor.x = ev.x;
-            d.cursor.y = ev.y;
-          }
+          d?.onCursor({ x: ev.x, y: ev.y });
           this.log.debug({ port: ev.port, x: ev.x, y: ev.y }, 'apple_gfx_cursor_move');
           break;
         case 'guest_error':
@@ -98,7 +117,7 @@ export class Displays {
   }
 
   private logFrame(port: number, coalesced: number): void {
-    const f = this.backend.readFrame(port);
+    const f = this.ports.get(port)?.latest();
     if (!f) return;
     this.log.debug(
       { port, width: f.width, height: f.height, sequence: f.sequence, coalesced, checksum: hex32(fnv1a32(f.data)) },
