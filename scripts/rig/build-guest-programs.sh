@@ -74,7 +74,7 @@ for src in "${sources[@]}"; do
   fi
   rig_log "compiling $src -> $bin"
   tmpbin="$bin.tmp.$$"
-  if ! "$CC" "${CFLAGS[@]}" -o "$tmpbin" "$src"; then
+  if ! "$CC" "${CFLAGS[@]}" -o "$tmpbin" "$src" -lm; then
     rm -f "$tmpbin"
     rig_die "compiling $src failed"
   fi

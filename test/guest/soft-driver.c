@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1108,12 +1109,98 @@ static void step_garbage(void) {
   check_u64("ID at the end", rd(R_ID), AGFX_ID);
 }
 
+
+// ---------------------------------------------------------------- demo
+// Not a test: drives the device like a tiny compositor for people to watch
+// (npm run demo). Animated bars and a bouncing square, a cursor circling,
+// and a mode change every 10 s, for `seconds` (0 = until powered off).
+#define OFF_DEMO 0x1000000u // two 800x600 BGRA buffers
+static void draw_demo(uint32_t off, uint32_t w, uint32_t h, uint32_t t) {
+  static uint8_t row[800 * 4];
+  uint32_t bx = (t * 7) % (w - 80), by = (t * 5) % (h - 80);
+  if ((t / ((w - 80) / 7)) & 1) bx = w - 80 - bx;
+  if ((t / ((h - 80) / 5)) & 1) by = h - 80 - by;
+  for (uint32_t y = 0; y < h; y++) {
+    for (uint32_t x = 0; x < w; x++) {
+      uint8_t *p = row + x * 4;
+      uint32_t band = ((x + t * 4) / 40) % 6;
+      static const uint8_t pal[6][3] = {{40, 40, 200}, {40, 160, 220}, {60, 200, 80}, {220, 200, 40}, {230, 120, 40}, {200, 50, 120}};
+      uint32_t shade = 128 + (y * 127) / h;
+      p[0] = (uint8_t)(pal[band][0] * shade / 255);
+      p[1] = (uint8_t)(pal[band][1] * shade / 255);
+      p[2] = (uint8_t)(pal[band][2] * shade / 255);
+      p[3] = 0xff;
+      if (x >= bx && x < bx + 80 && y >= by && y < by + 80) { p[0] = 250; p[1] = 250; p[2] = 250; }
+    }
+    ram_write(off + y * w * 4, row, w * 4);
+  }
+}
+
+static void step_demo(unsigned seconds) {
+  ring_config(OFF_RING, 64);
+  const uint64_t T = 3;
+  const uint32_t FB = 800 * 600 * 4;
+  EXPECT("TASK_CREATE", S_OK, OP_TASK_CREATE, T, 16u << 20);
+  const uint64_t fr[2][2] = {{gpa(OFF_DEMO), (FB + PAGE - 1) / PAGE * PAGE}, {gpa(OFF_DEMO + 0x200000), (FB + PAGE - 1) / PAGE * PAGE}};
+  put_ranges(OFF_LIST, fr, 1);
+  EXPECT("TASK_MAP buffer 0", S_OK, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
+  put_ranges(OFF_LIST + 0x100, &fr[1], 1);
+  EXPECT("TASK_MAP buffer 1", S_OK, OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x100), 1, 1);
+  // A 16x16 arrow cursor, hot spot at its tip.
+  uint8_t glyph[16 * 16 * 4];
+  for (uint32_t y = 0; y < 16; y++)
+    for (uint32_t x = 0; x < 16; x++) {
+      uint8_t *p = glyph + (y * 16 + x) * 4;
+      int inside = x <= y && x + y / 2 < 14, edge = inside && (x == 0 || x == y || x + y / 2 == 13);
+      p[0] = p[1] = p[2] = edge ? 0 : 255;
+      p[3] = inside ? 255 : 0;
+    }
+  ram_write(OFF_GLYPH, glyph, sizeof glyph);
+  const uint64_t gr[1][2] = {{gpa(OFF_GLYPH), PAGE}};
+  put_ranges(OFF_LIST + 0x200, gr, 1);
+  EXPECT("TASK_MAP glyph", S_OK, OP_TASK_MAP, T, 0x800000, gpa(OFF_LIST + 0x200), 1, 1);
+  EXPECT("CURSOR_GLYPH", S_OK, OP_CURSOR_GLYPH, 0, T, 0x800000, 16 | 16u << 16, 0);
+  EXPECT("CURSOR_SHOW", S_OK, OP_CURSOR_SHOW, 0, 1);
+  static const uint32_t modes[2][2] = {{800, 600}, {640, 480}};
+  unsigned mode = 0, frames = 0;
+  uint64_t start = now_ms(), last_mode = start, last_report = start;
+  EXPECT("SET_MODE", S_OK, OP_SET_MODE, 0, modes[0][0], modes[0][1]);
+  for (uint32_t t = 0;; t++) {
+    uint64_t now = now_ms();
+    if (seconds && now - start >= seconds * 1000ull) break;
+    if (now - last_mode >= 10000) {
+      mode ^= 1;
+      last_mode = now;
+      EXPECT("SET_MODE", S_OK, OP_SET_MODE, 0, modes[mode][0], modes[mode][1]);
+      printf("AGFX-DEMO mode %ux%u\n", modes[mode][0], modes[mode][1]);
+    }
+    uint32_t w = modes[mode][0], h = modes[mode][1], buf = t & 1;
+    draw_demo(OFF_DEMO + buf * 0x200000, w, h, t);
+    EXPECT("PRESENT", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0);
+    double a = t * 0.15;
+    EXPECT("CURSOR_MOVE", S_OK, OP_CURSOR_MOVE, 0, (uint32_t)(w / 2 + (w / 3) * cos(a)), (uint32_t)(h / 2 + (h / 3) * sin(a)));
+    EXPECT("FENCE", S_OK, OP_FENCE, t, 0);
+    frames++;
+    if (now - last_report >= 5000) {
+      printf("AGFX-DEMO %u frames, %.1f fps\n", frames, frames * 1000.0 / (double)(now - start));
+      fflush(stdout);
+      last_report = now;
+    }
+  }
+  result("demo_frames", "%u", frames);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage [seed]\n", argv[0]);
+    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage [seed] | demo [seconds]\n", argv[0]);
     return 2;
   }
   step = argv[1];
+  if (!strcmp(step, "demo")) {
+    setup(0);
+    step_demo(argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 0);
+    finish();
+  }
   if (argc > 2) rng_state = strtoull(argv[2], NULL, 0) | 1;
   void (*fn)(void) = NULL;
   if (!strcmp(step, "ring")) fn = step_ring;
