@@ -17,4 +17,4 @@ if [ "${#files[@]}" -eq 0 ]; then
   echo "no test files found in $dirs" >&2
   exit 1
 fi
-exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+exec node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec "${files[@]}"

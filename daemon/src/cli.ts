@@ -17,6 +17,8 @@ export interface Config {
   writeMultiple: boolean;
   printCapabilities: boolean;
   memoryModel: 'tasks' | 'static';
+  /** Control socket path; null = none. */
+  control: string | null;
   /** One entry per display port: its mode list, first mode preferred. */
   displays: DisplayModeSpec[][];
 }
@@ -64,6 +66,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--variant <variant>', 'device personality').choices(['pci', 'mmio']).default('pci'))
     .addOption(new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH').argParser(backendArg).default(parseBackend(defaultBackend()), defaultBackend()))
     .addOption(new Option('--display <modes>', 'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)').argParser(displayArg))
+    .addOption(new Option('--control <path>', 'control API socket (default: the vfio-user socket path + ".ctl"; none with --fd unless given)'))
     .addOption(new Option('--memory-model <model>', 'how the backend reaches guest RAM: tasks (PVG createTask/mapMemory callbacks) or static (the whole guest-memory map, PGMemoryMapDescriptor)').choices(['tasks', 'static']).default('tasks'))
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
@@ -88,6 +91,7 @@ export function parseArgs(argv: string[]): Config {
     printCapabilities: Boolean(o.printCapabilities),
     displays: o.display ?? [DEFAULT_MODES],
     memoryModel: o.memoryModel,
+    control: o.control ?? (o.socketPath ? `${o.socketPath}.ctl` : null),
   };
   if (!cfg.printCapabilities && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required');

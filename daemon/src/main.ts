@@ -12,6 +12,8 @@ import type { NativeBackend } from './native.js';
 import { createLogger } from './logging.js';
 import { native } from './native.js';
 import { VfioUserServer } from './server.js';
+import { ControlServer } from './control/server.js';
+import { runCtl } from './ctl.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -33,13 +35,17 @@ function parseOrExit(argv: string[]): Config {
   }
 }
 
-function main(): void {
+const VERSION = '0.1.0';
+
+async function main(): Promise<void> {
+  if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));
   const cfg = parseOrExit(process.argv.slice(2));
   if (cfg.printCapabilities) {
     process.stdout.write(JSON.stringify(capabilities(), null, 2) + '\n');
     return;
   }
-  const log = createLogger(cfg.logLevel);
+  const logControl = createLogger(cfg.logLevel);
+  const log = logControl.logger;
   try {
     checkBackend(cfg.backend);
   } catch (e) {
@@ -71,8 +77,34 @@ function main(): void {
   const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();
+  let control: ControlServer | null = null;
+  if (cfg.control) {
+    control = new ControlServer(
+      cfg.control,
+      {
+        version: VERSION,
+        backendName: backend.name,
+        memoryModel: cfg.memoryModel,
+        startedAt: Date.now(),
+        server,
+        device,
+        displays: displays!,
+        logs: logControl,
+        viewers: () => [],
+      },
+      log,
+    );
+    try {
+      await control.start(cfg.socketMode);
+    } catch (e) {
+      process.stderr.write(`apple-gfxd: cannot serve the control socket ${cfg.control}: ${(e as Error).message}\n`);
+      server.stop();
+      if (cfg.socketPath) unlinkSync(cfg.socketPath);
+      process.exit(EXIT_FAILURE);
+    }
+  }
   log.info(
-    { socket: cfg.socketPath, fd: cfg.fd, variant: cfg.variant, backend: backend.name, memoryModel: cfg.memoryModel, displays: cfg.displays.length },
+    { socket: cfg.socketPath, fd: cfg.fd, control: cfg.control, variant: cfg.variant, backend: backend.name, memoryModel: cfg.memoryModel, displays: cfg.displays.length },
     'apple_gfx_common_init',
   );
 
@@ -82,6 +114,7 @@ function main(): void {
     stopping = true;
     log.info({ signal }, 'apple_gfxd_stopping');
     server.stop();
+    control?.stop();
     if (cfg.socketPath) {
       try {
         unlinkSync(cfg.socketPath);
@@ -97,4 +130,7 @@ function main(): void {
   process.on('uncaughtException', (err) => log.error({ err }, 'apple_gfxd_internal_error'));
 }
 
-main();
+main().catch((e) => {
+  process.stderr.write(`apple-gfxd: ${(e as Error).stack ?? e}\n`);
+  process.exit(EXIT_FAILURE);
+});

@@ -2,7 +2,14 @@
 // client is connected the listener is paused, so a second client waits in
 // the backlog until the first leaves (one socket = one client = one device).
 import type { Logger } from 'pino';
-import { ServerSession, maxMessageSize, type ServerLimits, type VfioUserDevice } from '../../protocol/src/index.js';
+import {
+  LatencyHistogram,
+  ServerSession,
+  maxMessageSize,
+  type Capabilities,
+  type ServerLimits,
+  type VfioUserDevice,
+} from '../../protocol/src/index.js';
 import { native, type NativeListener } from './native.js';
 import { nativeTransport, type NativeTransport } from './transport.js';
 
@@ -10,6 +17,8 @@ export class VfioUserServer {
   private listener: NativeListener | null = null;
   private active: { session: ServerSession; transport: NativeTransport; id: number } | null = null;
   private clients = 0;
+  /** Message handling time by command, across all clients. */
+  readonly latency = new Map<string, LatencyHistogram>();
 
   constructor(
     private readonly listenFd: number,
@@ -24,6 +33,15 @@ export class VfioUserServer {
 
   get connected(): boolean {
     return this.active !== null;
+  }
+
+  get clientsServed(): number {
+    return this.clients;
+  }
+
+  /** Capabilities negotiated with the current client, if any. */
+  get negotiated(): Capabilities | null {
+    return this.active?.session.negotiated ?? null;
   }
 
   private accept(fd: number): void {
@@ -52,7 +70,7 @@ export class VfioUserServer {
       },
       { maxMessageSize: maxMessageSize(this.limits), maxFds: this.limits.maxMsgFds },
     );
-    session = new ServerSession(this.device, transport, this.limits, log);
+    session = new ServerSession(this.device, transport, this.limits, log, this.latency);
     this.active = { session, transport, id };
     log.info({}, 'vfio_user_client_connected');
   }

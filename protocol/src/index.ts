@@ -13,3 +13,4 @@ export * from './codec/set-irqs.js';
 export * from './codec/region-access.js';
 export { ServerSession, defaultServerLimits, maxMessageSize, type ServerLimits, type SessionStats } from './server/session.js';
 export { VfioUserClient, QEMU_VERSION_JSON, type Reply } from './client.js';
+export { LatencyHistogram, DEFAULT_BOUNDS_US } from './histogram.js';

@@ -14,6 +14,7 @@ import { VfioUserError, errnoOf, invalid } from '../errors.js';
 import { decodeHeader, encodeMessage, isReply, wantsReply, type Header } from '../header.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../transport.js';
+import { LatencyHistogram } from '../histogram.js';
 import { FdBag } from './fd-bag.js';
 import { handlers, type HandlerContext } from './handlers.js';
 
@@ -55,6 +56,8 @@ export class ServerSession implements HandlerContext {
     private readonly transport: Transport,
     readonly limits: ServerLimits,
     readonly log: Logger,
+    /** Handling time per command name, shared across sessions by the owner (optional). */
+    private readonly latency?: Map<string, LatencyHistogram>,
   ) {}
 
   /** Negotiated transfer limit (before VERSION: ours). */
@@ -63,6 +66,7 @@ export class ServerSession implements HandlerContext {
   }
 
   handleMessage(message: Buffer, fds: number[]): void {
+    const t0 = this.latency ? process.hrtime.bigint() : 0n;
     const bag = new FdBag(fds);
     const h = decodeHeader(message);
     this.stats.messages++;
@@ -88,6 +92,11 @@ export class ServerSession implements HandlerContext {
     } finally {
       const closed = bag.closeRemaining();
       if (closed > 0) this.log.debug({ id: h.id, command: name, closed }, 'vfio_user_fds_closed');
+      if (this.latency) {
+        let hist = this.latency.get(name);
+        if (!hist) this.latency.set(name, (hist = new LatencyHistogram()));
+        hist.record(Number(process.hrtime.bigint() - t0) / 1000);
+      }
     }
   }
 

@@ -1,0 +1,25 @@
+// What the control API can see and do in a running daemon.
+import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
+import type { Displays } from '../display/displays.js';
+import type { LogControl } from '../logging.js';
+import type { VfioUserServer } from '../server.js';
+
+export interface ViewerInfo {
+  kind: 'vnc' | 'web';
+  peer: string;
+  port: number;
+  framesSent: number;
+}
+
+export interface DaemonContext {
+  version: string;
+  backendName: string;
+  memoryModel: string;
+  startedAt: number;
+  server: VfioUserServer;
+  device: AppleGfxPciDevice;
+  displays: Displays;
+  logs: LogControl;
+  /** Everyone watching a display (VNC and web viewers). */
+  viewers(): ViewerInfo[];
+}
