@@ -8,7 +8,13 @@
 #ifndef NS_RETURNS_RETAINED
 #define NS_RETURNS_RETAINED __attribute__((ns_returns_retained))
 #endif
+#ifdef __cplusplus
 #define MTL_EXTERN extern "C"
+#else
+#define MTL_EXTERN extern
+#endif
+
+NS_ASSUME_NONNULL_BEGIN
 
 typedef NS_ENUM(NSUInteger, MTLPixelFormat) {
   MTLPixelFormatInvalid = 0,
@@ -108,4 +114,6 @@ typedef void (^MTLCommandBufferHandler)(id<MTLCommandBuffer> buffer);
 
 MTL_EXTERN id<MTLDevice> _Nullable MTLCreateSystemDefaultDevice(void) NS_RETURNS_RETAINED;
 MTL_EXTERN NSArray<id<MTLDevice>> *MTLCopyAllDevices(void) NS_RETURNS_RETAINED;
+
+NS_ASSUME_NONNULL_END
 #endif

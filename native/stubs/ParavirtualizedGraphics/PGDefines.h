@@ -5,7 +5,11 @@
 #define AGFX_STUB_PGDEFINES_H
 #include <os/availability.h>
 
+#ifdef __cplusplus
 #define PG_EXPORT extern "C" __attribute__((visibility("default")))
+#else
+#define PG_EXPORT extern __attribute__((visibility("default")))
+#endif
 
 #define PG_SUPPORT_EFI 1
 #define PG_SUPPORT_PAUSE_UNPAUSE 1

@@ -1,0 +1,70 @@
+// Private ParavirtualizedGraphics declarations, re-declared here as QEMU's
+// apple-gfx-mmio.m does ("PVG only ships header files for the PCI variant").
+// Sources: QEMU hw/display/apple-gfx-mmio.m (IOSurface mapper) and class
+// dumps of macOS 15.6 / 26.0 (static memory map); see
+// shared/reference/apple-gfx.md §7.
+//
+// None of these is guaranteed to exist at run time. Classes are looked up with
+// NSClassFromString (no link-time dependency: the addon still loads where a
+// class is missing) and every selector is checked with respondsToSelector:
+// before use (macOS 15.4 removed -[PGIOSurfaceHostDeviceDescriptor
+// setMapMemory:], and calling it aborted QEMU: gitlab qemu-project/qemu#2913).
+#pragma once
+#import <Foundation/Foundation.h>
+#import <ParavirtualizedGraphics/ParavirtualizedGraphics.h>
+
+NS_ASSUME_NONNULL_BEGIN
+
+// ---- IOSurface mapper (variant mmio, arm64 hosts) ----
+
+typedef bool (^IOSFCMapMemory)(uint64_t phys, uint64_t len, bool ro, void *_Nullable *_Nonnull va,
+                               void *_Nullable, void *_Nullable);
+typedef bool (^IOSFCUnmapMemory)(void *_Nullable va, void *_Nullable, void *_Nullable, void *_Nullable,
+                                 void *_Nullable, void *_Nullable);
+typedef bool (^IOSFCRaiseInterrupt)(uint32_t vector);
+
+@interface PGDeviceDescriptor (IOSurfaceMapper)
+@property (readwrite, nonatomic) bool usingIOSurfaceMapper;
+@end
+
+@interface PGIOSurfaceHostDeviceDescriptor : NSObject
+- (instancetype)init;
+@property (readwrite, nonatomic, copy, nullable) IOSFCMapMemory mapMemory;
+@property (readwrite, nonatomic, copy, nullable) IOSFCUnmapMemory unmapMemory;
+@property (readwrite, nonatomic, copy, nullable) IOSFCRaiseInterrupt raiseInterrupt;
+@end
+
+@interface PGIOSurfaceHostDevice : NSObject
+- (instancetype)initWithDescriptor:(PGIOSurfaceHostDeviceDescriptor *)desc;
+- (uint32_t)mmioReadAtOffset:(size_t)offset;
+- (void)mmioWriteAtOffset:(size_t)offset value:(uint32_t)value;
+@end
+
+// ---- static guest-memory map (macOS 15.4+) ----
+
+struct PGGuestPhysicalRange_s {
+  uint64_t physicalAddress;
+  uint64_t physicalLength;
+  void *hostAddress;
+};
+
+@interface PGMemoryMapDescriptor : NSObject
+- (void)addRange:(struct PGGuestPhysicalRange_s)range;
+@end
+
+@interface PGDeviceDescriptor (StaticMemoryMap)
+@property (readwrite, nonatomic, retain, nullable) PGMemoryMapDescriptor *memoryMapDescriptor;
+@property (readwrite, nonatomic) bool enableProcessIsolation;
+@property (readwrite, nonatomic) bool enableArgumentBuffers;
+@end
+
+@interface PGIOSurfaceHostDeviceDescriptor (StaticMemoryMap)
+@property (readwrite, nonatomic, retain, nullable) PGMemoryMapDescriptor *memoryMapDescriptor;
+@end
+
+// -[_PGDevice resetWithMemoryMap:] (private).
+@protocol AGFXPGDeviceMemoryMapReset <NSObject>
+- (void)resetWithMemoryMap:(PGMemoryMapDescriptor *)map;
+@end
+
+NS_ASSUME_NONNULL_END
