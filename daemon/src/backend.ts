@@ -16,7 +16,7 @@ export function startBackend(
   memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {
-  if (choice.kind === 'pvg') throw new Error('the pvg backend is not part of this build');
+  if (choice.kind === 'pvg' && process.platform !== 'darwin') throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
   const opts = { variant: variant === 'mmio' ? 1 : 0, displayPorts, memoryModel: MEMORY_MODEL[memoryModel] };
   return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);
 }

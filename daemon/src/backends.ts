@@ -22,7 +22,7 @@ export function backendAvailability(): { name: string; available: boolean; reaso
   return [
     { name: 'soft', available: true },
     mac
-      ? { name: 'pvg', available: false, reason: 'the pvg backend is not built into this version yet' }
+      ? { name: 'pvg', available: true }
       : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS' },
     { name: 'lib', available: true },
   ];

@@ -95,7 +95,7 @@ export interface NativeAddon {
   irqAssigned(index: number): number;
 
   Backend: new (
-    kind: 'soft' | 'lib',
+    kind: 'soft' | 'pvg' | 'lib',
     path: string,
     opts: { variant: number; displayPorts: number; memoryModel?: number },
     onEvents: (events: BackendEvent[]) => void,

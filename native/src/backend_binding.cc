@@ -21,6 +21,11 @@
 #include "host/task_memory.h"
 #include "soft/soft_device.h"
 
+#ifdef __APPLE__
+// The pvg backend is compiled into the addon on macOS only (binding.gyp).
+extern "C" const agfx_backend* agfx_pvg_backend(void);
+#endif
+
 namespace agfx {
 
 namespace {
@@ -79,6 +84,9 @@ class Backend : public Napi::ObjectWrap<Backend> {
     std::string kind = info[0].As<Napi::String>();
     Napi::Object opts = info[2].As<Napi::Object>();
     if (kind == "soft") backend_ = SoftBackend();
+#ifdef __APPLE__
+    else if (kind == "pvg") backend_ = agfx_pvg_backend();
+#endif
     else if (kind == "lib") backend_ = LoadLibraryBackend(env, info[1].As<Napi::String>(), &lib_);
     else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
 
