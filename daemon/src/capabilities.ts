@@ -4,11 +4,11 @@ import { backendAvailability } from './backends.js';
 
 export function capabilities(): object {
   return {
-    type: 'display',
+    type: 'gpu',
     device: 'apple-gfx',
     protocol: { name: 'vfio-user', version: '0.0', maxMsgFds: Limits.MAX_MAX_FDS, maxDataXferSize: Limits.DEFAULT_MAX_DATA_XFER },
     variants: ['pci', 'mmio'],
     backends: backendAvailability(),
-    features: ['socket-path', 'fd', 'msi', 'msix', 'device-reset', 'posted-writes', 'shared-guest-memory', 'reconnect'],
+    features: ['socket-path', 'fd', 'socket-activation', 'msi', 'msix', 'device-reset', 'posted-writes', 'shared-guest-memory', 'reconnect', 'control-api', 'multi-display', 'static-memory-map', 'qmp-input'],
   };
 }

@@ -76,7 +76,7 @@ export function buildProgram(): Command {
 }
 
 /** Parses argv; throws UsageError for bad flags, CommanderError for --help/--version. */
-export function parseArgs(argv: string[]): Config {
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   const program = buildProgram();
   program.parse(argv, { from: 'user' });
   const o = program.opts();
@@ -93,8 +93,14 @@ export function parseArgs(argv: string[]): Config {
     memoryModel: o.memoryModel,
     control: o.control ?? (o.socketPath ? `${o.socketPath}.ctl` : null),
   };
+  // systemd socket activation: one inherited listening socket at fd 3.
+  if (cfg.socketPath === null && cfg.fd === null && env.LISTEN_FDS !== undefined) {
+    if (env.LISTEN_PID !== String(process.pid)) throw new UsageError(`LISTEN_FDS is set for pid ${env.LISTEN_PID}, not this process`);
+    if (env.LISTEN_FDS !== '1') throw new UsageError(`LISTEN_FDS=${env.LISTEN_FDS}: exactly one socket is expected`);
+    cfg.fd = 3;
+  }
   if (!cfg.printCapabilities && cfg.socketPath === null && cfg.fd === null)
-    throw new UsageError('one of --socket-path PATH or --fd N is required');
+    throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   return cfg;
 }

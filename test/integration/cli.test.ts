@@ -42,7 +42,7 @@ describe('apple-gfxd command line', () => {
     const r = run(['--print-capabilities']);
     assert.equal(r.status, 0, r.stderr);
     const caps = JSON.parse(r.stdout);
-    assert.equal(caps.type, 'display');
+    assert.equal(caps.type, 'gpu');
     assert.equal(caps.protocol.name, 'vfio-user');
     assert.deepEqual(caps.variants, ['pci', 'mmio']);
     const soft = caps.backends.find((b: { name: string }) => b.name === 'soft');
@@ -133,6 +133,30 @@ describe('apple-gfxd command line', () => {
     proc.kill('SIGTERM');
     assert.equal(await new Promise((r) => proc.on('exit', r)), 0);
     rmSync(dir, { recursive: true });
+  });
+
+  it('serves a socket handed over by systemd socket activation (LISTEN_FDS/LISTEN_PID, fd 3)', async () => {
+    const dir = tmp();
+    const path = join(dir, 'systemd.sock');
+    const lfd = native.listenUnix(path, 0o600);
+    const proc = spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${daemonMain}"`], { stdio: ['ignore', 'ignore', 'pipe', lfd] });
+    native.closeFd(lfd);
+    let err = '';
+    proc.stderr!.on('data', (b) => (err += b));
+    for (let i = 0; i < 100 && !err.includes('apple_gfx_common_init'); i++) await tick(50);
+    const c = connectClient(path);
+    await c.version();
+    assert.equal(await c.read32(0, 0x1000), 0x58464741);
+    c.close();
+    proc.kill('SIGTERM');
+    assert.equal(await new Promise((r) => proc.on('exit', r)), 0);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('refuses LISTEN_FDS meant for another process, exit 2', () => {
+    const r = spawnSync(process.execPath, [daemonMain], { encoding: 'utf8', env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /LISTEN_FDS is set for pid 1, not this process/);
   });
 
   it('refuses --fd that is not a listening unix socket, exit 1', () => {
