@@ -3,7 +3,7 @@
 #
 #   run-guest.sh [--socket PATH [--device-json '{"key":...}']]... [--overlay DIR]...
 #                [--test FILE] [--program FILE]... [--mem MB] [--guest-mem MB] [--timeout S]
-#                [--log FILE] [--append "kernel args"] [--qmp PATH] [--shell]
+#                [--log FILE] [--append "kernel args"] [--qmp PATH] [--tablet] [--shell]
 #
 # --socket       one vfio-user-pci device per socket (the server must already listen)
 # --device-json  extra JSON keys for the preceding --socket's device
@@ -13,6 +13,7 @@
 # --mem          guest RAM (memfd, shared), default 512
 # --guest-mem    RAM Linux may use (mem=), default mem-64: the top of RAM at
 #                0x40000000+guest_mem is left free for /dev/mem DMA tests
+# --tablet       add a USB tablet (qemu-xhci + usb-tablet): an absolute pointer for QMP input
 # --shell        rig.shell=1: interactive shell after the test (no timeout by default)
 #
 # Exit status: the guest's RIG-TEST-EXIT code; 124 on timeout; 125 if the
@@ -26,7 +27,7 @@ here="$(dirname "${BASH_SOURCE[0]}")"
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 sockets=() devjson=() overlays=() programs=() test_file="" mem=512 guest_mem="" timeout="" log=""
-append="" qmp="" shell=0
+append="" qmp="" shell=0 tablet=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --socket) sockets+=("$2"); devjson+=(""); shift 2 ;;
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
     --log) log="$2"; shift 2 ;;
     --append) append="$append $2"; shift 2 ;;
     --qmp) qmp="$2"; shift 2 ;;
+    --tablet) tablet=1; shift ;;
     --shell) shell=1; shift ;;
     -h | --help) usage ;;
     *) echo "run-guest.sh: unknown option $1" >&2; usage ;;
@@ -104,6 +106,7 @@ cmd=("$RIG_QEMU" -M "virt,memory-backend=rigmem"
   -cpu cortex-a57 -m "${mem}M" -nographic -no-reboot -nic none
   -kernel "$RIG_GUEST/vmlinuz" -initrd "$initrd" -append "$kargs")
 [ -n "$qmp" ] && cmd+=(-qmp "unix:$qmp,server=on,wait=off")
+[ "$tablet" = 1 ] && cmd+=(-device qemu-xhci -device usb-tablet)
 for i in "${!sockets[@]}"; do
   dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":$(json_str "${sockets[$i]}"),\"type\":\"unix\"}"
   extra="${devjson[$i]}"
