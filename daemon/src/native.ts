@@ -57,6 +57,10 @@ export interface NativeBackend {
   readFrame(port: number): FrameReadout | null;
   cursorPosition(port: number): { x: number; y: number } | null;
   memoryMapChanged(): void;
+  /** The backend's own state blob, or null when it cannot save. */
+  saveState(): Buffer | null;
+  /** Throws with the backend's explanation when the blob is refused. */
+  restoreState(state: Buffer): void;
   destroy(): void;
 }
 

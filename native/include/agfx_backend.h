@@ -165,6 +165,16 @@ typedef struct agfx_backend {
 
   /* Static memory model: the guest-memory table changed (DMA_MAP/UNMAP). */
   void (*memory_map_changed)(agfx_device *dev);
+
+  /* Device state (optional: NULL when unsupported). save_state returns a
+   * blob allocated by the backend, released with free_state; its format is
+   * the backend's own (for pvg, the framework's suspend state). The device
+   * keeps running. restore_state replaces the state of a device whose
+   * displays are attached and whose guest memory is shared; on failure it
+   * leaves the device reset and explains in err. */
+  bool (*save_state)(agfx_device *dev, void **blob, size_t *len);
+  void (*free_state)(agfx_device *dev, void *blob);
+  bool (*restore_state)(agfx_device *dev, const void *blob, size_t len, char *err, size_t err_len);
 } agfx_backend;
 
 typedef const agfx_backend *(*agfx_backend_entry_fn)(void);

@@ -75,6 +75,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceMethod("readFrame", &Backend::ReadFrame),
                         InstanceMethod("cursorPosition", &Backend::CursorPosition),
                         InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
+                        InstanceMethod("saveState", &Backend::SaveState),
+                        InstanceMethod("restoreState", &Backend::RestoreState),
                         InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr)});
   }
 
@@ -196,6 +198,31 @@ class Backend : public Napi::ObjectWrap<Backend> {
   Napi::Value MemoryMapChanged(const Napi::CallbackInfo& info) {
     if (backend_->memory_map_changed) backend_->memory_map_changed(Live(info.Env()));
     return info.Env().Undefined();
+  }
+
+  // saveState() -> Buffer, or null when the backend cannot save.
+  Napi::Value SaveState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    agfx_device* d = Live(env);
+    if (!backend_->save_state || !backend_->free_state) return env.Null();
+    void* blob = nullptr;
+    size_t len = 0;
+    if (!backend_->save_state(d, &blob, &len)) ThrowErrno(env, EIO, "backend failed to save its state");
+    auto out = Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(blob), len);
+    backend_->free_state(d, blob);
+    return out;
+  }
+
+  // restoreState(buffer): throws with the backend's explanation on failure.
+  Napi::Value RestoreState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    agfx_device* d = Live(env);
+    if (!backend_->restore_state) ThrowErrno(env, ENOTSUP, std::string("backend '") + backend_->name + "' cannot restore state");
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    char err[256] = {0};
+    if (!backend_->restore_state(d, buf.Data(), buf.Length(), err, sizeof err))
+      ThrowErrno(env, EINVAL, std::string("backend state refused: ") + err);
+    return env.Undefined();
   }
 
   Napi::Value Destroy(const Napi::CallbackInfo& info) {

@@ -121,7 +121,8 @@ describe('control API', () => {
     ['a 2000 Hz mode', 'displayModes', { port: 0, modes: [{ width: 32, height: 16, refreshHz: 2000 }] }, 'BAD_MODE'],
     ['a port in use', 'displayAdd', { modes: [{ width: 8, height: 8, refreshHz: 60 }], port: 0 }, 'BAD_REQUEST'],
     ['an unknown log level', 'logLevel', { level: 'loud' }, 'BAD_REQUEST'],
-    ['saving state (not in this version)', 'save', {}, 'UNSUPPORTED'],
+    ['restoring an empty state', 'restore', {}, 'BAD_REQUEST'],
+    ['restoring bytes that are not a state', 'restore', { state: Buffer.from('not protobuf at all, really') }, 'BAD_REQUEST'],
   ];
   for (const [name, kind, body, code] of errors) {
     it(`answers ${name} with ${code} and changes nothing`, async () => {

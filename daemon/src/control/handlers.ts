@@ -9,6 +9,7 @@ import type { DisplaySource } from '../display/display-source.js';
 import { LOG_LEVELS } from '../logging.js';
 import type { DaemonContext } from './context.js';
 import { ControlError } from './schema.js';
+import { restoreDeviceState, saveDeviceState } from '../state/device-state.js';
 
 type Obj = Record<string, any>;
 
@@ -132,11 +133,13 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
     return { logLevel: { level: ctx.logs.level, traceEvents: [...ctx.logs.traceEvents] } };
   },
 
-  save() {
-    throw new ControlError('UNSUPPORTED', 'device state save is not implemented in this version');
+  save(ctx) {
+    return { saved: { state: saveDeviceState({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }) } };
   },
 
-  restore() {
-    throw new ControlError('UNSUPPORTED', 'device state restore is not implemented in this version');
+  restore(ctx, body) {
+    if (!body.state || body.state.length === 0) throw new ControlError('BAD_REQUEST', 'restore needs a state');
+    restoreDeviceState({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }, body.state);
+    return { ok: {} };
   },
 };

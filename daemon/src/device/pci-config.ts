@@ -85,6 +85,12 @@ export class PciConfigSpace {
     if (this.initial) this.initial.copy(this.bytes);
   }
 
+  /** Replaces the whole contents (device state restore). */
+  load(bytes: Buffer): void {
+    if (bytes.length !== CONFIG_SIZE) throw new Error(`configuration space of ${bytes.length} bytes`);
+    bytes.copy(this.bytes);
+  }
+
   read(off: number, count: number): Buffer {
     return Buffer.from(this.bytes.subarray(off, off + count));
   }

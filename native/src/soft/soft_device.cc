@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -143,6 +144,9 @@ struct Display {
   std::vector<uint8_t> frame;  // BGRA8, width*4 per row
   uint64_t sequence = 0;
   uint32_t cursor_x = AGFX_CURSOR_OFF_DISPLAY, cursor_y = AGFX_CURSOR_OFF_DISPLAY;
+  bool cursor_shown = false;
+  uint32_t glyph_w = 0, glyph_h = 0, hot_x = 0, hot_y = 0;
+  std::vector<uint8_t> glyph;  // BGRA8
 };
 
 struct Task {
@@ -154,14 +158,72 @@ struct Task {
   // host's memory map on every access (no host task, no per-mapping syscall).
   struct Alias {
     uint64_t len, gpa;
+    bool read_only;
   };
+  // Guest ranges mapped into the task, by task offset. In the static model
+  // they are the translation itself; in the task model a record of what was
+  // asked, so that a saved device state can map them again.
   std::map<uint64_t, Alias> aliases;
 };
 
 struct IosfcMapping {
   void* host = nullptr;
   uint64_t len = 0;
+  uint64_t gpa = 0;
+  bool read_only = false;
 };
+
+// Little-endian serialisation of device state.
+class StateWriter {
+ public:
+  std::vector<uint8_t> out;
+  void u8(uint8_t v) { out.push_back(v); }
+  void u32(uint32_t v) { for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i))); }
+  void u64(uint64_t v) { for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i))); }
+  void bytes(const std::vector<uint8_t>& b) {
+    u32(uint32_t(b.size()));
+    out.insert(out.end(), b.begin(), b.end());
+  }
+};
+
+class StateReader {
+ public:
+  StateReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+  bool ok() const { return ok_; }
+  uint8_t u8() { return Need(1) ? p_[pos_++] : 0; }
+  uint32_t u32() {
+    uint32_t v = 0;
+    if (Need(4)) for (int i = 0; i < 4; ++i) v |= uint32_t(p_[pos_++]) << (8 * i);
+    return v;
+  }
+  uint64_t u64() {
+    uint64_t v = 0;
+    if (Need(8)) for (int i = 0; i < 8; ++i) v |= uint64_t(p_[pos_++]) << (8 * i);
+    return v;
+  }
+  std::vector<uint8_t> bytes(size_t max) {
+    uint32_t len = u32();
+    if (len > max || !Need(len)) {
+      ok_ = false;
+      return {};
+    }
+    std::vector<uint8_t> v(p_ + pos_, p_ + pos_ + len);
+    pos_ += len;
+    return v;
+  }
+  bool AtEnd() const { return pos_ == n_; }
+
+ private:
+  bool Need(size_t k) {
+    if (!ok_ || n_ - pos_ < k) ok_ = false;
+    return ok_;
+  }
+  const uint8_t* p_;
+  size_t n_, pos_ = 0;
+  bool ok_ = true;
+};
+
+constexpr char kStateMagic[8] = {'A', 'G', 'F', 'X', 'S', 'O', 'F', '1'};
 
 }  // namespace
 
@@ -386,6 +448,244 @@ class SoftDevice {
     return true;
   }
 
+  // Device state: registers, ring, tasks as guest-physical range lists (never
+  // host addresses), IOSFC mappings, and each display's mode, frame and
+  // cursor. The worker is parked while the state is read or replaced.
+  std::vector<uint8_t> Save() {
+    std::unique_lock lock(mu_);
+    resetting_ = true;
+    idle_cv_.wait(lock, [&] { return !busy_; });
+    StateWriter w;
+    w.out.insert(w.out.end(), kStateMagic, kStateMagic + 8);
+    w.u32(mmio_ ? 1 : 0);
+    w.u32(static_map_ ? 1 : 0);
+    w.u32(scratch_);
+    w.u32(irq_status_);
+    w.u64(ring_base_);
+    w.u32(ring_entries_);
+    w.u32(head_);
+    w.u32(tail_);
+    w.u8(ring_ready_);
+    w.u8(halted_);
+    w.u64(fence_);
+    w.u32(completed_);
+    w.u32(errors_);
+    w.u32(last_error_);
+    uint32_t ntasks = 0;
+    for (const auto& t : tasks_) ntasks += t.live;
+    w.u32(ntasks);
+    for (uint32_t id = 0; id < kMaxTasks; ++id) {
+      const Task& t = tasks_[id];
+      if (!t.live) continue;
+      w.u32(id);
+      w.u64(t.size);
+      w.u32(uint32_t(t.aliases.size()));
+      for (const auto& [off, al] : t.aliases) {
+        w.u64(off);
+        w.u64(al.len);
+        w.u64(al.gpa);
+        w.u8(al.read_only);
+      }
+    }
+    {
+      std::lock_guard io(io_mu_);
+      w.u32(io_live_);
+      for (size_t i = 0; i < io_maps_.size(); ++i) {
+        if (!io_maps_[i].host) continue;
+        w.u32(uint32_t(i + 1));
+        w.u64(io_maps_[i].gpa);
+        w.u64(io_maps_[i].len);
+        w.u8(io_maps_[i].read_only);
+      }
+    }
+    {
+      std::lock_guard dl(disp_mu_);
+      w.u32(kPorts);
+      for (uint32_t p = 0; p < kPorts; ++p) {
+        const Display& d = displays_[p];
+        w.u8(d.attached);
+        w.u32(d.width);
+        w.u32(d.height);
+        w.u64(d.sequence);
+        w.bytes(d.frame);
+        w.u32(d.cursor_x);
+        w.u32(d.cursor_y);
+        w.u8(d.cursor_shown);
+        w.u32(d.glyph_w);
+        w.u32(d.glyph_h);
+        w.u32(d.hot_x);
+        w.u32(d.hot_y);
+        w.bytes(d.glyph);
+      }
+    }
+    resetting_ = false;
+    if (head_ != tail_ && ring_ready_ && !halted_) {
+      kick_ = true;
+      work_cv_.notify_one();
+    }
+    return w.out;
+  }
+
+  // Replaces the device state with a saved one. Guest memory must already be
+  // shared (DMA_MAP) so tasks and IOSFC mappings can be re-established.
+  bool Restore(const uint8_t* data, size_t len, std::string* err) {
+    if (len < 8 || std::memcmp(data, kStateMagic, 8) != 0) {
+      *err = "not a soft-device state (bad magic or version)";
+      return false;
+    }
+    StateReader r(data + 8, len - 8);
+    bool mmio = r.u32() != 0, static_map = r.u32() != 0;
+    if (r.ok() && mmio != mmio_) {
+      *err = std::string("state of the ") + (mmio ? "mmio" : "pci") + " variant; this device is " + (mmio_ ? "mmio" : "pci");
+      return false;
+    }
+    (void)static_map;  // tasks carry guest ranges: either memory model can take them
+    Reset();  // a clean device, then the worker parks until the state is in
+    {
+      std::unique_lock lock(mu_);
+      resetting_ = true;
+      idle_cv_.wait(lock, [&] { return !busy_; });
+    }
+    bool ok = ApplyState(r, err);
+    {
+      std::lock_guard lock(mu_);
+      resetting_ = false;
+    }
+    if (!ok) {
+      Reset();  // never half a state
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    // Commands the guest queued before the save run now, pending fences included.
+    if (head_ != tail_ && ring_ready_ && !halted_) {
+      kick_ = true;
+      work_cv_.notify_one();
+    }
+    return true;
+  }
+
+  // Applies a saved state to a reset, parked device (Restore).
+  bool ApplyState(StateReader& r, std::string* err) {
+    std::unique_lock lock(mu_);
+    scratch_ = r.u32();
+    irq_status_ = r.u32();
+    ring_base_ = r.u64();
+    ring_entries_ = r.u32();
+    head_ = r.u32();
+    tail_ = r.u32();
+    ring_ready_ = r.u8() != 0;
+    halted_ = r.u8() != 0;
+    fence_ = r.u64();
+    completed_ = r.u32();
+    errors_ = r.u32();
+    last_error_ = r.u32();
+    bool ring_bad = ring_entries_ > kMaxRingEntries || (ring_entries_ & (ring_entries_ - 1)) != 0;
+    lock.unlock();
+    if (ring_bad) {
+      *err = "bad ring record";
+      return false;
+    }
+    uint32_t ntasks = r.u32();
+    for (uint32_t i = 0; r.ok() && i < ntasks && i < kMaxTasks; ++i) {
+      uint32_t id = r.u32();
+      uint64_t size = r.u64();
+      uint32_t n = r.u32();
+      if (!r.ok() || id == 0 || id >= kMaxTasks || tasks_[id].live || size == 0 || size > kMaxTaskSize || size % kPage) {
+        *err = "bad task record";
+        return false;
+      }
+      Task& t = tasks_[id];
+      t = Task{true, nullptr, nullptr, size, {}};
+      if (!static_map_) {
+        void* base = nullptr;
+        t.handle = host_.create_task(host_.opaque, size, &base);
+        t.base = static_cast<uint8_t*>(base);
+        if (!t.handle) {
+          t = Task{};
+          *err = "cannot reserve task memory";
+          return false;
+        }
+      }
+      for (uint32_t k = 0; r.ok() && k < n; ++k) {
+        uint64_t off = r.u64(), alen = r.u64(), gpa = r.u64();
+        bool ro = r.u8() != 0;
+        if (!r.ok() || alen == 0 || (off | alen | gpa) % kPage || !InTask(&t, off, alen)) {
+          *err = "bad task mapping record";
+          return false;
+        }
+        MapRanges(&t, off, {agfx_phys_range{gpa, alen}}, ro);  // memory gone since the save: stays unmapped
+      }
+    }
+    uint32_t nmaps = r.u32();
+    {
+      std::lock_guard io(io_mu_);
+      for (uint32_t i = 0; r.ok() && i < nmaps && i < kMaxIosfcHandles; ++i) {
+        uint32_t handle = r.u32();
+        uint64_t gpa = r.u64(), mlen = r.u64();
+        bool ro = r.u8() != 0;
+        if (!r.ok() || handle == 0 || handle > kMaxIosfcHandles || mlen == 0 || mlen > kMaxChecksumLen) {
+          *err = "bad IOSFC mapping record";
+          return false;
+        }
+        void* host = host_.iosfc_map(host_.opaque, gpa, mlen, ro);
+        if (!host) continue;
+        if (io_maps_.size() < handle) io_maps_.resize(handle);
+        io_maps_[handle - 1] = IosfcMapping{host, mlen, gpa, ro};
+        ++io_live_;
+      }
+    }
+    uint32_t ports = r.u32();
+    for (uint32_t p = 0; r.ok() && p < ports && p < kPorts; ++p) {
+      bool attached = r.u8() != 0;
+      uint32_t w = r.u32(), h = r.u32();
+      uint64_t seq = r.u64();
+      std::vector<uint8_t> frame = r.bytes(size_t(65535) * 65535 * 4);
+      uint32_t cx = r.u32(), cy = r.u32();
+      bool shown = r.u8() != 0;
+      uint32_t gw = r.u32(), gh = r.u32(), hx = r.u32(), hy = r.u32();
+      std::vector<uint8_t> glyph = r.bytes(256 * 256 * 4);
+      if (!r.ok()) break;
+      bool have = false, mode_ok = false;
+      {
+        std::lock_guard dl(disp_mu_);
+        Display& d = displays_[p];
+        have = attached && d.attached;  // displays are the daemon's: restored only where attached
+        if (have) {
+          mode_ok = HasMode(d, w, h) && frame.size() == size_t(w) * h * 4;
+          if (mode_ok) {
+            d.width = w;
+            d.height = h;
+            d.frame = std::move(frame);
+            d.sequence = seq;
+          }
+          d.cursor_x = cx;
+          d.cursor_y = cy;
+          d.cursor_shown = shown;
+          if (glyph.size() == size_t(gw) * gh * 4 && gw && gh) {
+            d.glyph = glyph;
+            d.glyph_w = gw;
+            d.glyph_h = gh;
+            d.hot_x = hx;
+            d.hot_y = hy;
+          }
+        }
+      }
+      if (!have) continue;
+      if (mode_ok) {
+        host_.mode_changed(host_.opaque, p, w, h, AGFX_FORMAT_BGRA8);
+        host_.new_frame(host_.opaque, p);
+      }
+      if (glyph.size() == size_t(gw) * gh * 4 && gw && gh) host_.cursor_glyph(host_.opaque, p, glyph.data(), gw, gh, gw * 4, hx, hy);
+      host_.cursor_show(host_.opaque, p, shown);
+      host_.cursor_moved(host_.opaque, p, cx, cy);
+    }
+    if (!r.ok() || !r.AtEnd()) {
+      *err = "truncated or malformed state";
+      return false;
+    }
+    return true;
+  }
+
  private:
   void GuestError(const std::string& msg) { host_.guest_error(host_.opaque, msg.c_str()); }
 
@@ -521,6 +821,21 @@ class SoftDevice {
     return true;
   }
 
+  // Maps ranges back to back from `off`. Like PVG's mapMemory, a range that
+  // is not shared guest RAM fails the call and the others stay mapped.
+  bool MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>& ranges, bool ro) {
+    bool ok = true;
+    if (!static_map_)
+      ok = host_.map_memory(host_.opaque, t->handle, off, ranges.data(), uint32_t(ranges.size()), ro);
+    for (const auto& r : ranges) {
+      DropAliases(t, off, r.len);
+      if (!static_map_ || Translate(r.gpa, r.len)) t->aliases.emplace(off, Task::Alias{r.len, r.gpa, ro});
+      else ok = false;
+      off += r.len;
+    }
+    return ok;
+  }
+
   static void DropAliases(Task* t, uint64_t off, uint64_t len) {
     auto& m = t->aliases;
     uint64_t end = off + len;
@@ -533,8 +848,9 @@ class SoftDevice {
         ++it;
         continue;
       }
-      if (a_off < off) keep.push_back({a_off, {off - a_off, gpa}});
-      if (a_end > end) keep.push_back({end, {a_end - end, gpa + (end - a_off)}});
+      bool ro = it->second.read_only;
+      if (a_off < off) keep.push_back({a_off, {off - a_off, gpa, ro}});
+      if (a_end > end) keep.push_back({end, {a_end - end, gpa + (end - a_off), ro}});
       it = m.erase(it);
     }
     for (auto& [o, a] : keep) m.emplace(o, a);
@@ -579,29 +895,15 @@ class SoftDevice {
           total += r.len;
         }
         if (!InTask(t, a[1], total)) return kOutOfRange;
-        if (!static_map_)
-          return host_.map_memory(host_.opaque, t->handle, a[1], ranges.data(), uint32_t(a[3]), a[4] == 1) ? kOk : kMapFailed;
-        // Static map: record the aliases; like map_memory, a range that is not
-        // shared guest RAM fails the command and the others stay mapped.
-        bool ok = true;
-        uint64_t off = a[1];
-        for (const auto& r : ranges) {
-          DropAliases(t, off, r.len);
-          if (Translate(r.gpa, r.len)) t->aliases.emplace(off, Task::Alias{r.len, r.gpa});
-          else ok = false;
-          off += r.len;
-        }
-        return ok ? kOk : kMapFailed;
+        return MapRanges(t, a[1], ranges, a[4] == 1) ? kOk : kMapFailed;
       }
       case kTaskUnmap: {
         Task* t = FindTask(a[0]);
         if (!t) return kNoTask;
         if ((a[1] | a[2]) % kPage || a[2] == 0) return kBadArgs;
         if (!InTask(t, a[1], a[2])) return kOutOfRange;
-        if (static_map_) {
-          DropAliases(t, a[1], a[2]);
-          return kOk;
-        }
+        DropAliases(t, a[1], a[2]);
+        if (static_map_) return kOk;
         return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? kOk : kBadArgs;
       }
       case kChecksum: {
@@ -637,12 +939,25 @@ class SoftDevice {
         if (!InTask(t, a[2], bytes)) return kOutOfRange;
         std::vector<uint8_t> px(bytes);
         if (!ReadTask(t, a[2], px.data(), px.size())) return kNotMapped;
+        {
+          std::lock_guard lock(disp_mu_);
+          Display& d = displays_[a[0]];
+          d.glyph = px;
+          d.glyph_w = w;
+          d.glyph_h = h;
+          d.hot_x = hx;
+          d.hot_y = hy;
+        }
         host_.cursor_glyph(host_.opaque, uint32_t(a[0]), px.data(), w, h, w * 4, hx, hy);
         return kOk;
       }
       case kCursorShow:
         if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
         if (a[1] > 1) return kBadArgs;
+        {
+          std::lock_guard lock(disp_mu_);
+          displays_[a[0]].cursor_shown = a[1] == 1;
+        }
         host_.cursor_show(host_.opaque, uint32_t(a[0]), a[1] == 1);
         return kOk;
       case kCursorMove: {
@@ -777,7 +1092,7 @@ class SoftDevice {
         return;
       }
       if (slot == io_maps_.size()) io_maps_.push_back({});
-      io_maps_[slot] = IosfcMapping{host, io_len_};
+      io_maps_[slot] = IosfcMapping{host, io_len_, io_gpa_, cmd == 1};
       ++io_live_;
       io_handle_ = uint32_t(slot + 1);
       io_status_ = kOk;
@@ -882,6 +1197,21 @@ const agfx_backend kSoftBackend = {
     },
     [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->CursorPosition(port, x, y); },
     [](agfx_device* d) { Dev(d)->MemoryMapChanged(); },
+    [](agfx_device* d, void** blob, size_t* len) {
+      std::vector<uint8_t> state = Dev(d)->Save();
+      *blob = std::malloc(state.size());
+      if (!*blob) return false;
+      std::memcpy(*blob, state.data(), state.size());
+      *len = state.size();
+      return true;
+    },
+    [](agfx_device*, void* blob) { std::free(blob); },
+    [](agfx_device* d, const void* blob, size_t len, char* err, size_t err_len) {
+      std::string why;
+      if (Dev(d)->Restore(static_cast<const uint8_t*>(blob), len, &why)) return true;
+      if (err && err_len) std::snprintf(err, err_len, "%s", why.c_str());
+      return false;
+    },
 };
 
 }  // namespace

@@ -1,0 +1,79 @@
+// Saving and restoring the whole device (control API `save`/`restore`).
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { ControlError } from '../control/schema.js';
+import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
+import type { Displays } from '../display/displays.js';
+
+export const DEVICE_STATE_VERSION = 1;
+
+function protoPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const c of [join(here, 'device-state.proto'), resolve(here, '../../../../daemon/src/state/device-state.proto')])
+    if (existsSync(c)) return c;
+  throw new Error('device-state.proto not found');
+}
+const StateType = protobuf.loadSync(protoPath()).lookupType('apple_gfxd.state.v1.DeviceState');
+
+export interface StateParts {
+  device: AppleGfxPciDevice;
+  displays: Displays;
+  backendName: string;
+  memoryModel: string;
+}
+
+export function saveDeviceState(p: StateParts): Buffer {
+  const blob = p.device.backend.saveState();
+  if (!blob) throw new ControlError('UNSUPPORTED', `backend '${p.backendName}' cannot save its state`);
+  const msg = StateType.fromObject({
+    schemaVersion: DEVICE_STATE_VERSION,
+    variant: p.device.variant,
+    backend: p.backendName,
+    memoryModel: p.memoryModel,
+    configSpace: p.device.config.read(0, 256),
+    displays: p.displays.list().map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes })),
+    guestMemory: p.device.memory.regions().map((r) => ({ gpa: r.gpa.toString(), size: r.size.toString() })),
+    vectors: p.device.interrupts.stats(),
+    backendState: blob,
+    savedAtUnix: Date.now() / 1000,
+  });
+  return Buffer.from(StateType.encode(msg).finish());
+}
+
+export function restoreDeviceState(p: StateParts, bytes: Buffer): void {
+  let s: Record<string, any>;
+  try {
+    s = StateType.toObject(StateType.decode(bytes), { longs: String, bytes: Buffer, defaults: true, arrays: true });
+  } catch (e) {
+    throw new ControlError('BAD_REQUEST', `not a device state: ${(e as Error).message}`);
+  }
+  if (s.schemaVersion !== DEVICE_STATE_VERSION)
+    throw new ControlError('VERSION_MISMATCH', `device state version ${s.schemaVersion}; this daemon reads ${DEVICE_STATE_VERSION}`);
+  if (s.variant !== p.device.variant)
+    throw new ControlError('WRONG_VARIANT', `state saved from the ${s.variant} variant; this device is ${p.device.variant}`);
+  if (s.backend !== p.backendName)
+    throw new ControlError('BAD_REQUEST', `state saved by the ${s.backend} backend; this daemon runs ${p.backendName}`);
+  if (s.configSpace.length !== 256) throw new ControlError('BAD_REQUEST', 'configuration space of the wrong size');
+  const shared = p.device.memory.regions();
+  for (const r of s.guestMemory as { gpa: string; size: string }[])
+    if (!shared.some((m) => m.gpa === BigInt(r.gpa) && m.size === BigInt(r.size)))
+      throw new ControlError('BAD_REQUEST', `guest memory 0x${BigInt(r.gpa).toString(16)}+0x${BigInt(r.size).toString(16)} of the saved device is not shared with this daemon (the VMM must map guest RAM first)`);
+  // Displays are the daemon's: make the set match the saved one first, so the
+  // backend finds each display it restores.
+  const want = new Map<number, { modes: { width: number; height: number; refreshHz: number }[]; name: string }>(
+    (s.displays as { port: number; name: string; modes: { width: number; height: number; refreshHz: number }[] }[]).map((d) => [d.port, d]),
+  );
+  for (const d of p.displays.list()) if (!want.has(d.port)) p.displays.detach(d.port);
+  for (const [port, d] of want) {
+    if (p.displays.get(port)) p.displays.setModes(port, d.modes);
+    else p.displays.attach(d.modes, port, d.name || undefined);
+  }
+  try {
+    p.device.backend.restoreState(s.backendState);
+  } catch (e) {
+    throw new ControlError('BAD_REQUEST', (e as Error).message);
+  }
+  p.device.config.load(s.configSpace);
+}

@@ -1,0 +1,164 @@
+// Device state save/restore across two daemons attached to the same guest
+// memory: the second daemon carries on where the first stopped (same frame,
+// tasks re-mapped onto guest memory, pending fences complete).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
+import { native } from '../../daemon/src/native.js';
+import type { VfioUserClient } from '../../protocol/src/index.js';
+import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+
+const RAM = 0x40000000n;
+const RAM_SIZE = 8 << 20;
+const BUF = RAM + 0x100000n;
+const LIST = RAM + 0x10000n;
+
+async function attachVmm(d: RunningDaemon, ramFd: number): Promise<{ vmm: VfioUserClient; efd: number }> {
+  const vmm = await d.connectNegotiated();
+  await vmm.dmaMap({ iova: RAM, size: BigInt(RAM_SIZE), fd: ramFd });
+  const efd = native.eventfdCreate();
+  await vmm.setIrqEventfds(2, 0, [efd]);
+  return { vmm, efd };
+}
+
+async function waitFor(pred: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await pred()) return;
+    await tick(10);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('device state save/restore', () => {
+  let a: RunningDaemon, b: RunningDaemon;
+  let ramFd: number;
+  let ram: GuestRam;
+  before(async () => {
+    a = await startDaemon(['--display', '16x8@60,8x8@60', '--display', '4x4@60']);
+    b = await startDaemon(['--display', '32x32@60']);
+    ramFd = native.memfdCreate('migrating-ram', RAM_SIZE);
+    ram = new GuestRam(ramFd, RAM, RAM_SIZE);
+  });
+  after(async () => {
+    await a.stop();
+    await b.stop();
+    native.closeFd(ramFd);
+  });
+
+  it('moves a running soft device from one daemon to another', async () => {
+    // Daemon A: a guest workload.
+    const A = await attachVmm(a, ramFd);
+    const ringA = new SoftRing(A.vmm, ram, RAM, 16);
+    await ringA.configure();
+    const pattern = Buffer.alloc(8192).map((_, i) => (i * 31 + 7) & 0xff);
+    ram.write(BUF, Buffer.from(pattern));
+    const list = Buffer.alloc(16);
+    list.writeBigUInt64LE(BUF, 0);
+    list.writeBigUInt64LE(8192n, 8);
+    ram.write(LIST, list);
+    assert.equal((await ringA.run(Op.TASK_CREATE, [7, 0x20000])).status, St.OK);
+    assert.equal((await ringA.run(Op.TASK_MAP, [7, 0x4000, LIST, 1, 1])).status, St.OK);
+    assert.equal((await ringA.run(Op.SET_MODE, [0, 8, 8])).status, St.OK);
+    assert.equal((await ringA.run(Op.PRESENT, [0, 7, 0x4000, 32, 0])).status, St.OK);
+    assert.equal((await ringA.run(Op.CURSOR_SHOW, [0, 1])).status, St.OK);
+    assert.equal((await ringA.run(Op.CURSOR_MOVE, [0, 3, 4])).status, St.OK);
+    await A.vmm.write32(0, Reg.SCRATCH, 0xfeed);
+    const ctlA = await ControlClient.connect(`${a.socketPath}.ctl`);
+    const shotA = await ctlA.call('screenshot', { port: 0 });
+    // Quiesce like a VMM stopping its vCPUs: no more doorbells; save.
+    const saved = (await ctlA.call('save')).state as Buffer;
+    assert.ok(saved.length > 8 * 8 * 4, 'the state carries the frame');
+    ctlA.close();
+    A.vmm.close();
+
+    // The guest queued two more fences before it was stopped (tail moved, no doorbell
+    // rung on the new daemon yet): they are in guest RAM, the state points at them.
+    // Daemon B: the same guest memory, then restore.
+    const B = await attachVmm(b, ramFd);
+    const ctlB = await ControlClient.connect(`${b.socketPath}.ctl`);
+    assert.deepEqual(await ctlB.call('restore', { state: saved }), {});
+    const status = await ctlB.call('status');
+    assert.deepEqual(status.displays.map((d: { port: number; width: number; height: number }) => [d.port, d.width, d.height]), [[0, 8, 8], [1, 4, 4]], 'displays as saved');
+    const shotB = await ctlB.call('screenshot', { port: 0 });
+    assert.ok(shotB.png.equals(shotA.png), 'the same frame');
+    assert.equal(await B.vmm.read32(0, Reg.SCRATCH), 0xfeed, 'registers');
+    assert.equal(await B.vmm.read32(0, Reg.STATUS) & 1, 1, 'the ring is configured');
+    const status2 = await ctlB.call('status');
+    assert.equal(status2.tasks.tasks, 1);
+    assert.equal(status2.displays[0].cursor.visible, true);
+    assert.deepEqual([status2.displays[0].cursor.x, status2.displays[0].cursor.y], [3, 4]);
+
+    // The task was re-mapped onto guest memory: CHECKSUM through it on B.
+    const ringB = new SoftRing(B.vmm, ram, RAM, 16);
+    (ringB as unknown as { tail: number }).tail = await B.vmm.read32(0, Reg.RING_TAIL);
+    const sum = await ringB.run(Op.CHECKSUM, [7, 0x4000, 8192]);
+    assert.equal(sum.status, St.OK);
+    assert.equal(sum.result, fnv1a32(pattern));
+
+    // Pending work: fences queued in the ring complete on B and interrupt B's VMM.
+    native.eventfdRead(B.efd);
+    ringB.push(Op.FENCE, [41, 0]);
+    ringB.push(Op.FENCE, [42, 0]);
+    await B.vmm.write32(0, Reg.RING_TAIL, (await B.vmm.read32(0, Reg.RING_TAIL)) + 2);
+    await B.vmm.write32(0, Reg.DOORBELL, 0);
+    await waitFor(async () => (await B.vmm.read32(0, Reg.FENCE_LO)) === 42, 'fence 42');
+    let irqs = 0;
+    for (let i = 0; i < 50 && irqs < 2; i++) {
+      irqs += native.eventfdRead(B.efd);
+      if (irqs < 2) await tick(5);
+    }
+    assert.equal(irqs, 2);
+    ctlB.close();
+    B.vmm.close();
+  });
+
+  it('runs commands that were pending at save time once restored', async () => {
+    const A = await attachVmm(a, ramFd);
+    const ringA = new SoftRing(A.vmm, ram, RAM, 16);
+    await ringA.configure();
+    // Queue a fence but stop the "vCPU" before the doorbell: tail published only.
+    ringA.push(Op.FENCE, [99, 0]);
+    const ctlA = await ControlClient.connect(`${a.socketPath}.ctl`);
+    // Publish the tail through a posted write (QEMU's BAR writes are posted) and save at once.
+    A.vmm.postRegionWrite(0, Reg.RING_TAIL, Buffer.from([1, 0, 0, 0]));
+    await A.vmm.read32(0, Reg.ID); // ordering: the posted write is applied
+    const saved = (await ctlA.call('save')).state as Buffer;
+    ctlA.close();
+    A.vmm.close();
+    const B = await attachVmm(b, ramFd);
+    const ctlB = await ControlClient.connect(`${b.socketPath}.ctl`);
+    await ctlB.call('restore', { state: saved });
+    await waitFor(async () => (await B.vmm.read32(0, Reg.FENCE_LO)) === 99, 'the pending fence');
+    ctlB.close();
+    B.vmm.close();
+  });
+
+  it('refuses a state from another variant, another version, or without its guest memory', async () => {
+    const m = await startDaemon(['--variant', 'mmio']);
+    try {
+      const A = await attachVmm(a, ramFd);
+      const ctlA = await ControlClient.connect(`${a.socketPath}.ctl`);
+      const saved = (await ctlA.call('save')).state as Buffer;
+      ctlA.close();
+      A.vmm.close();
+      const ctlM = await ControlClient.connect(`${m.socketPath}.ctl`);
+      await assert.rejects(ctlM.call('restore', { state: saved }), (e: unknown) => e instanceof ControlReplyError && e.code === 'WRONG_VARIANT');
+      ctlM.close();
+      // Daemon B with no guest memory shared yet.
+      const ctlB = await ControlClient.connect(`${b.socketPath}.ctl`);
+      await assert.rejects(ctlB.call('restore', { state: saved }), (e: unknown) => e instanceof ControlReplyError && /not shared with this daemon/.test(e.message));
+      // A corrupted backend blob: refused, device left working.
+      const B = await attachVmm(b, ramFd);
+      const bad = Buffer.from(saved);
+      bad[bad.length - 3]! ^= 0xff;
+      bad.writeUInt32LE(0xdeadbeef, bad.length - 40);
+      await ctlB.call('restore', { state: bad }).catch(() => {});
+      assert.equal(await B.vmm.read32(0, Reg.ID), 0x58464741, 'the device still serves');
+      B.vmm.close();
+      ctlB.close();
+    } finally {
+      await m.stop();
+    }
+  });
+});
