@@ -14,6 +14,7 @@ import { native } from './native.js';
 import { VfioUserServer } from './server.js';
 import { ControlServer } from './control/server.js';
 import { runCtl } from './ctl.js';
+import { DeviceMigration } from './state/migration.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   }
 
   const device = new AppleGfxPciDevice({ variant: cfg.variant, log, backend });
+  device.migration = new DeviceMigration({ device, displays: displays!, backendName: backend.name, memoryModel: cfg.memoryModel }, log);
   const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();

@@ -61,6 +61,8 @@ export interface NativeBackend {
   saveState(): Buffer | null;
   /** Throws with the backend's explanation when the blob is refused. */
   restoreState(state: Buffer): void;
+  /** Quiesce (false) or resume (true): stopped, the device touches no guest memory. */
+  setRunning(running: boolean): void;
   destroy(): void;
 }
 

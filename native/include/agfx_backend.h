@@ -175,6 +175,10 @@ typedef struct agfx_backend {
   bool (*save_state)(agfx_device *dev, void **blob, size_t *len);
   void (*free_state)(agfx_device *dev, void *blob);
   bool (*restore_state)(agfx_device *dev, const void *blob, size_t len, char *err, size_t err_len);
+  /* Quiesce (false) or resume (true) the device, as PVG's pause/unpause:
+   * while stopped it touches no guest memory and raises no interrupts; MMIO is
+   * still answered. Returns when the device is quiet. Optional. */
+  void (*set_running)(agfx_device *dev, bool running);
 } agfx_backend;
 
 typedef const agfx_backend *(*agfx_backend_entry_fn)(void);

@@ -77,6 +77,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
                         InstanceMethod("saveState", &Backend::SaveState),
                         InstanceMethod("restoreState", &Backend::RestoreState),
+                        InstanceMethod("setRunning", &Backend::SetRunning),
                         InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr)});
   }
 
@@ -223,6 +224,13 @@ class Backend : public Napi::ObjectWrap<Backend> {
     if (!backend_->restore_state(d, buf.Data(), buf.Length(), err, sizeof err))
       ThrowErrno(env, EINVAL, std::string("backend state refused: ") + err);
     return env.Undefined();
+  }
+
+  // setRunning(bool): quiesce or resume (a no-op for backends without it).
+  Napi::Value SetRunning(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (backend_->set_running) backend_->set_running(d, info[0].ToBoolean());
+    return info.Env().Undefined();
   }
 
   Napi::Value Destroy(const Napi::CallbackInfo& info) {

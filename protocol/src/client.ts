@@ -16,6 +16,7 @@ import { encodeDmaMap, encodeDmaUnmap } from './codec/dma.js';
 import { encodeRegionAccess, encodeWriteMulti, type WriteMultiEntry } from './codec/region-access.js';
 import { encodeSetIrqs } from './codec/set-irqs.js';
 import { decodeVersion, encodeVersion, type Capabilities } from './codec/version.js';
+import { Feature, FeatureFlag, encodeFeature } from './codec/migration.js';
 import { VfioUserError } from './errors.js';
 import { decodeHeader, encodeMessage, type Header } from './header.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -236,6 +237,41 @@ export class VfioUserClient implements TransportHandlers {
 
   async reset(): Promise<void> {
     await this.request(Command.DEVICE_RESET);
+  }
+
+  // ---- migration v2 ----
+
+  /** DEVICE_FEATURE with these flags (index | GET/SET/PROBE); resolves with the reply's data. */
+  async feature(flags: number, data: Buffer = Buffer.alloc(0), argsz?: number): Promise<Buffer> {
+    const r = await this.request(Command.DEVICE_FEATURE, encodeFeature(flags, data, argsz ?? 8 + Math.max(data.length, 8)));
+    return r.payload.subarray(8);
+  }
+
+  async migrationState(): Promise<number> {
+    return (await this.feature(Feature.MIG_DEVICE_STATE | FeatureFlag.GET)).readUInt32LE(0);
+  }
+
+  async setMigrationState(state: number): Promise<void> {
+    const d = Buffer.alloc(8);
+    d.writeUInt32LE(state, 0);
+    d.writeInt32LE(-1, 4);
+    await this.feature(Feature.MIG_DEVICE_STATE | FeatureFlag.SET, d);
+  }
+
+  async migDataRead(size: number): Promise<Buffer> {
+    const p = Buffer.alloc(8);
+    p.writeUInt32LE(8 + size, 0);
+    p.writeUInt32LE(size, 4);
+    const r = await this.request(Command.MIG_DATA_READ, p);
+    return r.payload.subarray(8, 8 + r.payload.readUInt32LE(4));
+  }
+
+  async migDataWrite(data: Buffer): Promise<void> {
+    const p = Buffer.alloc(8 + data.length);
+    p.writeUInt32LE(p.length, 0);
+    p.writeUInt32LE(data.length, 4);
+    data.copy(p, 8);
+    await this.request(Command.MIG_DATA_WRITE, p);
   }
 }
 

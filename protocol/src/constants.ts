@@ -59,6 +59,7 @@ export const Errno = {
   ENOTSUP: 95,
   E2BIG: 7,
   ETIMEDOUT: 110,
+  EFBIG: 27,
 } as const;
 
 export const DmaFlag = { READ: 1 << 0, WRITE: 1 << 1 } as const;

@@ -21,6 +21,19 @@ export type IrqRequest =
   | { kind: 'mask' | 'unmask'; index: number; start: number; count: number }
   | { kind: 'trigger'; index: number; start: number; count: number; bools: boolean[] | null };
 
+/** A device that can migrate (vfio-user migration v2); states are MigState values. */
+export interface MigratableDevice {
+  migrationState(): number;
+  /** Moves to `to` (any state the spec allows, via the shortest path); throws VfioUserError when refused. */
+  setMigrationState(to: number): void;
+  /** Bytes left to read in STOP_COPY. */
+  migrationDataSize(): number;
+  /** Up to `max` bytes of the device state (STOP_COPY); fewer = end of stream. */
+  readMigrationData(max: number): Buffer;
+  /** Appends device state bytes (RESUMING). */
+  writeMigrationData(data: Buffer): void;
+}
+
 export interface VfioUserDevice {
   info(): DeviceInfo;
   regionInfo(index: number): RegionInfo;
@@ -43,4 +56,6 @@ export interface VfioUserDevice {
   reset(): void;
   /** The client went away: drop its memory and interrupt fds, keep device state. */
   disconnected(): void;
+  /** Present when the device supports migration. */
+  readonly migration?: MigratableDevice;
 }

@@ -14,3 +14,4 @@ export * from './codec/region-access.js';
 export { ServerSession, defaultServerLimits, maxMessageSize, type ServerLimits, type SessionStats } from './server/session.js';
 export { VfioUserClient, QEMU_VERSION_JSON, type Reply } from './client.js';
 export { LatencyHistogram, DEFAULT_BOUNDS_US } from './histogram.js';
+export * from './codec/migration.js';

@@ -17,6 +17,7 @@ import {
   type DmaMapping,
   type IrqInfo,
   type IrqRequest,
+  type MigratableDevice,
   type RegionInfo,
   type VfioUserDevice,
 } from '../../../protocol/src/index.js';
@@ -99,6 +100,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   readonly memory: GuestMemory;
   readonly interrupts: Interrupts;
   readonly backend: NativeBackend;
+  /** Set by the daemon once displays exist (vfio-user migration v2). */
+  migration?: MigratableDevice & { reset(): void };
   private readonly log: Logger;
   private readonly traceOn: boolean;
 
@@ -218,6 +221,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   reset(): void {
+    this.migration?.reset();
     this.backend.reset();
     this.config.reset();
     this.log.info({ variant: this.variant }, 'apple_gfx_reset');

@@ -448,6 +448,20 @@ class SoftDevice {
     return true;
   }
 
+  // Quiesce for migration: after this returns no command runs, so the device
+  // writes no guest memory and raises no interrupt until resumed. A doorbell
+  // meanwhile is remembered and served on resume.
+  void SetRunning(bool running) {
+    std::unique_lock lock(mu_);
+    stopped_ = !running;
+    if (!running) {
+      idle_cv_.wait(lock, [&] { return !busy_; });
+      return;
+    }
+    if (head_ != tail_ && ring_ready_ && !halted_) kick_ = true;
+    work_cv_.notify_one();
+  }
+
   // Device state: registers, ring, tasks as guest-physical range lists (never
   // host addresses), IOSFC mappings, and each display's mode, frame and
   // cursor. The worker is parked while the state is read or replaced.
@@ -741,11 +755,11 @@ class SoftDevice {
   void WorkerLoop() {
     std::unique_lock lock(mu_);
     for (;;) {
-      work_cv_.wait(lock, [&] { return stop_ || (kick_ && !resetting_); });
+      work_cv_.wait(lock, [&] { return stop_ || (kick_ && !resetting_ && !stopped_); });
       if (stop_) return;
       kick_ = false;
       busy_ = true;
-      while (ring_ready_ && !halted_ && head_ != tail_ && !stop_ && !resetting_) {
+      while (ring_ready_ && !halted_ && head_ != tail_ && !stop_ && !resetting_ && !stopped_) {
         if (tail_ - head_ > ring_entries_) {
           halted_ = true;
           lock.unlock();
@@ -1144,6 +1158,7 @@ class SoftDevice {
   uint64_t fence_ = 0;
   uint32_t completed_ = 0, errors_ = 0, last_error_ = 0;
   bool kick_ = false, busy_ = false, stop_ = false, resetting_ = false;
+  bool stopped_ = false;  // quiesced by set_running(false): the worker parks
   std::thread worker_;
 
   // Owned by the worker while it runs; by Reset/destructor once it is parked.
@@ -1212,6 +1227,7 @@ const agfx_backend kSoftBackend = {
       if (err && err_len) std::snprintf(err, err_len, "%s", why.c_str());
       return false;
     },
+    [](agfx_device* d, bool running) { Dev(d)->SetRunning(running); },
 };
 
 }  // namespace

@@ -13,6 +13,7 @@ import { setIrqs } from './handlers/irqs.js';
 import { deviceReset } from './handlers/reset.js';
 import { regionRead, regionWrite, regionWriteMulti } from './handlers/region.js';
 import { version } from './handlers/version.js';
+import { deviceFeature, migDataRead, migDataWrite } from './handlers/migration.js';
 
 export interface HandlerContext {
   readonly device: VfioUserDevice;
@@ -39,4 +40,7 @@ export const handlers = new Map<number, Handler>([
   [Command.REGION_WRITE, regionWrite],
   [Command.DEVICE_RESET, deviceReset],
   [Command.REGION_WRITE_MULTI, regionWriteMulti],
+  [Command.DEVICE_FEATURE, deviceFeature],
+  [Command.MIG_DATA_READ, migDataRead],
+  [Command.MIG_DATA_WRITE, migDataWrite],
 ]);

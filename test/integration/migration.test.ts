@@ -1,0 +1,134 @@
+// vfio-user migration v2 (DEVICE_FEATURE, MIG_DATA_READ/WRITE), driven by our
+// client as QEMU would: save from one daemon while a guest workload runs in
+// the soft backend, restore into a second daemon attached to the same guest
+// memory, and the device carries on.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ControlClient } from '../../daemon/src/control/client.js';
+import { native } from '../../daemon/src/native.js';
+import { Errno, Feature, FeatureFlag, MigState, type VfioUserClient } from '../../protocol/src/index.js';
+import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+
+const RAM = 0x40000000n;
+const RAM_SIZE = 8 << 20;
+const BUF = RAM + 0x200000n;
+const LIST = RAM + 0x10000n;
+
+async function vmm(d: RunningDaemon, fd: number): Promise<{ c: VfioUserClient; efd: number }> {
+  const c = await d.connectNegotiated();
+  await c.dmaMap({ iova: RAM, size: BigInt(RAM_SIZE), fd });
+  const efd = native.eventfdCreate();
+  await c.setIrqEventfds(2, 0, [efd]);
+  return { c, efd };
+}
+
+describe('vfio-user migration v2', () => {
+  let a: RunningDaemon, b: RunningDaemon;
+  let fd: number;
+  let ram: GuestRam;
+  before(async () => {
+    a = await startDaemon(['--display', '16x16@60']);
+    b = await startDaemon(['--display', '16x16@60']);
+    fd = native.memfdCreate('migration-ram', RAM_SIZE);
+    ram = new GuestRam(fd, RAM, RAM_SIZE);
+  });
+  after(async () => {
+    await a.stop();
+    await b.stop();
+    native.closeFd(fd);
+  });
+
+  it('advertises STOP_COPY and answers probes; refuses what it does not support', async () => {
+    const { c } = await vmm(a, fd);
+    const flags = await c.feature(Feature.MIGRATION | FeatureFlag.GET);
+    assert.equal(flags.readBigUInt64LE(0), 1n, 'VFIO_MIGRATION_STOP_COPY');
+    await c.feature(Feature.MIG_DEVICE_STATE | FeatureFlag.PROBE | FeatureFlag.SET);
+    assert.equal(await c.migrationState(), MigState.RUNNING);
+    await assert.rejects(c.feature(Feature.DMA_LOGGING_START | FeatureFlag.SET, Buffer.alloc(16)), { errno: Errno.ENOTSUP });
+    await assert.rejects(c.feature(Feature.MIGRATION | FeatureFlag.SET), { errno: Errno.ENOTSUP });
+    await assert.rejects(c.feature(Feature.MIGRATION | FeatureFlag.GET | FeatureFlag.SET), { errno: Errno.EINVAL });
+    await assert.rejects(c.setMigrationState(MigState.PRE_COPY), { errno: Errno.EINVAL });
+    await assert.rejects(c.migDataRead(64), { errno: Errno.EINVAL }, 'no data outside STOP_COPY');
+    await assert.rejects(c.migDataWrite(Buffer.alloc(8)), { errno: Errno.EINVAL }, 'no data outside RESUMING');
+    c.close();
+  });
+
+  it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', async () => {
+    const A = await vmm(a, fd);
+    const ringA = new SoftRing(A.c, ram, RAM, 32);
+    await ringA.configure();
+    const pixels = Buffer.alloc(16 * 16 * 4).map((_, i) => (i * 5) & 0xff);
+    ram.write(BUF, Buffer.from(pixels));
+    const list = Buffer.alloc(16);
+    list.writeBigUInt64LE(BUF, 0);
+    list.writeBigUInt64LE(4096n, 8);
+    ram.write(LIST, list);
+    assert.equal((await ringA.run(Op.TASK_CREATE, [3, 0x10000])).status, St.OK);
+    assert.equal((await ringA.run(Op.TASK_MAP, [3, 0, LIST, 1, 1])).status, St.OK);
+    assert.equal((await ringA.run(Op.PRESENT, [0, 3, 0, 64, 0])).status, St.OK);
+
+    // Stop the device, then queue a fence: a stopped device must not run it.
+    await A.c.setMigrationState(MigState.STOP);
+    const head = await A.c.read32(0, Reg.RING_HEAD);
+    ringA.push(Op.FENCE, [777, 0]);
+    await ringA.kick(false);
+    await tick(50);
+    assert.equal(await A.c.read32(0, Reg.RING_HEAD), head, 'STOP: no command runs');
+    assert.equal(native.eventfdRead(A.efd), 0, 'STOP: no interrupt');
+
+    await A.c.setMigrationState(MigState.STOP_COPY);
+    const size = (await A.c.feature(Feature.MIG_DATA_SIZE | FeatureFlag.GET)).readBigUInt64LE(0);
+    assert.ok(size > 16n * 16n * 4n);
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const chunk = await A.c.migDataRead(4096);
+      chunks.push(chunk);
+      if (chunk.length < 4096) break;
+    }
+    const stream = Buffer.concat(chunks);
+    assert.equal(BigInt(stream.length), size);
+    await A.c.setMigrationState(MigState.STOP);
+    A.c.close();
+
+    // Destination: RUNNING -> RESUMING (through STOP), write, STOP, RUNNING.
+    const B = await vmm(b, fd);
+    await B.c.setMigrationState(MigState.RESUMING);
+    assert.equal(await B.c.migrationState(), MigState.RESUMING);
+    for (let o = 0; o < stream.length; o += 3000) await B.c.migDataWrite(stream.subarray(o, o + 3000));
+    await B.c.setMigrationState(MigState.STOP);
+    await B.c.setMigrationState(MigState.RUNNING);
+    // The fence queued while the source was stopped completes here.
+    for (let i = 0; i < 200 && (await B.c.read32(0, Reg.FENCE_LO)) !== 777; i++) await tick(10);
+    assert.equal(await B.c.read32(0, Reg.FENCE_LO), 777);
+    let irq = 0;
+    for (let i = 0; i < 50 && !irq; i++) {
+      irq = native.eventfdRead(B.efd);
+      if (!irq) await tick(5);
+    }
+    assert.equal(irq, 1, "the destination's VMM got the fence interrupt");
+    // Same frame, task still mapped onto guest memory.
+    const ctl = await ControlClient.connect(`${b.socketPath}.ctl`);
+    const shot = await ctl.call('screenshot', { port: 0 });
+    assert.equal(shot.sequence, 1);
+    ctl.close();
+    const ringB = new SoftRing(B.c, ram, RAM, 32);
+    (ringB as unknown as { tail: number }).tail = await B.c.read32(0, Reg.RING_TAIL);
+    const sum = await ringB.run(Op.CHECKSUM, [3, 0, 1024]);
+    assert.equal(sum.result, fnv1a32(pixels.subarray(0, 1024)));
+    B.c.close();
+  });
+
+  it('goes to ERROR on a corrupt stream; only a device reset leaves it', async () => {
+    const { c } = await vmm(b, fd);
+    await c.setMigrationState(MigState.RESUMING);
+    await c.migDataWrite(Buffer.from('this is not a device state'));
+    await assert.rejects(c.setMigrationState(MigState.STOP), { errno: Errno.EIO });
+    assert.equal(await c.migrationState(), MigState.ERROR);
+    await assert.rejects(c.setMigrationState(MigState.RUNNING), { errno: Errno.EINVAL });
+    await c.reset();
+    assert.equal(await c.migrationState(), MigState.RUNNING);
+    assert.equal(await c.read32(0, Reg.ID), 0x58464741);
+    c.close();
+  });
+});
