@@ -1,11 +1,13 @@
 // Command line: vfio-user backend-program conventions (--socket-path | --fd,
 // --print-capabilities, foreground only) plus device options.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
 import type { Variant } from './device/apple-gfx-pci.js';
 import { DEFAULT_MODES, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
+import { parseVncListen, type VncListen } from './sinks/vnc/index.js';
 
 export interface Config {
   socketPath: string | null;
@@ -19,6 +21,14 @@ export interface Config {
   memoryModel: 'tasks' | 'static';
   /** Control socket path; null = none. */
   control: string | null;
+  /** VNC: display N on port + N. */
+  vnc: VncListen | null;
+  vncPassword: string | null;
+  /** Browser viewer address. */
+  web: { host: string; port: number } | null;
+  webToken: string | null;
+  /** QEMU's QMP socket, for input back to the guest. */
+  qmp: string | null;
   /** One entry per display port: its mode list, first mode preferred. */
   displays: DisplayModeSpec[][];
 }
@@ -48,6 +58,36 @@ function displayArg(value: string, previous: DisplayModeSpec[][] | undefined): D
   }
 }
 
+function vncArg(value: string): VncListen {
+  try {
+    return parseVncListen(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** [HOST:]PORT for --web; loopback unless a host is given. */
+export function parseHostPort(value: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]:|([^:[\]]*):)?(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[3]) > 65535) throw new InvalidArgumentError(`${flag} expects [HOST:]PORT, got '${value}'`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
+}
+
+/** A secret from a file (first line), so it never shows in `ps`. */
+function secretFile(flag: string) {
+  return (path: string): string => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new InvalidArgumentError(`${flag}: cannot read ${path}: ${(e as Error).message}`);
+    }
+    const secret = text.split('\n')[0]!.trim();
+    if (!secret) throw new InvalidArgumentError(`${flag}: ${path} is empty`);
+    return secret;
+  };
+}
+
 function backendArg(value: string): BackendChoice {
   try {
     return parseBackend(value);
@@ -66,6 +106,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--variant <variant>', 'device personality').choices(['pci', 'mmio']).default('pci'))
     .addOption(new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH').argParser(backendArg).default(parseBackend(defaultBackend()), defaultBackend()))
     .addOption(new Option('--display <modes>', 'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)').argParser(displayArg))
+    .addOption(new Option('--vnc <[host:]port>', 'VNC server: display N on PORT+N (loopback unless HOST is given)').argParser(vncArg))
+    .addOption(new Option('--vnc-password-file <file>', 'enable VNC authentication with the password in FILE (first line; 8 characters count)').argParser(secretFile('--vnc-password-file')))
+    .addOption(new Option('--web <[host:]port>', 'browser viewer on HOST:PORT (loopback unless HOST is given)').argParser((v) => parseHostPort(v, '--web')))
+    .addOption(new Option('--web-token-file <file>', 'require ?token=SECRET (the first line of FILE) for the browser viewer').argParser(secretFile('--web-token-file')))
+    .addOption(new Option('--qmp <path>', "QEMU's QMP unix socket: keyboard and pointer from viewers go to the guest (input-send-event)"))
     .addOption(new Option('--control <path>', 'control API socket (default: the vfio-user socket path + ".ctl"; none with --fd unless given)'))
     .addOption(new Option('--memory-model <model>', 'how the backend reaches guest RAM: tasks (PVG createTask/mapMemory callbacks) or static (the whole guest-memory map, PGMemoryMapDescriptor)').choices(['tasks', 'static']).default('tasks'))
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
@@ -92,6 +137,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     displays: o.display ?? [DEFAULT_MODES],
     memoryModel: o.memoryModel,
     control: o.control ?? (o.socketPath ? `${o.socketPath}.ctl` : null),
+    vnc: o.vnc ?? null,
+    vncPassword: o.vncPasswordFile ?? null,
+    web: o.web ?? null,
+    webToken: o.webTokenFile ?? null,
+    qmp: o.qmp ?? null,
   };
   // systemd socket activation: one inherited listening socket at fd 3.
   if (cfg.socketPath === null && cfg.fd === null && env.LISTEN_FDS !== undefined) {
@@ -101,6 +151,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (!cfg.printCapabilities && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
+  if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
+  if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   return cfg;
 }

@@ -15,6 +15,7 @@ import { VfioUserServer } from './server.js';
 import { ControlServer } from './control/server.js';
 import { runCtl } from './ctl.js';
 import { DeviceMigration } from './state/migration.js';
+import { Viewers } from './viewers.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -79,6 +80,15 @@ async function main(): Promise<void> {
   const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();
+  const viewers = new Viewers(cfg, displays!, log);
+  try {
+    await viewers.start();
+  } catch (e) {
+    process.stderr.write(`apple-gfxd: cannot start the viewers: ${(e as Error).message}\n`);
+    server.stop();
+    if (cfg.socketPath) unlinkSync(cfg.socketPath);
+    process.exit(EXIT_FAILURE);
+  }
   let control: ControlServer | null = null;
   if (cfg.control) {
     control = new ControlServer(
@@ -92,7 +102,7 @@ async function main(): Promise<void> {
         device,
         displays: displays!,
         logs: logControl,
-        viewers: () => [],
+        viewers: () => viewers.list(),
       },
       log,
     );
@@ -117,6 +127,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'apple_gfxd_stopping');
     server.stop();
     control?.stop();
+    void viewers.stop();
     if (cfg.socketPath) {
       try {
         unlinkSync(cfg.socketPath);

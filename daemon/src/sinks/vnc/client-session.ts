@@ -1,0 +1,524 @@
+// One VNC viewer of one display: the handshake, the client's messages, and
+// its updates. A session keeps at most one update in flight (being encoded
+// or written to the socket) plus a "something changed" flag; frames that
+// arrive meanwhile are not read from the display, and the next update goes
+// straight to the newest frame. So a slow or stuck viewer holds one frame at
+// most and never delays the device or the other viewers.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { DisplaySource, Frame } from '../../display/display-source.js';
+import { CURSOR_OFF_DISPLAY } from '../../display/display-source.js';
+import type { InputSink } from '../../input/input-sink.js';
+import { ByteQueue } from './byte-queue.js';
+import { TILE, changedTiles, markDirtyTiles, markRect, tileCols, tileRows, tilesToRects } from './dirty.js';
+import { DeflateStream } from './encodings/deflate-stream.js';
+import { ExtDesktopReason, ExtDesktopStatus, encodeCursor, encodeDesktopSize, encodeExtendedDesktopSize } from './encodings/pseudo.js';
+import { encodeRaw } from './encodings/raw.js';
+import { encodeZlib } from './encodings/zlib.js';
+import { encodeZrle } from './encodings/zrle.js';
+import { checkVncAuth, negotiateVersion, newChallenge, securityFailure, securityOffer, securityResult, serverInit } from './handshake.js';
+import { PixelTranslator, SERVER_PIXEL_FORMAT, decodePixelFormat, unsupportedReason } from './pixel-format.js';
+import { ClientMsg, Encoding, PIXEL_ENCODINGS, PROTOCOL_VERSION, Security, updateHeader, type Rect } from './rfb.js';
+
+export interface SessionOptions {
+  id: number;
+  display: DisplaySource;
+  input: InputSink;
+  log: Logger;
+  password?: string | undefined;
+  /** Close a client that has not finished the handshake by then. */
+  handshakeTimeoutMs: number;
+  /** Close a client whose pending update has not moved for this long. */
+  stallTimeoutMs: number;
+  zlibLevel: number;
+}
+
+export interface SessionStats {
+  id: number;
+  remote: string;
+  phase: string;
+  encoding: string;
+  updates: number;
+  rects: number;
+  bytes: number;
+  /** Frames the display presented while this client was busy or not asking (never read for it). */
+  framesSkipped: number;
+  pendingBytes: number;
+}
+
+const MAX_ENCODINGS = 1024;
+const MAX_CUT_TEXT = 1 << 20;
+const MAX_SCREENS = 16;
+
+const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.ZRLE]: 'zrle' };
+
+type Phase = 'version' | 'security' | 'auth' | 'init' | 'normal' | 'closed';
+
+/** A client broke the protocol: it is dropped with this reason. */
+class ProtocolError extends Error {}
+
+export class ClientSession extends EventEmitter<{ closed: [reason: string | null] }> {
+  readonly remote: string;
+  private phase: Phase = 'version';
+  private minor: 3 | 7 | 8 = 8;
+  private challenge: Buffer | null = null;
+  private readonly inbox = new ByteQueue();
+  private skipBytes = 0;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private stallTimer: NodeJS.Timeout | null = null;
+
+  // what the client asked for
+  private tr = new PixelTranslator(SERVER_PIXEL_FORMAT);
+  private pixelEncoding: number = Encoding.RAW;
+  private wantsCursor = false;
+  private wantsDesktopSize = false;
+  private wantsExtDesktopSize = false;
+  private updateRequested = false;
+  private requestArea: Rect | null = null;
+  private forcedArea: Rect | null = null;
+  private pendingExtDesktop: { reason: number; status: number } | null = null;
+
+  // what the client has
+  private fbWidth = 0;
+  private fbHeight = 0;
+  private sent: Frame | null = null;
+  /** Tiles that changed but were outside the requested area (owed to the client). */
+  private owed = new Uint8Array(0);
+  private cursorDirty = true;
+  private zlib: DeflateStream | null = null;
+  private zrle: DeflateStream | null = null;
+
+  // pacing
+  private busy = false;
+  private scheduled = false;
+  private lastSequence = 0;
+
+  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0 };
+  private readonly debug: boolean;
+  private readonly log: Logger;
+  private readonly onFrame = (): void => this.kick();
+  private readonly onMode = (): void => this.kick();
+  private readonly onCursor = (): void => {
+    this.cursorDirty = true;
+    this.kick();
+  };
+  private readonly onDetached = (): void => this.close('display detached');
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly opts: SessionOptions,
+  ) {
+    super();
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = opts.log.child({ display: opts.display.port, client: opts.id });
+    this.debug = this.log.isLevelEnabled('debug');
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(err.message));
+    socket.on('close', () => this.close(null));
+    socket.on('end', () => this.close(null));
+    this.handshakeTimer = setTimeout(() => this.drop('handshake timed out'), opts.handshakeTimeoutMs);
+    this.log.info({ remote: this.remote }, 'vnc_client_connected');
+    socket.write(PROTOCOL_VERSION);
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  stats(): SessionStats {
+    return {
+      id: this.opts.id,
+      remote: this.remote,
+      phase: this.phase,
+      encoding: ENCODING_NAMES[this.pixelEncoding] ?? String(this.pixelEncoding),
+      ...this.counters,
+      pendingBytes: this.socket.writableLength,
+    };
+  }
+
+  /**
+   * Closes the connection; `reason` null for an orderly close. `flush` lets
+   * what was already written (a SecurityResult with its reason) go out first.
+   */
+  close(reason: string | null, flush = false): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    const d = this.opts.display;
+    d.off('frame', this.onFrame);
+    d.off('mode', this.onMode);
+    d.off('cursor', this.onCursor);
+    d.off('detached', this.onDetached);
+    this.zlib?.close();
+    this.zrle?.close();
+    this.sent = null;
+    if (flush) {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    } else this.socket.destroy();
+    this.log.info({ remote: this.remote, reason, ...this.counters }, 'vnc_client_closed');
+    this.emit('closed', reason);
+  }
+
+  /** Drops a misbehaving client with a warning. */
+  private drop(reason: string, flush = false): void {
+    if (this.phase === 'closed') return;
+    this.log.warn({ remote: this.remote, phase: this.phase, reason }, 'vnc_client_dropped');
+    this.close(reason, flush);
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === 'closed') return;
+    if (this.skipBytes > 0) {
+      const n = Math.min(this.skipBytes, chunk.length);
+      this.skipBytes -= n;
+      chunk = chunk.subarray(n);
+    }
+    this.inbox.push(chunk);
+    try {
+      while (!this.closed && this.skipBytes === 0 && this.step());
+      if (this.skipBytes > 0) this.skipBytes -= this.inbox.skip(this.skipBytes);
+    } catch (e) {
+      if (e instanceof ProtocolError) this.drop(e.message);
+      else {
+        this.log.error({ err: e }, 'vnc_internal_error');
+        this.close('internal error');
+      }
+    }
+  }
+
+  /** Parses one message if complete; false when more bytes are needed. */
+  private step(): boolean {
+    const q = this.inbox;
+    switch (this.phase) {
+      case 'version': {
+        if (q.length < 12) return false;
+        const v = negotiateVersion(q.take(12));
+        if (!v) throw new ProtocolError('bad ProtocolVersion');
+        this.minor = v.minor;
+        this.log.debug({ offered: v.offered, minor: v.minor }, 'vnc_client_version');
+        const type = this.opts.password ? Security.VNC_AUTH : Security.NONE;
+        this.socket.write(securityOffer(this.minor, type));
+        if (this.minor === 3) this.afterSecurityChoice(type);
+        else this.phase = 'security';
+        return true;
+      }
+      case 'security': {
+        if (q.length < 1) return false;
+        const type = q.take(1)[0]!;
+        const offered = this.opts.password ? Security.VNC_AUTH : Security.NONE;
+        if (type !== offered) {
+          if (this.minor === 8) this.socket.write(securityFailure(`security type ${type} not offered`));
+          this.drop(`client chose security type ${type}, not offered`, true);
+          return false;
+        }
+        this.afterSecurityChoice(type);
+        return true;
+      }
+      case 'auth': {
+        if (q.length < 16) return false;
+        const response = q.take(16);
+        if (!checkVncAuth(this.opts.password ?? '', this.challenge!, response)) {
+          this.socket.write(securityResult(this.minor, false));
+          this.log.warn({ remote: this.remote }, 'vnc_auth_failed');
+          this.drop('authentication failed', true);
+          return false;
+        }
+        this.socket.write(securityResult(this.minor, true));
+        this.phase = 'init';
+        return true;
+      }
+      case 'init': {
+        if (q.length < 1) return false;
+        q.take(1); // shared flag: every viewer shares the display
+        this.serverInit();
+        return true;
+      }
+      case 'normal':
+        return this.message();
+      default:
+        return false;
+    }
+  }
+
+  private afterSecurityChoice(type: number): void {
+    if (type === Security.VNC_AUTH) {
+      this.challenge = newChallenge();
+      this.socket.write(this.challenge);
+      this.phase = 'auth';
+      return;
+    }
+    if (this.minor === 8) this.socket.write(securityResult(8, true));
+    this.phase = 'init';
+  }
+
+  private serverInit(): void {
+    const d = this.opts.display;
+    const frame = d.latest();
+    const mode = d.modes[0];
+    this.fbWidth = frame?.width ?? (d.width || mode?.width || 0);
+    this.fbHeight = frame?.height ?? (d.height || mode?.height || 0);
+    this.socket.write(serverInit(this.fbWidth, this.fbHeight, SERVER_PIXEL_FORMAT, d.name));
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.phase = 'normal';
+    d.on('frame', this.onFrame);
+    d.on('mode', this.onMode);
+    d.on('cursor', this.onCursor);
+    d.on('detached', this.onDetached);
+    this.log.debug({ width: this.fbWidth, height: this.fbHeight }, 'vnc_client_ready');
+  }
+
+  /** One client-to-server message (RFC 6143 7.5). */
+  private message(): boolean {
+    const q = this.inbox;
+    if (q.length < 1) return false;
+    const type = q.peek(1)[0]!;
+    switch (type) {
+      case ClientMsg.SET_PIXEL_FORMAT: {
+        if (q.length < 20) return false;
+        const pf = decodePixelFormat(q.take(20), 4);
+        const why = unsupportedReason(pf);
+        if (why) throw new ProtocolError(`unsupported pixel format: ${why}`);
+        this.tr = new PixelTranslator(pf);
+        this.sent = null; // everything again, in the new format
+        this.cursorDirty = true;
+        this.log.debug({ pixelFormat: pf }, 'vnc_client_pixel_format');
+        return true;
+      }
+      case ClientMsg.SET_ENCODINGS: {
+        if (q.length < 4) return false;
+        const n = q.peek(4).readUInt16BE(2);
+        if (n > MAX_ENCODINGS) throw new ProtocolError(`SetEncodings with ${n} encodings`);
+        if (q.length < 4 + 4 * n) return false;
+        const b = q.take(4 + 4 * n);
+        const list: number[] = [];
+        for (let i = 0; i < n; i++) list.push(b.readInt32BE(4 + 4 * i));
+        this.setEncodings(list);
+        return true;
+      }
+      case ClientMsg.FRAMEBUFFER_UPDATE_REQUEST: {
+        if (q.length < 10) return false;
+        const b = q.take(10);
+        const r = { x: b.readUInt16BE(2), y: b.readUInt16BE(4), w: b.readUInt16BE(6), h: b.readUInt16BE(8) };
+        this.requestArea = union(this.requestArea, r);
+        if (b[1] === 0) this.forcedArea = union(this.forcedArea, r);
+        this.updateRequested = true;
+        this.kick();
+        return true;
+      }
+      case ClientMsg.KEY_EVENT: {
+        if (q.length < 8) return false;
+        const b = q.take(8);
+        this.opts.input.key({ keysym: b.readUInt32BE(4), down: b[1] !== 0 });
+        return true;
+      }
+      case ClientMsg.POINTER_EVENT: {
+        if (q.length < 6) return false;
+        const b = q.take(6);
+        const x = Math.min(b.readUInt16BE(2), Math.max(0, this.fbWidth - 1));
+        const y = Math.min(b.readUInt16BE(4), Math.max(0, this.fbHeight - 1));
+        this.opts.input.pointer({ port: this.opts.display.port, x, y, buttons: b[1]! });
+        return true;
+      }
+      case ClientMsg.CLIENT_CUT_TEXT: {
+        if (q.length < 8) return false;
+        const len = q.take(8).readInt32BE(4);
+        if (len < 0 || len > MAX_CUT_TEXT) throw new ProtocolError(`ClientCutText of ${len} bytes`);
+        this.skipBytes = len - q.skip(len); // ignored: we have no clipboard
+        return true;
+      }
+      case ClientMsg.SET_DESKTOP_SIZE: {
+        if (q.length < 8) return false;
+        const screens = q.peek(8)[6]!;
+        if (screens > MAX_SCREENS) throw new ProtocolError(`SetDesktopSize with ${screens} screens`);
+        if (q.length < 8 + 16 * screens) return false;
+        const b = q.take(8 + 16 * screens);
+        this.log.info({ width: b.readUInt16BE(2), height: b.readUInt16BE(4) }, 'vnc_desktop_size_refused');
+        if (this.wantsExtDesktopSize) {
+          this.pendingExtDesktop = { reason: ExtDesktopReason.CLIENT, status: ExtDesktopStatus.PROHIBITED };
+          this.kick();
+        }
+        return true;
+      }
+      default:
+        throw new ProtocolError(`unknown message type ${type}`);
+    }
+  }
+
+  private setEncodings(list: number[]): void {
+    this.pixelEncoding = list.find((e) => PIXEL_ENCODINGS.includes(e)) ?? Encoding.RAW;
+    this.wantsCursor = list.includes(Encoding.CURSOR);
+    this.wantsDesktopSize = list.includes(Encoding.DESKTOP_SIZE);
+    const ext = list.includes(Encoding.EXTENDED_DESKTOP_SIZE);
+    // A first ExtendedDesktopSize tells the client that we support it.
+    if (ext && !this.wantsExtDesktopSize) this.pendingExtDesktop = { reason: ExtDesktopReason.SERVER, status: ExtDesktopStatus.OK };
+    this.wantsExtDesktopSize = ext;
+    this.cursorDirty = true;
+    this.log.debug({ encodings: list, pixelEncoding: ENCODING_NAMES[this.pixelEncoding] }, 'vnc_client_encodings');
+  }
+
+  // -------------------------------------------------------------- updates
+
+  /** Something may be worth sending: try once the current update is out. */
+  private kick(): void {
+    if (this.busy || this.scheduled || this.phase !== 'normal') return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.updateRequested && !this.busy && this.phase === 'normal') void this.update();
+    });
+  }
+
+  private async update(): Promise<void> {
+    this.busy = true;
+    const started = this.debug ? process.hrtime.bigint() : 0n;
+    try {
+      const parts = await this.compose();
+      if (this.phase !== 'closed' && parts) {
+        this.write(parts, started);
+        return; // busy until written
+      }
+    } catch (e) {
+      this.log.error({ err: e }, 'vnc_internal_error');
+      this.close('internal error');
+    }
+    this.busy = false;
+  }
+
+  /** The FramebufferUpdate to send now, or null when the client has everything. */
+  private async compose(): Promise<{ buffers: Buffer[]; rects: number } | null> {
+    const d = this.opts.display;
+    const tr = this.tr;
+    const out: Buffer[] = [];
+    let rects = 0;
+    const add = (b: Buffer[]): void => {
+      out.push(...b);
+      rects++;
+    };
+    const frame = d.latest();
+    if (frame && (frame.width !== this.fbWidth || frame.height !== this.fbHeight) && (this.wantsExtDesktopSize || this.wantsDesktopSize)) {
+      if (this.wantsExtDesktopSize) add(encodeExtendedDesktopSize(ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
+      else add(encodeDesktopSize(frame.width, frame.height));
+      this.fbWidth = frame.width;
+      this.fbHeight = frame.height;
+      this.sent = null;
+      this.pendingExtDesktop = null;
+      this.requestArea = { x: 0, y: 0, w: frame.width, h: frame.height };
+      this.log.info({ width: frame.width, height: frame.height }, 'vnc_desktop_size');
+    } else if (this.pendingExtDesktop && this.wantsExtDesktopSize) {
+      const { reason, status } = this.pendingExtDesktop;
+      add(encodeExtendedDesktopSize(reason, status, this.fbWidth, this.fbHeight, d.serial));
+      this.pendingExtDesktop = null;
+    }
+    if (this.cursorDirty && this.wantsCursor) {
+      const c = d.cursor;
+      const shown = c.visible && c.glyph && c.x !== CURSOR_OFF_DISPLAY;
+      add(encodeCursor(tr, shown ? c.glyph : null));
+      this.cursorDirty = false;
+    }
+    if (frame) {
+      const rs = this.damage(frame);
+      const enc = this.pixelEncoding;
+      for (const r of rs) {
+        if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, frame.width * 4, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
+        else if (enc === Encoding.ZLIB) add(await encodeZlib(tr, frame.data, frame.width * 4, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
+        else add(encodeRaw(tr, frame.data, frame.width * 4, r));
+      }
+    }
+    if (rects === 0) return null;
+    this.updateRequested = false;
+    this.requestArea = null;
+    this.forcedArea = null;
+    return { buffers: [updateHeader(rects), ...out], rects };
+  }
+
+  /** Rectangles of `frame` the client lacks, within what it asked for; updates `sent`/`owed`. */
+  private damage(frame: Frame): Rect[] {
+    const w = Math.min(frame.width, this.fbWidth);
+    const h = Math.min(frame.height, this.fbHeight);
+    if (w === 0 || h === 0) return [];
+    const ntiles = tileCols(w) * tileRows(h);
+    const sent = this.sent;
+    const sameGeometry = sent !== null && sent.width === frame.width && sent.height === frame.height && this.owed.length === ntiles;
+    if (sent === frame && this.forcedArea === null) {
+      if (!this.owed.includes(1)) return []; // idle: nothing new, nothing owed
+    }
+    const dirty = sameGeometry ? this.owed.slice() : new Uint8Array(ntiles).fill(1);
+    if (sameGeometry && sent !== frame) {
+      if (w === frame.width && h === frame.height) {
+        const changed = changedTiles(sent!.data, frame.data, w, h);
+        for (let i = 0; i < ntiles; i++) dirty[i]! |= changed[i]!;
+      } else markDirtyTiles(sent!.data, sent!.width * 4, frame.data, frame.width * 4, w, h, dirty);
+    }
+    if (this.forcedArea) markRect(dirty, w, h, this.forcedArea);
+    // Only tiles in the requested area go now; the rest are owed.
+    const allowed = new Uint8Array(ntiles);
+    if (this.requestArea) markRect(allowed, w, h, this.requestArea);
+    const owed = new Uint8Array(ntiles);
+    for (let i = 0; i < ntiles; i++) {
+      if (dirty[i] && !allowed[i]) {
+        owed[i] = 1;
+        dirty[i] = 0;
+      }
+    }
+    if (sent !== frame && frame.sequence > this.lastSequence + 1) this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
+    this.lastSequence = frame.sequence;
+    this.sent = frame;
+    this.owed = owed;
+    return tilesToRects(dirty, w, h);
+  }
+
+  private write(update: { buffers: Buffer[]; rects: number }, started: bigint): void {
+    const s = this.socket;
+    let bytes = 0;
+    for (const b of update.buffers) bytes += b.length;
+    this.counters.updates++;
+    this.counters.rects += update.rects;
+    this.counters.bytes += bytes;
+    if (this.debug)
+      this.log.debug(
+        { rects: update.rects, bytes, encoding: ENCODING_NAMES[this.pixelEncoding], encodeMs: Number(process.hrtime.bigint() - started) / 1e6 },
+        'vnc_update',
+      );
+    s.cork();
+    const last = update.buffers.length - 1;
+    update.buffers.forEach((b, i) => (i === last ? s.write(b, () => this.written()) : s.write(b)));
+    s.uncork();
+    if (s.writableLength > 0) this.watchStall();
+  }
+
+  private written(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+    this.busy = false;
+    if (this.phase === 'normal') this.kick();
+  }
+
+  /** Drops the client if its pending update makes no progress for stallTimeoutMs. */
+  private watchStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    const pending = this.socket.writableLength;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
+      if (!this.busy || this.phase === 'closed') return;
+      if (this.socket.writableLength >= pending) this.drop(`not reading: ${this.socket.writableLength} bytes pending for ${this.opts.stallTimeoutMs} ms`);
+      else this.watchStall();
+    }, this.opts.stallTimeoutMs);
+    this.stallTimer.unref();
+  }
+}
+
+function union(a: Rect | null, b: Rect): Rect {
+  if (!a) return { ...b };
+  const x = Math.min(a.x, b.x);
+  const y = Math.min(a.y, b.y);
+  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+}
+
+export { TILE };

@@ -1,0 +1,181 @@
+// Figures for the VNC server: see vnc-fps.sh. The server side (soft backend,
+// Displays, VncServer, the "guest" presenting frames at 60 Hz) runs in this
+// process, whose CPU (process.cpuUsage: all threads, including the backend's
+// worker and zlib's thread pool) is what is measured; the viewers run in a
+// child process and only parse updates (pixel data is skipped, zlib data is
+// not inflated).
+//
+// Baselines, same run, same presents:
+//   read   : the backend presents and one latest() readout per frame (what
+//            any viewer costs at least);
+//   socket : read + writing the 8 MB frame to one loopback socket per viewer
+//            (memcpy + socket write of the same bytes, no RFB).
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect } from 'node:net';
+import { pino } from 'pino';
+import { NullInput } from '../../dist/daemon/src/input/input-sink.js';
+import { VncServer } from '../../dist/daemon/src/sinks/vnc/index.js';
+import { RfbClient } from '../../dist/daemon/src/sinks/vnc/testing/rfb-client.js';
+import { SoftGuest, pattern } from '../../dist/daemon/src/sinks/vnc/testing/soft-guest.js';
+
+const W = 1920;
+const H = 1080;
+const FPS = 60;
+const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 4);
+const ENC = { raw: 0, zlib: 6, zrle: 16 };
+
+// ------------------------------------------------------------------ viewers
+if (process.argv[2] === 'viewers') {
+  const [, , , port, count, mode, enc] = process.argv;
+  const counts = [];
+  const sockets = [];
+  if (mode === 'sink') {
+    // baseline: plain sockets, count bytes
+    const srv = createServer((s) => {
+      const i = counts.push(0) - 1;
+      sockets.push(s);
+      s.on('data', (d) => (counts[i] += d.length));
+    });
+    srv.listen(0, '127.0.0.1', () => process.send({ ready: srv.address().port }));
+  } else {
+    const clients = [];
+    for (let i = 0; i < Number(count); i++) {
+      const c = await RfbClient.connect(Number(port), { decode: false });
+      c.setEncodings([ENC[enc]]);
+      clients.push(c);
+      counts.push(0);
+      (async () => {
+        c.requestUpdate(false);
+        for (;;) {
+          const u = await c.nextUpdate(60_000).catch(() => null);
+          if (!u) return;
+          if (u.rects.length) counts[i]++;
+          c.requestUpdate(true);
+        }
+      })();
+    }
+    process.send({ ready: true });
+  }
+  process.on('message', (m) => {
+    if (m === 'count') process.send({ counts: [...counts] });
+    if (m === 'exit') process.exit(0);
+  });
+} else await main();
+
+async function main() {
+  const log = pino({ level: 'warn' });
+  const guest = new SoftGuest(log, W * H * 4, 2);
+  const display = guest.attach([{ width: W, height: H, refreshHz: 60 }], 0);
+  const full = [pattern(W, H, 1), pattern(W, H, 2)];
+  const small = [pattern(W, H, 3), Buffer.from(pattern(W, H, 3))];
+  for (let y = 500; y < 564; y++) for (let x = 900; x < 964; x++) small[1].writeUInt32LE((0xff00ff00 ^ (x * y)) >>> 0, (y * W + x) * 4);
+
+  const load = (frames) => frames.forEach((f, i) => guest.store(i, f));
+
+  /** Presents alternately slot 0 and 1 at 60 Hz for SECONDS; returns presents, CPU and wall time. */
+  async function drive(onFrame = () => {}) {
+    // warm-up
+    for (let i = 0; i < 10; i++) {
+      guest.presentSlot(0, i & 1, W);
+      await new Promise((r) => setTimeout(r, 1000 / FPS));
+    }
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    let n = 0;
+    while (performance.now() - t0 < SECONDS * 1000) {
+      guest.presentSlot(0, n & 1, W);
+      n++;
+      onFrame();
+      const next = t0 + (n * 1000) / FPS;
+      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+    }
+    const cpu = process.cpuUsage(c0);
+    return { presents: n, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 };
+  }
+
+  async function viewers(args) {
+    const child = fork(new URL(import.meta.url).pathname, ['viewers', ...args.map(String)], { stdio: 'inherit' });
+    const [ready] = await once(child, 'message');
+    const count = async () => {
+      child.send('count');
+      const [m] = await once(child, 'message');
+      return m.counts;
+    };
+    return { child, ready: ready.ready, count, stop: () => child.send('exit') };
+  }
+
+  const rows = [];
+  const report = (name, r, delivered, extra = '') => {
+    const perFrame = r.cpuMs / r.presents;
+    const core = (r.cpuMs / r.wallMs) * 100;
+    const fps = delivered.map((d) => (d / r.wallMs) * 1000);
+    rows.push({ name, perFrame, core });
+    const fpsText = fps.length ? `viewer fps ${fps.map((f) => f.toFixed(1)).join('/')}` : '';
+    console.log(`${name.padEnd(34)} presented ${((r.presents / r.wallMs) * 1000).toFixed(1)} fps  cpu ${perFrame.toFixed(2)} ms/frame = ${core.toFixed(1)}% of a core  ${fpsText}${extra}`);
+    return { perFrame, core };
+  };
+
+  console.log(`1920x1080 BGRA, guest presents at ${FPS} Hz for ${SECONDS} s per run; CPU of the server process (all threads)`);
+
+  // baseline: read
+  load(full);
+  const baseRead = report('baseline read (full change)', await drive(() => display.latest()), []);
+
+  // baseline: socket writes of the frame bytes
+  async function socketBaseline(n) {
+    const v = await viewers([0, n, 'sink', 'raw']);
+    const socks = await Promise.all(Array.from({ length: n }, () => new Promise((r) => { const s = connect(v.ready, '127.0.0.1', () => r(s)); })));
+    let busy = socks.map(() => false);
+    let sent = socks.map(() => 0);
+    const r = await drive(() => {
+      const f = display.latest();
+      socks.forEach((s, i) => {
+        if (busy[i]) return; // like VNC: skip frames for a busy socket
+        busy[i] = true;
+        sent[i]++;
+        s.write(f.data, () => (busy[i] = false));
+      });
+    });
+    const out = report(`baseline socket x${n} (full change)`, r, sent);
+    socks.forEach((s) => s.destroy());
+    v.stop();
+    return out;
+  }
+  const baseSock1 = await socketBaseline(1);
+  const baseSock4 = await socketBaseline(4);
+
+  load(small);
+  const baseReadSmall = report('baseline read (64x64 change)', await drive(() => display.latest()), []);
+
+  const vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input: new NullInput(), log });
+  await vnc.start();
+  const port = vnc.address(0).port;
+  async function vncRun(name, frames, n, enc) {
+    load(frames);
+    const v = await viewers([port, n, 'vnc', enc]);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await v.count();
+    const r = await drive();
+    const afterCounts = await v.count();
+    v.stop();
+    await new Promise((r2) => setTimeout(r2, 200));
+    return report(name, r, afterCounts.map((c, i) => c - before[i]));
+  }
+  const ratio = (a, b) => (a.perFrame / b.perFrame).toFixed(2);
+  const f1 = await vncRun('vnc raw x1 (full change)', full, 1, 'raw');
+  const f4 = await vncRun('vnc raw x4 (full change)', full, 4, 'raw');
+  const s1 = await vncRun('vnc raw x1 (64x64 change)', small, 1, 'raw');
+  const s4 = await vncRun('vnc raw x4 (64x64 change)', small, 4, 'raw');
+  const z1 = await vncRun('vnc zrle x1 (64x64 change)', small, 1, 'zrle');
+  const zl1 = await vncRun('vnc zlib x1 (64x64 change)', small, 1, 'zlib');
+  await vnc.stop();
+  guest.destroy();
+
+  console.log('');
+  console.log(`full change, 1 viewer:  cpu/frame ${ratio(f1, baseSock1)}x socket baseline, ${ratio(f1, baseRead)}x read baseline; ${f1.core.toFixed(1)}% of a core (goal: 60 fps under 100%)`);
+  console.log(`full change, 4 viewers: cpu/frame ${ratio(f4, baseSock4)}x socket baseline, ${ratio(f4, baseRead)}x read baseline; ${f4.core.toFixed(1)}% of a core`);
+  for (const [n, r] of [['raw x1', s1], ['raw x4', s4], ['zrle x1', z1], ['zlib x1', zl1]])
+    console.log(`64x64 change, ${n}: ${r.core.toFixed(1)}% of a core in all, ${(r.core - baseReadSmall.core).toFixed(1)}% above the read baseline (goal: VNC under 5%)`);
+  process.exit(0);
+}

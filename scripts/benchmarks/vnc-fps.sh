@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# VNC server: frames per second and CPU per frame for 1920x1080 BGRA frames
+# from the soft backend to 1 and 4 loopback viewers, full-screen change and
+# 64x64 change per frame, against baselines measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ -f dist/daemon/src/sinks/vnc/index.js ] || npx tsc -p .
+node scripts/benchmarks/vnc-fps.mjs "$@"
