@@ -88,6 +88,7 @@ RegionRef GuestMemory::Find(uint64_t gpa, uint64_t len) const {
 bool GuestMemory::Read(uint64_t gpa, void* dst, uint64_t len) const {
   RegionRef r = Find(gpa, len);
   if (!r) return false;
+  if (len == 0) return true;  // dst may be null: no memcpy of nothing
   std::memcpy(dst, r->host + (gpa - r->gpa), len);
   return true;
 }
@@ -95,6 +96,7 @@ bool GuestMemory::Read(uint64_t gpa, void* dst, uint64_t len) const {
 bool GuestMemory::Write(uint64_t gpa, const void* src, uint64_t len) const {
   RegionRef r = Find(gpa, len);
   if (!r || !r->writable) return false;
+  if (len == 0) return true;
   std::memcpy(r->host + (gpa - r->gpa), src, len);
   return true;
 }

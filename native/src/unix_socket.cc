@@ -15,21 +15,16 @@ namespace agfx {
 
 namespace {
 
-constexpr size_t kHeaderSize = 16;
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kHeaderSize = Framer::kHeaderSize;
 constexpr size_t kMaxFdsPerRecv = 64;  // control buffer; QEMU sends <= 16
 constexpr int kMaxReadsPerWakeup = 64;
-
-uint32_t ReadU32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;  // vfio-user is host byte order (little-endian in practice)
-}
 
 void CloseAll(std::vector<int>& fds) {
   for (int fd : fds) ::close(fd);
   fds.clear();
 }
+
+void CloseAll(std::vector<int>&& fds) { CloseAll(fds); }
 
 bool FillSockaddr(const std::string& path, sockaddr_un* sa) {
   std::memset(sa, 0, sizeof *sa);
@@ -221,16 +216,22 @@ Napi::Function Connection::Init(Napi::Env env) {
 }
 
 // new Connection(fd, onMessage(buf, fds), onClose(reason|null), {maxMessageSize, maxFds})
-Connection::Connection(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Connection>(info) {
+namespace {
+uint32_t OptU32(const Napi::CallbackInfo& info, const char* name) {
+  return info[3].As<Napi::Object>().Get(name).As<Napi::Number>().Uint32Value();
+}
+}  // namespace
+
+Connection::Connection(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Connection>(info),
+      max_message_size_(OptU32(info, "maxMessageSize")),
+      max_fds_(OptU32(info, "maxFds")),
+      framer_(max_message_size_, max_fds_) {
   Napi::Env env = info.Env();
   fd_ = info[0].As<Napi::Number>().Int32Value();
   on_message_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_close_ = Napi::Persistent(info[2].As<Napi::Function>());
-  Napi::Object opts = info[3].As<Napi::Object>();
-  max_message_size_ = opts.Get("maxMessageSize").As<Napi::Number>().Uint32Value();
-  max_fds_ = opts.Get("maxFds").As<Napi::Number>().Uint32Value();
   if (max_message_size_ < kHeaderSize) ThrowErrno(env, EINVAL, "maxMessageSize");
-  buf_.resize(2 * kReadChunk);
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
@@ -246,7 +247,7 @@ Connection::Connection(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Connec
 }
 
 Connection::~Connection() {
-  for (auto& p : pending_fds_) CloseAll(p.fds);
+  CloseAll(framer_.Reset());
   for (auto& o : outq_) CloseAll(o.fds);
 }
 
@@ -280,16 +281,9 @@ void Connection::HandleReadable() {
 }
 
 bool Connection::ReadOnce(bool* would_block) {
-  // Make room: drop dispatched bytes, then grow up to one maximal message.
-  if (buf_.size() - data_end_ < kReadChunk && parse_off_ > 0) {
-    std::memmove(buf_.data(), buf_.data() + parse_off_, data_end_ - parse_off_);
-    for (auto& p : pending_fds_) p.message_start -= parse_off_;
-    data_end_ -= parse_off_;
-    parse_off_ = 0;
-  }
-  if (buf_.size() - data_end_ < kReadChunk) buf_.resize(data_end_ + 2 * kReadChunk);
-
-  iovec iov{buf_.data() + data_end_, buf_.size() - data_end_};
+  size_t room = 0;
+  uint8_t* space = framer_.ReadSpace(&room);
+  iovec iov{space, room};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRecv)];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -329,7 +323,7 @@ bool Connection::ReadOnce(bool* would_block) {
   }
   if (n == 0) {
     CloseAll(fds);
-    size_t partial = data_end_ - parse_off_;
+    size_t partial = framer_.buffered();
     if (partial > 0)
       Shutdown("peer closed the socket inside a message (" + std::to_string(partial) +
                    " bytes of it received)",
@@ -338,66 +332,28 @@ bool Connection::ReadOnce(bool* would_block) {
       Shutdown("", true);  // orderly disconnect
     return false;
   }
-  data_end_ += static_cast<size_t>(n);
   fds_in_ += fds.size();
-  if (!fds.empty()) AttachFds(data_end_, std::move(fds));
+  if (!framer_.Commit(static_cast<size_t>(n), std::move(fds))) {
+    Shutdown(framer_.error(), true);  // the framer keeps the fds; Shutdown closes them
+    return false;
+  }
   return !closed_;
-}
-
-// The kernel returns SCM_RIGHTS together with the first byte of the sendmsg()
-// that carried them, and ends the read right after that skb. A peer sends one
-// message per sendmsg(), so the fds belong to the last message that starts in
-// the bytes received so far.
-void Connection::AttachFds(size_t new_data_end, std::vector<int>&& fds) {
-  size_t pos = parse_off_, last = parse_off_;
-  while (pos < new_data_end) {
-    last = pos;
-    if (new_data_end - pos < 8) break;
-    uint32_t size = ReadU32(buf_.data() + pos + 4);
-    if (size < kHeaderSize) break;  // DispatchComplete reports the framing error
-    pos += size;
-  }
-  size_t total = fds.size();
-  if (!pending_fds_.empty() && pending_fds_.back().message_start == last) {
-    total += pending_fds_.back().fds.size();
-    pending_fds_.back().fds.insert(pending_fds_.back().fds.end(), fds.begin(), fds.end());
-  } else {
-    pending_fds_.push_back(PendingFds{last, std::move(fds)});
-  }
-  if (total > max_fds_) {
-    Shutdown("a message carries " + std::to_string(total) + " file descriptors; at most " +
-                 std::to_string(max_fds_) + " are allowed",
-             true);
-  }
 }
 
 void Connection::DispatchComplete() {
   Napi::Env env = Env();
+  Framer::Message m;
   while (!closed_) {
-    size_t avail = data_end_ - parse_off_;
-    if (avail < 8) return;
-    uint32_t size = ReadU32(buf_.data() + parse_off_ + 4);
-    if (size < kHeaderSize) {
-      Shutdown("bad message size " + std::to_string(size) + " (smaller than the 16-byte header)",
-               true);
+    Framer::Next next = framer_.Pop(&m);
+    if (next == Framer::Next::kNeedMore) return;
+    if (next == Framer::Next::kError) {
+      Shutdown(framer_.error(), true);
       return;
     }
-    if (size > max_message_size_) {
-      Shutdown("message of " + std::to_string(size) + " bytes exceeds the " +
-                   std::to_string(max_message_size_) + "-byte limit",
-               true);
-      return;
-    }
-    if (avail < size) return;
-
-    Napi::Buffer<uint8_t> msg = Napi::Buffer<uint8_t>::Copy(env, buf_.data() + parse_off_, size);
+    Napi::Buffer<uint8_t> msg = Napi::Buffer<uint8_t>::Copy(env, m.data, m.size);
     Napi::Array fd_array = Napi::Array::New(env);
-    if (!pending_fds_.empty() && pending_fds_.front().message_start == parse_off_) {
-      auto& fds = pending_fds_.front().fds;
-      for (size_t k = 0; k < fds.size(); ++k) fd_array.Set(k, Napi::Number::New(env, fds[k]));
-      pending_fds_.erase(pending_fds_.begin());  // ownership moves to JS
-    }
-    parse_off_ += size;
+    for (size_t k = 0; k < m.fds.size(); ++k) fd_array.Set(k, Napi::Number::New(env, m.fds[k]));
+    m.fds.clear();  // ownership moves to JS
     ++messages_in_;
     try {
       on_message_.MakeCallback(Value(), {msg, fd_array});
@@ -513,13 +469,9 @@ void Connection::Shutdown(const std::string& reason, bool notify) {
   }
   ::close(fd_);
   fd_ = -1;
-  for (auto& p : pending_fds_) CloseAll(p.fds);
-  pending_fds_.clear();
+  CloseAll(framer_.Reset());
   for (auto& o : outq_) CloseAll(o.fds);
   outq_.clear();
-  buf_.clear();
-  buf_.shrink_to_fit();
-  data_end_ = parse_off_ = 0;
   if (notify) {
     Napi::Env env = Env();
     Napi::Value r = reason.empty() ? env.Null() : Napi::String::New(env, reason);

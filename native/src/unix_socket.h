@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "framer.h"
+
 namespace agfx {
 
 // Watches a listening socket; calls onAccept(fd) for every new connection.
@@ -52,10 +54,6 @@ class Connection : public Napi::ObjectWrap<Connection> {
     size_t sent = 0;
     std::vector<int> fds;  // sent with the first byte, then closed
   };
-  struct PendingFds {
-    size_t message_start;  // offset in buf_ of the message they belong to
-    std::vector<int> fds;
-  };
 
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -66,7 +64,6 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void HandleWritable();
   // Reads once; returns false when the connection ended (closed_ is set).
   bool ReadOnce(bool* would_block);
-  void AttachFds(size_t new_data_end, std::vector<int>&& fds);
   void DispatchComplete();
   bool FlushQueue();
   void UpdatePollEvents();
@@ -79,10 +76,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   uint32_t max_message_size_;
   uint32_t max_fds_;
 
-  std::vector<uint8_t> buf_;
-  size_t parse_off_ = 0;  // start of the first message not yet dispatched
-  size_t data_end_ = 0;   // end of valid bytes in buf_
-  std::vector<PendingFds> pending_fds_;
+  Framer framer_;  // byte stream -> messages with their fds (framer.h)
   std::deque<Outgoing> outq_;
 
   uint64_t messages_in_ = 0, messages_out_ = 0, fds_in_ = 0;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the integration suite (or the suites given: unit integration fuzz)
+# against the addon built with AddressSanitizer + UndefinedBehaviorSanitizer
+# (npm run build:native:asan -> native/build-asan/). Every node process (test
+# runner, test files, the daemons they start) runs with the ASan runtime
+# LD_PRELOADed; sanitizer reports go to files, and any report fails the run.
+#
+# The normal build in native/build is never touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suites=("$@")
+[ "${#suites[@]}" -eq 0 ] && suites=(integration)
+
+asan_addon="$PWD/native/build-asan/build/Release/agfx_native.node"
+stale=""
+[ -f "$asan_addon" ] || stale=1
+[ -n "$stale" ] || [ -z "$(find native/src native/include native/binding.gyp -newer "$asan_addon" | head -1)" ] || stale=1
+[ -z "$stale" ] || npm run build:native:asan
+npx tsc -p .
+
+libasan="$(gcc -print-file-name=libasan.so)"
+[ -f "$libasan" ] || { echo "libasan.so not found (gcc -print-file-name=libasan.so)" >&2; exit 1; }
+reports="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan.XXXXXX")"
+
+# The addon is found by daemon/src/native.ts locateAddon() as
+# native/build/Release/agfx_native.node above dist/. Without touching the
+# shared checkout's build (other people may be running tests from it), the
+# run happens in a shadow tree: a copy of dist/, the ASan addon at
+# native/build/Release, and symlinks to everything else.
+shadow="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan-root.XXXXXX")"
+trap 'rm -rf "$shadow" "$reports"' EXIT
+for entry in * .[!.]*; do
+  case "$entry" in dist|native|.git) ;; *) ln -s "$PWD/$entry" "$shadow/$entry" ;; esac
+done
+cp -r dist "$shadow/dist"
+mkdir -p "$shadow/native/build/Release"
+for entry in native/*; do
+  [ "$entry" = native/build ] || ln -s "$PWD/$entry" "$shadow/$entry"
+done
+cp "$asan_addon" "$shadow/native/build/Release/agfx_native.node"
+if grep -q AGFX_NATIVE_ADDON daemon/src/native.ts; then export AGFX_NATIVE_ADDON="$shadow/native/build/Release/agfx_native.node"; fi
+cd "$shadow"
+
+files=()
+if [ -n "${ASAN_TEST_FILES:-}" ]; then read -r -a files <<< "$ASAN_TEST_FILES"; suites=(); fi
+for s in "${suites[@]}"; do
+  mapfile -t -O "${#files[@]}" files < <(find "dist/test/$s" -name '*.test.js' | sort)
+done
+[ "${#files[@]}" -gt 0 ] || { echo "no test files in: ${suites[*]}" >&2; exit 1; }
+
+# Node itself is not instrumented and leaks by design at exit: no leak check.
+rc=0
+LD_PRELOAD="$libasan" \
+ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$reports/asan:allow_user_segv_handler=1:handle_segv=0" \
+UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan" \
+FUZZ_MESSAGES="${FUZZ_MESSAGES:-20000}" FUZZ_RSS_LIMIT_MIB="${FUZZ_RSS_LIMIT_MIB:-2048}" \
+  node --test --test-concurrency=1 --test-timeout="${ASAN_TEST_TIMEOUT_MS:-300000}" --test-reporter=spec "${files[@]}" || rc=$?
+
+if compgen -G "$reports/*" >/dev/null; then
+  echo "asan-test: sanitizer reports:" >&2
+  for f in "$reports"/*; do echo "== $f" >&2; head -60 "$f" >&2; done
+  rc=1
+fi
+[ "$rc" -eq 0 ] && echo "asan-test: no sanitizer reports; suites ${suites[*]} passed"
+exit "$rc"
