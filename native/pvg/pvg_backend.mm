@@ -33,6 +33,14 @@ const agfx_backend kPvgBackend = {
     },
     [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->CursorPosition(port, x, y); },
     [](agfx_device* d) { Dev(d)->MemoryMapChanged(); },
+    // PVG's suspend must end with the device destroyed and its resume must be
+    // the first call on a fresh device (agfx_pvg_extras.h), which the
+    // keep-running save_state/restore_state contract cannot express yet: the
+    // daemon reports UNSUPPORTED for pvg until it drives that sequence.
+    nullptr,  // save_state
+    nullptr,  // free_state
+    nullptr,  // restore_state
+    nullptr,  // set_running (PVG's pause/unpause: not wired yet)
 };
 
 }  // namespace
