@@ -89,6 +89,8 @@ async function main(): Promise<void> {
     if (cfg.socketPath) unlinkSync(cfg.socketPath);
     process.exit(EXIT_FAILURE);
   }
+  // Where a person looks: printed once, on stderr with the logs (it may carry the token).
+  if (viewers.webUrl) process.stderr.write(`apple-gfxd: browser viewer at ${viewers.webUrl}\n`);
   let control: ControlServer | null = null;
   if (cfg.control) {
     control = new ControlServer(

@@ -46,7 +46,7 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     await new Promise<void>((r) => qmpServer.listen(qmpPath, r));
     const pw = join(dir, 'vnc.pw');
     writeFileSync(pw, 'sekrit\n');
-    d = await startDaemon(['--display', '24x12@60', '--vnc', '127.0.0.1:0', '--vnc-password-file', pw, '--qmp', qmpPath]);
+    d = await startDaemon(['--display', '24x12@60', '--vnc', '127.0.0.1:0', '--vnc-password-file', pw, '--qmp', qmpPath, '--web', '127.0.0.1:0']);
     vmm = await d.connectNegotiated();
     const fd = native.memfdCreate('viewer-ram', 4 << 20);
     await vmm.dmaMap({ iova: RAM, size: 4n << 20n, fd });
@@ -100,6 +100,20 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     assert.equal(events[1]![0]!.type, 'abs');
     assert.deepEqual(events[1]!.at(-1), { type: 'btn', data: { down: true, button: 'left' } });
     c.close();
+  });
+
+  it('serves the browser viewer: the page and a PNG screenshot of the frame', async () => {
+    const url = /browser viewer at (\S+)/.exec(d.stderrText())?.[1];
+    assert.ok(url, 'the daemon printed the viewer URL');
+    const page = await fetch(url!);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<canvas|<html/i);
+    const shot = await fetch(new URL('/screenshot/0.png', url!));
+    assert.equal(shot.status, 200);
+    const png = Buffer.from(await shot.arrayBuffer());
+    assert.equal(png.subarray(1, 4).toString(), 'PNG');
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [24, 12]);
+    assert.equal((await fetch(new URL('/screenshot/5.png', url!))).status, 404);
   });
 
   it('refuses a password file without --vnc', async () => {

@@ -1,0 +1,350 @@
+// The web viewer in a real browser: Debian's headless Chromium, driven by
+// playwright-core, opens the page served in-process next to a real soft
+// backend that presents known frames. The canvas must show those frames pixel
+// for pixel, the picker must switch displays and follow hot-plug, clicks and
+// keys must reach the input sink with display coordinates, and the Screenshot
+// button must download the frame as PNG.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { pino, type Logger } from 'pino';
+import type { Browser, Page } from 'playwright-core';
+import { Displays } from '../../daemon/src/display/displays.js';
+import type { InputSink, KeyEvent, PointerEvent } from '../../daemon/src/input/input-sink.js';
+import { native, type NativeBackend } from '../../daemon/src/native.js';
+import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
+import { repoRoot } from '../support/daemon.js';
+import { Op, Reg } from '../support/soft-ring.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = process.env.WEB_E2E_ARTIFACTS ?? join(repoRoot, 'dist', 'test-artifacts');
+
+function banner(reason: string): string {
+  const line = '!'.repeat(78);
+  process.stdout.write(`\n${line}\n!! WEB VIEWER BROWSER TESTS SKIPPED: ${reason}\n${line}\n\n`);
+  return `browser e2e skipped: ${reason}`;
+}
+
+/** Debian's Chromium, installed with apt-get when missing (as root). Never a downloaded browser. */
+function ensureChromium(): string | null {
+  if (existsSync(CHROMIUM)) return null;
+  if (process.getuid?.() !== 0) return `${CHROMIUM} is missing and we are not root to apt-get install chromium`;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 5 * 60 * 1000 });
+  const r = spawnSync('apt-get', ['install', '-y', 'chromium'], { encoding: 'utf8', env, timeout: 10 * 60 * 1000 });
+  if (existsSync(CHROMIUM)) return null;
+  return `apt-get install chromium failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' ')}`;
+}
+
+const skipReason = ensureChromium();
+const skip = skipReason ? banner(skipReason) : false;
+
+const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await tick(10);
+  }
+}
+
+// ---- a guest presenting frames through the soft backend's ring (as in test/integration/web-viewer.test.ts) ----
+
+const RAM_GPA = 0x40000000n;
+const RAM_SIZE = 32 << 20;
+const RING_ENTRIES = 256;
+const TASK_RAM_OFF = 1 << 20;
+const TASK_SIZE = 24 << 20;
+const SLOT = 4 << 20;
+
+class SoftGuest {
+  readonly ram: number;
+  readonly backend: NativeBackend;
+  readonly displays: Displays;
+  private tail = 0;
+
+  constructor(log: Logger) {
+    this.ram = native.memfdCreate('web-e2e-ram', RAM_SIZE);
+    native.gmMap(RAM_GPA, BigInt(RAM_SIZE), this.ram, 0n, true);
+    let displays: Displays | null = null;
+    this.backend = new native.Backend('soft', '', { variant: 0, displayPorts: 4 }, (evs) => displays?.handle(evs));
+    this.displays = displays = new Displays(this.backend, log, 4);
+    this.backend.mmioWrite(0, Reg.RING_BASE_LO, Number(RAM_GPA));
+    this.backend.mmioWrite(0, Reg.RING_BASE_HI, 0);
+    this.backend.mmioWrite(0, Reg.RING_ENTRIES, RING_ENTRIES);
+    const list = Buffer.alloc(16);
+    list.writeBigUInt64LE(RAM_GPA + BigInt(TASK_RAM_OFF), 0);
+    list.writeBigUInt64LE(BigInt(TASK_SIZE), 8);
+    writeSync(this.ram, list, 0, 16, 0x10000);
+    this.run([
+      [Op.TASK_CREATE, [1n, BigInt(TASK_SIZE)]],
+      [Op.TASK_MAP, [1n, 0n, RAM_GPA + 0x10000n, 1n, 0n]],
+    ]);
+  }
+
+  run(cmds: [number, bigint[]][]): void {
+    const first = this.tail;
+    for (const [op, args] of cmds) {
+      const e = Buffer.alloc(64);
+      e.writeUInt32LE(op, 0);
+      e.writeUInt32LE(0xffffffff, 8);
+      args.forEach((a, k) => e.writeBigUInt64LE(a, 16 + k * 8));
+      writeSync(this.ram, e, 0, 64, (this.tail % RING_ENTRIES) * 64);
+      this.tail = (this.tail + 1) >>> 0;
+    }
+    this.backend.mmioWrite(0, Reg.RING_TAIL, this.tail);
+    this.backend.mmioWrite(0, Reg.DOORBELL, 1);
+    for (let i = first; i !== this.tail; i = (i + 1) >>> 0) {
+      const st = Buffer.alloc(4);
+      readSync(this.ram, st, 0, 4, (i % RING_ENTRIES) * 64 + 8);
+      assert.equal(st.readUInt32LE(0), 0, `ring command ${i - first} failed`);
+    }
+  }
+
+  async attach(port: number, width: number, height: number, name: string): Promise<void> {
+    const src = this.displays.attach([{ width, height, refreshHz: 60 }], port, name);
+    await until(() => src.width === width, `mode of display ${port}`);
+  }
+
+  async present(port: number, bgra: Buffer): Promise<void> {
+    const src = this.displays.get(port)!;
+    writeSync(this.ram, bgra, 0, bgra.length, TASK_RAM_OFF + port * SLOT);
+    const before = src.presented;
+    this.run([[Op.PRESENT, [BigInt(port), 1n, BigInt(port * SLOT), BigInt(src.width * 4), 0n]]]);
+    await until(() => src.presented > before, `frame on display ${port}`);
+  }
+
+  /** An arrow-ish cursor glyph, shown at (x, y). */
+  cursor(port: number, x: number, y: number): void {
+    const w = 12;
+    const h = 18;
+    const g = Buffer.alloc(w * h * 4);
+    for (let j = 0; j < h; j++)
+      for (let i = 0; i < w; i++) {
+        if (i > j || (j > 12 && i > 4)) continue;
+        const edge = i === 0 || i === j || j === h - 1 || (j === 12 && i >= 4);
+        g.writeUInt32LE(edge ? 0xff000000 : 0xffffffff, (j * w + i) * 4);
+      }
+    const off = 20 << 20;
+    writeSync(this.ram, g, 0, g.length, TASK_RAM_OFF + off);
+    this.run([
+      [Op.CURSOR_GLYPH, [BigInt(port), 1n, BigInt(off), BigInt(w | (h << 16)), 0n]],
+      [Op.CURSOR_SHOW, [BigInt(port), 1n]],
+      [Op.CURSOR_MOVE, [BigInt(port), BigInt(x), BigInt(y)]],
+    ]);
+  }
+
+  destroy(): void {
+    this.backend.destroy();
+    native.gmUnmapAll();
+  }
+}
+
+/** A recognisable BGRA picture: gradients, a grid, and a colour block per display. */
+function picture(width: number, height: number, hue: number): Buffer {
+  const b = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 4;
+      const grid = x % 32 === 0 || y % 32 === 0;
+      b[o] = grid ? 0xff : (x * 255) / width; // blue
+      b[o + 1] = grid ? 0xff : (y * 255) / height; // green
+      b[o + 2] = grid ? 0xff : (hue + x + y) & 0xff; // red
+      b[o + 3] = 0xff;
+    }
+  return b;
+}
+
+function rgbaOf(bgra: Buffer): Buffer {
+  const out = Buffer.alloc(bgra.length);
+  for (let i = 0; i < bgra.length; i += 4) {
+    out[i] = bgra[i + 2]!;
+    out[i + 1] = bgra[i + 1]!;
+    out[i + 2] = bgra[i]!;
+    out[i + 3] = 0xff;
+  }
+  return out;
+}
+
+function pngInfo(png: Buffer): { width: number; height: number; rgba: Buffer } {
+  assert.equal(png.toString('latin1', 1, 4), 'PNG');
+  let off = 8;
+  let width = 0;
+  let height = 0;
+  const idat: Buffer[] = [];
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.toString('latin1', off + 4, off + 8);
+    if (type === 'IHDR') (width = png.readUInt32BE(off + 8)), (height = png.readUInt32BE(off + 12));
+    if (type === 'IDAT') idat.push(png.subarray(off + 8, off + 8 + len));
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const rgba = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) raw.copy(rgba, y * width * 4, y * (width * 4 + 1) + 1, (y + 1) * (width * 4 + 1));
+  return { width, height, rgba };
+}
+
+class SpyInput implements InputSink {
+  keys: KeyEvent[] = [];
+  pointers: PointerEvent[] = [];
+  key(ev: KeyEvent): void {
+    this.keys.push(ev);
+  }
+  pointer(ev: PointerEvent): void {
+    this.pointers.push(ev);
+  }
+}
+
+/** The canvas pixels (RGBA) as the page shows them. */
+async function canvasPixels(page: Page): Promise<{ width: number; height: number; rgba: Buffer }> {
+  const r = await page.evaluate(() => {
+    const c = document.getElementById('canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
+    return { width: c.width, height: c.height, b64: btoa(s) };
+  });
+  return { width: r.width, height: r.height, rgba: Buffer.from(r.b64, 'base64') };
+}
+
+const shownPort = (page: Page, port: number): Promise<unknown> =>
+  page.waitForFunction((p) => document.getElementById('canvas')?.dataset.port === String(p), port, { timeout: 10000 });
+
+describe('web viewer in headless Chromium', { skip }, () => {
+  const log = pino({ level: 'info' }, { write: () => {} });
+  const input = new SpyInput();
+  let guest: SoftGuest;
+  let viewer: WebViewer;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  const A = { w: 320, h: 200 };
+  const B = { w: 256, h: 160 };
+  let picA: Buffer;
+  let picB: Buffer;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    guest = new SoftGuest(log);
+    await guest.attach(0, A.w, A.h, 'main');
+    await guest.attach(1, B.w, B.h, 'side');
+    picA = picture(A.w, A.h, 0);
+    picB = picture(B.w, B.h, 128);
+    await guest.present(0, picA);
+    await guest.present(1, picB);
+    guest.cursor(0, 100, 60);
+    viewer = new WebViewer({ port: 0, displays: guest.displays, input, log, token: 'e2e-token' });
+    url = (await viewer.start()).url;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 600 } });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await viewer?.stop();
+    guest?.destroy();
+  });
+
+  it('shows the first display pixel for pixel, with the guest cursor drawn over it', async () => {
+    await shownPort(page, 0);
+    const px = await canvasPixels(page);
+    assert.deepEqual([px.width, px.height], [A.w, A.h]);
+    assert.ok(px.rgba.equals(rgbaOf(picA)), 'canvas pixels equal the presented frame');
+    await page.waitForSelector('#cursor:not([hidden])');
+    const status = await page.textContent('#status');
+    assert.equal(status, 'connected');
+    // The canvas keeps the display's aspect ratio when scaled to fit.
+    const box = (await page.locator('#canvas').boundingBox())!;
+    assert.ok(Math.abs(box.width / box.height - A.w / A.h) < 0.02, `aspect ${box.width}x${box.height}`);
+    assert.ok(box.width > A.w, 'scaled up to fit the window');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'web-viewer.png') });
+  });
+
+  it('follows changes: only the new pixels arrive, and they are drawn', async () => {
+    const next = Buffer.from(picA);
+    for (let y = 50; y < 90; y++) for (let x = 140; x < 200; x++) next.writeUInt32LE(0xff20c040, (y * A.w + x) * 4);
+    const before = viewer.stats().frameBytes;
+    await guest.present(0, next);
+    await page.waitForFunction(() => {
+      const c = document.getElementById('canvas') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(150, 60, 1, 1).data;
+      return d[0] === 0x20 && d[1] === 0xc0 && d[2] === 0x40;
+    });
+    assert.ok((await canvasPixels(page)).rgba.equals(rgbaOf(next)));
+    assert.ok(viewer.stats().frameBytes - before < 60 * 40 * 4 + 1024, 'just the dirty rectangle was sent');
+    picA = next;
+  });
+
+  it('switches displays with the picker and follows hot-plug', async () => {
+    const options = await page.locator('#display option').allTextContents();
+    assert.deepEqual(options, [`0: main (${A.w}\u00d7${A.h})`, `1: side (${B.w}\u00d7${B.h})`]);
+    await page.selectOption('#display', '1');
+    await shownPort(page, 1);
+    const px = await canvasPixels(page);
+    assert.deepEqual([px.width, px.height], [B.w, B.h]);
+    assert.ok(px.rgba.equals(rgbaOf(picB)), 'the other display, pixel for pixel');
+
+    await guest.attach(2, 64, 64, 'hotplugged');
+    await page.waitForFunction(() => document.querySelectorAll('#display option').length === 3);
+    guest.displays.detach(2);
+    await page.waitForFunction(() => document.querySelectorAll('#display option').length === 2);
+    assert.equal(await page.inputValue('#display'), '1', 'still showing the display picked');
+  });
+
+  it('a click reaches the input sink in display pixels, a key press as a DOM code', async () => {
+    input.pointers.length = 0;
+    input.keys.length = 0;
+    const box = (await page.locator('#canvas').boundingBox())!;
+    const [dx, dy] = [200, 40];
+    await page.mouse.click(box.x + ((dx + 0.5) * box.width) / B.w, box.y + ((dy + 0.5) * box.height) / B.h);
+    await until(() => input.pointers.some((p) => p.buttons === 1) && input.pointers.at(-1)!.buttons === 0, 'click');
+    const down = input.pointers.find((p) => p.buttons === 1)!;
+    assert.deepEqual(down, { port: 1, x: dx, y: dy, buttons: 1 });
+    assert.deepEqual(input.pointers.at(-1), { port: 1, x: dx, y: dy, buttons: 0 });
+
+    await page.keyboard.press('a');
+    await page.keyboard.press('Enter');
+    await until(() => input.keys.length >= 4, 'keys').catch((e) => {
+      throw new Error(`${(e as Error).message}: got ${JSON.stringify(input.keys)} ${JSON.stringify(viewer.stats())}`);
+    });
+    assert.deepEqual(input.keys, [
+      { code: 'KeyA', down: true },
+      { code: 'KeyA', down: false },
+      { code: 'Enter', down: true },
+      { code: 'Enter', down: false },
+    ]);
+  });
+
+  it('the Screenshot button downloads a PNG of the shown display', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#screenshot')]);
+    assert.match(download.suggestedFilename(), /^apple-gfxd-display1-.*\.png$/);
+    const file = await download.path();
+    const png = pngInfo(readFileSync(file));
+    assert.deepEqual([png.width, png.height], [B.w, B.h]);
+    assert.ok(png.rgba.equals(rgbaOf(picB)), 'the PNG holds the frame');
+  });
+
+  it('kept one connection and no bad message throughout', () => {
+    const st = viewer.stats();
+    assert.equal(st.connections, 1, 'the page never had to reconnect');
+    assert.equal(st.badMessages, 0, 'the page sent nothing the server refused');
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('without the token the page is refused', async () => {
+    const res = await page.request.get(url.replace(/\?.*$/, ''));
+    assert.equal(res.status(), 401);
+  });
+});
