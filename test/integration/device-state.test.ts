@@ -8,6 +8,11 @@ import { native } from '../../daemon/src/native.js';
 import type { VfioUserClient } from '../../protocol/src/index.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+import protobuf from 'protobufjs';
+import { join } from 'node:path';
+import { repoRoot } from '../support/daemon.js';
+
+const DeviceState = protobuf.loadSync(join(repoRoot, 'daemon/src/state/device-state.proto')).lookupType('apple_gfxd.state.v1.DeviceState');
 
 const RAM = 0x40000000n;
 const RAM_SIZE = 8 << 20;
@@ -69,6 +74,16 @@ describe('device state save/restore', () => {
     // Quiesce like a VMM stopping its vCPUs: no more doorbells; save.
     const saved = (await ctlA.call('save')).state as Buffer;
     assert.ok(saved.length > 8 * 8 * 4, 'the state carries the frame');
+    // One protobuf message describes the device; the soft backend's part field by field.
+    const st = DeviceState.toObject(DeviceState.decode(saved), { longs: Number, bytes: Buffer, defaults: true }) as Record<string, any>;
+    assert.equal(st.variant, 'pci');
+    assert.equal(st.backendState.length, 0, 'nothing opaque for the soft backend');
+    assert.equal(st.soft.registers.scratch, 0xfeed);
+    assert.equal(st.soft.registers.ringBase, Number(RAM));
+    assert.deepEqual(st.soft.tasks.map((t: { id: number; size: number }) => [t.id, t.size]), [[7, 0x20000]]);
+    assert.deepEqual(st.soft.tasks[0].ranges, [{ taskOffset: 0x4000, gpa: Number(BUF), length: 8192, readOnly: true }], 'guest ranges, no host address');
+    assert.deepEqual([st.soft.displays[0].width, st.soft.displays[0].height, st.soft.displays[0].frame.length], [8, 8, 8 * 8 * 4]);
+    assert.deepEqual([st.soft.displays[0].cursor.visible, st.soft.displays[0].cursor.x, st.soft.displays[0].cursor.y], [true, 3, 4]);
     ctlA.close();
     A.vmm.close();
 

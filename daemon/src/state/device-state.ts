@@ -6,6 +6,7 @@ import protobuf from 'protobufjs';
 import { ControlError } from '../control/schema.js';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
+import { decodeSoftState, encodeSoftState, type SoftState } from './soft-state.js';
 
 export const DEVICE_STATE_VERSION = 1;
 
@@ -36,7 +37,8 @@ export function saveDeviceState(p: StateParts): Buffer {
     displays: p.displays.list().map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes })),
     guestMemory: p.device.memory.regions().map((r) => ({ gpa: r.gpa.toString(), size: r.size.toString() })),
     vectors: p.device.interrupts.stats(),
-    backendState: blob,
+    // The soft backend's state goes in field by field; others stay opaque.
+    ...(p.backendName === 'soft' ? { soft: decodeSoftState(blob) } : { backendState: blob }),
     savedAtUnix: Date.now() / 1000,
   });
   return Buffer.from(StateType.encode(msg).finish());
@@ -70,8 +72,17 @@ export function restoreDeviceState(p: StateParts, bytes: Buffer): void {
     if (p.displays.get(port)) p.displays.setModes(port, d.modes);
     else p.displays.attach(d.modes, port, d.name || undefined);
   }
+  let blob: Buffer = s.backendState;
+  if (p.backendName === 'soft') {
+    if (!s.soft) throw new ControlError('BAD_REQUEST', 'the state has no soft-device part');
+    try {
+      blob = encodeSoftState(s.soft as SoftState);
+    } catch (e) {
+      throw new ControlError('BAD_REQUEST', `soft-device state: ${(e as Error).message}`);
+    }
+  }
   try {
-    p.device.backend.restoreState(s.backendState);
+    p.device.backend.restoreState(blob);
   } catch (e) {
     throw new ControlError('BAD_REQUEST', (e as Error).message);
   }
