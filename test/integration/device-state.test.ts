@@ -2,7 +2,7 @@
 // memory: the second daemon carries on where the first stopped (same frame,
 // tasks re-mapped onto guest memory, pending fences complete).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
 import { native } from '../../daemon/src/native.js';
 import type { VfioUserClient } from '../../protocol/src/index.js';
@@ -19,8 +19,12 @@ const RAM_SIZE = 8 << 20;
 const BUF = RAM + 0x100000n;
 const LIST = RAM + 0x10000n;
 
+/** Clients of the current test: closed after it, pass or fail, so a failure cannot block the next test's client. */
+const open: VfioUserClient[] = [];
+
 async function attachVmm(d: RunningDaemon, ramFd: number): Promise<{ vmm: VfioUserClient; efd: number }> {
   const vmm = await d.connectNegotiated();
+  open.push(vmm);
   await vmm.dmaMap({ iova: RAM, size: BigInt(RAM_SIZE), fd: ramFd });
   const efd = native.eventfdCreate();
   await vmm.setIrqEventfds(2, 0, [efd]);
@@ -49,6 +53,10 @@ describe('device state save/restore', () => {
     await a.stop();
     await b.stop();
     native.closeFd(ramFd);
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) c.close();
+    await tick(50); // let the daemons see the disconnects
   });
 
   it('moves a running soft device from one daemon to another', async () => {

@@ -3,7 +3,7 @@
 // the soft backend, restore into a second daemon attached to the same guest
 // memory, and the device carries on.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { ControlClient } from '../../daemon/src/control/client.js';
 import { native } from '../../daemon/src/native.js';
 import { Errno, Feature, FeatureFlag, MigState, type VfioUserClient } from '../../protocol/src/index.js';
@@ -15,8 +15,11 @@ const RAM_SIZE = 8 << 20;
 const BUF = RAM + 0x200000n;
 const LIST = RAM + 0x10000n;
 
+const open: VfioUserClient[] = [];
+
 async function vmm(d: RunningDaemon, fd: number): Promise<{ c: VfioUserClient; efd: number }> {
   const c = await d.connectNegotiated();
+  open.push(c);
   await c.dmaMap({ iova: RAM, size: BigInt(RAM_SIZE), fd });
   const efd = native.eventfdCreate();
   await c.setIrqEventfds(2, 0, [efd]);
@@ -37,6 +40,10 @@ describe('vfio-user migration v2', () => {
     await a.stop();
     await b.stop();
     native.closeFd(fd);
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) c.close();
+    await tick(50);
   });
 
   it('advertises STOP_COPY and answers probes; refuses what it does not support', async () => {

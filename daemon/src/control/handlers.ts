@@ -9,7 +9,7 @@ import type { DisplaySource } from '../display/display-source.js';
 import { LOG_LEVELS } from '../logging.js';
 import type { DaemonContext } from './context.js';
 import { ControlError } from './schema.js';
-import { restoreDeviceState, saveDeviceState } from '../state/device-state.js';
+import { restoreDeviceStateSettled, saveDeviceState } from '../state/device-state.js';
 
 type Obj = Record<string, any>;
 
@@ -137,9 +137,9 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
     return { saved: { state: saveDeviceState({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }) } };
   },
 
-  restore(ctx, body) {
+  async restore(ctx, body) {
     if (!body.state || body.state.length === 0) throw new ControlError('BAD_REQUEST', 'restore needs a state');
-    restoreDeviceState({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }, body.state);
+    await restoreDeviceStateSettled({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }, body.state);
     return { ok: {} };
   },
 };

@@ -44,7 +44,22 @@ export function saveDeviceState(p: StateParts): Buffer {
   return Buffer.from(StateType.encode(msg).finish());
 }
 
-export function restoreDeviceState(p: StateParts, bytes: Buffer): void {
+/**
+ * Restores, then waits (bounded) until the backend's display events for the
+ * restored modes have reached the daemon, so whoever asked sees the result.
+ */
+export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): Promise<void> {
+  const expected = restoreDeviceState(p, bytes);
+  const deadline = Date.now() + 1000;
+  while (Date.now() < deadline && expected.some((e) => {
+    const d = p.displays.get(e.port);
+    return d && (d.width !== e.width || d.height !== e.height);
+  }))
+    await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Returns the display sizes the backend will report for the restored state. */
+export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
   let s: Record<string, any>;
   try {
     s = StateType.toObject(StateType.decode(bytes), { longs: String, bytes: Buffer, defaults: true, arrays: true });
@@ -87,4 +102,9 @@ export function restoreDeviceState(p: StateParts, bytes: Buffer): void {
     throw new ControlError('BAD_REQUEST', (e as Error).message);
   }
   p.device.config.load(s.configSpace);
+  return p.backendName === 'soft' && s.soft
+    ? (s.soft.displays as { port: number; attached: boolean; width: number; height: number }[])
+        .filter((d) => d.attached && want.has(d.port) && want.get(d.port)!.modes.some((m) => m.width === d.width && m.height === d.height))
+        .map((d) => ({ port: d.port, width: d.width, height: d.height }))
+    : [];
 }
