@@ -18,6 +18,8 @@ export interface Config {
   logLevel: LogLevel;
   writeMultiple: boolean;
   printCapabilities: boolean;
+  /** --write-option-rom PATH: write PVG's option ROM and exit. */
+  writeOptionRom: string | null;
   memoryModel: 'tasks' | 'static';
   /** Control socket path; null = none. */
   control: string | null;
@@ -116,6 +118,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
     .addOption(new Option('--print-capabilities', 'print a JSON description of this backend program and exit'))
+    .addOption(new Option('--write-option-rom <path>', "write PVG's option ROM (padded to a power of two) for vfio-user-pci's romfile=, and exit (macOS)"))
     .showHelpAfterError('(run apple-gfxd --help for usage)')
     .exitOverride();
 }
@@ -134,6 +137,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     logLevel: o.logLevel,
     writeMultiple: Boolean(o.writeMultiple),
     printCapabilities: Boolean(o.printCapabilities),
+    writeOptionRom: o.writeOptionRom ?? null,
     displays: o.display ?? [DEFAULT_MODES],
     memoryModel: o.memoryModel,
     control: o.control ?? (o.socketPath ? `${o.socketPath}.ctl` : null),
@@ -149,7 +153,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (env.LISTEN_FDS !== '1') throw new UsageError(`LISTEN_FDS=${env.LISTEN_FDS}: exactly one socket is expected`);
     cfg.fd = 3;
   }
-  if (!cfg.printCapabilities && cfg.socketPath === null && cfg.fd === null)
+  if (!cfg.printCapabilities && !cfg.writeOptionRom && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');

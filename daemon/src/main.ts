@@ -46,6 +46,19 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(capabilities(), null, 2) + '\n');
     return;
   }
+  if (cfg.writeOptionRom) {
+    if (!native.pvgWriteOptionRom) {
+      process.stderr.write('apple-gfxd: --write-option-rom needs macOS: the option ROM comes from ParavirtualizedGraphics.framework\n');
+      process.exit(EXIT_FAILURE);
+    }
+    try {
+      native.pvgWriteOptionRom(cfg.writeOptionRom);
+    } catch (e) {
+      process.stderr.write(`apple-gfxd: ${(e as Error).message}\n`);
+      process.exit(EXIT_FAILURE);
+    }
+    return;
+  }
   const logControl = createLogger(cfg.logLevel);
   const log = logControl.logger;
   try {

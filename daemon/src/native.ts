@@ -106,6 +106,8 @@ export interface NativeAddon {
     opts: { variant: number; displayPorts: number; memoryModel?: number },
     onEvents: (events: BackendEvent[]) => void,
   ) => NativeBackend;
+  /** macOS builds only: writes PVG's option ROM, padded to a power of two. */
+  pvgWriteOptionRom?(path: string): void;
   hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };
 }
 

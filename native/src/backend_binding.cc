@@ -24,6 +24,7 @@
 #ifdef __APPLE__
 // The pvg backend is compiled into the addon on macOS only (binding.gyp).
 extern "C" const agfx_backend* agfx_pvg_backend(void);
+extern "C" bool agfx_pvg_write_option_rom(const char* path, char* err, size_t err_len);
 #endif
 
 namespace agfx {
@@ -259,8 +260,21 @@ Napi::Value TaskStats(const Napi::CallbackInfo& info) {
 }
 }  // namespace
 
+#ifdef __APPLE__
+// pvgWriteOptionRom(path): PGCopyOptionROMURL() padded to a power of two.
+Napi::Value PvgWriteOptionRom(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>();
+  char err[256] = {0};
+  if (!agfx_pvg_write_option_rom(path.c_str(), err, sizeof err)) ThrowErrno(info.Env(), EIO, err);
+  return info.Env().Undefined();
+}
+#endif
+
 void InitBackend(Napi::Env env, Napi::Object exports) {
   exports.Set("Backend", Backend::Init(env));
+#ifdef __APPLE__
+  exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
+#endif
   exports.Set("hostStats", Napi::Function::New(env, TaskStats));
 }
 

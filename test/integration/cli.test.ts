@@ -153,6 +153,13 @@ describe('apple-gfxd command line', () => {
     rmSync(dir, { recursive: true });
   });
 
+  it('--write-option-rom says plainly that it needs macOS here, exit 1', { skip: process.platform === 'darwin' }, () => {
+    const r = run(['--write-option-rom', '/tmp/never-written.rom']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /needs macOS/);
+    assert.equal(existsSync('/tmp/never-written.rom'), false);
+  });
+
   it('refuses LISTEN_FDS meant for another process, exit 2', () => {
     const r = spawnSync(process.execPath, [daemonMain], { encoding: 'utf8', env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' } });
     assert.equal(r.status, 2);
