@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
-import { native } from '../../daemon/src/native.js';
 import type { VfioUserClient } from '../../protocol/src/index.js';
 import { daemonMain, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Op, SoftRing, St } from '../support/soft-ring.js';
+import { presentFrame } from '../support/soft-ring.js';
 
 const RAM = 0x40000000n;
 
@@ -43,22 +42,10 @@ describe('control API', () => {
     d = await startDaemon(['--display', '32x16@60']);
     ctlPath = `${d.socketPath}.ctl`;
     vmm = await d.connectNegotiated();
-    const fd = native.memfdCreate('ctl-ram', 4 << 20);
-    await vmm.dmaMap({ iova: RAM, size: 4n << 20n, fd });
-    const ram = new GuestRam(fd, RAM, 4 << 20);
-    const ring = new SoftRing(vmm, ram, RAM, 16);
-    await ring.configure();
     // A 32x16 frame: pixel (x, y) = B x*8, G y*16, R 0x40.
     const px = Buffer.alloc(32 * 16 * 4);
     for (let y = 0; y < 16; y++) for (let x = 0; x < 32; x++) px.set([x * 8, y * 16, 0x40, 0xff], (y * 32 + x) * 4);
-    ram.write(RAM + 0x100000n, px);
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(RAM + 0x100000n, 0);
-    list.writeBigUInt64LE(4096n, 8);
-    ram.write(RAM + 0x10000n, list);
-    assert.equal((await ring.run(Op.TASK_CREATE, [1, 0x10000])).status, St.OK);
-    assert.equal((await ring.run(Op.TASK_MAP, [1, 0, RAM + 0x10000n, 1, 1])).status, St.OK);
-    assert.equal((await ring.run(Op.PRESENT, [0, 1, 0, 128, 0])).status, St.OK);
+    await presentFrame(vmm, { ramGpa: RAM, name: 'ctl-ram', port: 0, width: 32, pixels: px });
     for (let i = 0; i < 5; i++) await vmm.read32(0, 0x1000);
     ctl = await ControlClient.connect(ctlPath);
   });

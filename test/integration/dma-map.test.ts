@@ -15,7 +15,6 @@ import {
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
 
-const PAGE = 0x1000n;
 const RW = DmaFlag.READ | DmaFlag.WRITE;
 const AGFX_ID = 0x58464741;
 

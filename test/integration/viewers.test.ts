@@ -6,12 +6,11 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ControlClient } from '../../daemon/src/control/client.js';
-import { native } from '../../daemon/src/native.js';
 import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
 import { RfbClient } from '../../daemon/src/sinks/vnc/testing/rfb-client.js';
 import type { VfioUserClient } from '../../protocol/src/index.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Op, SoftRing, St } from '../support/soft-ring.js';
+import { presentFrame } from '../support/soft-ring.js';
 
 const RAM = 0x40000000n;
 
@@ -48,19 +47,7 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     writeFileSync(pw, 'sekrit\n');
     d = await startDaemon(['--display', '24x12@60', '--vnc', '127.0.0.1:0', '--vnc-password-file', pw, '--qmp', qmpPath, '--web', '127.0.0.1:0']);
     vmm = await d.connectNegotiated();
-    const fd = native.memfdCreate('viewer-ram', 4 << 20);
-    await vmm.dmaMap({ iova: RAM, size: 4n << 20n, fd });
-    const ram = new GuestRam(fd, RAM, 4 << 20);
-    const ring = new SoftRing(vmm, ram, RAM, 16);
-    await ring.configure();
-    ram.write(RAM + 0x100000n, pixels);
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(RAM + 0x100000n, 0);
-    list.writeBigUInt64LE(4096n, 8);
-    ram.write(RAM + 0x10000n, list);
-    assert.equal((await ring.run(Op.TASK_CREATE, [1, 0x10000])).status, St.OK);
-    assert.equal((await ring.run(Op.TASK_MAP, [1, 0, RAM + 0x10000n, 1, 1])).status, St.OK);
-    assert.equal((await ring.run(Op.PRESENT, [0, 1, 0, 96, 0])).status, St.OK);
+    await presentFrame(vmm, { ramGpa: RAM, name: 'viewer-ram', port: 0, width: 24, pixels });
     await d.waitForLog((l) => l.msg === 'qmp_connected');
   });
   after(async () => {

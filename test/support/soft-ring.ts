@@ -131,3 +131,37 @@ export class SoftRing {
     return this.completion(i);
   }
 }
+
+/**
+ * A VMM with a small guest showing a frame: maps a fresh memfd as guest RAM at
+ * `ramGpa` (4 MiB), configures the ring, maps the pixels (BGRA8, width*4
+ * bytes per row, up to 1 MiB) into task 1 and presents them on `port`.
+ */
+export async function presentFrame(
+  vmm: VfioUserClient,
+  opts: { ramGpa: bigint; name: string; port: number; width: number; pixels: Buffer },
+): Promise<{ ram: GuestRam; ring: SoftRing }> {
+  const size = 4 << 20;
+  const { memfdCreate } = (await import('../../daemon/src/native.js')).native;
+  const fd = memfdCreate(opts.name, size);
+  await vmm.dmaMap({ iova: opts.ramGpa, size: BigInt(size), fd });
+  const ram = new GuestRam(fd, opts.ramGpa, size);
+  const ring = new SoftRing(vmm, ram, opts.ramGpa, 16);
+  await ring.configure();
+  const pixelsGpa = opts.ramGpa + 0x100000n;
+  const listGpa = opts.ramGpa + 0x10000n;
+  ram.write(pixelsGpa, opts.pixels);
+  const list = Buffer.alloc(16);
+  list.writeBigUInt64LE(pixelsGpa, 0);
+  list.writeBigUInt64LE(BigInt(Math.ceil(opts.pixels.length / 4096) * 4096), 8);
+  ram.write(listGpa, list);
+  for (const [op, args] of [
+    [Op.TASK_CREATE, [1, 0x100000]],
+    [Op.TASK_MAP, [1, 0, listGpa, 1, 1]],
+    [Op.PRESENT, [opts.port, 1, 0, opts.width * 4, 0]],
+  ] as [number, (number | bigint)[]][]) {
+    const done = await ring.run(op, args);
+    if (done.status !== St.OK) throw new Error(`soft device command ${op} failed with status ${done.status}`);
+  }
+  return { ram, ring };
+}
