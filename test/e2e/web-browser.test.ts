@@ -5,8 +5,7 @@
 // keys must reach the input sink with display coordinates, and the Screenshot
 // button must download the frame as PNG.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -17,30 +16,13 @@ import type { InputSink, KeyEvent, PointerEvent } from '../../daemon/src/input/i
 import { native, type NativeBackend } from '../../daemon/src/native.js';
 import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
 import { repoRoot } from '../support/daemon.js';
+import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
 import { Op, Reg } from '../support/soft-ring.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = process.env.WEB_E2E_ARTIFACTS ?? join(repoRoot, 'dist', 'test-artifacts');
 
-function banner(reason: string): string {
-  const line = '!'.repeat(78);
-  process.stdout.write(`\n${line}\n!! WEB VIEWER BROWSER TESTS SKIPPED: ${reason}\n${line}\n\n`);
-  return `browser e2e skipped: ${reason}`;
-}
-
-/** Debian's Chromium, installed with apt-get when missing (as root). Never a downloaded browser. */
-function ensureChromium(): string | null {
-  if (existsSync(CHROMIUM)) return null;
-  if (process.getuid?.() !== 0) return `${CHROMIUM} is missing and we are not root to apt-get install chromium`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 5 * 60 * 1000 });
-  const r = spawnSync('apt-get', ['install', '-y', 'chromium'], { encoding: 'utf8', env, timeout: 10 * 60 * 1000 });
-  if (existsSync(CHROMIUM)) return null;
-  return `apt-get install chromium failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' ')}`;
-}
-
 const skipReason = ensureChromium();
-const skip = skipReason ? banner(skipReason) : false;
+const skip = skipReason ? browserSkipBanner('WEB VIEWER BROWSER TESTS', skipReason) : false;
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -239,11 +221,7 @@ describe('web viewer in headless Chromium', { skip }, () => {
     guest.cursor(0, 100, 60);
     viewer = new WebViewer({ port: 0, displays: guest.displays, input, log, token: 'e2e-token' });
     url = (await viewer.start()).url;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 600 } });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
