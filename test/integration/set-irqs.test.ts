@@ -315,6 +315,17 @@ describe('DEVICE_SET_IRQS', () => {
     c.close();
   });
 
+  it('accepts EVENTFD|MASK or UNMASK without fds as a de-assign of (absent) notifiers, and the vector still delivers', async () => {
+    const c = await connect();
+    const efd = eventfd();
+    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]));
+    for (const action of [F.ACTION_MASK, F.ACTION_UNMASK])
+      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_EVENTFD | action, index: PciIrq.MSIX, start: 0, count: 1 })));
+    await raise(c, 0);
+    assert.equal(native.eventfdRead(efd), 1, 'the trigger eventfd was left alone');
+    c.close();
+  });
+
   it("takes QEMU's argsz 20 with fds attached (argsz does not count fds), and larger argsz too", async () => {
     const c = await connect();
     const a = eventfd();

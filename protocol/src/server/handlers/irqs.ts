@@ -30,8 +30,13 @@ export const setIrqs: Handler = {
         throw invalid(`DEVICE_SET_IRQS vectors [${r.start}, ${r.start + r.count}) outside the ${irq.count} of index ${r.index}`);
       if (data === F.DATA_EVENTFD) {
         if (!(irq.flags & IrqInfoFlag.EVENTFD)) throw invalid(`IRQ index ${r.index} does not take eventfds`);
-        if (action !== F.ACTION_TRIGGER)
-          throw new VfioUserError(Errno.ENOTSUP, 'mask/unmask notification eventfds are not supported');
+        if (action !== F.ACTION_TRIGGER) {
+          // Without fds this de-assigns mask/unmask notifiers (spec): there are
+          // none to drop. Assigning them is not supported.
+          if (fds.length > 0) throw new VfioUserError(Errno.ENOTSUP, 'mask/unmask notification eventfds are not supported');
+          ctx.log.debug({ index: r.index, start: r.start, count: r.count }, 'vfio_user_irq_notifier_deassign');
+          return undefined;
+        }
         if (fds.length === 0) req = { kind: 'deassign', index: r.index, start: r.start, count: r.count };
         else if (fds.length === r.count) req = { kind: 'assign', index: r.index, start: r.start, fds: fds.all() };
         else throw invalid(`DEVICE_SET_IRQS count ${r.count} but ${fds.length} fds`);
