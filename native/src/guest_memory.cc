@@ -2,8 +2,10 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -85,20 +87,37 @@ RegionRef GuestMemory::Find(uint64_t gpa, uint64_t len) const {
   return r->Contains(gpa, len) ? r : nullptr;
 }
 
+// Copies go through process_vm_readv/writev on our own process rather than
+// memcpy: if the VMM shrank the shared file after DMA_MAP, touching the
+// mapping past its end would raise SIGBUS; the kernel copy fails with EFAULT.
+static bool SafeCopy(void* dst, const void* src, uint64_t len, bool to_guest) {
+  uint64_t done = 0;
+  while (done < len) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(len - done, 16u << 20));
+    iovec local{(to_guest ? const_cast<void*>(src) : dst), chunk};
+    iovec remote{(to_guest ? dst : const_cast<void*>(src)), chunk};
+    local.iov_base = static_cast<uint8_t*>(local.iov_base) + done;
+    remote.iov_base = static_cast<uint8_t*>(remote.iov_base) + done;
+    ssize_t n = to_guest ? ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0)
+                         : ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+    if (n != static_cast<ssize_t>(chunk)) return false;
+    done += chunk;
+  }
+  return true;
+}
+
 bool GuestMemory::Read(uint64_t gpa, void* dst, uint64_t len) const {
   RegionRef r = Find(gpa, len);
   if (!r) return false;
-  if (len == 0) return true;  // dst may be null: no memcpy of nothing
-  std::memcpy(dst, r->host + (gpa - r->gpa), len);
-  return true;
+  if (len == 0) return true;  // dst may be null: no copy of nothing
+  return SafeCopy(dst, r->host + (gpa - r->gpa), len, false);
 }
 
 bool GuestMemory::Write(uint64_t gpa, const void* src, uint64_t len) const {
   RegionRef r = Find(gpa, len);
   if (!r || !r->writable) return false;
   if (len == 0) return true;
-  std::memcpy(r->host + (gpa - r->gpa), src, len);
-  return true;
+  return SafeCopy(r->host + (gpa - r->gpa), src, len, true);
 }
 
 std::vector<RegionRef> GuestMemory::Snapshot() const {

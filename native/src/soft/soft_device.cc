@@ -1056,7 +1056,8 @@ class SoftDevice {
         const IosfcMapping& m = io_maps_[io_handle_ - 1];
         if (io_peek_ % 4 || uint64_t(io_peek_) + 4 > m.len) return Bad("PEEK outside the mapping");
         uint32_t v;
-        std::memcpy(&v, static_cast<uint8_t*>(m.host) + io_peek_, 4);  // through the host alias
+        // Through the host alias, without faulting if the VMM shrank the file.
+        if (!SafeRead(static_cast<uint8_t*>(m.host) + io_peek_, reinterpret_cast<uint8_t*>(&v), 4)) return Bad("PEEK of memory the VMM took away");
         return v;
       }
       case kIoMapped: return io_live_;
