@@ -14,6 +14,7 @@ import {
 } from '../../protocol/src/index.js';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { assertErrorReply as assertError } from '../support/replies.js';
 
 const RW = DmaFlag.READ | DmaFlag.WRITE;
 const AGFX_ID = 0x58464741;
@@ -27,13 +28,6 @@ const memfd = (size: number, tag = 'dma'): { fd: number; name: string } => {
 
 const mapPayload = (m: { iova: bigint; size: bigint; offset?: bigint; flags?: number; argsz?: number }): Buffer =>
   encodeDmaMap({ flags: m.flags ?? RW, offset: m.offset ?? 0n, iova: m.iova, size: m.size, argsz: m.argsz });
-
-const assertError = (r: Reply, errno: number): void => {
-  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
-  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
-  assert.equal(r.header.size, 16, 'error replies are header-only');
-  assert.equal(r.fds.length, 0);
-};
 
 const assertOk = (r: Reply): void => {
   assert.equal(r.header.flags, MsgFlag.TYPE_REPLY, `error ${r.header.error}`);

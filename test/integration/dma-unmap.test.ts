@@ -8,11 +8,11 @@ import {
   Errno,
   MsgFlag,
   encodeDmaUnmap,
-  type Reply,
   type VfioUserClient,
 } from '../../protocol/src/index.js';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { assertErrorReply as assertError } from '../support/replies.js';
 
 const AGFX_ID = 0x58464741;
 
@@ -24,12 +24,6 @@ const memfd = (size: number, tag = 'unmap'): { fd: number; name: string } => {
 
 const unmapPayload = (flags: number, iova: bigint, size: bigint, argsz?: number): Buffer =>
   encodeDmaUnmap({ flags, iova, size, argsz });
-
-const assertError = (r: Reply, errno: number): void => {
-  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
-  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
-  assert.equal(r.header.size, 16, 'error replies are header-only');
-};
 
 describe('DMA_UNMAP', () => {
   let d: RunningDaemon;

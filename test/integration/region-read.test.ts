@@ -8,21 +8,15 @@ import {
   Errno,
   MsgFlag,
   encodeRegionAccess,
-  type Reply,
   type VfioUserClient,
 } from '../../protocol/src/index.js';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { assertErrorReply as assertError } from '../support/replies.js';
 
 const AGFX_ID = 0x58464741;
 const AGFX_VERSION = 0x00010000;
 const readPayload = (region: number, offset: bigint | number, count: number): Buffer =>
   encodeRegionAccess(BigInt(offset), region, count);
-
-const assertError = (r: Reply, errno: number): void => {
-  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
-  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
-  assert.equal(r.header.size, 16, 'error replies are header-only');
-};
 
 /** Walks the capability list; returns id -> offset. */
 function walkCaps(cfg: Buffer): Map<number, number> {

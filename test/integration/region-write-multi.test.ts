@@ -9,12 +9,12 @@ import {
   MsgFlag,
   PciIrq,
   encodeWriteMulti,
-  type Reply,
   type VfioUserClient,
   type WriteMultiEntry,
 } from '../../protocol/src/index.js';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { assertErrorReply as assertError } from '../support/replies.js';
 
 const SCRATCH = 0x1008;
 const entry = (region: number, offset: number, data: Buffer, count = data.length): WriteMultiEntry => ({
@@ -29,12 +29,6 @@ const u32 = (v: number): Buffer => {
   return b;
 };
 const scratch = (v: number): WriteMultiEntry => entry(0, SCRATCH, u32(v));
-
-const assertError = (r: Reply, errno: number): void => {
-  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
-  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
-  assert.equal(r.header.size, 16);
-};
 
 describe('REGION_WRITE_MULTI', () => {
   let d: RunningDaemon;

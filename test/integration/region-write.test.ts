@@ -9,11 +9,11 @@ import {
   MsgFlag,
   PciIrq,
   encodeRegionAccess,
-  type Reply,
   type VfioUserClient,
 } from '../../protocol/src/index.js';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { assertErrorReply as assertError } from '../support/replies.js';
 
 const AGFX_ID = 0x58464741;
 const AGFX_VERSION = 0x00010000;
@@ -30,12 +30,6 @@ const u16 = (v: number): Buffer => {
 };
 const writePayload = (region: number, offset: bigint | number, data: Buffer, count = data.length): Buffer =>
   encodeRegionAccess(BigInt(offset), region, count, data);
-
-const assertError = (r: Reply, errno: number): void => {
-  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
-  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
-  assert.equal(r.header.size, 16, 'error replies are header-only');
-};
 
 describe('REGION_WRITE', () => {
   let d: RunningDaemon;

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/src/index.js';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { assertErrorReply as assertError } from '../support/replies.js';
 
 const AGFX_ID = 0x58464741;
 const IRQ_TEST = 0x100c;
@@ -24,11 +25,6 @@ const NONE_TRIGGER = F.DATA_NONE | F.ACTION_TRIGGER; // 0x21
 const irqsPayload = (r: { flags: number; index: number; start: number; count: number; argsz?: number; data?: Buffer }): Buffer =>
   encodeSetIrqs(r);
 
-const assertError = (r: Reply, errno: number): void => {
-  assert.equal(r.header.flags, MsgFlag.TYPE_REPLY | MsgFlag.ERROR);
-  assert.equal(r.header.error, errno, `errno ${r.header.error}, expected ${errno}`);
-  assert.equal(r.header.size, 16);
-};
 const assertOk = (r: Reply): void => {
   assert.equal(r.header.flags, MsgFlag.TYPE_REPLY, `error ${r.header.error}`);
   assert.equal(r.header.size, 16, 'SET_IRQS replies carry no payload');
