@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControlClient } from '../dist/daemon/src/control/client.js';
-import { RfbClient } from '../dist/daemon/src/sinks/vnc/testing/rfb-client.js';
+import { RfbClient } from '../dist/test/support/rfb-client.js';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);

@@ -16,8 +16,8 @@ import { createServer, connect } from 'node:net';
 import { pino } from 'pino';
 import { NullInput } from '../../dist/daemon/src/input/input-sink.js';
 import { VncServer } from '../../dist/daemon/src/sinks/vnc/index.js';
-import { RfbClient } from '../../dist/daemon/src/sinks/vnc/testing/rfb-client.js';
-import { SoftGuest, pattern } from '../../dist/daemon/src/sinks/vnc/testing/soft-guest.js';
+import { RfbClient } from '../../dist/test/support/rfb-client.js';
+import { SoftGuest, pattern } from '../../dist/test/support/soft-guest.js';
 
 const W = 1920;
 const H = 1080;

@@ -5,19 +5,17 @@
 // keys must reach the input sink with display coordinates, and the Screenshot
 // button must download the frame as PNG.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
-import { Displays } from '../../daemon/src/display/displays.js';
 import type { InputSink, KeyEvent, PointerEvent } from '../../daemon/src/input/input-sink.js';
-import { native, type NativeBackend } from '../../daemon/src/native.js';
 import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
 import { repoRoot } from '../support/daemon.js';
 import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
-import { Op, Reg } from '../support/soft-ring.js';
+import { SoftGuest } from '../support/soft-guest.js';
 
 const ARTIFACTS = process.env.WEB_E2E_ARTIFACTS ?? join(repoRoot, 'dist', 'test-artifacts');
 
@@ -33,96 +31,20 @@ async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promi
   }
 }
 
-// ---- a guest presenting frames through the soft backend's ring (as in test/integration/web-viewer.test.ts) ----
 
-const RAM_GPA = 0x40000000n;
-const RAM_SIZE = 32 << 20;
-const RING_ENTRIES = 256;
-const TASK_RAM_OFF = 1 << 20;
-const TASK_SIZE = 24 << 20;
-const SLOT = 4 << 20;
 
-class SoftGuest {
-  readonly ram: number;
-  readonly backend: NativeBackend;
-  readonly displays: Displays;
-  private tail = 0;
-
-  constructor(log: Logger) {
-    this.ram = native.memfdCreate('web-e2e-ram', RAM_SIZE);
-    native.gmMap(RAM_GPA, BigInt(RAM_SIZE), this.ram, 0n, true);
-    let displays: Displays | null = null;
-    this.backend = new native.Backend('soft', '', { variant: 0, displayPorts: 4 }, (evs) => displays?.handle(evs));
-    this.displays = displays = new Displays(this.backend, log, 4);
-    this.backend.mmioWrite(0, Reg.RING_BASE_LO, Number(RAM_GPA));
-    this.backend.mmioWrite(0, Reg.RING_BASE_HI, 0);
-    this.backend.mmioWrite(0, Reg.RING_ENTRIES, RING_ENTRIES);
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(RAM_GPA + BigInt(TASK_RAM_OFF), 0);
-    list.writeBigUInt64LE(BigInt(TASK_SIZE), 8);
-    writeSync(this.ram, list, 0, 16, 0x10000);
-    this.run([
-      [Op.TASK_CREATE, [1n, BigInt(TASK_SIZE)]],
-      [Op.TASK_MAP, [1n, 0n, RAM_GPA + 0x10000n, 1n, 0n]],
-    ]);
-  }
-
-  run(cmds: [number, bigint[]][]): void {
-    const first = this.tail;
-    for (const [op, args] of cmds) {
-      const e = Buffer.alloc(64);
-      e.writeUInt32LE(op, 0);
-      e.writeUInt32LE(0xffffffff, 8);
-      args.forEach((a, k) => e.writeBigUInt64LE(a, 16 + k * 8));
-      writeSync(this.ram, e, 0, 64, (this.tail % RING_ENTRIES) * 64);
-      this.tail = (this.tail + 1) >>> 0;
+/** An arrow-ish cursor glyph, hot spot at its tip. */
+function arrowGlyph(): { w: number; h: number; hx: number; hy: number; bgra: Buffer } {
+  const w = 12;
+  const h = 18;
+  const g = Buffer.alloc(w * h * 4);
+  for (let j = 0; j < h; j++)
+    for (let i = 0; i < w; i++) {
+      if (i > j || (j > 12 && i > 4)) continue;
+      const edge = i === 0 || i === j || j === h - 1 || (j === 12 && i >= 4);
+      g.writeUInt32LE(edge ? 0xff000000 : 0xffffffff, (j * w + i) * 4);
     }
-    this.backend.mmioWrite(0, Reg.RING_TAIL, this.tail);
-    this.backend.mmioWrite(0, Reg.DOORBELL, 1);
-    for (let i = first; i !== this.tail; i = (i + 1) >>> 0) {
-      const st = Buffer.alloc(4);
-      readSync(this.ram, st, 0, 4, (i % RING_ENTRIES) * 64 + 8);
-      assert.equal(st.readUInt32LE(0), 0, `ring command ${i - first} failed`);
-    }
-  }
-
-  async attach(port: number, width: number, height: number, name: string): Promise<void> {
-    const src = this.displays.attach([{ width, height, refreshHz: 60 }], port, name);
-    await until(() => src.width === width, `mode of display ${port}`);
-  }
-
-  async present(port: number, bgra: Buffer): Promise<void> {
-    const src = this.displays.get(port)!;
-    writeSync(this.ram, bgra, 0, bgra.length, TASK_RAM_OFF + port * SLOT);
-    const before = src.presented;
-    this.run([[Op.PRESENT, [BigInt(port), 1n, BigInt(port * SLOT), BigInt(src.width * 4), 0n]]]);
-    await until(() => src.presented > before, `frame on display ${port}`);
-  }
-
-  /** An arrow-ish cursor glyph, shown at (x, y). */
-  cursor(port: number, x: number, y: number): void {
-    const w = 12;
-    const h = 18;
-    const g = Buffer.alloc(w * h * 4);
-    for (let j = 0; j < h; j++)
-      for (let i = 0; i < w; i++) {
-        if (i > j || (j > 12 && i > 4)) continue;
-        const edge = i === 0 || i === j || j === h - 1 || (j === 12 && i >= 4);
-        g.writeUInt32LE(edge ? 0xff000000 : 0xffffffff, (j * w + i) * 4);
-      }
-    const off = 20 << 20;
-    writeSync(this.ram, g, 0, g.length, TASK_RAM_OFF + off);
-    this.run([
-      [Op.CURSOR_GLYPH, [BigInt(port), 1n, BigInt(off), BigInt(w | (h << 16)), 0n]],
-      [Op.CURSOR_SHOW, [BigInt(port), 1n]],
-      [Op.CURSOR_MOVE, [BigInt(port), BigInt(x), BigInt(y)]],
-    ]);
-  }
-
-  destroy(): void {
-    this.backend.destroy();
-    native.gmUnmapAll();
-  }
+  return { w, h, hx: 0, hy: 0, bgra: g };
 }
 
 /** A recognisable BGRA picture: gradients, a grid, and a colour block per display. */
@@ -211,14 +133,14 @@ describe('web viewer in headless Chromium', { skip }, () => {
   const pageErrors: string[] = [];
 
   before(async () => {
-    guest = new SoftGuest(log);
-    await guest.attach(0, A.w, A.h, 'main');
-    await guest.attach(1, B.w, B.h, 'side');
+    guest = new SoftGuest(log, 320 * 200 * 4, 4);
+    await guest.attachMode(0, A.w, A.h, 'main');
+    await guest.attachMode(1, B.w, B.h, 'side');
     picA = picture(A.w, A.h, 0);
     picB = picture(B.w, B.h, 128);
-    await guest.present(0, picA);
-    await guest.present(1, picB);
-    guest.cursor(0, 100, 60);
+    await guest.show(0, picA);
+    await guest.show(1, picB);
+    await guest.cursor(0, arrowGlyph(), 100, 60);
     viewer = new WebViewer({ port: 0, displays: guest.displays, input, log, token: 'e2e-token' });
     url = (await viewer.start()).url;
     browser = await launchChromium();
@@ -254,7 +176,7 @@ describe('web viewer in headless Chromium', { skip }, () => {
     const next = Buffer.from(picA);
     for (let y = 50; y < 90; y++) for (let x = 140; x < 200; x++) next.writeUInt32LE(0xff20c040, (y * A.w + x) * 4);
     const before = viewer.stats().frameBytes;
-    await guest.present(0, next);
+    await guest.show(0, next);
     await page.waitForFunction(() => {
       const c = document.getElementById('canvas') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(150, 60, 1, 1).data;
@@ -274,7 +196,7 @@ describe('web viewer in headless Chromium', { skip }, () => {
     assert.deepEqual([px.width, px.height], [B.w, B.h]);
     assert.ok(px.rgba.equals(rgbaOf(picB)), 'the other display, pixel for pixel');
 
-    await guest.attach(2, 64, 64, 'hotplugged');
+    await guest.attachMode(2, 64, 64, 'hotplugged');
     await page.waitForFunction(() => document.querySelectorAll('#display option').length === 3);
     guest.displays.detach(2);
     await page.waitForFunction(() => document.querySelectorAll('#display option').length === 2);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ControlClient } from '../../daemon/src/control/client.js';
 import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
-import { RfbClient } from '../../daemon/src/sinks/vnc/testing/rfb-client.js';
+import { RfbClient } from '../support/rfb-client.js';
 import type { VfioUserClient } from '../../protocol/src/index.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';

@@ -11,8 +11,8 @@ import { parseVncListen, VncServer } from '../../daemon/src/sinks/vnc/index.js';
 import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
 import type { PixelFormat } from '../../daemon/src/sinks/vnc/pixel-format.js';
 import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
-import { RfbClient } from '../../daemon/src/sinks/vnc/testing/rfb-client.js';
-import { SoftGuest, pattern } from '../../daemon/src/sinks/vnc/testing/soft-guest.js';
+import { RfbClient } from '../support/rfb-client.js';
+import { SoftGuest, pattern } from '../support/soft-guest.js';
 
 interface Line {
   msg: string;

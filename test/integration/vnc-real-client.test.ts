@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { NullInput } from '../../daemon/src/input/input-sink.js';
 import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
 import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
-import { SoftGuest } from '../../daemon/src/sinks/vnc/testing/soft-guest.js';
+import { SoftGuest } from '../support/soft-guest.js';
 
 const W = 320;
 const H = 240;

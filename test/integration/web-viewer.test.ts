@@ -7,15 +7,13 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { readSync, writeSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
-import { Displays } from '../../daemon/src/display/displays.js';
+import { pino } from 'pino';
 import type { KeyEvent, PointerEvent, InputSink } from '../../daemon/src/input/input-sink.js';
-import { native, type NativeBackend } from '../../daemon/src/native.js';
 import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
-import { Op, Reg } from '../support/soft-ring.js';
+import { Op } from '../support/soft-ring.js';
+import { SoftGuest } from '../support/soft-guest.js';
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -27,95 +25,7 @@ async function until(pred: () => boolean, what: string, timeoutMs = 3000): Promi
   }
 }
 
-// ---------------------------------------------------------------------------
-// A guest driving the soft backend through its ring (docs/soft-device.md).
 
-const RAM_GPA = 0x40000000n;
-const RAM_SIZE = 64 << 20;
-const RING_ENTRIES = 256;
-const LIST_OFF = 0x10000;
-const TASK_RAM_OFF = 1 << 20; // task 1 maps guest RAM from here
-const TASK_SIZE = 48 << 20;
-const SLOT = 12 << 20; // per-port frame area in the task
-
-class SoftGuest {
-  readonly ram: number;
-  readonly backend: NativeBackend;
-  readonly displays: Displays;
-  private tail = 0;
-
-  constructor(log: Logger) {
-    this.ram = native.memfdCreate('web-ram', RAM_SIZE);
-    native.gmMap(RAM_GPA, BigInt(RAM_SIZE), this.ram, 0n, true);
-    let displays: Displays | null = null;
-    this.backend = new native.Backend('soft', '', { variant: 0, displayPorts: 4 }, (evs) => displays?.handle(evs));
-    this.displays = displays = new Displays(this.backend, log, 4);
-    this.backend.mmioWrite(0, Reg.RING_BASE_LO, Number(RAM_GPA));
-    this.backend.mmioWrite(0, Reg.RING_BASE_HI, 0);
-    this.backend.mmioWrite(0, Reg.RING_ENTRIES, RING_ENTRIES);
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(RAM_GPA + BigInt(TASK_RAM_OFF), 0);
-    list.writeBigUInt64LE(BigInt(TASK_SIZE), 8);
-    writeSync(this.ram, list, 0, 16, LIST_OFF);
-    this.run([
-      [Op.TASK_CREATE, [1n, BigInt(TASK_SIZE)]],
-      [Op.TASK_MAP, [1n, 0n, RAM_GPA + BigInt(LIST_OFF), 1n, 0n]],
-    ]);
-  }
-
-  /** Runs commands synchronously; every one must complete OK. */
-  run(cmds: [number, bigint[]][]): void {
-    const idx: number[] = [];
-    for (const [op, args] of cmds) {
-      const e = Buffer.alloc(64);
-      e.writeUInt32LE(op, 0);
-      e.writeUInt32LE(0xffffffff, 8);
-      args.forEach((a, k) => e.writeBigUInt64LE(a, 16 + k * 8));
-      writeSync(this.ram, e, 0, 64, (this.tail % RING_ENTRIES) * 64);
-      idx.push(this.tail);
-      this.tail = (this.tail + 1) >>> 0;
-    }
-    this.backend.mmioWrite(0, Reg.RING_TAIL, this.tail);
-    this.backend.mmioWrite(0, Reg.DOORBELL, 1);
-    for (const i of idx) {
-      const st = Buffer.alloc(4);
-      readSync(this.ram, st, 0, 4, (i % RING_ENTRIES) * 64 + 8);
-      assert.equal(st.readUInt32LE(0), 0, `command ${cmds[idx.indexOf(i)]![0]} failed with status ${st.readUInt32LE(0)}`);
-    }
-  }
-
-  /** Presents a BGRA frame of the display's current size and waits until the daemon has seen it. */
-  async present(port: number, bgra: Buffer): Promise<void> {
-    const src = this.displays.get(port)!;
-    assert.equal(bgra.length, src.width * src.height * 4);
-    writeSync(this.ram, bgra, 0, bgra.length, TASK_RAM_OFF + port * SLOT);
-    const before = src.presented;
-    this.run([[Op.PRESENT, [BigInt(port), 1n, BigInt(port * SLOT), BigInt(src.width * 4), 0n]]]);
-    await until(() => src.presented > before, `frame on display ${port}`);
-  }
-
-  async cursor(port: number, glyph: { w: number; h: number; hx: number; hy: number; bgra: Buffer }, x: number, y: number): Promise<void> {
-    const off = 40 << 20;
-    writeSync(this.ram, glyph.bgra, 0, glyph.bgra.length, TASK_RAM_OFF + off);
-    const src = this.displays.get(port)!;
-    this.run([
-      [Op.CURSOR_GLYPH, [BigInt(port), 1n, BigInt(off), BigInt(glyph.w | (glyph.h << 16)), BigInt(glyph.hx | (glyph.hy << 16))]],
-      [Op.CURSOR_SHOW, [BigInt(port), 1n]],
-      [Op.CURSOR_MOVE, [BigInt(port), BigInt(x), BigInt(y)]],
-    ]);
-    await until(() => src.cursor.visible && src.cursor.x === x && src.cursor.y === y && src.cursor.glyph !== null, 'cursor');
-  }
-
-  async attach(port: number, width: number, height: number, name?: string): Promise<void> {
-    const src = this.displays.attach([{ width, height, refreshHz: 60 }], port, name);
-    await until(() => src.width === width, `mode of display ${port}`);
-  }
-
-  destroy(): void {
-    this.backend.destroy();
-    native.gmUnmapAll();
-  }
-}
 
 /** A BGRA test pattern, different for every (seed, x, y); alpha 0xff. */
 function pattern(width: number, height: number, seed: number): Buffer {
@@ -395,12 +305,12 @@ describe('web viewer (in-process, soft backend)', () => {
   let frame0: Buffer;
 
   before(async () => {
-    guest = new SoftGuest(log);
-    await guest.attach(0, W, H);
-    await guest.attach(1, 80, 40, 'second');
+    guest = new SoftGuest(log, 640 * 480 * 4, 4);
+    await guest.attachMode(0, W, H);
+    await guest.attachMode(1, 80, 40, 'second');
     frame0 = pattern(W, H, 1);
-    await guest.present(0, frame0);
-    await guest.present(1, pattern(80, 40, 9));
+    await guest.show(0, frame0);
+    await guest.show(1, pattern(80, 40, 9));
     viewer = new WebViewer({ host: '127.0.0.1', port: 0, displays: guest.displays, input, log });
     const { url } = await viewer.start();
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -461,14 +371,14 @@ describe('web viewer (in-process, soft backend)', () => {
     await ws.silent(150);
 
     // Re-presenting identical pixels is a guest frame, but nothing changed on screen.
-    await guest.present(0, frame0);
+    await guest.show(0, frame0);
     await ws.silent(200);
 
     const changed = Buffer.from(frame0);
     for (let y = 7; y < 9; y++)
       for (let x = 10; x < 13; x++) changed.writeUInt32LE(0xff00ff00 + x + y * 256, (y * W + x) * 4);
     changed.writeUInt32LE(0xff123456, (40 * W + 50) * 4); // and one pixel far away
-    await guest.present(0, changed);
+    await guest.show(0, changed);
     const u = await ws.update();
     assert.equal(u.update, first.update + 1);
     const rects = u.rects.map(({ x, y, w, h }) => ({ x, y, w, h })).sort((a, b) => a.y - b.y);
@@ -490,7 +400,7 @@ describe('web viewer (in-process, soft backend)', () => {
     const first = await ws.update();
     const skippedBefore = viewer.stats().framesSkipped;
     const frames = [2, 3, 4].map((s) => pattern(80, 40, 20 + s));
-    for (const f of frames) await guest.present(1, f);
+    for (const f of frames) await guest.show(1, f);
     await ws.silent(200); // no ack yet: nothing
     ws.send({ type: 'ack', update: first.update + 7 }); // not the outstanding one: ignored
     await ws.silent(100);
@@ -689,7 +599,7 @@ describe('web viewer (in-process, soft backend)', () => {
     // The healthy client never noticed.
     healthy.send({ type: 'ack', update: last.update });
     const next = pattern(W, H, 77);
-    await guest.present(0, next);
+    await guest.show(0, next);
     last = await healthy.update();
     assert.ok(last.rects.every((r) => r.pixels.equals(rgbaOf(next, W, r))));
     frame0 = next;
@@ -726,7 +636,7 @@ describe('web viewer (in-process, soft backend)', () => {
   });
 
   it('a client that never reads holds at most one update; others keep getting frames', async () => {
-    await guest.attach(3, 640, 480, 'big');
+    await guest.attachMode(3, 640, 480, 'big');
     const slow = await TestWs.open(port);
     slow.sock.pause(); // never reads again
     slow.send({ type: 'subscribe', port: 3 });
@@ -737,7 +647,7 @@ describe('web viewer (in-process, soft backend)', () => {
     const bytesBefore = viewer.stats().frameBytes;
     for (let i = 0; i < 20; i++) {
       const f = randomBytes(640 * 480 * 4); // incompressible, every pixel changes
-      await guest.present(3, f);
+      await guest.show(3, f);
       fast.send({ type: 'ack', update: u.update });
       u = await fast.update();
       assert.ok(u.rects.every((r) => r.pixels.equals(rgbaOf(f, 640, r))), `frame ${i}`);

@@ -171,7 +171,13 @@ void BackendHost::Drain(Napi::Env env, Napi::Function fn) {
     }
     out.Set(i++, o);
   }
-  fn.Call({out});
+  // A throwing handler (or Node tearing down) must not escape a threadsafe-
+  // function callback: that would be std::terminate for the whole daemon.
+  try {
+    fn.Call({out});
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();  // reported as an uncaught exception, then logged
+  }
 }
 
 BackendHost::Counters BackendHost::GetCounters() {

@@ -1,16 +1,27 @@
-// In-process "guest" for the VNC tests and benchmark: the native soft
-// backend with Displays on top, a memfd as guest RAM and the command ring
-// (docs/soft-device.md) driven through backend.mmioWrite, so frames reach
-// the VNC server exactly as a guest's presents do.
+// In-process "guest" for the viewer tests (VNC, web) and the VNC benchmark:
+// the native soft backend with Displays on top, a memfd as guest RAM and the
+// command ring (docs/soft-device.md) driven through backend.mmioWrite, so
+// frames reach the viewers exactly as a guest's presents do.
 import { once } from 'node:events';
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { Displays } from '../../../display/displays.js';
-import type { DisplaySource } from '../../../display/display-source.js';
-import { native, type DisplayModeSpec, type NativeBackend } from '../../../native.js';
+import { Displays } from '../../daemon/src/display/displays.js';
+import type { DisplaySource } from '../../daemon/src/display/display-source.js';
+import { native, type DisplayModeSpec, type NativeBackend } from '../../daemon/src/native.js';
+import { Op, Reg } from './soft-ring.js';
 
-const Reg = { RING_BASE_LO: 0x1020, RING_BASE_HI: 0x1024, RING_ENTRIES: 0x1028, RING_TAIL: 0x1030, DOORBELL: 0x1034, ERRORS: 0x1044 } as const;
-const Op = { TASK_CREATE: 1, TASK_MAP: 3, SET_MODE: 6, PRESENT: 7, CURSOR_GLYPH: 8, CURSOR_SHOW: 9, CURSOR_MOVE: 10 } as const;
+/**
+ * Resolves on the next `name` event. The timer keeps the event loop alive
+ * (backend events arrive through an unref'd threadsafe function) and turns a
+ * lost event into a clear failure.
+ */
+function next(emitter: DisplaySource, name: 'frame' | 'mode' | 'cursor', ms = 5000): Promise<unknown> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    once(emitter, name).finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no '${name}' event on display ${emitter.port} within ${ms} ms`)), ms))),
+  ]);
+}
 
 const RAM_GPA = 0x40000000n;
 const RING_ENTRIES = 256;
@@ -54,8 +65,27 @@ export class SoftGuest {
     ]);
   }
 
-  attach(modes: DisplayModeSpec[], port?: number): DisplaySource {
-    return this.displays.attach(modes, port);
+  attach(modes: DisplayModeSpec[], port?: number, name?: string): DisplaySource {
+    return this.displays.attach(modes, port, name);
+  }
+
+  /** Attaches a display with one mode and waits until its mode is known. */
+  async attachMode(port: number, width: number, height: number, name?: string): Promise<DisplaySource> {
+    const d = this.attach([{ width, height, refreshHz: 60 }], port, name);
+    if (d.width !== width) await next(d, 'mode');
+    return d;
+  }
+
+  /** Presents a frame of the display's current size from that display's own slot. */
+  async show(port: number, bgra: Buffer): Promise<void> {
+    await this.present(port, bgra, this.displays.get(port)!.width, port);
+  }
+
+  /** Glyph, show and move in one go; resolves when the display has all three. */
+  async cursor(port: number, glyph: { w: number; h: number; hx: number; hy: number; bgra: Buffer }, x: number, y: number): Promise<void> {
+    await this.cursorGlyph(port, glyph.bgra, glyph.w, glyph.h, glyph.hx, glyph.hy);
+    await this.cursorShow(port, true);
+    await this.cursorMove(port, x, y);
   }
 
   private write(off: number, data: Buffer): void {
@@ -93,7 +123,7 @@ export class SoftGuest {
   /** Presents `bgra` (width x height of the current mode) and waits for the display's 'frame' event. */
   async present(port: number, bgra: Buffer, width: number, slot = 0): Promise<void> {
     const d = this.displays.get(port)!;
-    const ev = once(d, 'frame');
+    const ev = next(d, 'frame');
     this.store(slot, bgra);
     this.presentSlot(port, slot, width);
     await ev;
@@ -101,14 +131,14 @@ export class SoftGuest {
 
   async setMode(port: number, width: number, height: number): Promise<void> {
     const d = this.displays.get(port)!;
-    const ev = once(d, 'mode');
+    const ev = next(d, 'mode');
     this.run([[Op.SET_MODE, [port, width, height]]]);
     await ev;
   }
 
   async cursorGlyph(port: number, bgra: Buffer, width: number, height: number, hotX: number, hotY: number): Promise<void> {
     const d = this.displays.get(port)!;
-    const ev = once(d, 'cursor');
+    const ev = next(d, 'cursor');
     const off = this.slots * this.slotBytes;
     this.write(FRAMES_OFF + off, bgra);
     this.run([[Op.CURSOR_GLYPH, [port, TASK, off, width | (height << 16), hotX | (hotY << 16)]]]);
@@ -116,13 +146,13 @@ export class SoftGuest {
   }
 
   async cursorShow(port: number, show: boolean): Promise<void> {
-    const ev = once(this.displays.get(port)!, 'cursor');
+    const ev = next(this.displays.get(port)!, 'cursor');
     this.run([[Op.CURSOR_SHOW, [port, show ? 1 : 0]]]);
     await ev;
   }
 
   async cursorMove(port: number, x: number, y: number): Promise<void> {
-    const ev = once(this.displays.get(port)!, 'cursor');
+    const ev = next(this.displays.get(port)!, 'cursor');
     this.run([[Op.CURSOR_MOVE, [port, x, y]]]);
     await ev;
   }
