@@ -38,6 +38,23 @@ export interface FrameReadout {
   data: Buffer;
 }
 
+/** A frame read-out that brought a caller's buffer from one version to the next (Backend.updateFrame). */
+export interface FrameUpdate {
+  width: number;
+  height: number;
+  sequence: number;
+  /** The frame version `data` now holds. */
+  version: number;
+  /** The whole frame was copied (the old version was unknown or too old). */
+  full: boolean;
+  /** A rectangle moved within the frame: (srcX, srcY, w, h) went to (x, y). */
+  move: { x: number; y: number; w: number; h: number; srcX: number; srcY: number } | null;
+  /** Rectangles replaced after the move. */
+  damage: { x: number; y: number; w: number; h: number }[];
+  /** BGRA8, packed rows: the buffer passed in, or a new one. */
+  data: Buffer;
+}
+
 export type BackendEvent =
   | { type: 'new_frame'; port: number; count: number }
   | { type: 'mode_changed'; port: number; width: number; height: number; format: number }
@@ -55,6 +72,10 @@ export interface NativeBackend {
   setModes(port: number, modes: DisplayModeSpec[]): boolean;
   detachDisplay(port: number): boolean;
   readFrame(port: number): FrameReadout | null;
+  /** True when the backend reports what changed between frames (updateFrame works). */
+  readonly tracksDamage: boolean;
+  /** Brings `buffer` (frame version `since`) up to date in place, copying only what changed. */
+  updateFrame(port: number, buffer: Buffer | null, since: number): FrameUpdate | null;
   cursorPosition(port: number): { x: number; y: number } | null;
   memoryMapChanged(): void;
   /** The backend's own state blob, or null when it cannot save. */

@@ -132,6 +132,37 @@ typedef struct agfx_frame_info {
   uint64_t sequence;  /* frames presented on this display so far */
 } agfx_frame_info;
 
+typedef struct agfx_rect {
+  uint32_t x, y, width, height; /* width or height 0: empty */
+} agfx_rect;
+
+/*
+ * Damage-tracked read-out (update_frame). Every change of a display's pixels
+ * (a present, a blit, a mode change, a reset) makes a new frame version. The
+ * caller's buffer holds version `since`; the backend tells what changed from
+ * that version to the current one and copies just those pixels.
+ *
+ * What changed is one optional move, then up to AGFX_MAX_DAMAGE damaged
+ * rectangles: a viewer that holds version `since` gets the current frame by
+ * copying the rectangle at (move_src_x, move_src_y, move.width, move.height)
+ * of its own image to (move.x, move.y) first, then replacing the damage
+ * rectangles with the new pixels. A second move folds into the damage, and
+ * more rectangles than fit are merged. When the backend cannot tell (since is
+ * 0, too old, or before a mode change), `full` is set and the whole frame is
+ * copied.
+ */
+#define AGFX_MAX_DAMAGE 16u
+typedef struct agfx_frame_update {
+  size_t struct_size;   /* sizeof(agfx_frame_update) */
+  uint64_t since;       /* in: the version the caller's buffer holds; 0: none */
+  uint64_t version;     /* out: the version the buffer holds now */
+  bool full;            /* out: the whole frame was copied */
+  agfx_rect move;       /* out: destination of the move; width 0: no move */
+  uint32_t move_src_x, move_src_y;
+  uint32_t damage_count; /* out: rectangles in damage[] */
+  agfx_rect damage[AGFX_MAX_DAMAGE]; /* out: replaced after the move */
+} agfx_frame_update;
+
 typedef struct agfx_device agfx_device; /* owned by the backend */
 
 typedef struct agfx_backend {
@@ -179,6 +210,15 @@ typedef struct agfx_backend {
    * while stopped it touches no guest memory and raises no interrupts; MMIO is
    * still answered. Returns when the device is quiet. Optional. */
   void (*set_running)(agfx_device *dev, bool running);
+
+  /* Damage-tracked read-out (optional: NULL makes the daemon read whole frames
+   * with read_frame and compare them). dst holds frame version update->since
+   * in packed rows (width * 4 bytes each) of the current mode; the backend
+   * brings it to the current version, copying into dst only the pixels of the
+   * move's destination and of the damage rectangles (see agfx_frame_update). False,
+   * with *info set, if the display is not attached or dst_len is too small. */
+  bool (*update_frame)(agfx_device *dev, uint32_t port, void *dst, size_t dst_len,
+                       agfx_frame_info *info, agfx_frame_update *update);
 } agfx_backend;
 
 typedef const agfx_backend *(*agfx_backend_entry_fn)(void);

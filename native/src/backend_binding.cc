@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -31,6 +32,18 @@ namespace agfx {
 
 namespace {
 
+// Fields appended to agfx_backend since version 1's first release (from
+// update_frame on) are optional: a library built against an older header
+// has a smaller struct_size and simply lacks them.
+constexpr size_t kBackendV1Size = offsetof(agfx_backend, update_frame);
+
+template <typename Field>
+bool Offers(const agfx_backend* b, Field agfx_backend::*field) {
+  const agfx_backend probe{};
+  size_t end = size_t(reinterpret_cast<const char*>(&(probe.*field)) - reinterpret_cast<const char*>(&probe)) + sizeof(Field);
+  return b->struct_size >= end && b->*field != nullptr;
+}
+
 const agfx_backend* LoadLibraryBackend(Napi::Env env, const std::string& path, void** handle) {
   void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) ThrowErrno(env, ENOENT, std::string("cannot load backend library: ") + ::dlerror());
@@ -42,8 +55,8 @@ const agfx_backend* LoadLibraryBackend(Napi::Env env, const std::string& path, v
   else if (b->abi_version != AGFX_BACKEND_ABI_VERSION)
     problem = "it implements backend ABI version " + std::to_string(b->abi_version) + ", this daemon speaks " +
               std::to_string(AGFX_BACKEND_ABI_VERSION);
-  else if (b->struct_size < sizeof(agfx_backend))
-    problem = "its agfx_backend struct is smaller than this daemon's";
+  else if (b->struct_size < kBackendV1Size)
+    problem = "its agfx_backend struct is smaller than ABI version 1's";
   if (!problem.empty()) {
     ::dlclose(h);
     ThrowErrno(env, EINVAL, "backend library " + path + " refused: " + problem);
@@ -74,6 +87,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceMethod("reset", &Backend::Reset), InstanceMethod("attachDisplay", &Backend::AttachDisplay),
                         InstanceMethod("setModes", &Backend::SetModes), InstanceMethod("detachDisplay", &Backend::DetachDisplay),
                         InstanceMethod("readFrame", &Backend::ReadFrame),
+                        InstanceMethod("updateFrame", &Backend::UpdateFrame),
+                        InstanceAccessor("tracksDamage", &Backend::TracksDamage, nullptr),
                         InstanceMethod("cursorPosition", &Backend::CursorPosition),
                         InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
                         InstanceMethod("saveState", &Backend::SaveState),
@@ -185,6 +200,69 @@ class Backend : public Napi::ObjectWrap<Backend> {
       return o;
     }
     return env.Null();
+  }
+
+  Napi::Value TracksDamage(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), Offers(backend_, &agfx_backend::update_frame));
+  }
+
+  // updateFrame(port, buffer | null, since) -> {width, height, sequence,
+  // version, full, move: {x, y, w, h, srcX, srcY} | null, damage: [{x, y, w,
+  // h}], data} | null. `buffer` holds frame version `since` in packed rows;
+  // it is brought up to date in place, or a new one is allocated (and the
+  // whole frame copied) when it is missing or the mode's size differs.
+  Napi::Value UpdateFrame(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    agfx_device* d = Live(env);
+    if (!Offers(backend_, &agfx_backend::update_frame)) ThrowErrno(env, ENOTSUP, "this backend does not track damage");
+    uint32_t port = info[0].As<Napi::Number>().Uint32Value();
+    uint64_t since = uint64_t(info[2].As<Napi::Number>().DoubleValue());
+    agfx_frame_info fi{};
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (!backend_->read_frame(d, port, nullptr, 0, &fi)) return env.Null();
+      size_t size = size_t(fi.width) * fi.height * 4;
+      Napi::Buffer<uint8_t> buf;
+      if (info[1].IsBuffer() && info[1].As<Napi::Buffer<uint8_t>>().Length() == size) {
+        buf = info[1].As<Napi::Buffer<uint8_t>>();
+      } else {
+        buf = Napi::Buffer<uint8_t>::New(env, size);
+        since = 0;
+      }
+      agfx_frame_update u{};
+      u.struct_size = sizeof u;
+      u.since = since;
+      if (!backend_->update_frame(d, port, buf.Data(), buf.Length(), &fi, &u)) continue;  // mode changed in between
+      if (size_t(fi.width) * fi.height * 4 != buf.Length()) continue;
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("width", fi.width);
+      o.Set("height", fi.height);
+      o.Set("sequence", Napi::Number::New(env, double(fi.sequence)));
+      o.Set("version", Napi::Number::New(env, double(u.version)));
+      o.Set("full", Napi::Boolean::New(env, u.full));
+      if (u.move.width && u.move.height) {
+        Napi::Object m = Rect(env, u.move);
+        m.Set("srcX", u.move_src_x);
+        m.Set("srcY", u.move_src_y);
+        o.Set("move", m);
+      } else {
+        o.Set("move", env.Null());
+      }
+      Napi::Array damage = Napi::Array::New(env);
+      for (uint32_t i = 0; i < u.damage_count && i < AGFX_MAX_DAMAGE; ++i) damage.Set(i, Rect(env, u.damage[i]));
+      o.Set("damage", damage);
+      o.Set("data", buf);
+      return o;
+    }
+    return env.Null();
+  }
+
+  static Napi::Object Rect(Napi::Env env, const agfx_rect& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("x", r.x);
+    o.Set("y", r.y);
+    o.Set("w", r.width);
+    o.Set("h", r.height);
+    return o;
   }
 
   Napi::Value CursorPosition(const Napi::CallbackInfo& info) {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Displays } from '../../daemon/src/display/displays.js';
 import type { DisplaySource } from '../../daemon/src/display/display-source.js';
 import { native, type DisplayModeSpec, type NativeBackend } from '../../daemon/src/native.js';
-import { Op, Reg } from './soft-ring.js';
+import { Op, Reg, damageArg, xy } from './soft-ring.js';
 
 /**
  * Resolves on the next `name` event. The timer keeps the event loop alive
@@ -115,9 +115,20 @@ export class SoftGuest {
     this.write(FRAMES_OFF + slot * this.slotBytes, bgra);
   }
 
-  /** PRESENTs slot `slot` on `port` (the current mode's size, packed rows). */
-  presentSlot(port: number, slot: number, width: number): void {
-    this.run([[Op.PRESENT, [port, TASK, slot * this.slotBytes, width * 4, 0]]]);
+  /**
+   * PRESENTs slot `slot` on `port` (the current mode's size, packed rows);
+   * with `damage`, only that rectangle (the guest's damage hint).
+   */
+  presentSlot(port: number, slot: number, width: number, damage?: { x: number; y: number; w: number; h: number }): void {
+    const hint = damage ? damageArg(damage.x, damage.y, damage.w, damage.h) : 0;
+    this.run([[Op.PRESENT, [port, TASK, slot * this.slotBytes, width * 4, 0, hint]]]);
+  }
+
+  /** COPY_RECT on `port`: a blit within the frame; waits for the display's 'frame' event. */
+  async copyRect(port: number, src: { x: number; y: number }, dst: { x: number; y: number }, w: number, h: number): Promise<void> {
+    const ev = next(this.displays.get(port)!, 'frame');
+    this.run([[Op.COPY_RECT, [port, xy(src.x, src.y), xy(dst.x, dst.y), xy(w, h)]]]);
+    await ev;
   }
 
   /** Presents `bgra` (width x height of the current mode) and waits for the display's 'frame' event. */

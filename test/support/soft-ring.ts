@@ -36,7 +36,15 @@ export const Op = {
   CURSOR_SHOW: 9,
   CURSOR_MOVE: 10,
   FENCE: 11,
+  COPY_RECT: 12,
 } as const;
+
+/** PRESENT's a5: the guest's damage rectangle. */
+export const damageArg = (x: number, y: number, w: number, h: number): bigint =>
+  BigInt(x) | (BigInt(y) << 16n) | (BigInt(w) << 32n) | (BigInt(h) << 48n);
+
+/** COPY_RECT's packed x | y << 16. */
+export const xy = (x: number, y: number): number => x + y * 65536;
 
 export const St = {
   OK: 0,

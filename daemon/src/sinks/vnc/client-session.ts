@@ -7,14 +7,14 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { TILE, intersect, markRect, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
 import type { DisplaySource, Frame } from '../../display/display-source.js';
 import { CURSOR_OFF_DISPLAY } from '../../display/display-source.js';
 import type { InputSink } from '../../input/input-sink.js';
 import { ByteQueue } from './byte-queue.js';
-import { TILE, changedTiles, markDirtyTiles, markRect, tileCols, tileRows, tilesToRects } from './dirty.js';
 import { DeflateStream } from './encodings/deflate-stream.js';
 import { ExtDesktopReason, ExtDesktopStatus, encodeCursor, encodeDesktopSize, encodeExtendedDesktopSize } from './encodings/pseudo.js';
-import { encodeRaw } from './encodings/raw.js';
+import { encodeCopyRect, encodeRaw } from './encodings/raw.js';
 import { encodeZlib } from './encodings/zlib.js';
 import { encodeZrle } from './encodings/zrle.js';
 import { checkVncAuth, negotiateVersion, newChallenge, securityFailure, securityOffer, securityResult, serverInit } from './handshake.js';
@@ -44,6 +44,8 @@ export interface SessionStats {
   bytes: number;
   /** Frames the display presented while this client was busy or not asking (never read for it). */
   framesSkipped: number;
+  /** Rectangles sent as CopyRect (a move the client does itself). */
+  copyRects: number;
   pendingBytes: number;
 }
 
@@ -52,6 +54,12 @@ const MAX_CUT_TEXT = 1 << 20;
 const MAX_SCREENS = 16;
 
 const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.ZRLE]: 'zrle' };
+
+/** A frame's rectangles for one client: a CopyRect first (if any), then pixels. */
+interface Damage {
+  copy: Move | null;
+  rects: Rect[];
+}
 
 type Phase = 'version' | 'security' | 'auth' | 'init' | 'normal' | 'closed';
 
@@ -72,6 +80,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private tr = new PixelTranslator(SERVER_PIXEL_FORMAT);
   private pixelEncoding: number = Encoding.RAW;
   private wantsCursor = false;
+  private wantsCopyRect = false;
   private wantsDesktopSize = false;
   private wantsExtDesktopSize = false;
   private updateRequested = false;
@@ -82,7 +91,10 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   // what the client has
   private fbWidth = 0;
   private fbHeight = 0;
-  private sent: Frame | null = null;
+  /** The read-out version (DisplaySource) the client's framebuffer shows, outside `owed`. */
+  private sentVersion: number | null = null;
+  /** Keeps the frame being sent unchanged until it is written. */
+  private releaseFrame: (() => void) | null = null;
   /** Tiles that changed but were outside the requested area (owed to the client). */
   private owed = new Uint8Array(0);
   private cursorDirty = true;
@@ -94,7 +106,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private scheduled = false;
   private lastSequence = 0;
 
-  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0 };
+  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0, copyRects: 0 };
   private readonly debug: boolean;
   private readonly log: Logger;
   private readonly onFrame = (): void => this.kick();
@@ -154,7 +166,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     d.off('detached', this.onDetached);
     this.zlib?.close();
     this.zrle?.close();
-    this.sent = null;
+    this.sentVersion = null;
+    this.unpin();
     if (flush) {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -286,7 +299,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         const why = unsupportedReason(pf);
         if (why) throw new ProtocolError(`unsupported pixel format: ${why}`);
         this.tr = new PixelTranslator(pf);
-        this.sent = null; // everything again, in the new format
+        this.sentVersion = null; // everything again, in the new format
         this.cursorDirty = true;
         this.log.debug({ pixelFormat: pf }, 'vnc_client_pixel_format');
         return true;
@@ -354,6 +367,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private setEncodings(list: number[]): void {
     this.pixelEncoding = list.find((e) => PIXEL_ENCODINGS.includes(e)) ?? Encoding.RAW;
     this.wantsCursor = list.includes(Encoding.CURSOR);
+    this.wantsCopyRect = list.includes(Encoding.COPY_RECT);
     this.wantsDesktopSize = list.includes(Encoding.DESKTOP_SIZE);
     const ext = list.includes(Encoding.EXTENDED_DESKTOP_SIZE);
     // A first ExtendedDesktopSize tells the client that we support it.
@@ -388,7 +402,13 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       this.log.error({ err: e }, 'vnc_internal_error');
       this.close('internal error');
     }
+    this.unpin();
     this.busy = false;
+  }
+
+  private unpin(): void {
+    this.releaseFrame?.();
+    this.releaseFrame = null;
   }
 
   /** The FramebufferUpdate to send now, or null when the client has everything. */
@@ -407,7 +427,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       else add(encodeDesktopSize(frame.width, frame.height));
       this.fbWidth = frame.width;
       this.fbHeight = frame.height;
-      this.sent = null;
+      this.sentVersion = null;
       this.pendingExtDesktop = null;
       this.requestArea = { x: 0, y: 0, w: frame.width, h: frame.height };
       this.log.info({ width: frame.width, height: frame.height }, 'vnc_desktop_size');
@@ -423,7 +443,14 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       this.cursorDirty = false;
     }
     if (frame) {
-      const rs = this.damage(frame);
+      // Encoding may wait for zlib and the socket: the frame's buffer must
+      // not be brought forward meanwhile.
+      this.releaseFrame = d.pin(frame);
+      const { copy, rects: rs } = this.damage(frame);
+      if (copy) {
+        add(encodeCopyRect(copy));
+        this.counters.copyRects++;
+      }
       const enc = this.pixelEncoding;
       for (const r of rs) {
         if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, frame.width * 4, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
@@ -438,24 +465,35 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     return { buffers: [updateHeader(rects), ...out], rects };
   }
 
-  /** Rectangles of `frame` the client lacks, within what it asked for; updates `sent`/`owed`. */
-  private damage(frame: Frame): Rect[] {
+  /**
+   * What of `frame` the client lacks, within what it asked for: a CopyRect
+   * when the frame moved a rectangle and the client can do it, then the
+   * damaged tiles. Updates `sentVersion`/`owed`.
+   */
+  private damage(frame: Frame): Damage {
     const w = Math.min(frame.width, this.fbWidth);
     const h = Math.min(frame.height, this.fbHeight);
-    if (w === 0 || h === 0) return [];
+    if (w === 0 || h === 0) return { copy: null, rects: [] };
     const ntiles = tileCols(w) * tileRows(h);
-    const sent = this.sent;
-    const sameGeometry = sent !== null && sent.width === frame.width && sent.height === frame.height && this.owed.length === ntiles;
-    if (sent === frame && this.forcedArea === null) {
-      if (!this.owed.includes(1)) return []; // idle: nothing new, nothing owed
+    const d = this.opts.display;
+    const changes = this.sentVersion !== null && this.owed.length === ntiles ? d.changesSince(this.sentVersion) : null;
+    if (changes && !changes.move && changes.rects.length === 0 && this.forcedArea === null && !this.owed.includes(1)) {
+      this.sentVersion = frame.version;
+      return { copy: null, rects: [] }; // idle: nothing new, nothing owed
     }
-    const dirty = sameGeometry ? this.owed.slice() : new Uint8Array(ntiles).fill(1);
-    if (sameGeometry && sent !== frame) {
-      if (w === frame.width && h === frame.height) {
-        const changed = changedTiles(sent!.data, frame.data, w, h);
-        for (let i = 0; i < ntiles; i++) dirty[i]! |= changed[i]!;
-      } else markDirtyTiles(sent!.data, sent!.width * 4, frame.data, frame.width * 4, w, h, dirty);
+    const dirty = changes ? this.owed.slice() : new Uint8Array(ntiles).fill(1);
+    let copy: Move | null = null;
+    if (changes?.move) {
+      const m = changes.move;
+      const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
+      // A CopyRect works on what the client shows: not where it is owed
+      // pixels, and only inside its framebuffer and what it asked for.
+      const usable =
+        this.wantsCopyRect && !this.owed.includes(1) && this.requestArea !== null && within(m, this.requestArea) && within(m, { x: 0, y: 0, w, h }) && within(src, { x: 0, y: 0, w, h });
+      if (usable) copy = m;
+      else markRect(dirty, w, h, m);
     }
+    for (const r of changes?.rects ?? []) markRect(dirty, w, h, r);
     if (this.forcedArea) markRect(dirty, w, h, this.forcedArea);
     // Only tiles in the requested area go now; the rest are owed.
     const allowed = new Uint8Array(ntiles);
@@ -467,11 +505,11 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         dirty[i] = 0;
       }
     }
-    if (sent !== frame && frame.sequence > this.lastSequence + 1) this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
+    if (this.sentVersion !== frame.version && frame.sequence > this.lastSequence + 1) this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
     this.lastSequence = frame.sequence;
-    this.sent = frame;
+    this.sentVersion = frame.version;
     this.owed = owed;
-    return tilesToRects(dirty, w, h);
+    return { copy, rects: tilesToRects(dirty, w, h) };
   }
 
   private write(update: { buffers: Buffer[]; rects: number }, started: bigint): void {
@@ -496,6 +534,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private written(): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = null;
+    this.unpin();
     this.busy = false;
     if (this.phase === 'normal') this.kick();
   }
@@ -514,11 +553,10 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   }
 }
 
-function union(a: Rect | null, b: Rect): Rect {
-  if (!a) return { ...b };
-  const x = Math.min(a.x, b.x);
-  const y = Math.min(a.y, b.y);
-  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+function within(r: Rect, outer: Rect): boolean {
+  const i = intersect(r, outer);
+  return i !== null && i.w === r.w && i.h === r.h;
 }
+
 
 export { TILE };

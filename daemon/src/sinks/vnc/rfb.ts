@@ -30,12 +30,9 @@ export const Encoding = {
 /** Pixel encodings we can send, best first when the client expresses no order. */
 export const PIXEL_ENCODINGS: readonly number[] = [Encoding.ZRLE, Encoding.ZLIB, Encoding.RAW];
 
-export interface Rect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+import type { Rect } from '../../display/damage.js';
+
+export type { Rect };
 
 export function rectHeader(x: number, y: number, w: number, h: number, encoding: number): Buffer {
   const b = Buffer.allocUnsafe(12);

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { CursorGlyph, CursorState, DisplaySource, Frame } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
 import type { InputSink } from '../../input/input-sink.js';
-import { dirtyRects, extractRgba, type Rect } from './dirty-tiles.js';
+import { extractRgba, updateRects, type Rect } from './update-rects.js';
 import type { WsConnection } from './websocket.js';
 
 const deflateAsync = promisify(deflate);
@@ -76,7 +76,8 @@ export class Session {
   /** Bumped on every (re)subscription: work started for an older one is thrown away. */
   private generation = 0;
   /** The last frame this client was sent (shared, never modified): dirty tiles are found against it. */
-  private lastSent: Frame | null = null;
+  /** The frame the client has (its read-out version and size). */
+  private lastSent: Pick<Frame, 'version' | 'width' | 'height' | 'sequence'> | null = null;
   /** Update number of the update the client has not acknowledged yet, or 0. */
   private unacked = 0;
   private updateNo = 0;
@@ -253,12 +254,12 @@ export class Session {
       return;
     }
     const frame = src.latest();
-    if (!frame || frame === this.lastSent || frame.width === 0 || frame.height === 0) return;
+    if (!frame || frame.version === this.lastSent?.version || frame.width === 0 || frame.height === 0) return;
     const prev = this.lastSent;
     if (prev && frame.sequence > prev.sequence + 1) this.ctx.stats.framesSkipped += frame.sequence - prev.sequence - 1;
-    const full = !prev || prev.width !== frame.width || prev.height !== frame.height;
-    const rects: Rect[] = full ? [{ x: 0, y: 0, w: frame.width, h: frame.height }] : dirtyRects(prev.data, frame.data, frame.width, frame.height);
-    this.lastSent = frame;
+    const changes = prev && prev.width === frame.width && prev.height === frame.height ? src.changesSince(prev.version) : null;
+    const rects: Rect[] = changes ? updateRects(changes, frame.width, frame.height) : [{ x: 0, y: 0, w: frame.width, h: frame.height }];
+    this.lastSent = { version: frame.version, width: frame.width, height: frame.height, sequence: frame.sequence };
     if (rects.length === 0) return; // presented, but nothing changed: nothing to send
     this.encoding = true;
     const generation = this.generation;
@@ -294,9 +295,12 @@ export class Session {
   }
 
   private async encode(frame: Frame, rects: Rect[]): Promise<{ rect: Rect; enc: number; data: Buffer }[]> {
+    // The pixels are copied out now, in this turn: frame.data is brought
+    // forward by the next read-out.
+    const raws = rects.map((rect) => extractRgba(frame.data, frame.width, rect));
     return Promise.all(
-      rects.map(async (rect) => {
-        const raw = extractRgba(frame.data, frame.width, rect);
+      rects.map(async (rect, i) => {
+        const raw = raws[i]!;
         if (!this.deflateOk || raw.length < DEFLATE_MIN_BYTES) return { rect, enc: ENC_RAW, data: raw };
         const z = await deflateAsync(raw, { level: 1 });
         return z.length < raw.length ? { rect, enc: ENC_DEFLATE, data: z } : { rect, enc: ENC_RAW, data: raw };

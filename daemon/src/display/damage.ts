@@ -1,0 +1,184 @@
+// What changed between two versions of a display's frame, as the sinks use
+// it: an optional move (a blit: VNC CopyRect) and damaged rectangles, folded
+// over any number of read-outs; and the tile grid the sinks send updates in.
+
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** The pixels at (srcX, srcY, w, h) were copied to (x, y). */
+export interface Move extends Rect {
+  srcX: number;
+  srcY: number;
+}
+
+/**
+ * Applying `move` (if any) to the older frame, then replacing `rects` with
+ * the newer frame's pixels, gives the newer frame.
+ */
+export interface Changes {
+  move: Move | null;
+  rects: Rect[];
+}
+
+export const TILE = 64;
+
+export const tileCols = (width: number, tile = TILE): number => Math.ceil(width / tile);
+export const tileRows = (height: number, tile = TILE): number => Math.ceil(height / tile);
+
+export function intersect(a: Rect, b: Rect): Rect | null {
+  const x = Math.max(a.x, b.x);
+  const y = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.w, b.x + b.w);
+  const y1 = Math.min(a.y + a.h, b.y + b.h);
+  return x1 > x && y1 > y ? { x, y, w: x1 - x, h: y1 - y } : null;
+}
+
+export function union(a: Rect | null, b: Rect): Rect {
+  if (!a) return { ...b };
+  const x = Math.min(a.x, b.x);
+  const y = Math.min(a.y, b.y);
+  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+}
+
+const area = (r: Rect): number => r.w * r.h;
+
+/**
+ * Merges rectangles until at most `max` are left, each time the pair whose
+ * bounding box adds the least area (few rectangles: quadratic is fine).
+ * Empty rectangles must not be passed.
+ */
+export function mergeDown(rects: Rect[], max: number): Rect[] {
+  // Those inside another (or equal to an earlier one) go first.
+  const rs = rects
+    .filter((r, i) => !rects.some((o, j) => j !== i && intersect(r, o)?.w === r.w && intersect(r, o)?.h === r.h && (area(r) < area(o) || j < i)))
+    .map((r) => ({ ...r }));
+  while (rs.length > max) {
+    let bi = 0;
+    let bj = 1;
+    let best = Infinity;
+    for (let i = 0; i < rs.length; i++)
+      for (let j = i + 1; j < rs.length; j++) {
+        const a = rs[i]!;
+        const b = rs[j]!;
+        const both = intersect(a, b);
+        const cost = area(union(a, b)) - area(a) - area(b) + (both ? area(both) : 0);
+        if (cost < best) [best, bi, bj] = [cost, i, j];
+      }
+    rs[bi] = union(rs[bi]!, rs[bj]!);
+    rs.splice(bj, 1);
+  }
+  return rs;
+}
+
+/**
+ * Appends `next` (the changes after those in `into`) to `into`. The first
+ * move is kept: pixels the older frame lacked inside its source travel with
+ * it. A later move only damages its destination.
+ */
+export function appendChanges(into: Changes, next: Changes): void {
+  const m = next.move;
+  if (m && !into.move) {
+    const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
+    const carried: Rect[] = [];
+    for (const r of into.rects) {
+      const s = intersect(r, src);
+      if (s) carried.push({ x: s.x - m.srcX + m.x, y: s.y - m.srcY + m.y, w: s.w, h: s.h });
+    }
+    into.move = m;
+    into.rects.push(...carried);
+  } else if (m) into.rects.push({ x: m.x, y: m.y, w: m.w, h: m.h });
+  into.rects.push(...next.rects);
+}
+
+/**
+ * Sets `dirty[ty * cols + tx] = 1` for every tile of the width x height
+ * area (top-left of both frames) whose pixels differ. Both frames are BGRA,
+ * `prevStride` / `nextStride` bytes per row. Rows are compared with memcmp
+ * (Buffer.compare) first, so an unchanged frame costs one memcmp per band
+ * of tiles and a changed row pins down its tiles quickly. Returns the number
+ * of tiles newly marked.
+ */
+export function markDirtyTiles(prev: Buffer, prevStride: number, next: Buffer, nextStride: number, width: number, height: number, dirty: Uint8Array, tile = TILE): number {
+  const cols = tileCols(width, tile);
+  const rowBytes = width * 4;
+  let marked = 0;
+  for (let ty = 0; ty * tile < height; ty++) {
+    const base = ty * cols;
+    let clean = 0;
+    for (let tx = 0; tx < cols; tx++) if (!dirty[base + tx]) clean++;
+    const yEnd = Math.min(height, (ty + 1) * tile);
+    if (prevStride === rowBytes && nextStride === rowBytes) {
+      const p0 = ty * tile * rowBytes;
+      const p1 = yEnd * rowBytes;
+      if (next.compare(prev, p0, p1, p0, p1) === 0) continue;
+    }
+    for (let y = ty * tile; y < yEnd && clean > 0; y++) {
+      const p = y * prevStride;
+      const n = y * nextStride;
+      if (next.compare(prev, p, p + rowBytes, n, n + rowBytes) === 0) continue;
+      for (let tx = 0; tx < cols; tx++) {
+        if (dirty[base + tx]) continue;
+        const o = tx * tile * 4;
+        const e = Math.min(rowBytes, o + tile * 4);
+        if (next.compare(prev, p + o, p + e, n + o, n + e) !== 0) {
+          dirty[base + tx] = 1;
+          clean--;
+          marked++;
+        }
+      }
+    }
+  }
+  return marked;
+}
+
+/** Marks every tile that intersects `r`. */
+export function markRect(dirty: Uint8Array, width: number, height: number, r: Rect, tile = TILE): void {
+  const cols = tileCols(width, tile);
+  const x1 = Math.min(width, r.x + r.w);
+  const y1 = Math.min(height, r.y + r.h);
+  if (r.x >= x1 || r.y >= y1) return;
+  for (let ty = Math.floor(r.y / tile); ty * tile < y1; ty++)
+    for (let tx = Math.floor(r.x / tile); tx * tile < x1; tx++) dirty[ty * cols + tx] = 1;
+}
+
+/**
+ * Rectangles covering the marked tiles: horizontal runs of tiles, merged
+ * with the runs below when they span the same columns. Clipped to the frame.
+ */
+export function tilesToRects(dirty: Uint8Array, width: number, height: number, tile = TILE): Rect[] {
+  const cols = tileCols(width, tile);
+  const rows = tileRows(height, tile);
+  const rects: Rect[] = [];
+  let open = new Map<number, Rect>(); // key: tx0 * 65536 + tx1, runs of the previous tile row
+  for (let ty = 0; ty < rows; ty++) {
+    const next = new Map<number, Rect>();
+    const y = ty * tile;
+    const h = Math.min(tile, height - y);
+    for (let tx = 0; tx < cols; ) {
+      if (!dirty[ty * cols + tx]) {
+        tx++;
+        continue;
+      }
+      const start = tx;
+      while (tx < cols && dirty[ty * cols + tx]) tx++;
+      const key = start * 65536 + tx;
+      const above = open.get(key);
+      if (above) {
+        above.h += h;
+        open.delete(key);
+        next.set(key, above);
+      } else {
+        const x = start * tile;
+        const r = { x, y, w: Math.min(width, tx * tile) - x, h };
+        rects.push(r);
+        next.set(key, r);
+      }
+    }
+    open = next;
+  }
+  return rects;
+}
