@@ -304,6 +304,11 @@ export class RfbClient {
         } else this.zrleRect(r, data);
         return len + 4;
       }
+      case Encoding.COPY_RECT: {
+        const src = await this.read(4);
+        if (this.decode) this.copyWithin(src.readUInt16BE(0), src.readUInt16BE(2), r);
+        return 4;
+      }
       case Encoding.CURSOR: {
         const pixels = await this.read(r.w * r.h * bpp);
         const mask = await this.read(((r.w + 7) >> 3) * r.h);
@@ -323,6 +328,15 @@ export class RfbClient {
       default:
         throw new Error(`unsupported encoding ${r.encoding}`);
     }
+  }
+
+  /** CopyRect: the rectangle at (sx, sy) of the framebuffer, as it was, goes to r. */
+  private copyWithin(sx: number, sy: number, r: Rect): void {
+    if (sx + r.w > this.width || sy + r.h > this.height || r.x + r.w > this.width || r.y + r.h > this.height) throw new Error('CopyRect outside the framebuffer');
+    const bpp = this.bpp;
+    const rows: Buffer[] = [];
+    for (let y = 0; y < r.h; y++) rows.push(Buffer.from(this.fb.subarray(((sy + y) * this.width + sx) * bpp, ((sy + y) * this.width + sx + r.w) * bpp)));
+    rows.forEach((row, y) => row.copy(this.fb, ((r.y + y) * this.width + r.x) * bpp));
   }
 
   private blit(r: Rect, data: Buffer, srcStride = r.w * this.bpp): void {
