@@ -35,6 +35,7 @@
             "pvg/pvg_suspend.mm",
             "pvg/portable/cursor_convert.cc",
             "pvg/portable/frame_pacing.cc",
+            "pvg/portable/irq_latch.cc",
             "pvg/portable/memory_map.cc",
             "pvg/portable/option_rom.cc",
             "pvg/portable/pvg_modes.cc",

@@ -130,6 +130,19 @@ export interface NativeAddon {
   /** macOS builds only: writes PVG's option ROM, padded to a power of two. */
   pvgWriteOptionRom?(path: string): void;
   hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };
+
+  /** Test only: agfx_host.memory_map_acquire as a backend calls it (token null: did not fit, or failed). */
+  testMemoryMapAcquire(max: number): {
+    token: number | null;
+    count: number;
+    ranges: { gpa: bigint; len: bigint; host: bigint }[];
+  };
+  /** Test only: a fault-safe copy from a raw host address; null where nothing is mapped. */
+  testMemoryMapRead(host: bigint, len: number): Buffer | null;
+  /** Test only: agfx_host.memory_map_release, on the JS thread or on a native thread. */
+  testMemoryMapRelease(token: number, fromThread?: boolean): boolean;
+  /** Test only: snapshots acquired and not yet released. */
+  testMemoryMapLive(): number;
 }
 
 /** Finds native/build/Release/agfx_native.node above this file (src or dist). */

@@ -91,7 +91,9 @@ typedef struct agfx_host {
   bool (*read_memory)(void *opaque, uint64_t gpa, uint64_t len, void *dst);
   bool (*write_memory)(void *opaque, uint64_t gpa, uint64_t len, const void *src);
   /* Snapshot of the static map (AGFX_MEMORY_STATIC_MAP). Returns the number of
-   * ranges, writing at most `max` of them. */
+   * ranges, writing at most `max` of them. It holds no reference: a host
+   * pointer may be unmapped by the next DMA_UNMAP, so only copy through it
+   * with a fault-safe copy (process_vm_readv), or use memory_map_acquire. */
   uint32_t (*memory_map)(void *opaque, agfx_memory_range *out, uint32_t max);
 
   /* -- interrupts ------------------------------------------------------ */
@@ -115,7 +117,31 @@ typedef struct agfx_host {
   /* A problem caused by the guest (bad command, bad address): logged as
    * apple_gfx_guest_error. Fire-and-forget. */
   void (*guest_error)(void *opaque, const char *message);
+
+  /* -- static map with references (appended: present when struct_size
+   *    covers them) ------------------------------------------------------ */
+  /* memory_map for a backend that hands the host pointers on and keeps
+   * using them (PGMemoryMapDescriptor): the returned snapshot holds a
+   * reference on every region it lists, so each listed [host, host+len)
+   * stays mapped until memory_map_release, even if the VMM unmaps the
+   * region (DMA_UNMAP) meanwhile; the unmap then happens at release. The
+   * memory may by then be reused by the guest for something else: the
+   * reference only keeps the mapping, not the contents, valid.
+   * Returns the snapshot and sets *count to the number of ranges written
+   * when all of them fit in `max` (an empty table gives a snapshot with
+   * *count = 0). Returns NULL when they do not fit (*count = how many
+   * there are: call again with room for them) or on failure (*count = 0).
+   * Any thread; never waits for the JS thread. */
+  void *(*memory_map_acquire)(void *opaque, agfx_memory_range *out, uint32_t max, uint32_t *count);
+  /* Drops a snapshot's references, exactly once per snapshot. Any thread,
+   * including a backend's own; a region the VMM has unmapped meanwhile is
+   * unmapped here, on the calling thread, and nothing else waits for it. */
+  void (*memory_map_release)(void *opaque, void *snapshot);
 } agfx_host;
+
+/* True when `host` (whose struct_size the caller trusts) carries `field`. */
+#define AGFX_HOST_HAS(host, field) \
+  ((host)->struct_size >= offsetof(agfx_host, field) + sizeof(((agfx_host *)0)->field) && (host)->field != NULL)
 
 typedef struct agfx_device_config {
   size_t struct_size;

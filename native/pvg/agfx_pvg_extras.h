@@ -3,8 +3,9 @@
  * backend ABI in agfx_backend.h: the backend table itself, options the ABI
  * has no field for, suspend/resume, and the PCI option ROM.
  *
- * Threading: like the ABI calls, call these from one daemon thread at a time
- * and never from a host-service callback.
+ * Threading: like the ABI calls, call these from the daemon's threads, never
+ * from a host-service callback or display handler (they serialise with MMIO
+ * on the device's gate, which those never take).
  */
 #ifndef AGFX_PVG_EXTRAS_H
 #define AGFX_PVG_EXTRAS_H
@@ -45,21 +46,32 @@ uint32_t agfx_pvg_max_display_ports(void);
 uint32_t agfx_pvg_supported_memory_models(void);
 
 /*
+ * The backend table's save_state / restore_state / set_running already do
+ * PVG's whole suspend/resume (a PGDevice swap inside the same agfx_device)
+ * and pause/unpause; the calls below are the same steps one by one, for a
+ * caller that must put something between them (e.g. halting vCPUs).
+ *
  * Suspend (save). agfx_pvg_suspend_begin calls -willSuspend: the device raises
  * no new interrupts and takes no new guest commands; halt the guest's vCPUs
  * promptly after it. agfx_pvg_suspend_finish calls -finishSuspend (may take
- * long while GPU work drains) and returns the state blob in *blob / *len
- * (free with agfx_pvg_free). The device must be destroyed afterwards.
+ * long while GPU work drains), returns the state blob in *blob / *len (free
+ * with agfx_pvg_free) and releases the PGDevice, as PVG requires. The
+ * agfx_device stays valid without one (MMIO reads 0, writes are dropped, its
+ * displays are unplugged) until agfx_pvg_resume_begin or reset() creates a
+ * fresh PGDevice; destroy() is fine too.
  */
 void agfx_pvg_suspend_begin(agfx_device *dev);
 bool agfx_pvg_suspend_finish(agfx_device *dev, void **blob, size_t *len, char *err, size_t err_len);
 
 /*
- * Resume (restore). agfx_pvg_resume_begin must be the first call on a freshly
- * created device (before any MMIO, guest vCPUs not running): it calls
- * -willResumeWithSuspendState:error:. Returns NULL on success, else a message
+ * Resume (restore). agfx_pvg_resume_begin calls
+ * -willResumeWithSuspendState:error: as the first call on a fresh PGDevice:
+ * if the device's PGDevice was used (any MMIO, display or reset since it was
+ * created) it is released and replaced first, its displays unplugged. Guest
+ * vCPUs must not run yet. Returns NULL on success, else a message
  * (PGResumeErrorCode mapped to plain words) valid until the next call on this
- * device. Then attach the displays again, make guest RAM accessible and call
+ * device; on failure the device is left reset (a plain fresh PGDevice). Then
+ * attach the displays again, make guest RAM accessible and call
  * agfx_pvg_resume_finish (-didResume; may raise an interrupt).
  */
 const char *agfx_pvg_resume_begin(agfx_device *dev, const void *blob, size_t len);

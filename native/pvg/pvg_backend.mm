@@ -4,6 +4,8 @@
 // agfx_backend_entry, for a dylib loaded with --backend lib:PATH.
 #import "pvg_internal.h"
 
+#include <cstdlib>
+
 using agfx::pvg::PvgDevice;
 
 namespace {
@@ -33,14 +35,17 @@ const agfx_backend kPvgBackend = {
     },
     [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->CursorPosition(port, x, y); },
     [](agfx_device* d) { Dev(d)->MemoryMapChanged(); },
-    // PVG's suspend must end with the device destroyed and its resume must be
-    // the first call on a fresh device (agfx_pvg_extras.h), which the
-    // keep-running save_state/restore_state contract cannot express yet: the
-    // daemon reports UNSUPPORTED for pvg until it drives that sequence.
-    nullptr,  // save_state
-    nullptr,  // free_state
-    nullptr,  // restore_state
-    nullptr,  // set_running (PVG's pause/unpause: not wired yet)
+    // save_state / restore_state swap the PGDevice inside the same
+    // agfx_device (pvg_suspend.mm): PVG's suspend ends with the device
+    // released and its resume must be the first call on a fresh one, so
+    // "the device keeps running" means suspend, release, create, resume.
+    [](agfx_device* d, void** blob, size_t* len) { return Dev(d)->SaveState(blob, len); },
+    [](agfx_device*, void* blob) { std::free(blob); },  // CopyState's malloc
+    [](agfx_device* d, const void* blob, size_t len, char* err, size_t err_len) {
+      return Dev(d)->RestoreState(blob, len, err, err_len);
+    },
+    // -pause / -unpause (macOS 12+), interrupts held while stopped.
+    [](agfx_device* d, bool running) { Dev(d)->SetRunning(running); },
 };
 
 }  // namespace

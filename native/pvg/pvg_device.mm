@@ -52,11 +52,33 @@ id<MTLDevice> CopySuitableMetalDevice() {
   return dev;
 }
 
+namespace {
+// The host struct as this build knows it: fields beyond the daemon's
+// struct_size (an older host) are left NULL, so AGFX_HOST_HAS() is false.
+agfx_host CopyHost(const agfx_host* host) {
+  agfx_host h{};
+  std::memcpy(&h, host, host->struct_size < sizeof h ? host->struct_size : sizeof h);
+  h.struct_size = sizeof h;
+  if (host->struct_size < sizeof h) h.memory_map_acquire = nullptr, h.memory_map_release = nullptr;
+  return h;
+}
+void RaiseToHost(void* ctx, uint32_t vector) {
+  auto* h = static_cast<const agfx_host*>(ctx);
+  h->raise_interrupt(h->opaque, vector);
+}
+}  // namespace
+
 PvgDevice::PvgDevice(const agfx_device_config* cfg, const agfx_host* host)
-    : host_(*host), variant_(cfg->variant), memory_model_(cfg->memory_model) {}
+    : host_(CopyHost(host)),
+      variant_(cfg->variant),
+      memory_model_(cfg->memory_model),
+      irq_(RaiseToHost, const_cast<agfx_host*>(&host_)) {}
 
 PvgDevice* PvgDevice::Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len) {
-  if (!cfg || cfg->struct_size < sizeof(agfx_device_config) || !host || host->struct_size < sizeof(agfx_host)) {
+  // Hosts from before memory_map_acquire are accepted (the static map is
+  // then unpinned, and said so); anything older is refused.
+  if (!cfg || cfg->struct_size < sizeof(agfx_device_config) || !host ||
+      host->struct_size < offsetof(agfx_host, memory_map_acquire)) {
     Fail(err, err_len, "device config or host services missing or too old");
     return nullptr;
   }
@@ -104,19 +126,23 @@ bool PvgDevice::Init(const agfx_device_config* cfg, char* err, size_t err_len) {
   display_queue_ = dispatch_queue_create("apple-gfxd.pvg.display", DISPATCH_QUEUE_SERIAL);
   inflight_ = dispatch_group_create();
 
-  PGDeviceDescriptor* desc = [[PGDeviceDescriptor new] autorelease];
+  // Kept for the device's life: a PGDevice swap (save/restore) creates the
+  // fresh device from this same descriptor: same memory model, same blocks.
+  desc_ = [PGDeviceDescriptor new];  // +1
+  PGDeviceDescriptor* desc = desc_;
   mmio_length_ = desc.mmioLength;  // the framework's recommended BAR size
   desc.device = mtl_;
   if (port_count_ > 1) {
     if (@available(macOS 13.0, *)) desc.displayPortCount = port_count_;
   }
-  const agfx_host* h = &host_;
+  IrqLatch* irq = &irq_;
   const bool mmio_variant = variant_ == AGFX_VARIANT_MMIO;
   desc.raiseInterrupt = ^(uint32_t vector) {
     // Any PVG queue, possibly inside an MMIO call: a pipe/eventfd write that
-    // never blocks and never needs the JS thread. The MMIO variant has one
-    // gfx line (QEMU ignores the vector there); PCI passes the MSI vector.
-    h->raise_interrupt(h->opaque, mmio_variant ? kGfxVector : vector);
+    // never blocks and never needs the JS thread, or (device stopped) an
+    // atomic bit set in the latch. The MMIO variant has one gfx line (QEMU
+    // ignores the vector there); PCI passes the MSI vector.
+    irq->Raise(mmio_variant ? kGfxVector : vector);
   };
 
   bool ok = memory_model_ == AGFX_MEMORY_TASKS ? ConfigureTasks(desc, err, err_len)
@@ -125,22 +151,24 @@ bool PvgDevice::Init(const agfx_device_config* cfg, char* err, size_t err_len) {
   // QEMU creates the IOSurface host device before the PGDevice.
   if (mmio_variant && !ConfigureIosfc(desc, err, err_len)) return false;
 
-#if defined(PG_SUPPORT_CREATE_DEVICE)
-  if (@available(macOS 15.2, *)) {
-    pgdev_ = PGCreateDeviceWithDescriptor(desc);  // NS_RETURNS_RETAINED: +1
-  } else
-#endif
-  {
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wdeprecated-declarations"
-    pgdev_ = PGNewDeviceWithDescriptor(desc);  // "New": +1 (only unannotated for ARC)
-#pragma clang diagnostic pop
-  }
+  pgdev_ = NewPgDevice(desc);
   if (!pgdev_) {
     Fail(err, err_len, "PVG refused to create the device");
     return false;
   }
   return true;
+}
+
+id<PGDevice> NewPgDevice(PGDeviceDescriptor* desc) {
+#if defined(PG_SUPPORT_CREATE_DEVICE)
+  if (@available(macOS 15.2, *)) {
+    return PGCreateDeviceWithDescriptor(desc);  // NS_RETURNS_RETAINED: +1
+  }
+#endif
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+  return PGNewDeviceWithDescriptor(desc);  // "New": +1 (only unannotated for ARC)
+#pragma clang diagnostic pop
 }
 
 bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_len) {
@@ -185,17 +213,47 @@ bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_l
 #endif
 }
 
-bool PvgDevice::BuildPgMap(std::vector<agfx_memory_range>* ranges, PGMemoryMapDescriptor** out, std::string* err) {
+PGMemoryMapDescriptor* PvgDevice::NewPgMap(const PinnedMemoryMap& pinned, std::string* err) {
   Class cls = NSClassFromString(@"PGMemoryMapDescriptor");
   if (!cls) {
     *err = "PGMemoryMapDescriptor not found: the static memory map needs macOS 15.4+";
-    return false;
+    return nil;
   }
-  if (!MemoryMapFromHost(&host_, ranges, err)) return false;
-  PGMemoryMapDescriptor* map = [[cls alloc] init];
-  for (const agfx_memory_range& r : *ranges) [map addRange:PGGuestPhysicalRange_s{r.gpa, r.len, r.host}];
-  *out = map;  // +1
-  return true;
+  PGMemoryMapDescriptor* map = [[cls alloc] init];  // +1
+  for (const agfx_memory_range& r : pinned.ranges()) [map addRange:PGGuestPhysicalRange_s{r.gpa, r.len, r.host}];
+  return map;
+}
+
+std::shared_ptr<PinnedMemoryMap> PvgDevice::MapForNewDevice(std::string* err) {
+  {
+    std::lock_guard lock(mu_);
+    if (pending_map_) return pending_map_;
+    if (dev_map_ && !map_stale_) return dev_map_;
+  }
+  auto map = std::make_shared<PinnedMemoryMap>();
+  if (!map->Acquire(&host_, err)) return nullptr;
+  return map;
+}
+
+void PvgDevice::AdoptMap(const std::shared_ptr<PinnedMemoryMap>& map, PGMemoryMapDescriptor* pgmap) {
+  std::shared_ptr<PinnedMemoryMap> old, old_pending;
+  PGMemoryMapDescriptor* old_pg;
+  bool warn = false;
+  {
+    std::lock_guard lock(mu_);
+    old.swap(dev_map_);
+    dev_map_ = map;
+    old_pending.swap(pending_map_);  // `map` is the newest view of the table
+    map_stale_ = false;
+    old_pg = memory_map_;
+    memory_map_ = pgmap;
+    if (!map->pinned() && !unpinned_warned_) warn = unpinned_warned_ = true;
+  }
+  [old_pg release];
+  if (warn)
+    GuestError("pvg: this daemon's host has no memory_map_acquire: a DMA_UNMAP can unmap guest RAM PVG still uses");
+  // `old` and `old_pending` go here, outside mu_: PVG no longer uses them (it
+  // switched to `map` before we were called), so their regions may be unmapped.
 }
 
 bool PvgDevice::ConfigureStaticMap(PGDeviceDescriptor* desc, uint32_t isolation, char* err, size_t err_len) {
@@ -204,13 +262,18 @@ bool PvgDevice::ConfigureStaticMap(PGDeviceDescriptor* desc, uint32_t isolation,
     return false;
   }
   std::string e;
-  if (!BuildPgMap(&map_ranges_, &memory_map_, &e)) {
+  auto map = std::make_shared<PinnedMemoryMap>();
+  PGMemoryMapDescriptor* pgmap = map->Acquire(&host_, &e) ? NewPgMap(*map, &e) : nil;
+  if (!pgmap) {
     Fail(err, err_len, e);
     return false;
   }
+  AdoptMap(map, pgmap);
+  // The IOSurface host device keeps the map it is created with.
+  if (variant_ == AGFX_VARIANT_MMIO) iosfc_map_ = map;
   // No guest RAM shared yet: PVG gets the map at the next reset (QEMU sends
   // DEVICE_RESET after its DMA_MAPs at machine reset).
-  map_stale_ = map_ranges_.empty();
+  map_stale_ = map->ranges().empty();
   desc.memoryMapDescriptor = memory_map_;
   bool want_isolation = isolation != AGFX_PVG_ISOLATION_OFF;
   if ([desc respondsToSelector:@selector(setEnableProcessIsolation:)]) {
@@ -258,8 +321,9 @@ bool PvgDevice::ConfigureIosfc(PGDeviceDescriptor* desc, char* err, size_t err_l
     }
     idesc.memoryMapDescriptor = memory_map_;
   }
+  IrqLatch* irq = &irq_;
   idesc.raiseInterrupt = ^bool(uint32_t) {
-    h->raise_interrupt(h->opaque, kIosfcVector);  // non-blocking pipe/eventfd write
+    irq->Raise(kIosfcVector);  // non-blocking pipe/eventfd write, or held while stopped
     return true;
   };
   iosfc_ = [[cls alloc] initWithDescriptor:idesc];
@@ -282,19 +346,29 @@ PvgDevice::~PvgDevice() {
     if (display_queue_) dispatch_sync(display_queue_, ^{});
     [pgdev_ release];  // PVG may call destroyTask from here: the host is still alive
     [iosfc_ release];
+    [desc_ release];
     [memory_map_ release];
     [mtl_queue_ release];
     [mtl_ release];
   }
+  // Only now, with no PVG object left that was given them, may the mapped
+  // guest-RAM snapshots go (memory_map_release; may munmap).
+  dev_map_.reset();
+  iosfc_map_.reset();
+  pending_map_.reset();
   if (inflight_) dispatch_release(inflight_);
   if (display_queue_) dispatch_release(display_queue_);
 }
 
-// MMIO runs on the daemon thread holding none of our locks: PVG may
+// MMIO runs on the daemon thread holding only gate_ (shared): PVG may
 // synchronously call the descriptor blocks from its own queues and wait for
-// them, and every one of them completes natively (QEMU instead hops to a
-// global queue because its vCPU thread holds the BQL; we hold nothing).
+// them, and every one of them completes natively without gate_ (QEMU instead
+// hops to a global queue because its vCPU thread holds the BQL; we hold
+// nothing a callback needs). gate_ only keeps a PGDevice swap out.
+// pgdev_ is nil only between a suspend and the next resume/reset: messaging
+// nil reads 0 and drops writes, so MMIO is still answered.
 uint32_t PvgDevice::MmioRead(uint32_t region, uint64_t off) {
+  std::shared_lock gate(gate_);
   touched_ = true;
   @autoreleasepool {
     if (region == AGFX_REGION_GFX && off < mmio_length_) return [pgdev_ mmioReadAtOffset:size_t(off)];
@@ -304,6 +378,7 @@ uint32_t PvgDevice::MmioRead(uint32_t region, uint64_t off) {
 }
 
 void PvgDevice::MmioWrite(uint32_t region, uint64_t off, uint32_t v) {
+  std::shared_lock gate(gate_);
   touched_ = true;
   @autoreleasepool {
     if (region == AGFX_REGION_GFX && off < mmio_length_) [pgdev_ mmioWriteAtOffset:size_t(off) value:v];
@@ -312,51 +387,80 @@ void PvgDevice::MmioWrite(uint32_t region, uint64_t off, uint32_t v) {
 }
 
 void PvgDevice::Reset() {
+  // Exclusive: resetWithMemoryMap: switches PVG to a new map, whose pinned
+  // snapshot must replace the old one with no MMIO using either meanwhile.
+  std::unique_lock gate(gate_);
   touched_ = true;
   @autoreleasepool {
-    PGMemoryMapDescriptor* fresh = nil;
-    std::vector<agfx_memory_range> ranges;
+    if (!pgdev_) {
+      // Left without a PGDevice (a suspend without resume, or a failed
+      // creation): a reset is a fresh device with the displays re-attached.
+      auto specs = TakeDisplays();
+      std::string e;
+      if (!CreatePgDevice(&e)) GuestError("pvg: reset: cannot create a fresh device: " + e);
+      ReattachDisplays(&specs);
+      if (irq_.stopped()) PausePg();
+      return;
+    }
     bool stale;
     {
       std::lock_guard lock(mu_);
       stale = map_stale_;
     }
     id<AGFXPGDeviceMemoryMapReset> remap = (id<AGFXPGDeviceMemoryMapReset>)pgdev_;
+    std::shared_ptr<PinnedMemoryMap> map;
+    PGMemoryMapDescriptor* fresh = nil;
     if (memory_model_ == AGFX_MEMORY_STATIC_MAP && stale && [remap respondsToSelector:@selector(resetWithMemoryMap:)]) {
       std::string e;
-      if (!BuildPgMap(&ranges, &fresh, &e)) GuestError("pvg: cannot rebuild the guest-RAM map at reset: " + e);
+      map = MapForNewDevice(&e);
+      if (map) fresh = NewPgMap(*map, &e);
+      if (!fresh) GuestError("pvg: cannot rebuild the guest-RAM map at reset: " + e);
     }
-    // No lock held: reset may drain PVG work that calls the host services.
+    // No mu_ held: reset may drain PVG work that calls the host services.
     if (fresh) {
-      [remap resetWithMemoryMap:fresh];
-      std::lock_guard lock(mu_);
-      [memory_map_ release];
-      memory_map_ = fresh;  // the IOSFC device keeps the map it was created with
-      map_ranges_.swap(ranges);
-      map_stale_ = false;
+      [remap resetWithMemoryMap:fresh];  // blocking: PVG uses the new map from here on
+      AdoptMap(map, fresh);              // so the old snapshot can go now
     } else if (@available(macOS 12.0, *)) {
       [pgdev_ reset];
     } else {
       GuestError("pvg: device reset needs macOS 12; the device keeps its state");
     }
+    pg_paused_ = false;  // a reset device runs; pause it again if the daemon stopped it
+    if (irq_.stopped()) PausePg();
   }
 }
 
+// Daemon thread, after a DMA_MAP/UNMAP. PVG cannot take a new map while it
+// runs: the new one is pinned now (pending_map_) and handed over at the next
+// reset or PGDevice swap; until then dev_map_ keeps every range PVG has
+// mapped, even one the VMM just unmapped, and AdoptMap releases it after the
+// switch. Never calls into PVG, so no gate_.
 void PvgDevice::MemoryMapChanged() {
   if (memory_model_ != AGFX_MEMORY_STATIC_MAP) return;  // tasks look guest RAM up per mapping
-  std::vector<agfx_memory_range> now;
+  auto now = std::make_shared<PinnedMemoryMap>();
   std::string e;
-  bool built = MemoryMapFromHost(&host_, &now, &e);
+  bool built = now->Acquire(&host_, &e);
   bool changed;
+  std::shared_ptr<PinnedMemoryMap> dropped;  // released outside mu_ (may munmap)
+  bool can_update = false;
   {
     std::lock_guard lock(mu_);
-    changed = !built || !SameMemoryMap(now, map_ranges_);
-    if (changed) map_stale_ = true;
+    changed = !built || !dev_map_ || !SameMemoryMap(now->ranges(), dev_map_->ranges());
+    dropped.swap(pending_map_);
+    if (changed) {
+      map_stale_ = true;
+      if (built) pending_map_ = now;
+    } else {
+      map_stale_ = false;  // back to what PVG has
+    }
   }
   if (!changed) return;
-  bool can_update = [(id)pgdev_ respondsToSelector:@selector(resetWithMemoryMap:)];
+  {
+    std::shared_lock gate(gate_);  // pgdev_ is swapped under gate_
+    can_update = pgdev_ == nil || [(id)pgdev_ respondsToSelector:@selector(resetWithMemoryMap:)];
+  }
   GuestError(std::string("pvg: the guest-RAM map changed after PVG was given it") + (built ? "" : " (" + e + ")") +
-             (can_update ? "; PVG gets the new map at the next device reset"
+             (can_update ? "; PVG gets the new map at the next device reset (until then it keeps the old one mapped)"
                          : "; this macOS cannot update it: restart apple-gfxd with the guest"));
 }
 
@@ -368,6 +472,7 @@ std::shared_ptr<PvgDisplay> PvgDevice::Display(uint32_t port) {
 
 bool PvgDevice::AttachDisplay(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes,
                               uint32_t n) {
+  std::shared_lock gate(gate_);  // newDisplayWithDescriptor: on pgdev_, never mid-swap
   touched_ = true;
   if (port >= port_count_) return false;
   @autoreleasepool {
@@ -381,16 +486,18 @@ bool PvgDevice::AttachDisplay(uint32_t port, uint32_t serial, const char* name, 
     }
     // Unlocked: creating the display and the first modeList assignment
     // (hot-plug) may make PVG run handlers, which never take mu_ anyway.
-    auto d = NewDisplay(pgdev_, &host_, port, StableSerial(serial, port), name, list, mtl_, mtl_queue_, display_queue_,
-                        inflight_, &e);
+    uint32_t stable = StableSerial(serial, port);
+    auto d = NewDisplay(pgdev_, &host_, port, stable, name, list, mtl_, mtl_queue_, display_queue_, inflight_, nullptr, &e);
     std::lock_guard lock(mu_);
     attaching_[port] = false;
     displays_[port] = d;
+    if (d) specs_[port] = DisplaySpec{port, stable, name ? name : "", std::vector<agfx_display_mode>(modes, modes + n), nullptr};
     return d != nullptr;
   }
 }
 
 bool PvgDevice::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n) {
+  std::shared_lock gate(gate_);  // the display stays on the current pgdev_
   auto d = Display(port);
   if (!d) return false;
   @autoreleasepool {
@@ -406,16 +513,28 @@ bool PvgDevice::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t
     disp.modeList = list;
     bool ok = disp != nil;
     [disp release];
+    if (ok) {
+      std::lock_guard lock(mu_);
+      specs_[port].modes.assign(modes, modes + n);  // a re-attach after a swap uses these
+    }
     return ok;
   }
 }
 
 bool PvgDevice::DetachDisplay(uint32_t port) {
+  std::shared_lock gate(gate_);
   std::shared_ptr<PvgDisplay> d;
   {
     std::lock_guard lock(mu_);
-    if (port >= kMaxPorts || !displays_[port]) return false;
+    if (port >= kMaxPorts) return false;
+    for (auto it = orphans_.begin(); it != orphans_.end(); ++it) {
+      if (it->port != port) continue;
+      orphans_.erase(it);  // waiting for a PGDevice: nothing to unplug
+      return true;
+    }
+    if (!displays_[port]) return false;
     d.swap(displays_[port]);
+    specs_[port] = DisplaySpec{};
   }
   @autoreleasepool {
     RetireDisplay(d);

@@ -165,8 +165,19 @@ NSArray* ModeArray(const agfx_display_mode* modes, uint32_t n, std::string* err)
 
 std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host, uint32_t port, uint32_t serial,
                                        const char* name, NSArray* modes, id<MTLDevice> mtl, id<MTLCommandQueue> queue,
-                                       dispatch_queue_t display_queue, dispatch_group_t inflight, std::string* err) {
+                                       dispatch_queue_t display_queue, dispatch_group_t inflight,
+                                       PvgDisplay* carry, std::string* err) {
   auto d = std::make_shared<PvgDisplay>();
+  if (carry) {
+    // A PGDevice swap: read_frame keeps the last picture and the sequence
+    // stays monotonic until the new display's first mode change and frame.
+    // The retired display's handlers are dead (live == false): no race.
+    std::lock_guard lock(carry->frame_mu);
+    d->frame = carry->frame;
+    d->width = carry->width;
+    d->height = carry->height;
+    d->sequence = carry->sequence;
+  }
   d->host = *host;
   d->port = port;
   d->serial = serial;

@@ -2,9 +2,10 @@
 // `id` member below is owned, i.e. retained once, and released by its owner).
 //
 // Threads and queues, and what each may touch:
-//  - daemon thread (the ABI calls: MMIO, reset, displays, read_frame): calls
-//    into PVG holding no lock of ours; takes PvgDevice::mu_ only around table
-//    updates and PvgDisplay::frame_mu only to copy a frame out.
+//  - daemon thread (the ABI calls: MMIO, reset, displays, read_frame, state):
+//    calls into PVG holding no lock of ours but PvgDevice::gate_ (which no
+//    callback takes); takes PvgDevice::mu_ only around table updates and
+//    PvgDisplay::frame_mu only to copy a frame out.
 //  - PVG's own queues: call the descriptor blocks (tasks, memory, interrupts,
 //    IOSFC), which go straight to agfx_host services (native, never the JS
 //    thread: DESIGN.md invariant 1) and touch none of our locks.
@@ -25,12 +26,15 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "agfx_backend.h"
 #include "agfx_pvg_extras.h"
 #include "portable/frame_pacing.h"
+#include "portable/irq_latch.h"
+#include "portable/memory_map.h"
 
 @class PGIOSurfaceHostDevice;
 @class PGMemoryMapDescriptor;
@@ -85,6 +89,28 @@ struct PvgDisplay {
   ~PvgDisplay();
 };
 
+// What a display was attached with, to attach it again on a fresh PGDevice
+// (same port, serial, name and modes); `old` carries the last frame over.
+struct DisplaySpec {
+  uint32_t port = 0;
+  uint32_t serial = 0;
+  std::string name;
+  std::vector<agfx_display_mode> modes;
+  std::shared_ptr<PvgDisplay> old;
+};
+
+// The agfx_device. The PGDevice inside it can be swapped (suspend + resume
+// for save_state, a fresh device for restore_state) while this object, and
+// so the agfx_device pointer the daemon holds, stays the same.
+//
+// gate_ serialises the swap with everything else that calls the PGDevice:
+// MMIO, reset and display calls hold it shared, a swap (save/restore, the
+// suspend/resume extras, set_running, reset) holds it exclusively, so no
+// MMIO is in flight on a PGDevice being released and none reaches a fresh
+// one before -willResumeWithSuspendState:. No PVG callback or display
+// handler ever takes gate_ (they go straight to agfx_host services or stay
+// on display_queue_), so holding it across a PVG call cannot deadlock
+// (DESIGN.md invariant 1), and a swap waits only for our own calls.
 class PvgDevice {
  public:
   static PvgDevice* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len);
@@ -100,7 +126,12 @@ class PvgDevice {
   bool CursorPosition(uint32_t port, uint32_t* x, uint32_t* y);
   void MemoryMapChanged();
 
-  // agfx_pvg_extras.h
+  // agfx_backend save_state / restore_state / set_running (pvg_suspend.mm)
+  bool SaveState(void** blob, size_t* len);
+  bool RestoreState(const void* blob, size_t len, char* err, size_t err_len);
+  void SetRunning(bool running);
+
+  // agfx_pvg_extras.h (pvg_suspend.mm), on the same building blocks
   void SuspendBegin();
   bool SuspendFinish(void** blob, size_t* len, char* err, size_t err_len);
   const char* ResumeBegin(const void* blob, size_t len);
@@ -115,35 +146,67 @@ class PvgDevice {
   std::shared_ptr<PvgDisplay> Display(uint32_t port);
   void DetachAll();
   void GuestError(const std::string& msg) { host_.guest_error(host_.opaque, msg.c_str()); }
-  bool BuildPgMap(std::vector<agfx_memory_range>* ranges, PGMemoryMapDescriptor** out, std::string* err);
+  static PGMemoryMapDescriptor* NewPgMap(const PinnedMemoryMap& map, std::string* err);  // +1
+  // The map a new PGDevice (or resetWithMemoryMap:) gets: the pending one,
+  // the current one if still right, else a fresh snapshot. Null with *err.
+  std::shared_ptr<PinnedMemoryMap> MapForNewDevice(std::string* err);
+  // After PVG switched to `map`: it becomes the current one and the old one
+  // is released (its unmapped regions munmapped) on return.
+  void AdoptMap(const std::shared_ptr<PinnedMemoryMap>& map, PGMemoryMapDescriptor* pgmap);
+
+  // The swap's building blocks (pvg_suspend.mm); all with gate_ held
+  // exclusively, none with mu_ held.
+  bool CreatePgDevice(std::string* err);       // pgdev_ = a fresh device from desc_
+  void DropPgDevice();                         // releases pgdev_ (PVG: after finishSuspend, required)
+  std::vector<DisplaySpec> TakeDisplays();     // hot-unplugs all, waits for their renders
+  void ReattachDisplays(std::vector<DisplaySpec>* specs);
+  bool WillResume(NSData* state, std::string* msg);  // -willResumeWithSuspendState:error:
+  void DidResume();                            // -didResume, then pause again if stopped
+  bool SuspendLocked(NSData** state, std::string* err);  // willSuspend + finishSuspend (+1 state)
+  void PausePg();
+  void UnpausePg();
 
   const agfx_host host_;  // a copy: blocks capture &host_, stable for the device's life
   const uint32_t variant_;
   const uint32_t memory_model_;
   uint32_t port_count_ = 1;
   size_t mmio_length_ = 0;
+  IrqLatch irq_;  // every raiseInterrupt block goes through it (set_running)
 
+  std::shared_mutex gate_;                  // see the class comment
   id<MTLDevice> mtl_ = nil;                 // owned
   id<MTLCommandQueue> mtl_queue_ = nil;     // owned
-  id<PGDevice> pgdev_ = nil;                // owned
-  PGIOSurfaceHostDevice* iosfc_ = nil;      // owned (variant mmio)
-  PGMemoryMapDescriptor* memory_map_ = nil; // owned (static model)
+  PGDeviceDescriptor* desc_ = nil;          // owned: every PGDevice of this object is created from it
+  id<PGDevice> pgdev_ = nil;                // owned; nil between a suspend and the next resume/reset
+  bool pg_paused_ = false;                  // -pause sent to pgdev_ (gate_)
+  bool pause_warned_ = false;               // gate_
+  PGIOSurfaceHostDevice* iosfc_ = nil;      // owned (variant mmio); survives PGDevice swaps
+  PGMemoryMapDescriptor* memory_map_ = nil; // owned (static model): what pgdev_ was given
   dispatch_queue_t display_queue_ = nil;    // owned
   dispatch_group_t inflight_ = nil;         // owned
   std::string last_error_;                  // ResumeBegin's message
-  std::atomic<bool> touched_{false};        // any MMIO, display or reset since creation
+  std::atomic<bool> touched_{false};        // any MMIO, display or reset since pgdev_ was created
 
-  std::mutex mu_;  // displays_, map state; never held while calling into PVG
+  std::mutex mu_;  // displays_, specs_, map state; never held while calling into PVG
   std::array<std::shared_ptr<PvgDisplay>, kMaxPorts> displays_{};
   std::array<bool, kMaxPorts> attaching_{};
-  std::vector<agfx_memory_range> map_ranges_;  // what PVG was given
-  bool map_stale_ = false;                     // guest RAM changed since
+  std::array<DisplaySpec, kMaxPorts> specs_{};  // what each attached display was attached with
+  std::vector<DisplaySpec> orphans_;            // attached for the daemon while there is no PGDevice
+  // Static model: the snapshots that keep PVG's host pointers mapped.
+  std::shared_ptr<PinnedMemoryMap> dev_map_;      // pgdev_'s map
+  std::shared_ptr<PinnedMemoryMap> iosfc_map_;    // iosfc_'s map (from its creation)
+  std::shared_ptr<PinnedMemoryMap> pending_map_;  // the table now, when it differs from dev_map_
+  bool map_stale_ = false;                        // guest RAM changed since PVG got dev_map_
+  bool unpinned_warned_ = false;                  // mu_
 };
 
 // pvg_display.mm
+// `carry` (optional): a retired display of the same port whose last frame
+// and sequence number the new one starts from (a PGDevice swap).
 std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host, uint32_t port, uint32_t serial,
                                        const char* name, NSArray* modes, id<MTLDevice> mtl, id<MTLCommandQueue> queue,
-                                       dispatch_queue_t display_queue, dispatch_group_t inflight, std::string* err);
+                                       dispatch_queue_t display_queue, dispatch_group_t inflight,
+                                       PvgDisplay* carry, std::string* err);
 // Converts and validates a mode list; nil with *err on failure. Autoreleased.
 NSArray* ModeArray(const agfx_display_mode* modes, uint32_t n, std::string* err);
 // Marks the display dead and releases PGDisplay (hot-unplug).
@@ -151,6 +214,8 @@ void RetireDisplay(const std::shared_ptr<PvgDisplay>& d);
 
 // pvg_device.mm
 id<MTLDevice> CopySuitableMetalDevice();  // +1
+// PGCreateDeviceWithDescriptor (15.2+) or PGNewDeviceWithDescriptor: +1 or nil.
+id<PGDevice> NewPgDevice(PGDeviceDescriptor* desc);
 
 }  // namespace agfx::pvg
 

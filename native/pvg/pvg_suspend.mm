@@ -1,68 +1,350 @@
-// agfx_pvg_extras.h: suspend/resume (PGDevice willSuspend / finishSuspend /
-// willResumeWithSuspendState:error: / didResume), the option ROM, and the
-// host queries. Manual retain/release.
+// Suspend/resume (PGDevice willSuspend / finishSuspend /
+// willResumeWithSuspendState:error: / didResume) and pause/unpause, both as
+// the backend ABI's save_state / restore_state / set_running (a PGDevice
+// swap inside the same agfx_device) and as the step-by-step
+// agfx_pvg_extras.h entry points; the option ROM and the host queries.
+// Manual retain/release (MRR, CLANG_ENABLE_OBJC_ARC = NO): +1 results are
+// released by hand, as marked.
 #import "pvg_internal.h"
 #import "pvg_private.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "portable/option_rom.h"
 #include "portable/resume_errors.h"
 
 namespace agfx::pvg {
 
-void PvgDevice::SuspendBegin() {
+namespace {
+
+// The framework's suspend state as a malloc'd blob (free_state /
+// agfx_pvg_free release it with free()).
+bool CopyState(NSData* state, void** blob, size_t* len) {
+  size_t n = state.length;
+  void* copy = std::malloc(n ? n : 1);
+  if (!copy) return false;
+  if (n) std::memcpy(copy, state.bytes, n);
+  *blob = copy;
+  *len = n;
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Building blocks of a PGDevice swap. Every one runs with gate_ held
+// exclusively by its caller (no MMIO or display call in flight or able to
+// start) and without mu_, because each may call into PVG, and PVG may call
+// the host services and display handlers from its own queues meanwhile;
+// none of those takes gate_ or waits for this thread (DESIGN.md invariant 1).
+
+bool PvgDevice::CreatePgDevice(std::string* err) {
+  if (pgdev_) {
+    *err = "internal: a PGDevice is still there";
+    return false;
+  }
+  // The same descriptor every time (Init): Metal device, memory model, host
+  // blocks, display port count, IOSurface mapper. The static model gets the
+  // newest pinned map: the snapshot stays held while this PGDevice may use
+  // the host pointers in it (AdoptMap, destructor).
+  std::shared_ptr<PinnedMemoryMap> map;
+  PGMemoryMapDescriptor* pgmap = nil;
+  if (memory_model_ == AGFX_MEMORY_STATIC_MAP) {
+    map = MapForNewDevice(err);
+    if (!map) return false;
+    pgmap = NewPgMap(*map, err);  // +1
+    if (!pgmap) return false;
+    desc_.memoryMapDescriptor = pgmap;
+  }
+  id<PGDevice> dev = NewPgDevice(desc_);  // +1
+  if (!dev) {
+    [pgmap release];
+    *err = "PVG refused to create the device";
+    return false;
+  }
+  pgdev_ = dev;
+  pg_paused_ = false;
+  touched_ = false;
+  // The previous PGDevice is already released (DropPgDevice), so the map it
+  // was given may go now.
+  if (map) AdoptMap(map, pgmap);
+  return true;
+}
+
+void PvgDevice::DropPgDevice() {
+  // PVG: after -finishSuspend the device must be released; releasing a
+  // running one destroys it. PVG may call destroyTask and the other host
+  // services from inside this release: none needs gate_. The device's map
+  // snapshot stays held (dev_map_) until the next device adopts a map.
+  [pgdev_ release];
+  pgdev_ = nil;
+  pg_paused_ = false;
+}
+
+std::vector<DisplaySpec> PvgDevice::TakeDisplays() {
+  std::vector<DisplaySpec> specs;
+  std::vector<std::shared_ptr<PvgDisplay>> old;
+  {
+    std::lock_guard lock(mu_);
+    specs.swap(orphans_);  // attached for the daemon, waiting for a PGDevice
+    for (uint32_t p = 0; p < kMaxPorts; ++p) {
+      if (!displays_[p]) continue;
+      DisplaySpec sp = specs_[p];
+      sp.old = displays_[p];
+      specs.push_back(std::move(sp));
+      old.push_back(std::move(displays_[p]));
+      displays_[p] = nullptr;
+      specs_[p] = DisplaySpec{};
+    }
+  }
+  for (auto& d : old) RetireDisplay(d);  // hot-unplug from the old PGDevice; handlers now no-ops
+  // Renders of the retired displays finish on display_queue_ and Metal's
+  // completion thread, which take no lock of ours and never wait for this
+  // thread: waiting here (gate_ held) cannot deadlock. After it no encode
+  // runs against the PGDevice about to be released.
+  if (!old.empty()) dispatch_group_wait(inflight_, dispatch_time(DISPATCH_TIME_NOW, int64_t(5 * NSEC_PER_SEC)));
+  return specs;
+}
+
+void PvgDevice::ReattachDisplays(std::vector<DisplaySpec>* specs) {
+  for (DisplaySpec& sp : *specs) {
+    if (!pgdev_) {
+      // No PGDevice (it could not be created): the displays stay attached
+      // for the daemon and come back with the next device (reset).
+      sp.old.reset();
+      std::lock_guard lock(mu_);
+      orphans_.push_back(std::move(sp));
+      continue;
+    }
+    std::string e;
+    std::shared_ptr<PvgDisplay> d;
+    NSArray* list = ModeArray(sp.modes.data(), uint32_t(sp.modes.size()), &e);
+    // Same port, serial and name: the guest compositor keeps its layout.
+    if (list)
+      d = NewDisplay(pgdev_, &host_, sp.port, sp.serial, sp.name.c_str(), list, mtl_, mtl_queue_, display_queue_,
+                     inflight_, sp.old.get(), &e);
+    sp.old.reset();
+    if (!d) {
+      GuestError("pvg: display " + std::to_string(sp.port) + " could not be attached again: " + e);
+      host_.mode_changed(host_.opaque, sp.port, 0, 0, AGFX_FORMAT_BGRA8);  // as a detach
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    displays_[sp.port] = d;
+    specs_[sp.port] = std::move(sp);
+  }
+  specs->clear();
+}
+
+bool PvgDevice::WillResume(NSData* state, std::string* msg) {
+  // Must be the first call on a fresh PGDevice: it was created under the
+  // same exclusive gate_, so no MMIO or display call has reached it.
+  NSError* e = nil;
+  if ([pgdev_ willResumeWithSuspendState:state error:&e]) return true;
+  bool pvg_domain = e && [e.domain isEqualToString:PGResumeErrorDomain];
+  *msg = e ? FormatResumeError(pvg_domain, e.domain.UTF8String, int64_t(e.code), e.localizedDescription.UTF8String)
+           : "PVG refused the suspend state without saying why";
+  return false;
+}
+
+void PvgDevice::DidResume() {
+  // Displays are attached again and guest RAM is mapped (the pinned map).
+  // It may raise an interrupt: irq_ holds it if the daemon stopped us.
+  [pgdev_ didResume];
+  if (irq_.stopped()) PausePg();
+}
+
+bool PvgDevice::SuspendLocked(NSData** state, std::string* err) {
+  // PVG's suspend starts from a running device; a paused one (the daemon's
+  // set_running(false), e.g. migration STOP before STOP_COPY) is unpaused
+  // first. irq_ still holds whatever it raises.
+  UnpausePg();
+  [pgdev_ willSuspend];  // no new interrupts, no new guest commands
+  // May block for long while GPU work drains; the callbacks that work needs
+  // (memory, interrupts, Metal completions) never take gate_.
+  *state = [pgdev_ finishSuspend];  // NS_RETURNS_RETAINED: +1
+  if (!*state) {
+    *err = "finishSuspend returned no state";
+    return false;
+  }
+  return true;
+}
+
+// -pause / -unpause exist from macOS 12 (the SDKs advertise them with
+// PG_SUPPORT_PAUSE_UNPAUSE from 13.3, but declare them from 12.0; the
+// run-time @available check is what matters). On macOS 11 there is no
+// lighter quiesce than a suspend, which would end with the device destroyed:
+// set_running(false) there only holds interrupts (irq_), and says so once.
+void PvgDevice::PausePg() {
+  if (!pgdev_ || pg_paused_) return;
+  if (@available(macOS 12.0, *)) {
+    [pgdev_ pause];  // returns once pending guest-memory writes are done
+    pg_paused_ = true;
+  } else if (!pause_warned_) {
+    pause_warned_ = true;
+    GuestError("pvg: pausing needs macOS 12: while stopped, interrupts are held, but GPU work in flight may still "
+               "touch guest memory");
+  }
+}
+
+void PvgDevice::UnpausePg() {
+  if (!pgdev_ || !pg_paused_) return;
+  if (@available(macOS 12.0, *)) [pgdev_ unpause];  // may raise an interrupt
+  pg_paused_ = false;
+}
+
+// ---------------------------------------------------------------------------
+// agfx_backend: save_state / restore_state / set_running
+
+bool PvgDevice::SaveState(void** blob, size_t* len) {
+  if (!blob || !len) return false;
+  // Exclusive for the whole swap: no MMIO on the PGDevice being suspended
+  // and released, none on the fresh one before -willResumeWithSuspendState:.
+  std::unique_lock gate(gate_);
+  touched_ = true;
   @autoreleasepool {
-    [pgdev_ willSuspend];  // no lock held: PVG may still call the host services
+    if (!pgdev_) {
+      GuestError("pvg: save_state: no PVG device (suspended, or its creation failed); reset the device first");
+      return false;
+    }
+    NSData* state = nil;
+    std::string e;
+    bool saved = SuspendLocked(&state, &e);
+    auto specs = TakeDisplays();
+    DropPgDevice();  // required after finishSuspend, whatever it returned
+    // "The device keeps running": the same state goes straight into a fresh
+    // PGDevice, as a resume on the destination would.
+    bool resumed = false;
+    if (saved && CreatePgDevice(&e)) {
+      resumed = WillResume(state, &e);
+      if (!resumed) DropPgDevice();
+    }
+    if (!resumed) {
+      // Its state is gone from PVG: a plain fresh device (a reset) keeps
+      // the daemon's device usable. The save is reported failed.
+      std::string e2;
+      if (!CreatePgDevice(&e2)) e += "; no fresh device could be created either: " + e2 + " (the next reset retries)";
+      GuestError("pvg: save_state failed, the device was reset: " + e);
+    }
+    ReattachDisplays(&specs);
+    if (resumed) DidResume();
+    else if (irq_.stopped()) PausePg();
+    bool ok = resumed && CopyState(state, blob, len);
+    [state release];
+    return ok;
+  }
+}
+
+bool PvgDevice::RestoreState(const void* blob, size_t len, char* err, size_t err_len) {
+  std::unique_lock gate(gate_);  // as SaveState
+  touched_ = true;
+  @autoreleasepool {
+    auto specs = TakeDisplays();
+    DropPgDevice();  // the running device and its state are replaced
+    std::string msg;
+    bool ok = false;
+    if (!blob || len == 0) {
+      msg = "empty device state";
+    } else if (CreatePgDevice(&msg)) {
+      ok = WillResume([NSData dataWithBytes:blob length:len], &msg);
+      if (!ok) DropPgDevice();  // what a refused resume leaves is unknown: not reused
+    }
+    if (!ok) {
+      // The contract: on failure the device is left reset.
+      std::string e2;
+      if (!CreatePgDevice(&e2)) msg += "; no fresh device could be created either: " + e2 + " (the next reset retries)";
+    }
+    ReattachDisplays(&specs);
+    if (ok) DidResume();
+    else if (irq_.stopped()) PausePg();
+    if (!ok) Fail(err, err_len, msg);
+    return ok;
+  }
+}
+
+void PvgDevice::SetRunning(bool running) {
+  // Exclusive: -pause/-unpause never overlap a swap or an MMIO call.
+  std::unique_lock gate(gate_);
+  @autoreleasepool {
+    if (!running) {
+      irq_.Stop();  // first: what the pause drain raises is held
+      PausePg();    // returns when PVG is quiet (macOS 12+)
+    } else {
+      UnpausePg();  // may raise an interrupt: held until Start
+      irq_.Start();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// agfx_pvg_extras.h: the suspend/resume steps one by one, on the same blocks.
+
+void PvgDevice::SuspendBegin() {
+  std::unique_lock gate(gate_);
+  touched_ = true;
+  @autoreleasepool {
+    UnpausePg();
+    [pgdev_ willSuspend];  // no new interrupts, no new guest commands
   }
 }
 
 bool PvgDevice::SuspendFinish(void** blob, size_t* len, char* err, size_t err_len) {
+  std::unique_lock gate(gate_);
   @autoreleasepool {
+    if (!pgdev_) {
+      Fail(err, err_len, "no PVG device to suspend");
+      return false;
+    }
     NSData* state = [pgdev_ finishSuspend];  // NS_RETURNS_RETAINED: +1; may block while GPU work drains
+    // PVG: the device must be released now. The agfx_device stays valid
+    // (MMIO reads 0) until resume_begin or a reset brings a fresh PGDevice;
+    // its displays are unplugged, to be attached again after resume_begin.
+    for (const DisplaySpec& sp : TakeDisplays()) host_.mode_changed(host_.opaque, sp.port, 0, 0, AGFX_FORMAT_BGRA8);
+    DropPgDevice();
     if (!state) {
       Fail(err, err_len, "finishSuspend returned no state");
       return false;
     }
-    size_t n = state.length;
-    void* copy = std::malloc(n ? n : 1);
-    if (copy && n) std::memcpy(copy, state.bytes, n);
+    bool ok = CopyState(state, blob, len);
     [state release];
-    if (!copy) {
-      Fail(err, err_len, "out of memory for the suspend state");
-      return false;
-    }
-    *blob = copy;
-    *len = n;
-    return true;
+    if (!ok) Fail(err, err_len, "out of memory for the suspend state");
+    return ok;
   }
 }
 
 const char* PvgDevice::ResumeBegin(const void* blob, size_t len) {
-  if (touched_) {
-    last_error_ = "resume must be the first call on a freshly created pvg device (before any MMIO, display or reset)";
-    return last_error_.c_str();
-  }
-  if (!blob || len == 0) {
-    last_error_ = "empty suspend state";
-    return last_error_.c_str();
-  }
-  touched_ = true;
+  std::unique_lock gate(gate_);
   @autoreleasepool {
-    NSData* state = [NSData dataWithBytes:blob length:len];
-    NSError* e = nil;
-    if ([pgdev_ willResumeWithSuspendState:state error:&e]) return nullptr;
-    bool pvg_domain = e && [e.domain isEqualToString:PGResumeErrorDomain];
-    last_error_ = e ? FormatResumeError(pvg_domain, e.domain.UTF8String, int64_t(e.code), e.localizedDescription.UTF8String)
-                    : "PVG refused the suspend state without saying why";
+    if (!blob || len == 0) {
+      last_error_ = "empty suspend state";
+      return last_error_.c_str();
+    }
+    if (!pgdev_ || touched_) {
+      // -willResumeWithSuspendState: must be the first call on a PGDevice:
+      // a used one is replaced. Attach the displays again after this call
+      // (that also goes for displays waiting for a device: orphans_).
+      for (const DisplaySpec& sp : TakeDisplays()) host_.mode_changed(host_.opaque, sp.port, 0, 0, AGFX_FORMAT_BGRA8);
+      DropPgDevice();
+    }
+    std::string msg;
+    bool ok = (pgdev_ || CreatePgDevice(&msg)) && WillResume([NSData dataWithBytes:blob length:len], &msg);
+    touched_ = true;
+    if (ok) return nullptr;
+    DropPgDevice();  // left reset: a plain fresh device
+    std::string e2;
+    if (!CreatePgDevice(&e2)) msg += "; no fresh device could be created either: " + e2;
+    last_error_ = msg;
     return last_error_.c_str();
   }
 }
 
 void PvgDevice::ResumeFinish() {
+  std::unique_lock gate(gate_);
   @autoreleasepool {
-    [pgdev_ didResume];  // guest RAM must be mapped by now; may raise an interrupt
+    if (pgdev_) DidResume();
   }
 }
 

@@ -354,6 +354,7 @@ void InitBackend(Napi::Env env, Napi::Object exports) {
   exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
 #endif
   exports.Set("hostStats", Napi::Function::New(env, TaskStats));
+  InitBackendHostTestHooks(env, exports);
 }
 
 }  // namespace agfx

@@ -77,4 +77,48 @@ bool SameMemoryMap(const std::vector<agfx_memory_range>& a, const std::vector<ag
          });
 }
 
+bool PinnedMemoryMap::Acquire(const agfx_host* host, std::string* err) {
+  Release();
+  if (!host) {
+    *err = "no host services";
+    return false;
+  }
+  if (!AGFX_HOST_HAS(host, memory_map_acquire) || !AGFX_HOST_HAS(host, memory_map_release))
+    return MemoryMapFromHost(host, &ranges_, err);  // an older host: unpinned
+  std::vector<agfx_memory_range> snap(16);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    uint32_t n = 0;
+    void* token = host->memory_map_acquire(host->opaque, snap.data(), uint32_t(snap.size()), &n);
+    if (token) {
+      if (n > snap.size()) n = uint32_t(snap.size());  // a host breaking its contract: use what fits
+      snap.resize(n);
+      std::vector<agfx_memory_range> built;
+      if (!BuildMemoryMap(snap.data(), n, &built, err)) {
+        host->memory_map_release(host->opaque, token);
+        return false;
+      }
+      release_ = host->memory_map_release;
+      opaque_ = host->opaque;
+      token_ = token;
+      ranges_.swap(built);
+      return true;
+    }
+    if (n == 0) {
+      *err = "the host could not take a snapshot of the guest-RAM map";
+      return false;
+    }
+    if (n > kMaxMapRanges || n <= snap.size()) break;
+    snap.resize(n);  // it grew between two calls: try again with room for all
+  }
+  *err = "the guest-RAM map kept changing or is too large";
+  return false;
+}
+
+void PinnedMemoryMap::Release() {
+  void* token = token_;
+  token_ = nullptr;
+  ranges_.clear();
+  if (token && release_) release_(opaque_, token);
+}
+
 }  // namespace agfx::pvg

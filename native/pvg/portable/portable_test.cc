@@ -4,15 +4,19 @@
 // Prints TAP lines and a final "N passed, M failed"; exits 1 on any failure.
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <thread>
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "cursor_convert.h"
 #include "frame_pacing.h"
+#include "irq_latch.h"
 #include "memory_map.h"
 #include "option_rom.h"
 #include "pvg_modes.h"
@@ -268,6 +272,158 @@ TEST(map_from_host, "memory map: host snapshot larger than the first buffer, and
   CHECK(!SameMemoryMap(out, again));
   agfx_host none{};
   CHECK(!MemoryMapFromHost(&none, &out, &err));
+}
+
+struct FakePinHost {
+  std::vector<agfx_memory_range> ranges;
+  int calls = 0;
+  int grow_on_call = -1;
+  int live = 0;      // snapshots held
+  int acquired = 0;  // snapshots handed out
+  bool fail = false;
+};
+void* FakeAcquire(void* opaque, agfx_memory_range* out, uint32_t max, uint32_t* count) {
+  auto* f = static_cast<FakePinHost*>(opaque);
+  if (f->calls++ == f->grow_on_call) f->ranges.push_back(R(0x100000 + f->ranges.size() * 0x1000, 0x1000, 0x20));
+  *count = 0;
+  if (f->fail) return nullptr;
+  *count = uint32_t(f->ranges.size());
+  if (f->ranges.size() > max) return nullptr;
+  for (uint32_t i = 0; i < f->ranges.size(); ++i) out[i] = f->ranges[i];
+  ++f->live;
+  ++f->acquired;
+  return f;  // any non-null token
+}
+void FakeRelease(void* opaque, void* token) {
+  auto* f = static_cast<FakePinHost*>(opaque);
+  if (token == f) --f->live;
+}
+agfx_host PinHost(FakePinHost* f) {
+  agfx_host h{};
+  h.struct_size = sizeof h;
+  h.opaque = f;
+  h.memory_map = [](void*, agfx_memory_range*, uint32_t) -> uint32_t { return 0; };
+  h.memory_map_acquire = FakeAcquire;
+  h.memory_map_release = FakeRelease;
+  return h;
+}
+
+TEST(pinned_map_holds, "pinned map: one snapshot held until Release, growing table retried without leaking") {
+  FakePinHost f;
+  for (int i = 0; i < 40; ++i) f.ranges.push_back(R(uint64_t(i) * 0x10000, 0x1000, 0));  // 40 > initial 16
+  f.grow_on_call = 1;
+  agfx_host h = PinHost(&f);
+  std::string err;
+  {
+    PinnedMemoryMap m;
+    CHECK(m.Acquire(&h, &err));
+    CHECK(m.pinned() && m.ranges().size() == 41 && f.live == 1 && f.acquired == 1);
+    CHECK(m.Acquire(&h, &err));  // re-acquire drops the old snapshot first
+    CHECK(f.live == 1 && f.acquired == 2);
+    m.Release();
+    CHECK(!m.pinned() && m.ranges().empty() && f.live == 0);
+    m.Release();  // idempotent
+    CHECK(f.live == 0);
+    CHECK(m.Acquire(&h, &err) && f.live == 1);
+  }
+  CHECK(f.live == 0);  // the destructor released it
+}
+
+TEST(pinned_map_bad, "pinned map: unusable ranges release the snapshot; host failure reported") {
+  FakePinHost f;
+  f.ranges = {R(0x1000, 0x2000, 0), R(0x2000, 0x1000, 0x10)};  // overlap
+  agfx_host h = PinHost(&f);
+  PinnedMemoryMap m;
+  std::string err;
+  CHECK(!m.Acquire(&h, &err) && err.find("overlap") != std::string::npos);
+  CHECK(f.live == 0 && f.acquired == 1 && !m.pinned());
+  f.ranges = {R(0x1000, 0x1000, 0)};
+  f.fail = true;
+  CHECK(!m.Acquire(&h, &err) && err.find("snapshot") != std::string::npos && f.live == 0);
+  f.fail = false;
+  f.ranges.clear();
+  CHECK(m.Acquire(&h, &err) && m.pinned() && m.ranges().empty() && f.live == 1);  // empty table: still a snapshot
+}
+
+TEST(pinned_map_old_host, "pinned map: a host without memory_map_acquire falls back to memory_map, unpinned") {
+  FakeHost f;
+  f.ranges = {R(0x1000, 0x1000, 0), R(0x2000, 0x1000, 0x1000)};
+  agfx_host h{};
+  h.opaque = &f;
+  h.memory_map = FakeMap;
+  h.memory_map_acquire = FakeAcquire;  // present in memory but beyond the host's struct_size
+  h.memory_map_release = FakeRelease;
+  h.struct_size = offsetof(agfx_host, memory_map_acquire);
+  PinnedMemoryMap m;
+  std::string err;
+  CHECK(m.Acquire(&h, &err));
+  CHECK(!m.pinned() && m.ranges().size() == 1 && m.ranges()[0].len == 0x2000);  // merged
+  CHECK(f.calls == 1);
+}
+
+// ---------------------------------------------------------------- interrupt latch
+
+struct IrqLog {
+  std::vector<uint32_t> got;
+};
+void LogIrq(void* ctx, uint32_t v) { static_cast<IrqLog*>(ctx)->got.push_back(v); }
+
+TEST(irq_latch_basic, "irq latch: running passes through; stopped holds, Start delivers each vector once") {
+  IrqLog log;
+  IrqLatch l(LogIrq, &log);
+  l.Raise(0);
+  CHECK(log.got == std::vector<uint32_t>{0});
+  l.Stop();
+  l.Raise(0);
+  l.Raise(1);
+  l.Raise(0);
+  l.Raise(IrqLatch::kMaxHeldVector + 1);  // cannot be held: dropped while stopped
+  CHECK(log.got.size() == 1 && l.stopped());
+  l.Start();
+  CHECK((log.got == std::vector<uint32_t>{0, 0, 1}));
+  l.Start();  // nothing held any more
+  CHECK(log.got.size() == 3);
+  l.Raise(1);
+  CHECK(log.got.size() == 4 && log.got[3] == 1);
+}
+
+std::atomic<uint64_t> g_raised{0}, g_seen{0};
+void SeenIrq(void*, uint32_t) {
+  uint64_t now = g_raised.load();
+  uint64_t prev = g_seen.load();
+  while (prev < now && !g_seen.compare_exchange_weak(prev, now)) {
+  }
+}
+
+TEST(irq_latch_race, "irq latch: a raise racing Start is delivered by the time both return (threads)") {
+  IrqLatch l(SeenIrq, nullptr);
+  g_raised = 0;
+  g_seen = 0;
+  constexpr int kRounds = 20000;
+  std::atomic<int> phase{0};
+  int lost = 0;
+  std::thread raiser([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      while (phase.load() != 2 * i + 1) {
+      }
+      g_raised.fetch_add(1);
+      l.Raise(0);
+      phase.store(2 * i + 2);
+    }
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    l.Stop();
+    phase.store(2 * i + 1);  // the raiser starts now, racing the Start() below
+    l.Start();
+    while (phase.load() != 2 * i + 2) {
+    }
+    if (g_seen.load() != g_raised.load()) {
+      ++lost;
+      l.Start();  // resynchronise for the next round
+    }
+  }
+  raiser.join();
+  CHECK(lost == 0);
 }
 
 // ---------------------------------------------------------------- option ROM

@@ -1,6 +1,13 @@
 #include "host/backend_host.h"
 
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
+#include <map>
+#include <new>
+#include <thread>
 
 #include "guest_memory.h"
 #include "host/iosfc_map.h"
@@ -11,6 +18,12 @@ namespace agfx {
 
 namespace {
 constexpr size_t kMaxQueuedEvents = 65536;
+
+// The references that keep a memory_map_acquire snapshot's ranges mapped.
+struct MemoryMapSnapshot {
+  std::vector<RegionRef> regions;
+};
+std::atomic<uint64_t> live_snapshots{0};
 
 HostEvent Ev(HostEvent::Kind kind, uint32_t port, uint32_t a = 0, uint32_t b = 0, uint32_t c = 0, uint32_t d = 0) {
   HostEvent ev;
@@ -29,6 +42,40 @@ HostEvent GuestErrorEvent(const char* msg) {
   return ev;
 }
 }  // namespace
+
+void* HostMemoryMapAcquire(void*, agfx_memory_range* out, uint32_t max, uint32_t* count) {
+  if (!count) return nullptr;
+  *count = 0;
+  // Snapshot() copies the RegionRefs under the table's shared lock: from here
+  // on a DMA_UNMAP on the JS thread only drops the table's own reference.
+  std::vector<RegionRef> regions = GuestMemory::Instance().Snapshot();
+  if (regions.size() > UINT32_MAX) return nullptr;
+  const uint32_t n = static_cast<uint32_t>(regions.size());
+  if (n > max || (n && !out)) {
+    *count = n;  // too small: the caller asks again with room for n
+    return nullptr;
+  }
+  auto* snap = new (std::nothrow) MemoryMapSnapshot{std::move(regions)};
+  if (!snap) return nullptr;
+  for (uint32_t i = 0; i < n; ++i) {
+    const GuestRegion& r = *snap->regions[i];
+    out[i] = agfx_memory_range{r.gpa, r.size, r.host};
+  }
+  *count = n;
+  live_snapshots.fetch_add(1, std::memory_order_relaxed);
+  return snap;
+}
+
+void HostMemoryMapRelease(void*, void* snapshot) {
+  if (!snapshot) return;
+  live_snapshots.fetch_sub(1, std::memory_order_relaxed);
+  // Dropping the last reference to a region already gone from the table runs
+  // ~GuestRegion (munmap + close) here, on the releasing thread: no lock is
+  // held and nobody waits for it, so this is safe from any backend thread.
+  delete static_cast<MemoryMapSnapshot*>(snapshot);
+}
+
+uint64_t LiveMemoryMapSnapshots() { return live_snapshots.load(std::memory_order_relaxed); }
 
 BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
   tsfn_ = Napi::ThreadSafeFunction::New(env, on_events, "agfx-backend-events", 0, 1,
@@ -60,6 +107,8 @@ BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
       out[i] = agfx_memory_range{regions[i]->gpa, regions[i]->size, regions[i]->host};
     return static_cast<uint32_t>(regions.size());
   };
+  ops_.memory_map_acquire = HostMemoryMapAcquire;
+  ops_.memory_map_release = HostMemoryMapRelease;
   ops_.raise_interrupt = [](void*, uint32_t vector) { IrqTable::Instance().Raise(vector); };
   ops_.iosfc_map = [](void*, uint64_t gpa, uint64_t len, bool ro) { return IosfcMappings::Instance().Map(gpa, len, ro); };
   ops_.iosfc_unmap = [](void* self, void* host) {
@@ -183,6 +232,94 @@ void BackendHost::Drain(Napi::Env env, Napi::Function fn) {
 BackendHost::Counters BackendHost::GetCounters() {
   std::lock_guard lock(mu_);
   return {queued_, coalesced_, dropped_};
+}
+
+// ------------------------------------------------- test-only bindings
+// testMemoryMapAcquire(max) -> {token, count, ranges: [{gpa, len, host}]}
+//   (token null when the ranges did not fit or on failure),
+// testMemoryMapRead(host, len) -> Buffer | null (a fault-safe copy from a raw
+//   host address: null where nothing is mapped),
+// testMemoryMapRelease(token, fromThread) -> bool,
+// testMemoryMapLive() -> snapshots not yet released.
+namespace {
+
+std::mutex test_mu;
+std::map<uint32_t, void*> test_snapshots;
+uint32_t test_next = 1;
+
+Napi::Value TestAcquire(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t max = info[0].As<Napi::Number>().Uint32Value();
+  std::vector<agfx_memory_range> ranges(max);
+  uint32_t count = 0;
+  void* snap = HostMemoryMapAcquire(nullptr, ranges.data(), max, &count);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("count", count);
+  Napi::Array arr = Napi::Array::New(env);
+  if (!snap) {
+    o.Set("token", env.Null());
+    o.Set("ranges", arr);
+    return o;
+  }
+  uint32_t token;
+  {
+    std::lock_guard lock(test_mu);
+    token = test_next++;
+    test_snapshots[token] = snap;
+  }
+  o.Set("token", token);
+  for (uint32_t i = 0; i < count; ++i) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("gpa", Napi::BigInt::New(env, ranges[i].gpa));
+    r.Set("len", Napi::BigInt::New(env, ranges[i].len));
+    r.Set("host", Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(ranges[i].host))));
+    arr.Set(i, r);
+  }
+  o.Set("ranges", arr);
+  return o;
+}
+
+Napi::Value TestRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool lossless = true;
+  uint64_t addr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint32_t len = info[1].As<Napi::Number>().Uint32Value();
+  auto buf = Napi::Buffer<uint8_t>::New(env, len);
+  iovec local{buf.Data(), len};
+  iovec remote{reinterpret_cast<void*>(static_cast<uintptr_t>(addr)), len};
+  // process_vm_readv, not memcpy: an unmapped address is EFAULT, not SIGSEGV.
+  if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return env.Null();
+  return buf;
+}
+
+Napi::Value TestRelease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  bool from_thread = info.Length() > 1 && info[1].ToBoolean();
+  void* snap = nullptr;
+  {
+    std::lock_guard lock(test_mu);
+    auto it = test_snapshots.find(token);
+    if (it == test_snapshots.end()) return Napi::Boolean::New(env, false);
+    snap = it->second;
+    test_snapshots.erase(it);
+  }
+  if (from_thread) std::thread([snap] { HostMemoryMapRelease(nullptr, snap); }).join();  // as a backend thread would
+  else HostMemoryMapRelease(nullptr, snap);
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value TestLive(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(LiveMemoryMapSnapshots()));
+}
+
+}  // namespace
+
+void InitBackendHostTestHooks(Napi::Env env, Napi::Object exports) {
+  exports.Set("testMemoryMapAcquire", Napi::Function::New(env, TestAcquire));
+  exports.Set("testMemoryMapRead", Napi::Function::New(env, TestRead));
+  exports.Set("testMemoryMapRelease", Napi::Function::New(env, TestRelease));
+  exports.Set("testMemoryMapLive", Napi::Function::New(env, TestLive));
 }
 
 }  // namespace agfx

@@ -32,6 +32,18 @@ struct HostEvent {
   std::string message;
 };
 
+// agfx_host.memory_map_acquire / memory_map_release: a snapshot of the
+// guest-memory table that holds a reference (RegionRef) on every region it
+// lists, so their mmaps outlive a DMA_UNMAP until the snapshot is released.
+// Free functions (opaque is unused) so the test hooks call exactly what a
+// backend calls.
+void* HostMemoryMapAcquire(void* opaque, agfx_memory_range* out, uint32_t max, uint32_t* count);
+void HostMemoryMapRelease(void* opaque, void* snapshot);
+// Snapshots acquired and not yet released (all hosts of this process).
+uint64_t LiveMemoryMapSnapshots();
+// Test-only bindings (testMemoryMap*): drive the two services above from JS.
+void InitBackendHostTestHooks(Napi::Env env, Napi::Object exports);
+
 class BackendHost {
  public:
   BackendHost(Napi::Env env, Napi::Function on_events);
