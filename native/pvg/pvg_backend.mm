@@ -46,6 +46,9 @@ const agfx_backend kPvgBackend = {
     },
     // -pause / -unpause (macOS 12+), interrupts held while stopped.
     [](agfx_device* d, bool running) { Dev(d)->SetRunning(running); },
+    // PVG renders on the GPU and says nothing of what changed between frames:
+    // the daemon reads whole frames (read_frame) and compares them.
+    nullptr,  // update_frame
 };
 
 }  // namespace

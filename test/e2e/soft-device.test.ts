@@ -175,6 +175,10 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
         st_present_unmapped: 'NOT_MAPPED',
         st_present: 'OK',
         st_present2: 'OK',
+        st_copy_rect_outside: 'BAD_ARGS',
+        st_copy_rect: 'OK',
+        st_present_hint_outside: 'BAD_ARGS',
+        st_present_hint: 'OK',
         st_cursor_glyph: 'OK',
         frame_size: '640x480',
         frame2_size: '320x240',
@@ -193,6 +197,10 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
       assert.ok(
         f2.some((l) => String(l.checksum).toLowerCase() === p.get('frame2_checksum')),
         `a 320x240 XRGB frame stored with alpha 0xff, checksum ${p.get('frame2_checksum')}${c}`,
+      );
+      assert.ok(
+        f1.some((l) => String(l.checksum).toLowerCase() === p.get('frame3_checksum')),
+        `a 640x480 frame scrolled by COPY_RECT with a hinted strip, checksum ${p.get('frame3_checksum')}${c}`,
       );
       const i1 = frames.findIndex((l) => String(l.checksum).toLowerCase() === p.get('frame_checksum'));
       const i2 = frames.findIndex((l) => String(l.checksum).toLowerCase() === p.get('frame2_checksum'));

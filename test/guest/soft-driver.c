@@ -55,7 +55,7 @@ enum {
 enum {
   OP_NOP, OP_TASK_CREATE, OP_TASK_DESTROY, OP_TASK_MAP, OP_TASK_UNMAP,
   OP_CHECKSUM, OP_SET_MODE, OP_PRESENT, OP_CURSOR_GLYPH, OP_CURSOR_SHOW,
-  OP_CURSOR_MOVE, OP_FENCE,
+  OP_CURSOR_MOVE, OP_FENCE, OP_COPY_RECT,
 };
 
 enum {
@@ -735,6 +735,21 @@ static void step_present(void) {
   settle();
   result("frame_size", "%ux%u", W, H);
   result("frame_checksum", "0x%08x", frame_sum);
+
+  // A terminal's scroll: COPY_RECT moves rows 16.. up by 16 inside the
+  // display, then a PRESENT with a damage hint (x | y << 16 | w << 32 |
+  // h << 48) reads just the new bottom strip from guest memory.
+  const uint32_t S = 16;
+  EXPECT_R("st_copy_rect_outside", S_BAD_ARGS, OP_COPY_RECT, 0, 0 | S << 16, 0, W | H << 16);
+  EXPECT_R("st_copy_rect", S_OK, OP_COPY_RECT, 0, 0 | S << 16, 0, W | (H - S) << 16);
+  memmove(f, f + S * W * 4, (H - S) * W * 4);
+  uint8_t *strip = f + (H - S) * W * 4;
+  for (uint32_t i = 0; i < S * W * 4; i++) strip[i] = (i & 3) == 3 ? 0xff : (uint8_t)(i * 7 + 1);
+  ram_write(OFF_FRAME + (H - S) * W * 4 - HALF, strip, S * W * 4);  // task [HALF, FLEN) is the first half
+  EXPECT_R("st_present_hint_outside", S_BAD_ARGS, OP_PRESENT, 0, T, 0, W * 4, 0, (uint64_t)(H - S) << 16 | (uint64_t)W << 32 | (uint64_t)(S + 1) << 48);
+  EXPECT_R("st_present_hint", S_OK, OP_PRESENT, 0, T, 0, W * 4, 0, (uint64_t)(H - S) << 16 | (uint64_t)W << 32 | (uint64_t)S << 48);
+  settle();
+  result("frame3_checksum", "0x%08x", fnv1a(FNV_BASIS, f, FLEN));
   free(f);
 
   // 320x240 XRGB8 with a padded stride; alpha 0 in guest memory.

@@ -51,7 +51,22 @@ describe('--backend lib:PATH', () => {
     }
   });
 
+  it('serves a library built before update_frame was appended to the ABI (it reads whole frames)', async () => {
+    const old = build('v1-first', ['STRUCT_SIZE=offsetof(agfx_backend,update_frame)']);
+    const d = await startDaemon(['--backend', `lib:${old}`, '--display', '640x480@60']);
+    try {
+      const init = await d.waitForLog((l) => l.msg === 'apple_gfx_common_init');
+      assert.equal(init.backend, 'test-lib');
+      const c = await d.connectNegotiated();
+      assert.equal(await c.read32(0, 0x1000), 0x2142494c);
+      c.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
   const refused: [string, () => string, RegExp][] = [
+    ['a library whose backend struct is cut short', () => build('short', ['STRUCT_SIZE=offsetof(agfx_backend,set_running)']), /struct is smaller than ABI version 1's/],
     ['a library built for another ABI version', () => build('v99', ['ABI_VERSION=99']), /implements backend ABI version 99, this daemon speaks 1/],
     ['a library without the entry point', () => build('noentry', ['NO_ENTRY']), /does not export agfx_backend_entry/],
     ['a file that is not a library', () => (writeFileSync(join(dir, 'junk.so'), 'not ELF'), join(dir, 'junk.so')), /cannot load backend library/],
