@@ -600,7 +600,7 @@ static void step_ring(void) {
 
   // Error cases.
   EXPECT_R("st_bad_opcode", S_BAD_OPCODE, 0x1234, 1, 2, 3);
-  EXPECT_R("st_bad_opcode_12", S_BAD_OPCODE, 12, 0);
+  EXPECT_R("st_bad_opcode_13", S_BAD_OPCODE, 13, 0);
   EXPECT_R("st_checksum_no_task", S_NO_TASK, OP_CHECKSUM, 42, 0, 16);
   EXPECT_R("st_map_no_task", S_NO_TASK, OP_TASK_MAP, 42, 0, gpa(OFF_LIST), 1, 0);
   EXPECT_R("st_destroy_no_task", S_NO_TASK, OP_TASK_DESTROY, 42);
