@@ -74,23 +74,52 @@ export function mergeDown(rects: Rect[], max: number): Rect[] {
   return rs;
 }
 
+/** a minus b: up to four rectangles (the bands above, below, left and right of b). */
+export function subtract(a: Rect, b: Rect): Rect[] {
+  const i = intersect(a, b);
+  if (!i) return a.w > 0 && a.h > 0 ? [{ ...a }] : [];
+  const out: Rect[] = [];
+  if (i.y > a.y) out.push({ x: a.x, y: a.y, w: a.w, h: i.y - a.y });
+  if (i.y + i.h < a.y + a.h) out.push({ x: a.x, y: i.y + i.h, w: a.w, h: a.y + a.h - i.y - i.h });
+  if (i.x > a.x) out.push({ x: a.x, y: i.y, w: i.x - a.x, h: i.h });
+  if (i.x + i.w < a.x + a.w) out.push({ x: i.x + i.w, y: i.y, w: a.x + a.w - i.x - i.w, h: i.h });
+  return out;
+}
+
 /**
- * Appends `next` (the changes after those in `into`) to `into`. The first
- * move is kept: pixels the older frame lacked inside its source travel with
- * it. A later move only damages its destination.
+ * Appends `next` (the changes after those in `into`) to `into`. Pixels the
+ * older frame lacked inside a move's source travel with it. A second move
+ * composes with the first where the pixels it takes were put there by the
+ * first one (a scroll after a scroll is one longer scroll); the rest of both
+ * destinations becomes damage. The same rules as the soft backend's history
+ * (native/src/soft/frame_history.h).
  */
 export function appendChanges(into: Changes, next: Changes): void {
   const m = next.move;
-  if (m && !into.move) {
+  if (m) {
     const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
     const carried: Rect[] = [];
     for (const r of into.rects) {
       const s = intersect(r, src);
       if (s) carried.push({ x: s.x - m.srcX + m.x, y: s.y - m.srcY + m.y, w: s.w, h: s.h });
     }
-    into.move = m;
     into.rects.push(...carried);
-  } else if (m) into.rects.push({ x: m.x, y: m.y, w: m.w, h: m.h });
+    const first = into.move;
+    if (!first) into.move = { ...m };
+    else {
+      const d2x = m.x - m.srcX;
+      const d2y = m.y - m.srcY;
+      const dst2 = { x: m.x, y: m.y, w: m.w, h: m.h };
+      const dst1 = { x: first.x, y: first.y, w: first.w, h: first.h };
+      const kept = intersect(dst2, { x: first.x + d2x, y: first.y + d2y, w: first.w, h: first.h });
+      into.rects.push(...subtract(dst1, dst2), ...(kept ? subtract(dst2, kept) : [dst2]));
+      if (kept) into.move = { ...kept, srcX: kept.x - (first.x - first.srcX) - d2x, srcY: kept.y - (first.y - first.srcY) - d2y };
+      else {
+        into.move = null;
+        into.rects.push(dst1);
+      }
+    }
+  }
   into.rects.push(...next.rects);
 }
 

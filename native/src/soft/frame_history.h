@@ -33,6 +33,19 @@ inline agfx_rect Intersect(const agfx_rect& a, const agfx_rect& b) {
   return {x0, y0, x1 - x0, y1 - y0};
 }
 
+// a minus b: up to four rectangles (the bands above, below, left and right of b).
+inline void Subtract(const agfx_rect& a, const agfx_rect& b, std::vector<agfx_rect>& out) {
+  agfx_rect i = Intersect(a, b);
+  if (Empty(i)) {
+    if (!Empty(a)) out.push_back(a);
+    return;
+  }
+  if (i.y > a.y) out.push_back({a.x, a.y, a.width, i.y - a.y});
+  if (i.y + i.height < a.y + a.height) out.push_back({a.x, i.y + i.height, a.width, a.y + a.height - i.y - i.height});
+  if (i.x > a.x) out.push_back({a.x, i.y, i.x - a.x, i.height});
+  if (i.x + i.width < a.x + a.width) out.push_back({i.x + i.width, i.y, a.x + a.width - i.x - i.width, i.height});
+}
+
 // Merges rectangles until at most `max` are left, each time the pair whose
 // bounding box adds the least area; first drops those inside another. Few
 // rectangles: quadratic is fine.
@@ -100,20 +113,45 @@ class FrameHistory {
       if (c.version <= since) continue;
       if (!c.move) {
         damage.insert(damage.end(), c.rects.begin(), c.rects.end());
-      } else if (moved) {
-        damage.push_back(c.dst);  // a second move is damage at its destination
-      } else {
+        continue;
+      }
+      // Pixels the reader lacks inside the source travel with the move.
+      agfx_rect src{c.src_x, c.src_y, c.dst.width, c.dst.height};
+      for (size_t i = 0, n = damage.size(); i < n; ++i) {
+        agfx_rect stale = Intersect(damage[i], src);
+        if (!Empty(stale)) damage.push_back({stale.x - c.src_x + c.dst.x, stale.y - c.src_y + c.dst.y, stale.width, stale.height});
+      }
+      if (!moved) {
         moved = true;
         u->move = c.dst;
         u->move_src_x = c.src_x;
         u->move_src_y = c.src_y;
-        // Pixels the reader lacks inside the source travel with the move.
-        agfx_rect src{c.src_x, c.src_y, c.dst.width, c.dst.height};
-        for (size_t i = 0, n = damage.size(); i < n; ++i) {
-          agfx_rect stale = Intersect(damage[i], src);
-          if (Empty(stale)) continue;
-          damage.push_back({stale.x - c.src_x + c.dst.x, stale.y - c.src_y + c.dst.y, stale.width, stale.height});
-        }
+        continue;
+      }
+      // A second move composes with the first where the pixels it takes
+      // were put there by the first one (a scroll followed by a scroll is
+      // one longer scroll); the rest of both destinations is damage.
+      int64_t dx1 = int64_t(u->move.x) - u->move_src_x, dy1 = int64_t(u->move.y) - u->move_src_y;
+      int64_t dx2 = int64_t(c.dst.x) - c.src_x, dy2 = int64_t(c.dst.y) - c.src_y;
+      agfx_rect first = u->move;
+      agfx_rect kept{0, 0, 0, 0};
+      int64_t fx = int64_t(first.x) + dx2, fy = int64_t(first.y) + dy2;
+      if (fx + first.width > 0 && fy + first.height > 0) {
+        int64_t x0 = std::max<int64_t>(fx, 0), y0 = std::max<int64_t>(fy, 0);
+        agfx_rect shifted{uint32_t(x0), uint32_t(y0), uint32_t(fx + first.width - x0), uint32_t(fy + first.height - y0)};
+        kept = Intersect(c.dst, shifted);
+      }
+      Subtract(first, c.dst, damage);
+      Subtract(c.dst, kept, damage);
+      if (Empty(kept)) {
+        u->move = {0, 0, 0, 0};
+        u->move_src_x = u->move_src_y = 0;
+        moved = false;  // nothing of the first move survives: a later one may start afresh
+        damage.push_back(first);
+      } else {
+        u->move = kept;
+        u->move_src_x = uint32_t(int64_t(kept.x) - dx1 - dx2);
+        u->move_src_y = uint32_t(int64_t(kept.y) - dy1 - dy2);
       }
       if (damage.size() > 4 * AGFX_MAX_DAMAGE) MergeDown(damage, AGFX_MAX_DAMAGE);
     }

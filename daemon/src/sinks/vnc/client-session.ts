@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { TILE, intersect, markRect, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
+import { intersect, markRect, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
 import type { DisplaySource, Frame } from '../../display/display-source.js';
 import { CURSOR_OFF_DISPLAY } from '../../display/display-source.js';
 import type { InputSink } from '../../input/input-sink.js';
@@ -50,6 +50,12 @@ export interface SessionStats {
 }
 
 const MAX_ENCODINGS = 1024;
+/**
+ * Updates are sent on a grid of GRID-pixel cells: the changes the display
+ * reports are rounded out to it (fine enough that a small change sends few
+ * extra pixels, coarse enough that many changes merge into few rectangles).
+ */
+const GRID = 16;
 const MAX_CUT_TEXT = 1 << 20;
 const MAX_SCREENS = 16;
 
@@ -474,7 +480,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const w = Math.min(frame.width, this.fbWidth);
     const h = Math.min(frame.height, this.fbHeight);
     if (w === 0 || h === 0) return { copy: null, rects: [] };
-    const ntiles = tileCols(w) * tileRows(h);
+    const ntiles = tileCols(w, GRID) * tileRows(h, GRID);
     const d = this.opts.display;
     const changes = this.sentVersion !== null && this.owed.length === ntiles ? d.changesSince(this.sentVersion) : null;
     if (changes && !changes.move && changes.rects.length === 0 && this.forcedArea === null && !this.owed.includes(1)) {
@@ -491,13 +497,13 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       const usable =
         this.wantsCopyRect && !this.owed.includes(1) && this.requestArea !== null && within(m, this.requestArea) && within(m, { x: 0, y: 0, w, h }) && within(src, { x: 0, y: 0, w, h });
       if (usable) copy = m;
-      else markRect(dirty, w, h, m);
+      else markRect(dirty, w, h, m, GRID);
     }
-    for (const r of changes?.rects ?? []) markRect(dirty, w, h, r);
-    if (this.forcedArea) markRect(dirty, w, h, this.forcedArea);
+    for (const r of changes?.rects ?? []) markRect(dirty, w, h, r, GRID);
+    if (this.forcedArea) markRect(dirty, w, h, this.forcedArea, GRID);
     // Only tiles in the requested area go now; the rest are owed.
     const allowed = new Uint8Array(ntiles);
-    if (this.requestArea) markRect(allowed, w, h, this.requestArea);
+    if (this.requestArea) markRect(allowed, w, h, this.requestArea, GRID);
     const owed = new Uint8Array(ntiles);
     for (let i = 0; i < ntiles; i++) {
       if (dirty[i] && !allowed[i]) {
@@ -509,7 +515,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.lastSequence = frame.sequence;
     this.sentVersion = frame.version;
     this.owed = owed;
-    return { copy, rects: tilesToRects(dirty, w, h) };
+    return { copy, rects: tilesToRects(dirty, w, h, GRID) };
   }
 
   private write(update: { buffers: Buffer[]; rects: number }, started: bigint): void {
@@ -558,5 +564,3 @@ function within(r: Rect, outer: Rect): boolean {
   return i !== null && i.w === r.w && i.h === r.h;
 }
 
-
-export { TILE };
