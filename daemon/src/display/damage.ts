@@ -46,6 +46,13 @@ export function union(a: Rect | null, b: Rect): Rect {
 
 const area = (r: Rect): number => r.w * r.h;
 
+/** `r` grown to whole cells of a `grid`-pixel grid. */
+export function roundOut(r: Rect, grid: number): Rect {
+  const x = Math.floor(r.x / grid) * grid;
+  const y = Math.floor(r.y / grid) * grid;
+  return { x, y, w: Math.ceil((r.x + r.w) / grid) * grid - x, h: Math.ceil((r.y + r.h) / grid) * grid - y };
+}
+
 /**
  * Merges rectangles until at most `max` are left, each time the pair whose
  * bounding box adds the least area (few rectangles: quadratic is fine).

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { intersect, markRect, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
+import { intersect, markRect, mergeDown, roundOut, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
 import type { DisplaySource, Frame } from '../../display/display-source.js';
 import { CURSOR_OFF_DISPLAY } from '../../display/display-source.js';
 import type { InputSink } from '../../input/input-sink.js';
@@ -56,6 +56,8 @@ const MAX_ENCODINGS = 1024;
  * extra pixels, coarse enough that many changes merge into few rectangles).
  */
 const GRID = 16;
+/** More rectangles than this in one update are merged (each costs a header and a deflate flush). */
+const MAX_UPDATE_RECTS = 16;
 const MAX_CUT_TEXT = 1 << 20;
 const MAX_SCREENS = 16;
 
@@ -103,6 +105,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private releaseFrame: (() => void) | null = null;
   /** Tiles that changed but were outside the requested area (owed to the client). */
   private owed = new Uint8Array(0);
+  private owedAny = false;
   private cursorDirty = true;
   private zlib: DeflateStream | null = null;
   private zrle: DeflateStream | null = null;
@@ -483,9 +486,23 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const ntiles = tileCols(w, GRID) * tileRows(h, GRID);
     const d = this.opts.display;
     const changes = this.sentVersion !== null && this.owed.length === ntiles ? d.changesSince(this.sentVersion) : null;
-    if (changes && !changes.move && changes.rects.length === 0 && this.forcedArea === null && !this.owed.includes(1)) {
+    if (changes && !changes.move && changes.rects.length === 0 && this.forcedArea === null && !this.owedAny) {
       this.sentVersion = frame.version;
       return { copy: null, rects: [] }; // idle: nothing new, nothing owed
+    }
+    const all = { x: 0, y: 0, w, h };
+    if (changes && !this.owedAny && this.forcedArea === null && this.requestArea && within(all, this.requestArea)) {
+      // The common case, an incremental request for everything: the
+      // display's changes rounded out to the grid, no per-cell bookkeeping.
+      let copy: Move | null = null;
+      const rs: Rect[] = [];
+      const m = changes.move;
+      if (m && this.wantsCopyRect && within(m, all) && within({ x: m.srcX, y: m.srcY, w: m.w, h: m.h }, all)) copy = m;
+      else if (m) rs.push(m);
+      rs.push(...changes.rects);
+      const cells = rs.map((r) => intersect(roundOut(r, GRID), all)).filter((r): r is Rect => r !== null);
+      this.sent(frame);
+      return { copy, rects: mergeDown(cells, MAX_UPDATE_RECTS) };
     }
     const dirty = changes ? this.owed.slice() : new Uint8Array(ntiles).fill(1);
     let copy: Move | null = null;
@@ -494,8 +511,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
       // A CopyRect works on what the client shows: not where it is owed
       // pixels, and only inside its framebuffer and what it asked for.
-      const usable =
-        this.wantsCopyRect && !this.owed.includes(1) && this.requestArea !== null && within(m, this.requestArea) && within(m, { x: 0, y: 0, w, h }) && within(src, { x: 0, y: 0, w, h });
+      const usable = this.wantsCopyRect && !this.owedAny && this.requestArea !== null && within(m, this.requestArea) && within(m, all) && within(src, all);
       if (usable) copy = m;
       else markRect(dirty, w, h, m, GRID);
     }
@@ -505,17 +521,25 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const allowed = new Uint8Array(ntiles);
     if (this.requestArea) markRect(allowed, w, h, this.requestArea, GRID);
     const owed = new Uint8Array(ntiles);
+    let owedAny = false;
     for (let i = 0; i < ntiles; i++) {
       if (dirty[i] && !allowed[i]) {
         owed[i] = 1;
+        owedAny = true;
         dirty[i] = 0;
       }
     }
+    this.sent(frame);
+    this.owed = owed;
+    this.owedAny = owedAny;
+    return { copy, rects: tilesToRects(dirty, w, h, GRID) };
+  }
+
+  /** The client will have `frame` (outside what it is owed). */
+  private sent(frame: Frame): void {
     if (this.sentVersion !== frame.version && frame.sequence > this.lastSequence + 1) this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
     this.lastSequence = frame.sequence;
     this.sentVersion = frame.version;
-    this.owed = owed;
-    return { copy, rects: tilesToRects(dirty, w, h, GRID) };
   }
 
   private write(update: { buffers: Buffer[]; rects: number }, started: bigint): void {

@@ -93,6 +93,7 @@ function channelTable(max: number, shift: number): Uint32Array {
 export class PixelTranslator {
   readonly bpp: number;
   readonly native: boolean;
+  private readonly nativeLE: boolean;
   private readonly rT: Uint32Array;
   private readonly gT: Uint32Array;
   private readonly bT: Uint32Array;
@@ -104,6 +105,7 @@ export class PixelTranslator {
   constructor(readonly pf: PixelFormat) {
     this.bpp = bytesPerPixel(pf);
     this.native = isServerLayout(pf);
+    this.nativeLE = this.native && !pf.bigEndian;
     this.rT = channelTable(pf.redMax, pf.redShift);
     this.gT = channelTable(pf.greenMax, pf.greenShift);
     this.bT = channelTable(pf.blueMax, pf.blueShift);
@@ -124,17 +126,25 @@ export class PixelTranslator {
 
   /** Pixel value of the BGRA pixel at `o` in `src`. */
   value(src: Uint8Array, o: number): number {
+    if (this.nativeLE) return src[o]! | (src[o + 1]! << 8) | (src[o + 2]! << 16); // BGRX: the value is the bytes
     return (this.rT[src[o + 2]!]! | this.gT[src[o + 1]!]! | this.bT[src[o]!]!) >>> 0;
   }
 
   /** Writes a pixel value as `bytes` bytes (bpp, or the CPIXEL size) at `o`. */
   writeValue(out: Buffer, o: number, v: number, cpixel = false): number {
     if (cpixel && this.cpixelBytes === 3) {
-      // the 4 wire bytes, minus the one that carries no colour
-      const w = this.pf.bigEndian ? [v >>> 24, v >>> 16, v >>> 8, v] : [v, v >>> 8, v >>> 16, v >>> 24];
-      out[o] = w[this.cpixelSkip]! & 0xff;
-      out[o + 1] = w[this.cpixelSkip + 1]! & 0xff;
-      out[o + 2] = w[this.cpixelSkip + 2]! & 0xff;
+      // the 4 wire bytes, minus the one that carries no colour (per pixel: no allocation)
+      if (this.pf.bigEndian) {
+        const sh = 24 - this.cpixelSkip * 8;
+        out[o] = (v >>> sh) & 0xff;
+        out[o + 1] = (v >>> (sh - 8)) & 0xff;
+        out[o + 2] = (v >>> (sh - 16)) & 0xff;
+      } else {
+        const sh = this.cpixelSkip * 8;
+        out[o] = (v >>> sh) & 0xff;
+        out[o + 1] = (v >>> (sh + 8)) & 0xff;
+        out[o + 2] = (v >>> (sh + 16)) & 0xff;
+      }
       return o + 3;
     }
     switch (this.bpp) {
