@@ -202,6 +202,8 @@ uint64_t Arg(FuzzedDataProvider& in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   FakeHost fake;
+  std::vector<uint8_t> held_frames[4];  // a viewer's copy of each display
+  uint64_t held_versions[4] = {0, 0, 0, 0};
   agfx_device_config cfg{sizeof cfg, 0, 0, 4};
   cfg.variant = in.ConsumeBool() ? AGFX_VARIANT_MMIO : AGFX_VARIANT_PCI;
   cfg.memory_model = in.ConsumeBool() ? AGFX_MEMORY_STATIC_MAP : AGFX_MEMORY_TASKS;
@@ -336,6 +338,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         uint32_t x, y;
         (void)be->cursor_position(dev, port, &x, &y);
+        // A viewer's buffer brought forward from the version it holds (or a
+        // made-up one): what it is told stays inside the frame.
+        if (port < 4 && be->read_frame(dev, port, nullptr, 0, &info)) {
+          std::vector<uint8_t>& held = held_frames[port];
+          uint64_t& version = held_versions[port];
+          if (held.size() != size_t(info.width) * info.height * 4) {
+            held.assign(size_t(info.width) * info.height * 4, 0);
+            version = 0;
+          }
+          agfx_frame_update u{};
+          u.struct_size = sizeof u;
+          u.since = in.ConsumeBool() ? version : in.ConsumeIntegral<uint64_t>();
+          agfx_frame_info now{};
+          if (be->update_frame(dev, port, held.data(), held.size(), &now, &u) && now.width == info.width && now.height == info.height) {
+            CHECK(u.damage_count <= AGFX_MAX_DAMAGE);
+            auto inside = [&](const agfx_rect& r) { return uint64_t(r.x) + r.width <= now.width && uint64_t(r.y) + r.height <= now.height; };
+            for (uint32_t i = 0; i < u.damage_count; ++i) CHECK(inside(u.damage[i]));
+            CHECK(inside(u.move));
+            if (u.move.width) CHECK(inside(agfx_rect{u.move_src_x, u.move_src_y, u.move.width, u.move.height}));
+            if (u.full) CHECK(u.damage_count == 1 && u.damage[0].width == now.width && u.damage[0].height == now.height);
+            version = u.version;
+          }
+        }
         break;
       }
       case 10:
