@@ -12,6 +12,7 @@
 //            (memcpy + socket write of the same bytes, no RFB).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, connect } from 'node:net';
 import { pino } from 'pino';
 import { NullInput } from '../../dist/daemon/src/input/input-sink.js';
@@ -92,6 +93,9 @@ async function main() {
       present(i);
       await new Promise((r) => setTimeout(r, 1000 / FPS));
     }
+    // How long the JS thread (which also answers vfio-user messages) is held up.
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     let n = 0;
@@ -103,7 +107,8 @@ async function main() {
       await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
     }
     const cpu = process.cpuUsage(c0);
-    return { presents: n, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 };
+    loop.disable();
+    return { presents: n, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 };
   }
 
   async function viewers(args) {
@@ -124,7 +129,8 @@ async function main() {
     const fps = delivered.map((d) => (d / r.wallMs) * 1000);
     rows.push({ name, perFrame, core });
     const fpsText = fps.length ? `viewer fps ${fps.map((f) => f.toFixed(1)).join('/')}` : '';
-    console.log(`${name.padEnd(34)} presented ${((r.presents / r.wallMs) * 1000).toFixed(1)} fps  cpu ${perFrame.toFixed(2)} ms/frame = ${core.toFixed(1)}% of a core  ${fpsText}${extra}`);
+    const loop = `  loop delay p99 ${r.loopP99.toFixed(1)} ms max ${r.loopMax.toFixed(1)} ms`;
+    console.log(`${name.padEnd(34)} presented ${((r.presents / r.wallMs) * 1000).toFixed(1)} fps  cpu ${perFrame.toFixed(2)} ms/frame = ${core.toFixed(1)}% of a core  ${fpsText}${extra}${loop}`);
     return { perFrame, core };
   };
 

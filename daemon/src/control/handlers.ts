@@ -3,7 +3,7 @@
 // the device half-changed by a bad request.
 import { native } from '../native.js';
 import type { DisplayModeSpec } from '../native.js';
-import { encodePng } from '../display/png.js';
+import { encodePngAsync } from '../display/png.js';
 import { MAX_MODES } from '../display/modes.js';
 import type { DisplaySource } from '../display/display-source.js';
 import { LOG_LEVELS } from '../logging.js';
@@ -111,11 +111,14 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
     return { display: displayInfo(d) };
   },
 
-  screenshot(ctx, body) {
+  async screenshot(ctx, body) {
     const d = needDisplay(ctx, body.port);
     const f = d.latest();
     if (!f) throw new ControlError('UNKNOWN_DISPLAY', `display ${body.port} has no frame`);
-    return { screenshot: { port: d.port, width: f.width, height: f.height, sequence: f.sequence, png: encodePng(f.width, f.height, f.data) } };
+    const { width, height, sequence } = f;
+    // The pixels are converted in this turn; the deflate runs off the JS thread.
+    const png = await encodePngAsync(width, height, f.data);
+    return { screenshot: { port: d.port, width, height, sequence, png } };
   },
 
   reset(ctx) {

@@ -53,7 +53,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { CursorGlyph, DisplaySource } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
-import { encodePng } from '../../display/png.js';
+import { encodePng, encodePngAsync } from '../../display/png.js';
 import type { InputSink } from '../../input/input-sink.js';
 import { Session, type DisplayInfo, type SessionLimits, type ViewerStats } from './session.js';
 import { CLOSE_GOING_AWAY, WsConnection, checkUpgrade, refuseUpgrade } from './websocket.js';
@@ -276,16 +276,22 @@ export class WebViewer {
     if (isStatic) return this.send(res, 200, STATIC_FILES[name]!, this.files.get(name)!, req.method === 'HEAD');
     if (path === '/displays') return this.json(res, 200, { displays: this.opts.displays.list().map((d) => this.displayInfo(d)) });
     const shot = /^\/screenshot\/(\d{1,5})\.png$/.exec(path);
-    if (shot) return this.screenshot(res, Number(shot[1]), req.method === 'HEAD');
+    if (shot) return void this.screenshot(res, Number(shot[1]), req.method === 'HEAD');
     return this.json(res, 404, { error: `not found: ${path.slice(0, 100)}` });
   }
 
-  private screenshot(res: ServerResponse, port: number, headOnly: boolean): void {
+  private async screenshot(res: ServerResponse, port: number, headOnly: boolean): Promise<void> {
     const src = this.opts.displays.get(port);
     if (!src) return this.json(res, 404, { error: `no display on port ${port}` });
     const frame = src.latest();
     if (!frame || frame.width === 0) return this.json(res, 503, { error: `display ${port} has no frame yet` });
-    const png = encodePng(frame.width, frame.height, frame.data);
+    let png: Buffer;
+    try {
+      png = await encodePngAsync(frame.width, frame.height, frame.data);
+    } catch (err) {
+      this.opts.log.error({ port, err }, 'web_screenshot_failed');
+      return this.json(res, 500, { error: 'screenshot failed' });
+    }
     this.statsData.screenshots++;
     this.opts.log.info({ port, width: frame.width, height: frame.height, bytes: png.length, sequence: frame.sequence }, 'web_screenshot');
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -17,9 +17,19 @@ export class DeflateStream {
 
   /** Compresses `data` and sync-flushes; resolves with the bytes for this rectangle. */
   compress(data: Buffer | Buffer[]): Promise<Buffer> {
+    for (const d of Array.isArray(data) ? data : [data]) this.push(d);
+    return this.finish();
+  }
+
+  /** Feeds part of a rectangle's data (compressed on the thread pool meanwhile). */
+  push(data: Buffer): void {
+    if (!this.failed && data.length > 0) this.z.write(data);
+  }
+
+  /** Sync-flushes what was pushed; resolves with the bytes for this rectangle. */
+  finish(): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       if (this.failed) return reject(this.failed);
-      for (const d of Array.isArray(data) ? data : [data]) this.z.write(d);
       this.z.flush(constants.Z_SYNC_FLUSH, () => {
         if (this.failed) return reject(this.failed);
         const out = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);

@@ -100,19 +100,36 @@ function encodeTile(tr: PixelTranslator, frame: Buffer, stride: number, x: numbe
   return o;
 }
 
-/** The uncompressed ZRLE tile stream of a rectangle. */
-export function zrleTiles(tr: PixelTranslator, frame: Buffer, stride: number, r: Rect): Buffer {
+/** The uncompressed ZRLE stream of tiles [from, to) of a rectangle (row-major 64x64 tiles). */
+export function zrleTiles(tr: PixelTranslator, frame: Buffer, stride: number, r: Rect, from = 0, to = Infinity): Buffer {
   const tilesX = Math.ceil(r.w / ZRLE_TILE);
-  const tilesY = Math.ceil(r.h / ZRLE_TILE);
-  const out = Buffer.allocUnsafe(tilesX * tilesY + r.w * r.h * tr.cpixelBytes);
+  const last = Math.min(to, tilesX * Math.ceil(r.h / ZRLE_TILE));
+  const out = Buffer.allocUnsafe(Math.max(0, last - from) * (1 + ZRLE_TILE * ZRLE_TILE * tr.cpixelBytes));
   let o = 0;
-  for (let ty = 0; ty < r.h; ty += ZRLE_TILE)
-    for (let tx = 0; tx < r.w; tx += ZRLE_TILE)
-      o = encodeTile(tr, frame, stride, r.x + tx, r.y + ty, Math.min(ZRLE_TILE, r.w - tx), Math.min(ZRLE_TILE, r.h - ty), out, o);
+  for (let t = from; t < last; t++) {
+    const tx = (t % tilesX) * ZRLE_TILE;
+    const ty = Math.floor(t / tilesX) * ZRLE_TILE;
+    o = encodeTile(tr, frame, stride, r.x + tx, r.y + ty, Math.min(ZRLE_TILE, r.w - tx), Math.min(ZRLE_TILE, r.h - ty), out, o);
+  }
   return out.subarray(0, o);
 }
 
+/**
+ * Tiles encoded per turn of the event loop: a full-screen rectangle (510
+ * tiles at 1920x1080) is encoded in slices, so vfio-user messages and other
+ * viewers are served in between instead of waiting for the whole screen.
+ */
+const TILES_PER_TURN = 16;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The rectangle in ZRLE; `frame` must stay unchanged until this resolves (the caller pins it). */
 export async function encodeZrle(tr: PixelTranslator, frame: Buffer, stride: number, r: Rect, z: DeflateStream): Promise<Buffer[]> {
-  const data = await z.compress(zrleTiles(tr, frame, stride, r));
+  const tiles = Math.ceil(r.w / ZRLE_TILE) * Math.ceil(r.h / ZRLE_TILE);
+  for (let t = 0; t < tiles; t += TILES_PER_TURN) {
+    if (t > 0) await nextTurn();
+    z.push(zrleTiles(tr, frame, stride, r, t, t + TILES_PER_TURN));
+  }
+  const data = await z.finish();
   return [rectHeader(r.x, r.y, r.w, r.h, Encoding.ZRLE), u32(data.length), data];
 }
