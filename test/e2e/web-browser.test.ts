@@ -187,6 +187,24 @@ describe('web viewer in headless Chromium', { skip }, () => {
     picA = next;
   });
 
+  it('a guest scroll is drawn by the browser copying its own canvas, then the new strip', async () => {
+    const rows = 10;
+    await guest.copyRect(0, { x: 0, y: rows }, { x: 0, y: 0 }, A.w, A.h - rows);
+    const next = Buffer.alloc(A.w * A.h * 4);
+    picA.copy(next, 0, rows * A.w * 4);
+    for (let y = A.h - rows; y < A.h; y++) for (let x = 0; x < A.w; x++) next.writeUInt32LE((0xff000000 | (x << 16) | (y << 8) | 0x33) >>> 0, (y * A.w + x) * 4);
+    const before = viewer.stats().frameBytes;
+    guest.store(0, next);
+    guest.presentSlot(0, 0, A.w, { x: 0, y: A.h - rows, w: A.w, h: rows });
+    const want = rgbaOf(next);
+    for (const end = Date.now() + 5000; !(await canvasPixels(page)).rgba.equals(want); await tick(50))
+      if (Date.now() > end) assert.fail('the canvas never showed the scrolled frame');
+    const sent = viewer.stats().frameBytes - before;
+    assert.ok(sent < A.w * rows * 4 * 2 + 1024, `the scroll cost ${sent} bytes: a copy and the strip, not the screen`);
+    assert.deepEqual(pageErrors, []);
+    picA = next;
+  });
+
   it('switches displays with the picker and follows hot-plug', async () => {
     const options = await page.locator('#display option').allTextContents();
     assert.deepEqual(options, [`0: main (${A.w}\u00d7${A.h})`, `1: side (${B.w}\u00d7${B.h})`]);

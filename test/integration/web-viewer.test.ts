@@ -211,9 +211,14 @@ class TestWs {
       assert.equal(d[0], 1, 'rect message');
       const enc = d[1]!;
       const raw = d.subarray(24);
-      const pixels = enc === 1 ? inflateSync(raw) : enc === 0 ? raw : assert.fail(`encoding ${enc}`);
-      const r = { x: d.readUInt16LE(16), y: d.readUInt16LE(18), w: d.readUInt16LE(20), h: d.readUInt16LE(22), enc, pixels };
-      assert.equal(pixels.length, r.w * r.h * 4, 'payload is w*h RGBA pixels');
+      const r = { x: d.readUInt16LE(16), y: d.readUInt16LE(18), w: d.readUInt16LE(20), h: d.readUInt16LE(22), enc, pixels: raw };
+      if (enc === 2) {
+        assert.equal(raw.length, 4, 'a copy carries its source');
+        assert.equal(rects.length, 0, 'a copy comes first in its update');
+      } else {
+        r.pixels = enc === 1 ? inflateSync(raw) : enc === 0 ? raw : assert.fail(`encoding ${enc}`);
+        assert.equal(r.pixels.length, r.w * r.h * 4, 'payload is w*h RGBA pixels');
+      }
       rects.push(r);
       if (d[2]! & 1) return { port: d.readUInt16LE(4), update: d.readUInt32LE(8), fw: d.readUInt16LE(12), fh: d.readUInt16LE(14), rects };
     }
@@ -416,6 +421,50 @@ describe('web viewer (in-process, soft backend)', () => {
     ws.drop();
   });
 
+  it('a guest blit reaches a client that lists "copy" as a copy of its own canvas, others as pixels', async () => {
+    const copier = await TestWs.open(port);
+    await copier.json('hello');
+    copier.send({ type: 'subscribe', port: 0, encodings: ['copy', 'raw'] });
+    const plain = await TestWs.open(port);
+    await plain.json('hello');
+    plain.send({ type: 'subscribe', port: 0, encodings: ['raw'] });
+    // What each client shows, RGBA, from its first (whole) update on.
+    const canvases = [copier, plain].map(() => Buffer.alloc(W * H * 4));
+    const draw = (canvas: Buffer, u: Awaited<ReturnType<TestWs['update']>>): void => {
+      for (const r of u.rects) {
+        if (r.enc === 2) {
+          const sx = r.pixels.readUInt16LE(0);
+          const sy = r.pixels.readUInt16LE(2);
+          const rows = Array.from({ length: r.h }, (_, j) => Buffer.from(canvas.subarray(((sy + j) * W + sx) * 4, ((sy + j) * W + sx + r.w) * 4)));
+          rows.forEach((row, j) => row.copy(canvas, ((r.y + j) * W + r.x) * 4));
+        } else for (let j = 0; j < r.h; j++) r.pixels.copy(canvas, ((r.y + j) * W + r.x) * 4, j * r.w * 4, (j + 1) * r.w * 4);
+      }
+    };
+    const firsts = [await copier.update(), await plain.update()];
+    firsts.forEach((u, i) => draw(canvases[i]!, u));
+    copier.send({ type: 'ack', update: firsts[0]!.update });
+    plain.send({ type: 'ack', update: firsts[1]!.update });
+    // Scroll up 8 rows, then a new bottom strip presented with its damage hint.
+    await guest.copyRect(0, { x: 0, y: 8 }, { x: 0, y: 0 }, W, H - 8);
+    const next = Buffer.alloc(W * H * 4);
+    frame0.copy(next, 0, 8 * W * 4);
+    for (let i = (H - 8) * W; i < W * H; i++) next.writeUInt32LE((0xff000000 | ((i * 2654435761) >>> 8)) >>> 0, i * 4);
+    guest.store(0, next);
+    guest.presentSlot(0, 0, W, { x: 0, y: H - 8, w: W, h: 8 });
+    for (const [i, ws] of [copier, plain].entries()) {
+      for (let n = 0; n < 3 && !canvases[i]!.equals(rgbaOf(next, W, { x: 0, y: 0, w: W, h: H })); n++) {
+        const u = await ws.update();
+        if (ws === copier && n === 0) assert.equal(u.rects[0]!.enc, 2, 'the copier gets a copy first');
+        if (ws === plain) assert.ok(u.rects.every((r) => r.enc !== 2), 'no copy for a client that did not ask');
+        draw(canvases[i]!, u);
+        ws.send({ type: 'ack', update: u.update });
+      }
+      assert.ok(canvases[i]!.equals(rgbaOf(next, W, { x: 0, y: 0, w: W, h: H })), `client ${i} shows the scrolled frame`);
+    }
+    frame0 = next;
+    copier.drop();
+    plain.drop();
+  });
   it('a screenshot is a PNG of the current frame; an unknown port is a 404', async () => {
     const res = await httpGet(port, '/screenshot/0.png');
     assert.equal(res.status, 200);

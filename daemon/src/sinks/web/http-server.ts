@@ -25,15 +25,18 @@
 //       is present only when it changed since the last cursor message (null: no glyph)
 //   {type:'error', message}                            a request was refused
 // Binary messages are frame updates, one rectangle each, little-endian 24-byte header:
-//   u8 1 (rect) | u8 encoding (0 raw, 1 deflate) | u8 flags (bit 0: last rect of this update) | u8 0
+//   u8 1 (rect) | u8 encoding (0 raw, 1 deflate, 2 copy) | u8 flags (bit 0: last rect of this update) | u8 0
 //   u16 port | u16 0 | u32 update number | u16 frame width | u16 frame height
 //   u16 x | u16 y | u16 w | u16 h | payload
 // The payload is the rectangle's pixels as RGBA8 (alpha 255), w*4 bytes per row, raw or
-// zlib-deflated (DecompressionStream('deflate')). The first update after subscribing, and
-// any after a size change, is the whole frame; later ones are the rectangles that differ
-// from the last frame sent to that client (nothing at all while the display is idle).
+// zlib-deflated (DecompressionStream('deflate')); for 'copy' (only to a client that listed it,
+// and only as the first rect of an update) it is u16 srcX | u16 srcY: the client copies that
+// w x h rectangle of its own canvas to x, y (a guest blit or scroll) before drawing the rest.
+// The first update after subscribing, and any after a size change, is the whole frame; later
+// ones are the rectangles that differ from the last frame sent to that client (nothing at
+// all while the display is idle).
 // Client -> server:
-//   {type:'subscribe', port, encodings:['deflate','raw']}   show this display (the first update follows)
+//   {type:'subscribe', port, encodings:['copy','deflate','raw']}   show this display (the first update follows)
 //   {type:'ack', update}        the update was drawn: the server sends the next one only after this,
 //                               so a viewer has at most one update on the wire plus the newest frame
 //                               waiting, and frames that came in between are skipped, not queued

@@ -15,6 +15,7 @@ const deflateAsync = promisify(deflate);
 export const MSG_RECT = 1;
 export const ENC_RAW = 0;
 export const ENC_DEFLATE = 1;
+export const ENC_COPY = 2;
 export const FLAG_LAST = 1;
 export const RECT_HEADER_BYTES = 24;
 /** Rectangles smaller than this go raw: deflating them is not worth a round trip to the thread pool. */
@@ -83,6 +84,7 @@ export class Session {
   private updateNo = 0;
   private encoding = false;
   private deflateOk = false;
+  private copyOk = false;
   private cursorPending = false;
   private lastGlyphSerial = -1;
   private waitingForDrain = false;
@@ -176,6 +178,7 @@ export class Session {
     const src = this.ctx.displays.get(msg.port);
     if (!src) return this.sendJson({ type: 'error', message: `no display on port ${msg.port}`, port: msg.port });
     this.deflateOk = Array.isArray(msg.encodings) ? msg.encodings.includes('deflate') : false;
+    this.copyOk = Array.isArray(msg.encodings) ? msg.encodings.includes('copy') : false;
     this.unsubscribe(false);
     this.source = src;
     this.generation++;
@@ -258,14 +261,17 @@ export class Session {
     const prev = this.lastSent;
     if (prev && frame.sequence > prev.sequence + 1) this.ctx.stats.framesSkipped += frame.sequence - prev.sequence - 1;
     const changes = prev && prev.width === frame.width && prev.height === frame.height ? src.changesSince(prev.version) : null;
-    const rects: Rect[] = changes ? updateRects(changes, frame.width, frame.height) : [{ x: 0, y: 0, w: frame.width, h: frame.height }];
+    // A move goes as a copy the browser does on its own canvas, first.
+    const copy = changes?.move && this.copyOk ? changes.move : null;
+    const rects: Rect[] = changes ? updateRects(copy ? { move: null, rects: changes.rects } : changes, frame.width, frame.height) : [{ x: 0, y: 0, w: frame.width, h: frame.height }];
     this.lastSent = { version: frame.version, width: frame.width, height: frame.height, sequence: frame.sequence };
-    if (rects.length === 0) return; // presented, but nothing changed: nothing to send
+    if (rects.length === 0 && !copy) return; // presented, but nothing changed: nothing to send
     this.encoding = true;
     const generation = this.generation;
     const update = (this.updateNo = (this.updateNo % 0xffffffff) + 1);
     this.encode(frame, rects)
-      .then((payloads) => {
+      .then((encoded) => {
+        const payloads = copy ? [{ rect: copy, enc: ENC_COPY, data: copySource(copy.srcX, copy.srcY) }, ...encoded] : encoded;
         this.encoding = false;
         if (this.closed || generation !== this.generation) return this.pump();
         this.unacked = update;
@@ -344,4 +350,11 @@ export class Session {
     this.releaseInput(port);
     this.closed = true;
   }
+}
+
+function copySource(x: number, y: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt16LE(x, 0);
+  b.writeUInt16LE(y, 2);
+  return b;
 }

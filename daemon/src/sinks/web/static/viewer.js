@@ -5,6 +5,7 @@
   const RECT = 1;
   const ENC_RAW = 0;
   const ENC_DEFLATE = 1;
+  const ENC_COPY = 2;
   const FLAG_LAST = 1;
   const HEADER = 24;
   const OFF_DISPLAY = 0xffff;
@@ -166,7 +167,7 @@
     shotLink.href = withToken(`/screenshot/${p}.png`);
     shotLink.classList.remove('disabled');
     shotLink.removeAttribute('aria-disabled');
-    send({ type: 'subscribe', port: p, encodings: canInflate ? ['deflate', 'raw'] : ['raw'] });
+    send({ type: 'subscribe', port: p, encodings: canInflate ? ['copy', 'deflate', 'raw'] : ['copy', 'raw'] });
   }
 
   async function onRect(buf) {
@@ -184,6 +185,13 @@
     const h = v.getUint16(22, true);
     try {
       if (p !== port) return; // an update for the display we just left
+      if (enc === ENC_COPY) {
+        // A move (guest blit, scroll): the canvas copies its own pixels. It
+        // comes first in an update, before any rect that needs a decompress.
+        if (buf.byteLength < HEADER + 4 || canvas.width !== fw || canvas.height !== fh) return;
+        ctx.drawImage(canvas, v.getUint16(HEADER, true), v.getUint16(HEADER + 2, true), w, h, x, y, w, h);
+        return;
+      }
       let pixels = new Uint8Array(buf, HEADER);
       if (enc === ENC_DEFLATE) {
         const stream = new Blob([pixels]).stream().pipeThrough(new DecompressionStream('deflate'));
