@@ -216,7 +216,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
     agfx_device* d = Live(env);
     if (!Offers(backend_, &agfx_backend::update_frame)) ThrowErrno(env, ENOTSUP, "this backend does not track damage");
     uint32_t port = info[0].As<Napi::Number>().Uint32Value();
-    uint64_t since = uint64_t(info[2].As<Napi::Number>().DoubleValue());
+    double held = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+    uint64_t since = held >= 0 && held < 9007199254740992.0 ? uint64_t(held) : 0;  // else: unknown, copy everything
     agfx_frame_info fi{};
     for (int attempt = 0; attempt < 3; ++attempt) {
       if (!backend_->read_frame(d, port, nullptr, 0, &fi)) return env.Null();
