@@ -159,6 +159,25 @@ function expectRingResults(run: SoftRun): void {
 }
 
 describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
+  it('demo: bars scrolled by COPY_RECT and hinted presents end on exactly the frame the guest drew', async () => {
+    const d = await startDaemon(['--display', '800x600@60,640x480@60']);
+    try {
+      const run = await runSoft(d, 'demo', 'agfx.seed=4');
+      expectStepPassed(run, ['demo']);
+      const r = results(run, 'demo');
+      const frames = Number(r.get('demo_frames'));
+      assert.ok(frames > 20, `the demo drew ${frames} frames in 4 s${ctx(run)}`);
+      const logged = byMsg(run.logs, 'apple_gfx_new_frame').filter((l) => num(l.port) === 0);
+      const last = logged.at(-1)!;
+      assert.equal(`${last.width}x${last.height}`, r.get('demo_last_size'), ctx(run));
+      assert.equal(String(last.checksum).toLowerCase(), r.get('demo_last_checksum'), `the daemon's last frame is the guest's last frame${ctx(run)}`);
+      // Most frames were a move plus two small presents: 1 + 2 presents each.
+      assert.ok(Number(last.sequence) >= 2 * frames - 2, `presents ${last.sequence} for ${frames} frames${ctx(run)}`);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('command ring, tasks, checksums, fences, frames, cursor and reset', async () => {
     const d = await startDaemon(DISPLAY);
     try {

@@ -1126,29 +1126,45 @@ static void step_garbage(void) {
 
 
 // ---------------------------------------------------------------- demo
-// Not a test: drives the device like a tiny compositor for people to watch
-// (npm run demo). Animated bars and a bouncing square, a cursor circling,
-// and a mode change every 10 s, for `seconds` (0 = until powered off).
+// Drives the device like a tiny compositor for people to watch (npm run
+// demo): bars scrolling left, a bouncing square, a cursor circling, and a
+// mode change every 10 s, for `seconds` (0 = until powered off). Like a real
+// compositor it tells the device what changed: each frame is a COPY_RECT
+// (the bars move 4 pixels left) and two PRESENTs with damage hints (the new
+// strip on the right, the square's old and new place), so viewers get a
+// CopyRect and two small rectangles instead of the whole screen.
 #define OFF_DEMO 0x1000000u // two 800x600 BGRA buffers
-static void draw_demo(uint32_t off, uint32_t w, uint32_t h, uint32_t t) {
+#define DEMO_SQUARE 80u
+#define DEMO_SCROLL 4u
+// Draws frame t; returns its FNV-1a and where the square is.
+static uint32_t draw_demo(uint32_t off, uint32_t w, uint32_t h, uint32_t t, uint32_t *sq_x, uint32_t *sq_y) {
   static uint8_t row[800 * 4];
-  uint32_t bx = (t * 7) % (w - 80), by = (t * 5) % (h - 80);
-  if ((t / ((w - 80) / 7)) & 1) bx = w - 80 - bx;
-  if ((t / ((h - 80) / 5)) & 1) by = h - 80 - by;
+  uint32_t sum = FNV_BASIS;
+  uint32_t bx = (t * 7) % (w - DEMO_SQUARE), by = (t * 5) % (h - DEMO_SQUARE);
+  if ((t / ((w - DEMO_SQUARE) / 7)) & 1) bx = w - DEMO_SQUARE - bx;
+  if ((t / ((h - DEMO_SQUARE) / 5)) & 1) by = h - DEMO_SQUARE - by;
+  *sq_x = bx;
+  *sq_y = by;
   for (uint32_t y = 0; y < h; y++) {
     for (uint32_t x = 0; x < w; x++) {
       uint8_t *p = row + x * 4;
-      uint32_t band = ((x + t * 4) / 40) % 6;
+      uint32_t band = ((x + t * DEMO_SCROLL) / 40) % 6;
       static const uint8_t pal[6][3] = {{40, 40, 200}, {40, 160, 220}, {60, 200, 80}, {220, 200, 40}, {230, 120, 40}, {200, 50, 120}};
       uint32_t shade = 128 + (y * 127) / h;
       p[0] = (uint8_t)(pal[band][0] * shade / 255);
       p[1] = (uint8_t)(pal[band][1] * shade / 255);
       p[2] = (uint8_t)(pal[band][2] * shade / 255);
       p[3] = 0xff;
-      if (x >= bx && x < bx + 80 && y >= by && y < by + 80) { p[0] = 250; p[1] = 250; p[2] = 250; }
+      if (x >= bx && x < bx + DEMO_SQUARE && y >= by && y < by + DEMO_SQUARE) { p[0] = 250; p[1] = 250; p[2] = 250; }
     }
     ram_write(off + y * w * 4, row, w * 4);
+    sum = fnv1a(sum, row, w * 4);
   }
+  return sum;
+}
+
+static uint64_t hint(uint32_t x, uint32_t y, uint32_t w, uint32_t h) {
+  return (uint64_t)x | (uint64_t)y << 16 | (uint64_t)w << 32 | (uint64_t)h << 48;
 }
 
 static void step_demo(unsigned seconds) {
@@ -1178,6 +1194,8 @@ static void step_demo(unsigned seconds) {
   EXPECT("CURSOR_SHOW", S_OK, OP_CURSOR_SHOW, 0, 1);
   static const uint32_t modes[2][2] = {{800, 600}, {640, 480}};
   unsigned mode = 0, frames = 0;
+  int fresh = 1;  // the device's frame is not the previous one: present it whole
+  uint32_t sq_x = 0, sq_y = 0, last_sum = 0;
   uint64_t start = now_ms(), last_mode = start, last_report = start;
   EXPECT("SET_MODE", S_OK, OP_SET_MODE, 0, modes[0][0], modes[0][1]);
   for (uint32_t t = 0;; t++) {
@@ -1188,10 +1206,28 @@ static void step_demo(unsigned seconds) {
       last_mode = now;
       EXPECT("SET_MODE", S_OK, OP_SET_MODE, 0, modes[mode][0], modes[mode][1]);
       printf("AGFX-DEMO mode %ux%u\n", modes[mode][0], modes[mode][1]);
+      fresh = 1;
     }
-    uint32_t w = modes[mode][0], h = modes[mode][1], buf = t & 1;
-    draw_demo(OFF_DEMO + buf * 0x200000, w, h, t);
-    EXPECT("PRESENT", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0);
+    uint32_t w = modes[mode][0], h = modes[mode][1], buf = t & 1, px, py;
+    last_sum = draw_demo(OFF_DEMO + buf * 0x200000, w, h, t, &px, &py);
+    if (fresh) {
+      EXPECT("PRESENT", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0);
+      fresh = 0;
+    } else {
+      // The bars moved left: the device moves what it has, then reads only
+      // the new strip and the square's old (moved along) and new place.
+      EXPECT("COPY_RECT", S_OK, OP_COPY_RECT, 0, DEMO_SCROLL, 0, (w - DEMO_SCROLL) | h << 16);
+      EXPECT("PRESENT strip", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(w - DEMO_SCROLL, 0, DEMO_SCROLL, h));
+      uint32_t ox = sq_x >= DEMO_SCROLL ? sq_x - DEMO_SCROLL : 0;
+      uint32_t x0 = ox < px ? ox : px, y0 = sq_y < py ? sq_y : py;
+      uint32_t x1 = sq_x + DEMO_SQUARE > px + DEMO_SQUARE ? sq_x + DEMO_SQUARE : px + DEMO_SQUARE;
+      uint32_t y1 = sq_y + DEMO_SQUARE > py + DEMO_SQUARE ? sq_y + DEMO_SQUARE : py + DEMO_SQUARE;
+      if (x1 > w) x1 = w;
+      if (y1 > h) y1 = h;
+      EXPECT("PRESENT square", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(x0, y0, x1 - x0, y1 - y0));
+    }
+    sq_x = px;
+    sq_y = py;
     double a = t * 0.15;
     EXPECT("CURSOR_MOVE", S_OK, OP_CURSOR_MOVE, 0, (uint32_t)(w / 2 + (w / 3) * cos(a)), (uint32_t)(h / 2 + (h / 3) * sin(a)));
     EXPECT("FENCE", S_OK, OP_FENCE, t, 0);
@@ -1202,7 +1238,10 @@ static void step_demo(unsigned seconds) {
       last_report = now;
     }
   }
+  settle();
   result("demo_frames", "%u", frames);
+  result("demo_last_size", "%ux%u", modes[mode][0], modes[mode][1]);
+  result("demo_last_checksum", "0x%08x", last_sum);
 }
 
 int main(int argc, char **argv) {
@@ -1212,6 +1251,7 @@ int main(int argc, char **argv) {
   }
   step = argv[1];
   if (!strcmp(step, "demo")) {
+    printf("AGFX-STEP demo: start\n");
     setup(0);
     step_demo(argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 0);
     finish();
