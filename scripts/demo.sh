@@ -24,10 +24,13 @@ program="${APPLE_GFXD_CACHE:-/var/cache/apple-gfxd}/guest/bin/soft-driver"
 
 work=$(mktemp -d)
 sock="$work/apple-gfx.sock"
-daemon_pid="" guest_pid=""
+daemon_pid="" guest_pid="" tail_pid=""
+# Under set -e a failing `wait` (a killed child) would end the cleanup early,
+# leaving the daemon running: every step here tolerates failure.
 cleanup() {
-  [ -n "$guest_pid" ] && kill "$guest_pid" 2>/dev/null && wait "$guest_pid" 2>/dev/null
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  if [ -n "$guest_pid" ]; then kill "$guest_pid" 2>/dev/null || true; wait "$guest_pid" 2>/dev/null || true; fi
+  if [ -n "$tail_pid" ]; then kill "$tail_pid" 2>/dev/null || true; fi
+  if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,7 +57,10 @@ cat <<MSG
   Ctrl-C stops the guest and the daemon.
 
 MSG
-# Show the guest's progress lines until it stops.
-tail -n +1 -f "$work/guest.out" --pid "$guest_pid" 2>/dev/null | grep --line-buffered -E 'AGFX-DEMO|RIG-TEST|FAIL' || true
+# Show the guest's progress lines until it stops. In the background, so that
+# the script sits in `wait`, which a Ctrl-C or a kill interrupts at once (a
+# foreground pipeline would hold the trap back until it ended).
+{ tail -n +1 -f "$work/guest.out" --pid "$guest_pid" 2>/dev/null | grep --line-buffered -E 'AGFX-DEMO|RIG-TEST|FAIL' || true; } &
+tail_pid=$!
 wait "$guest_pid" || true
 guest_pid=""
