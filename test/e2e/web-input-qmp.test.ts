@@ -66,7 +66,9 @@ describe('browser input reaches QEMU over QMP', { skip }, () => {
     // Click at display pixel (150, 25): 3/4 across, 1/4 down.
     await page.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.25);
     await page.keyboard.press('KeyG');
-    for (let i = 0; i < 200 && !events.some((e) => e.some((x) => x.type === 'key')); i++) await tick(10);
+    // The key's down and up travel as two messages: wait for both (and the click's two).
+    const keyEvents = (): number => events.flat().filter((x) => x.type === 'key').length;
+    for (let i = 0; i < 300 && keyEvents() < 2; i++) await tick(10);
     const press = events.find((e) => e.some((x) => x.type === 'btn' && x.data.down));
     assert.ok(press, `a button press arrived (${JSON.stringify(events)})`);
     const x = press!.find((e) => e.type === 'abs' && e.data.axis === 'x')!.data.value as number;
