@@ -16,7 +16,7 @@
 // goes to another one.
 import { EventEmitter } from 'node:events';
 import type { DisplayModeSpec, NativeBackend } from '../native.js';
-import { appendChanges, markDirtyTiles, tileCols, tileRows, tilesToRects, type Changes, type Rect } from './damage.js';
+import { appendChanges, markDirtyTiles, tileCols, tileRows, tilesToRects, type Changes } from './damage.js';
 
 export interface Frame {
   width: number;
@@ -250,4 +250,3 @@ function packRows(src: Buffer, width: number, height: number, stride: number): B
   return out;
 }
 
-export type { Rect };
