@@ -1,5 +1,6 @@
 // Guest-side driver for apple-gfxd's soft device (docs/soft-device.md), for
-// the arm64 rig guest (busybox initramfs, no kernel driver).
+// the rig's guests (busybox initramfs, no kernel driver): arm64 on `virt`
+// and x86_64 on `q35`.
 //
 //   soft-driver ring|present|iosfc|reset|garbage [seed]
 //
@@ -14,7 +15,7 @@
 // "AGFX-RESULT <step>=pass|fail"; the exit status is 0 only on pass.
 // Every wait is bounded (TIMEOUT_MS), so a broken device fails fast.
 //
-// Build: aarch64-linux-gnu-gcc -std=c11 -static -O2 -Wall -Wextra
+// Build: aarch64-linux-gnu-gcc (or gcc for x86_64) -std=c11 -static -O2 -Wall -Wextra
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -70,7 +71,17 @@ static const char *const status_names[S_COUNT] = {
   "GUEST_MEMORY",
 };
 
-#define OUTSIDE_RAM 0x1000000000000ull // 2^48: no RAM there on virt
+#define OUTSIDE_RAM 0x1000000000000ull // 2^48: no RAM there on virt or q35
+#if defined(__aarch64__)
+#define RAM_BASE 0x40000000ull // virt: RAM starts at 1 GiB
+// Linux maps RAM it does not own through /dev/mem as device memory only
+// with O_SYNC, which needs aligned accesses (ram_write below keeps to them).
+#define DEVMEM_FLAGS (O_RDWR | O_SYNC)
+#else
+#define RAM_BASE 0x0ull // q35: RAM from 0 (below the PCI hole for the rig's 512 MiB)
+// x86: PAT refuses an uncached mapping over RAM (EAGAIN); write-back it is.
+#define DEVMEM_FLAGS O_RDWR
+#endif
 #define MSI_DATA 0xA6F00000u
 #define TIMEOUT_MS 2000
 #define PAGE 4096u
@@ -273,8 +284,9 @@ static void map_hidden_ram(void) {
     }
   }
   if (!mem) die("no mem= on the kernel command line: no hidden RAM for DMA (boot with mem= below -m)");
-  hidden_gpa = 0x40000000ull + mem;
-  // Real RAM size from the device tree (memory@40000000 reg: 2 cells addr, 2 cells size).
+  hidden_gpa = RAM_BASE + mem;
+  // Real RAM size from the device tree where there is one (virt: memory@40000000
+  // reg, 2 cells addr, 2 cells size); otherwise the runner's default.
   uint64_t total = 0;
   int fd = open("/proc/device-tree/memory@40000000/reg", O_RDONLY);
   if (fd >= 0) {
@@ -287,7 +299,7 @@ static void map_hidden_ram(void) {
   hidden_size = total - mem;
   if (hidden_size > (64u << 20)) hidden_size = 64u << 20;
   if (hidden_size < HIDDEN_NEED) die("only %zu bytes of RAM above mem=, need %u", hidden_size, HIDDEN_NEED);
-  fd = open("/dev/mem", O_RDWR | O_SYNC);
+  fd = open("/dev/mem", DEVMEM_FLAGS);
   if (fd < 0) die("open /dev/mem: %s", strerror(errno));
   void *m = mmap(NULL, hidden_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)hidden_gpa);
   if (m == MAP_FAILED) die("mmap /dev/mem at 0x%" PRIx64 ": %s", hidden_gpa, strerror(errno));
