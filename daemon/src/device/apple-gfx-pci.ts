@@ -136,6 +136,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionRead(index: number, offset: number, count: number): Buffer {
+    // QEMU reads config space at realize, after its initial DMA_MAPs (P10).
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
     if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) {
       // QEMU forwards PBA reads; nothing is ever pending on our side.
@@ -150,6 +152,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionWrite(index: number, offset: number, data: Buffer): void {
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) {
       this.config.write(offset, data);
       return;
