@@ -132,6 +132,10 @@ export class AppleGfxPciDevice implements VfioUserDevice {
 
   irqInfo(index: number): IrqInfo {
     if (index === PciIrq.MSI || index === PciIrq.MSIX) return { flags: IrqInfoFlag.EVENTFD, count: this.vectors };
+    // One ERR eventfd, as Linux's vfio-pci offers: QEMU wires it at realize
+    // and otherwise warns "Could not enable error recovery for the device"
+    // on every boot. The daemon never signals it (QEMU would stop the VM).
+    if (index === PciIrq.ERR) return { flags: IrqInfoFlag.EVENTFD, count: 1 };
     return { flags: 0, count: 0 };
   }
 
