@@ -2,7 +2,7 @@
 // the rig's guests (busybox initramfs, no kernel driver): arm64 on `virt`
 // and x86_64 on `q35`.
 //
-//   soft-driver ring|present|iosfc|reset|garbage [seed]
+//   soft-driver ring|present|iosfc|reset|garbage|fdless [seed]
 //
 // It maps BAR0 (and BAR2) through sysfs resourceN, enables the device,
 // bus mastering and MSI-X through the sysfs config file, and uses the RAM that
@@ -924,6 +924,75 @@ static void step_iosfc(void) {
   check_u64("vector-1 interrupts (one per COMMAND)", irqs, cmds);
 }
 
+// Memory the VMM maps for the device without an fd: on q35 the std VGA's
+// BAR0 (video RAM QEMU keeps private; ROM and flash likewise). Every use of
+// it is refused with its documented status, never served (the daemon cannot
+// reach it without DMA_READ/WRITE, docs/design.md invariant 3); the daemon
+// logs one line naming it. Needs a std VGA (1234:1111) with memory decode on.
+static void step_fdless(void) {
+  char vga[300] = "";
+  DIR *d = opendir("/sys/bus/pci/devices");
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    char p[300];
+    snprintf(p, sizeof p, "/sys/bus/pci/devices/%s", e->d_name);
+    if (e->d_name[0] != '.' && read_hex_file(p, "vendor") == 0x1234 && read_hex_file(p, "device") == 0x1111) {
+      snprintf(vga, sizeof vga, "%s", p);
+      break;
+    }
+  }
+  if (d) closedir(d);
+  if (!vga[0]) die("no std VGA (1234:1111): no memory the VMM maps without an fd");
+  char p[400], line[200];
+  snprintf(p, sizeof p, "%s/resource", vga);
+  if (read_file(p, line, sizeof line) < 0) die("cannot read %s", p);
+  uint64_t start = strtoull(line, NULL, 0), end = strtoull(strchr(line, ' ') ? strchr(line, ' ') + 1 : line, NULL, 0);
+  if (!start || end <= start) die("VGA BAR0 not assigned (%s)", line);
+  snprintf(p, sizeof p, "%s/config", vga);
+  int fd = open(p, O_RDONLY);
+  uint8_t cmdreg[2] = {0};
+  if (fd < 0 || pread(fd, cmdreg, 2, 4) != 2) die("cannot read %s", p);
+  close(fd);
+  if (!(cmdreg[0] & 2)) die("VGA memory decode is off: QEMU has not mapped its BAR0");
+  result("fdless_gpa", "0x%" PRIx64, start);
+  result("fdless_size", "0x%" PRIx64, end - start + 1);
+
+  counters_baseline();
+  ring_config(OFF_RING, 64);
+  enum { T = 9 };
+  EXPECT_R("st_fdless_task_create", S_OK, OP_TASK_CREATE, T, 0x100000);
+  const uint64_t r1[1][2] = {{start + 0x10000, 2 * PAGE}};
+  put_ranges(OFF_LIST, r1, 1);
+  EXPECT_R("st_fdless_task_map", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
+  for (int i = 0; i < 5; i++) EXPECT("task map into it again", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
+  EXPECT_R("st_fdless_list", S_GUEST_MEMORY, OP_TASK_MAP, T, 0, start + 0x20000, 1, 0);
+  EXPECT_R("st_fdless_checksum", S_NOT_MAPPED, OP_CHECKSUM, T, 0, 64);
+  EXPECT_R("st_fdless_task_destroy", S_OK, OP_TASK_DESTROY, T);
+  check_counters();
+
+  // A command ring there is not taken.
+  wr(R_RING_BASE_LO, (uint32_t)start);
+  wr(R_RING_BASE_HI, (uint32_t)(start >> 32));
+  wr(R_RING_ENTRIES, 64);
+  uint32_t st = rd(R_STATUS);
+  result("fdless_ring_ready", "%u", st & ST_RING_READY);
+  check_u64("RING_READY with the ring in VGA memory", st & ST_RING_READY, 0);
+
+  if (bar2) { // the IOSFC (variant mmio)
+    unsigned irqs = 0;
+    wr2(I_GPA_LO, (uint32_t)start);
+    wr2(I_GPA_HI, (uint32_t)(start >> 32));
+    wr2(I_LENGTH, PAGE);
+    st = iosfc_cmd(1, &irqs);
+    result("st_fdless_iosfc_map", "%s", sname(st));
+    expect_st("IOSFC map of VGA memory", S_MAP_FAILED, st);
+    check_u64("IOSFC HANDLE after the refused map", rd2(I_HANDLE), 0);
+  }
+  ring_config(OFF_RING, 64); // and the device works on
+  counters_baseline();
+  fences(2, 0xfd1e55000ull, "fdless_fence");
+}
+
 static void step_reset(void) {
   ring_config(OFF_RING, 16);
   const uint64_t T = 3;
@@ -1258,7 +1327,7 @@ static void step_demo(unsigned seconds) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage [seed] | demo [seconds]\n", argv[0]);
+    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage|fdless [seed] | demo [seconds]\n", argv[0]);
     return 2;
   }
   step = argv[1];
@@ -1275,6 +1344,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "iosfc")) fn = step_iosfc;
   else if (!strcmp(step, "reset")) fn = step_reset;
   else if (!strcmp(step, "garbage")) fn = step_garbage;
+  else if (!strcmp(step, "fdless")) fn = step_fdless;
   else {
     fprintf(stderr, "soft-driver: unknown step %s\n", step);
     return 2;

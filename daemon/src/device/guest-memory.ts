@@ -50,8 +50,9 @@ export class GuestMemory {
   }
 
   unmapAll(): number {
+    const refusedUses = native.gmListUnreachable().reduce((a, r) => a + r.refusedUses, 0);
     const n = native.gmUnmapAll();
-    if (n) this.log.info({ regions: n }, 'guest_memory_cleared');
+    if (n) this.log.info({ regions: n, refusedUses }, 'guest_memory_cleared');
     this.judged = false; // the next client is judged afresh
     return n;
   }
