@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot, startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
-import { GUEST_ARCHES, assertNoErrors, ensureGuestPrograms, guestProgram, loudSkip, type GuestArch } from '../support/rig.js';
+import { GUEST_ARCHES, assertNoErrors, ensureGuestPrograms, guestProgram, loudSkip, qemuStderrOf, type GuestArch } from '../support/rig.js';
 
 const DISPLAY = ['--display', '640x480@60,320x240@60'];
 
@@ -74,9 +74,8 @@ async function runSoft(d: RunningDaemon, arch: GuestArch, steps: string, append 
     const m = line.match(/^AGFX-RESULT (\S+?)=(.*)$/);
     if (m) cur.set(m[1]!, m[2]!.trim());
   }
-  const qemuStderr = [...output.matchAll(/QEMU-STDERR: (.*)$/gm)].map((m) => m[1]!.replace(/\r$/, ''));
   process.stdout.write(`# ${arch} soft-device boot (${steps}): ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  return { arch, status, output, qemuStderr, step, top, logs: d.logs.slice(firstLog) };
+  return { arch, status, output, qemuStderr: qemuStderrOf(output), step, top, logs: d.logs.slice(firstLog) };
 }
 
 function ctx(run: SoftRun): string {

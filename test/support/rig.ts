@@ -67,6 +67,12 @@ export function loudSkip(reason: string): string {
   return `real-QEMU e2e skipped: ${reason}`;
 }
 
+/** QEMU's stderr lines in run-guest.sh's output (marked "QEMU-STDERR: "). */
+export function qemuStderrOf(output: string): string[] {
+  // Not anchored: the serial console may leave a line unterminated before it.
+  return [...output.matchAll(/QEMU-STDERR: (.*)$/gm)].map((m) => m[1]!.replace(/\r$/, ''));
+}
+
 /**
  * Boots a guest and resolves when it powers off. Asynchronous on purpose: the
  * test process must keep draining the daemon's log pipe meanwhile, or a
@@ -100,9 +106,7 @@ export function runGuest(opts: {
       clearTimeout(killer);
       const results = new Map<string, string>();
       for (const m of output.matchAll(/^AGFX-RESULT (\S+?)=(.*)$/gm)) results.set(m[1]!, m[2]!.trim());
-      // Not anchored: the serial console may leave a line unterminated before it.
-      const qemuStderr = [...output.matchAll(/QEMU-STDERR: (.*)$/gm)].map((m) => m[1]!.replace(/\r$/, ''));
-      resolve({ status, results, output, qemuStderr, wallMs: Date.now() - start });
+      resolve({ status, results, output, qemuStderr: qemuStderrOf(output), wallMs: Date.now() - start });
     });
   });
 }
