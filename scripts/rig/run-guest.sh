@@ -73,7 +73,7 @@ fi
 guest_dir=$(rig_guest_dir "$arch")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rig-run.XXXXXX")
-qpid="" tpid=""
+qpid="" tpid="" spid=""
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
@@ -82,6 +82,7 @@ cleanup() {
     kill -KILL "$qpid" 2>/dev/null || true
   fi
   if [ -n "$tpid" ]; then kill "$tpid" 2>/dev/null || true; fi
+  if [ -n "$spid" ]; then kill "$spid" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -180,6 +181,7 @@ qrc=0
 wait "$qpid" || qrc=$?
 qpid=""
 wait "$spid" 2>/dev/null || true # the stderr marker has seen QEMU's last line
+spid=""
 wait "$tpid" 2>/dev/null || true
 tpid=""
 elapsed=$((SECONDS - start))
