@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): build, then run every test file with Node's
 # test runner. `npm test -- e2e` runs only the real-QEMU tests; `unit`,
-# `integration` and `fuzz` (the vfio-user session fuzzer) likewise.
+# `integration` and `fuzz` (the vfio-user session fuzzer) likewise; `unit`
+# includes the protocol package's own tests (protocol/test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f native/build/Release/agfx_native.node ] || npm run build:native
-npx tsc -p .
+npx tsc -b
 suite="${1:-all}"
 case "$suite" in
-  all) dirs="dist/test/unit dist/test/integration dist/test/fuzz dist/test/e2e" ;;
-  unit|integration|fuzz|e2e) dirs="dist/test/$suite" ;;
+  all) dirs="dist/protocol/test dist/test/unit dist/test/integration dist/test/fuzz dist/test/e2e" ;;
+  unit) dirs="dist/protocol/test dist/test/unit" ;;
+  integration|fuzz|e2e) dirs="dist/test/$suite" ;;
   *) echo "unknown suite '$suite' (all, unit, integration, fuzz, e2e)" >&2; exit 2 ;;
 esac
 mapfile -t files < <(find $dirs -name '*.test.js' 2>/dev/null | sort)

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
-import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
+import { defaultBackend, parseBackend, type BackendChoice, type MemoryModel } from './backend.js';
 import type { Variant } from './device/apple-gfx-pci.js';
 import { DEFAULT_MODES, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
-import { parseVncListen, type VncListen } from './sinks/vnc/index.js';
+import { parseVncListen, type VncListen } from './viewers/vnc/index.js';
 
 export interface Config {
   socketPath: string | null;
@@ -20,7 +20,7 @@ export interface Config {
   printCapabilities: boolean;
   /** --write-option-rom PATH: write PVG's option ROM and exit. */
   writeOptionRom: string | null;
-  memoryModel: 'tasks' | 'static';
+  memoryModel: MemoryModel;
   /** Control socket path; null = none. */
   control: string | null;
   /** VNC: display N on port + N. */

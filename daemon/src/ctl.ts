@@ -3,7 +3,7 @@
 // error response or connection failure, 2 on bad usage.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ControlClient, ControlReplyError } from './control/client.js';
+import { ControlClient, ControlReplyError } from './control/control-client.js';
 import { formatMode, parseModeList } from './display/modes.js';
 
 type Obj = Record<string, any>;

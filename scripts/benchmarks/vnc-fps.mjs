@@ -16,7 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, connect } from 'node:net';
 import { pino } from 'pino';
 import { NullInput } from '../../dist/daemon/src/input/input-sink.js';
-import { VncServer } from '../../dist/daemon/src/sinks/vnc/index.js';
+import { VncServer } from '../../dist/daemon/src/viewers/vnc/index.js';
 import { RfbClient } from '../../dist/test/support/rfb-client.js';
 import { SoftGuest, pattern } from '../../dist/test/support/soft-guest.js';
 import { Op, xy } from '../../dist/test/support/soft-ring.js';

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import type { InputSink, KeyEvent, PointerEvent } from '../../daemon/src/input/input-sink.js';
-import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
+import { WebViewer } from '../../daemon/src/viewers/web/web-server.js';
 import { repoRoot } from '../support/daemon.js';
 import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
 import { SoftGuest } from '../support/soft-guest.js';

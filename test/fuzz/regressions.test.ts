@@ -22,7 +22,7 @@ import {
   encodeDmaUnmap,
   encodeMessage,
   encodeRegionAccess,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { FdPool, runSequence, settled } from './session-gen.js';

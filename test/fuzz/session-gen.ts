@@ -16,7 +16,7 @@ import {
   encodeSetIrqs,
   encodeWriteMulti,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import type { RunningDaemon } from '../support/daemon.js';
 

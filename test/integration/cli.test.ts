@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { native } from '../../daemon/src/native.js';
-import { connectClient } from '../../daemon/src/transport.js';
+import { connectClient } from '../../daemon/src/native-transport.js';
 import { daemonMain, startDaemon, tick } from '../support/daemon.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [daemonMain, ...args], { encoding: 'utf8', timeout: 10000 });

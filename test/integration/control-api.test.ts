@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import { ControlClient, ControlReplyError } from '../../daemon/src/control/control-client.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { daemonMain, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';
 

@@ -2,7 +2,7 @@
 // >= 8 regions, >= 3 IRQ indices), and the malformed variants.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, DeviceFlag, Errno, MsgFlag, type VfioUserClient } from '../../protocol/src/index.js';
+import { Command, DeviceFlag, Errno, MsgFlag, type VfioUserClient } from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 

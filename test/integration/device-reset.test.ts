@@ -3,7 +3,7 @@
 // interrupt fds are the client's business (QEMU re-sends SET_IRQS itself).
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, Errno, MsgFlag, PciIrq, type VfioUserClient } from '../../protocol/src/index.js';
+import { Command, Errno, MsgFlag, PciIrq, type VfioUserClient } from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
 

@@ -3,9 +3,9 @@
 // tasks re-mapped onto guest memory, pending fences complete).
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
+import { ControlClient, ControlReplyError } from '../../daemon/src/control/control-client.js';
 import { native } from '../../daemon/src/native.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 import protobuf from 'protobufjs';

@@ -9,7 +9,7 @@ import {
   MsgFlag,
   encodeDmaUnmap,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';

@@ -2,7 +2,7 @@
 // --variant mmio); INTx, ERR and REQ have none.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, Errno, IrqInfoFlag, MsgFlag, PciIrq, type VfioUserClient } from '../../protocol/src/index.js';
+import { Command, Errno, IrqInfoFlag, MsgFlag, PciIrq, type VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 
 const irqPayload = (index: number, argsz = 16, len = 16): Buffer => {

@@ -10,7 +10,7 @@ import {
   RegionFlag,
   encodeRegionInfoRequest,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 
 const RW = RegionFlag.READ | RegionFlag.WRITE;

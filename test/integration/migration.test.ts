@@ -4,9 +4,9 @@
 // memory, and the device carries on.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ControlClient } from '../../daemon/src/control/client.js';
+import { ControlClient } from '../../daemon/src/control/control-client.js';
 import { native } from '../../daemon/src/native.js';
-import { Errno, Feature, FeatureFlag, MigState, type VfioUserClient } from '../../protocol/src/index.js';
+import { Errno, Feature, FeatureFlag, MigState, type VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 

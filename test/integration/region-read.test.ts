@@ -9,7 +9,7 @@ import {
   MsgFlag,
   encodeRegionAccess,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 

@@ -11,7 +11,7 @@ import {
   encodeWriteMulti,
   type VfioUserClient,
   type WriteMultiEntry,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';

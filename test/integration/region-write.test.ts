@@ -10,7 +10,7 @@ import {
   PciIrq,
   encodeRegionAccess,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';

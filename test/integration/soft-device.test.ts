@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { native } from '../../daemon/src/native.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 

@@ -4,7 +4,7 @@
 // for messages typed as replies, and message ids echoed as given.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, Errno, MsgFlag, encodeMessage, type Reply, type VfioUserClient } from '../../protocol/src/index.js';
+import { Command, Errno, MsgFlag, encodeMessage, type Reply, type VfioUserClient } from 'vfio-user-ts';
 import { native } from '../../daemon/src/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 

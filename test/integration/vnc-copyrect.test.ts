@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { DisplaySource } from '../../daemon/src/display/display-source.js';
 import { NullInput } from '../../daemon/src/input/input-sink.js';
-import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import { VncServer } from '../../daemon/src/viewers/vnc/index.js';
+import { Encoding } from '../../daemon/src/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 

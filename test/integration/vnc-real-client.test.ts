@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { NullInput } from '../../daemon/src/input/input-sink.js';
-import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
-import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
+import { vncAuthResponse } from '../../daemon/src/viewers/vnc/des.js';
+import { VncServer } from '../../daemon/src/viewers/vnc/index.js';
 import { SoftGuest } from '../support/soft-guest.js';
 
 const W = 320;

@@ -11,7 +11,7 @@ import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { KeyEvent, PointerEvent, InputSink } from '../../daemon/src/input/input-sink.js';
-import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
+import { WebViewer } from '../../daemon/src/viewers/web/web-server.js';
 import { Op } from '../support/soft-ring.js';
 import { SoftGuest } from '../support/soft-guest.js';
 

@@ -1,7 +1,7 @@
 // Drives the soft device's command ring (docs/soft-device.md) the way a guest
 // driver would, with a memfd standing in for guest RAM.
 import { readSync, writeSync } from 'node:fs';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 
 export const Reg = {
   ID: 0x1000,

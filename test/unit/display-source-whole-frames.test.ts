@@ -1,6 +1,6 @@
 // DisplaySource over a backend that does not track damage (pvg: whole GPU
 // read-backs, rows possibly padded): every read-out is compared with the last
-// one in 64x64 tiles, frames reach the sinks with packed rows, and the change
+// one in 64x64 tiles, frames reach the viewers with packed rows, and the change
 // log folds per viewer. The backend here is a plain object playing pvg's part
 // of the ABI; the soft backend's damage path is covered by the integration
 // tests.

@@ -1,7 +1,7 @@
 // Guest RAM as the VMM shares it (DMA_MAP). The table itself is native so that
 // backend threads can translate and copy without the JS thread (invariant 1).
 import type { Logger } from 'pino';
-import { Errno, VfioUserError, type DmaMapping } from '../../../protocol/src/index.js';
+import { Errno, VfioUserError, type DmaMapping } from 'vfio-user-ts';
 import { native } from '../native.js';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;

@@ -5,7 +5,7 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DaemonContext } from './context.js';
-import { controlHandlers } from './handlers.js';
+import { controlHandlers } from './control-handlers.js';
 import { CONTROL_SCHEMA_VERSION, ControlError, DelimitedReader, RequestType, ResponseType, delimited, toPlain } from './schema.js';
 
 const MAX_REQUEST = 64 << 20; // a saved device state can be large

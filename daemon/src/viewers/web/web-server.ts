@@ -58,7 +58,7 @@ import type { CursorGlyph, DisplaySource } from '../../display/display-source.js
 import type { Displays } from '../../display/displays.js';
 import { encodePng, encodePngAsync } from '../../display/png.js';
 import type { InputSink } from '../../input/input-sink.js';
-import { Session, type DisplayInfo, type SessionLimits, type ViewerStats } from './session.js';
+import { Session, type DisplayInfo, type SessionLimits, type ViewerStats } from './web-session.js';
 import { CLOSE_GOING_AWAY, WsConnection, checkUpgrade, refuseUpgrade } from './websocket.js';
 
 export interface WebViewerOptions {
@@ -89,7 +89,7 @@ export function staticDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   const tried: string[] = [];
   for (let i = 0; i < 8; i++) {
-    for (const c of [join(dir, 'static'), join(dir, 'daemon', 'src', 'sinks', 'web', 'static')]) {
+    for (const c of [join(dir, 'static'), join(dir, 'daemon', 'src', 'viewers', 'web', 'static')]) {
       if (existsSync(join(c, 'index.html'))) return c;
       tried.push(c);
     }
