@@ -16,7 +16,7 @@ stale=""
 [ -f "$asan_addon" ] || stale=1
 [ -n "$stale" ] || [ -z "$(find native/src native/include native/binding.gyp -newer "$asan_addon" | head -1)" ] || stale=1
 [ -z "$stale" ] || npm run build:native:asan
-npx tsc -b
+npm run --silent build:ts
 
 libasan="$(gcc -print-file-name=libasan.so)"
 [ -f "$libasan" ] || { echo "libasan.so not found (gcc -print-file-name=libasan.so)" >&2; exit 1; }

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f native/build/Release/agfx_native.node ] || npm run build:native
-npx tsc -b
+npm run --silent build:ts
 suite="${1:-all}"
 case "$suite" in
   all) dirs="dist/protocol/test dist/test/unit dist/test/integration dist/test/fuzz dist/test/e2e" ;;

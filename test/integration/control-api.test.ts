@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { ControlClient, ControlReplyError } from '../../daemon/src/control/control-client.js';
+import type { Error_Code, RequestBody } from '../../daemon/src/control/control-types.js';
+import type { Init, RequestKind } from '../../daemon/src/control/schema.js';
 import type { VfioUserClient } from 'vfio-user-ts';
 import { daemonMain, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';
@@ -64,16 +66,16 @@ describe('control API', () => {
     assert.equal(s.backend, 'soft');
     assert.equal(s.variant, 'pci');
     assert.equal(s.clientConnected, true);
-    assert.equal(s.negotiated.maxDataXferSize, 1048576);
+    assert.equal(s.negotiated?.maxDataXferSize, 1048576);
     assert.deepEqual(s.guestMemory, [{ gpa: 0x40000000, size: 4 << 20, writable: true }]);
-    assert.equal(s.tasks.tasks, 1);
-    assert.equal(s.tasks.aliases, 1);
+    assert.equal(s.tasks?.tasks, 1);
+    assert.equal(s.tasks?.aliases, 1);
     assert.equal(s.vectors.length, 1);
     assert.equal(s.displays.length, 1);
-    assert.deepEqual([s.displays[0].width, s.displays[0].height, s.displays[0].framesPresented], [32, 16, 1]);
-    const reads = s.latency.find((h: { name: string }) => h.name === 'REGION_READ');
+    assert.deepEqual([s.displays[0]?.width, s.displays[0]?.height, s.displays[0]?.framesPresented], [32, 16, 1]);
+    const reads = s.latency.find((h) => h.name === 'REGION_READ');
     assert.ok(reads && reads.total >= 5, 'REGION_READ timings recorded');
-    assert.equal(reads.counts.reduce((a: number, b: number) => a + b, 0), reads.total);
+    assert.equal(reads.counts.reduce((a, b) => a + b, 0), reads.total);
   });
 
   it('screenshots a display as PNG with exactly the guest pixels', async () => {
@@ -100,7 +102,7 @@ describe('control API', () => {
     assert.equal((await ctl.call('status')).displays.length, 1);
   });
 
-  const errors: [string, string, Record<string, unknown>, string][] = [
+  const errors: [string, RequestKind, Init<RequestBody[RequestKind]>, Error_Code][] = [
     ['an unknown display', 'screenshot', { port: 9 }, 'UNKNOWN_DISPLAY'],
     ['removing an unknown display', 'displayRemove', { port: 3 }, 'UNKNOWN_DISPLAY'],
     ['a mode of width 0', 'displayAdd', { modes: [{ width: 0, height: 10, refreshHz: 60 }] }, 'BAD_MODE'],
@@ -115,7 +117,7 @@ describe('control API', () => {
     it(`answers ${name} with ${code} and changes nothing`, async () => {
       await assert.rejects(ctl.call(kind, body), (e: unknown) => e instanceof ControlReplyError && e.code === code);
       const s = await ctl.call('status');
-      assert.deepEqual(s.displays.map((x: { port: number; width: number }) => [x.port, x.width]), [[0, 32]]);
+      assert.deepEqual(s.displays.map((x) => [x.port, x.width]), [[0, 32]]);
     });
   }
 

@@ -74,8 +74,8 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     const ctl = await ControlClient.connect(`${d.socketPath}.ctl`);
     const s = await ctl.call('status');
     assert.equal(s.viewers.length, 1);
-    assert.equal(s.viewers[0].kind, 'vnc');
-    assert.ok(s.viewers[0].framesSent >= 1);
+    assert.equal(s.viewers[0]?.kind, 'vnc');
+    assert.ok(s.viewers[0]!.framesSent >= 1);
     ctl.close();
 
     // Keyboard and pointer go to QEMU as input-send-event.
