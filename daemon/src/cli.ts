@@ -7,6 +7,7 @@ import { defaultBackend, parseBackend, type BackendChoice, type MemoryModel } fr
 import type { Variant } from './device/apple-gfx-pci.js';
 import { DEFAULT_MODES, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
+import { VERSION } from './version.js';
 import { parseVncListen, type VncListen } from './viewers/vnc/index.js';
 
 export interface Config {
@@ -101,7 +102,7 @@ function backendArg(value: string): BackendChoice {
 export function buildProgram(): Command {
   return new Command('apple-gfxd')
     .description("QEMU's apple-gfx display device as a vfio-user server (use with QEMU's vfio-user-pci)")
-    .version('0.1.0')
+    .version(VERSION)
     .addOption(new Option('--socket-path <path>', 'listen on this unix socket (created, replaced if stale)').conflicts('fd'))
     .addOption(new Option('--fd <n>', 'serve an already listening unix socket inherited as fd N').argParser(intArg('--fd', 0, 65535)))
     .addOption(new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'))

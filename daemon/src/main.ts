@@ -15,6 +15,7 @@ import { ControlServer } from './control/control-server.js';
 import { runCtl } from './ctl.js';
 import { DeviceMigration } from './state/migration.js';
 import { Viewers } from './viewers/index.js';
+import { VERSION } from './version.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -35,8 +36,6 @@ function parseOrExit(argv: string[]): Config {
     throw e;
   }
 }
-
-const VERSION = '0.1.0';
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));

@@ -23,7 +23,7 @@ import {
   encodeMessage,
   encodeRegionAccess,
 } from 'vfio-user-ts';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { FdPool, runSequence, settled } from './session-gen.js';
 

@@ -17,7 +17,7 @@ import {
   encodeWriteMulti,
   type VfioUserClient,
 } from 'vfio-user-ts';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import type { RunningDaemon } from '../support/daemon.js';
 
 export type FdKind = 'mem' | 'ev';

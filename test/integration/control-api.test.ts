@@ -4,36 +4,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/control-client.js';
-import type { Error_Code, RequestBody } from '../../daemon/src/control/control-types.js';
-import type { Init, RequestKind } from '../../daemon/src/control/schema.js';
+import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
+import type { Error_Code, RequestBody } from '#daemon/control/control-types.js';
+import type { Init, RequestKind } from '#daemon/control/schema.js';
 import type { VfioUserClient } from 'vfio-user-ts';
-import { daemonMain, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { daemonMain, repoRoot, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';
+import { decodePng } from '../support/png.js';
 
 const RAM = 0x40000000n;
-
-/** PNG -> RGBA pixels (our encoder: 8-bit RGBA, filter 0 rows). */
-function decodePng(png: Buffer): { width: number; height: number; rgba: Buffer } {
-  assert.equal(png.subarray(1, 4).toString(), 'PNG');
-  let off = 8;
-  let width = 0, height = 0;
-  const idat: Buffer[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.subarray(off + 4, off + 8).toString();
-    const data = png.subarray(off + 8, off + 8 + len);
-    if (type === 'IHDR') [width, height] = [data.readUInt32BE(0), data.readUInt32BE(4)];
-    if (type === 'IDAT') idat.push(data);
-    off += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) raw.copy(rgba, y * width * 4, y * (width * 4 + 1) + 1, (y + 1) * (width * 4 + 1));
-  return { width, height, rgba };
-}
 
 describe('control API', () => {
   let d: RunningDaemon;
@@ -63,6 +43,7 @@ describe('control API', () => {
 
   it('reports status: backend, client, negotiation, guest memory, tasks, vectors, displays, latency', async () => {
     const s = await ctl.call('status');
+    assert.equal(s.version, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
     assert.equal(s.backend, 'soft');
     assert.equal(s.variant, 'pci');
     assert.equal(s.clientConnected, true);

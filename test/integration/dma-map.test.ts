@@ -2,7 +2,7 @@
 // way a map can be wrong. Each refusal must cost only an error reply: the fd
 // that came with it is closed and the same session keeps answering.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   DmaFlag,
@@ -10,21 +10,13 @@ import {
   MsgFlag,
   encodeDmaMap,
   type Reply,
-  type VfioUserClient,
 } from 'vfio-user-ts';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
+import { useDaemon, memfd } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
 const RW = DmaFlag.READ | DmaFlag.WRITE;
-const AGFX_ID = 0x58464741;
-
-let memfdSerial = 0;
-/** A memfd in this process, with a name unique to the test run. */
-const memfd = (size: number, tag = 'dma'): { fd: number; name: string } => {
-  const name = `agfx-it-${tag}-${process.pid}-${++memfdSerial}`;
-  return { fd: native.memfdCreate(name, size), name };
-};
 
 const mapPayload = (m: { iova: bigint; size: bigint; offset?: bigint; flags?: number; argsz?: number }): Buffer =>
   encodeDmaMap({ flags: m.flags ?? RW, offset: m.offset ?? 0n, iova: m.iova, size: m.size, argsz: m.argsz });
@@ -36,38 +28,18 @@ const assertOk = (r: Reply): void => {
 };
 
 describe('DMA_MAP', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  /** The daemon's fd count once every earlier message on `c` is fully handled. */
-  const settledFds = async (c: VfioUserClient): Promise<number> => {
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    return d.fdCount();
-  };
-  const mappingsOf = (name: string): string[] => d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `));
-  /** A log line that appears after `mark` (an index into d.logs). */
-  const logAfter = (mark: number, pred: (l: LogLine) => boolean): Promise<LogLine> =>
-    d.waitForLog((l) => d.logs.indexOf(l) >= mark && pred(l), 3000);
+  const fx = useDaemon();
+  const { connect, logAfter, settledFds, mappingsOf } = fx;
 
   it('maps a memfd: the daemon really mmaps it, and DMA_UNMAP removes the mapping and the fd', async () => {
     const c = await connect();
     const before = await settledFds(c);
     const m = memfd(0x10000);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova: 0x40000000n, size: 0x10000n }), [m.fd]));
     native.closeFd(m.fd); // the daemon holds its own copy now
     const maps = mappingsOf(m.name);
-    assert.equal(maps.length, 1, `mappings: ${d.memfdMappings().join('\n')}`);
+    assert.equal(maps.length, 1, `mappings: ${fx.d.memfdMappings().join('\n')}`);
     const [range, perms, offset] = maps[0]!.split(/\s+/);
     const [lo, hi] = range!.split('-').map((h) => BigInt(`0x${h}`));
     assert.equal(hi! - lo!, 0x10000n, 'the whole range is mapped');
@@ -88,7 +60,7 @@ describe('DMA_MAP', () => {
   it('maps read-only memory (flags READ) with a read-only mapping', async () => {
     const c = await connect();
     const m = memfd(0x4000);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova: 0x80000n, size: 0x4000n, flags: DmaFlag.READ }), [m.fd]));
     native.closeFd(m.fd);
     const maps = mappingsOf(m.name);
@@ -102,7 +74,7 @@ describe('DMA_MAP', () => {
 
   it('refuses a map without an fd with ENOTSUP and says how to start QEMU', async () => {
     const c = await connect();
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     const r = await c.requestRaw(Command.DMA_MAP, mapPayload({ iova: 0x40000000n, size: 0x100000n }));
     assertError(r, Errno.ENOTSUP);
     const line = await logAfter(mark, (l) => l.msg === 'guest_memory_without_fd');
@@ -113,7 +85,7 @@ describe('DMA_MAP', () => {
     const failed = await logAfter(mark, (l) => l.msg === 'vfio_user_request_failed' && l.command === 'DMA_MAP');
     assert.equal(failed.errno, Errno.ENOTSUP);
     assert.match(String(failed.err), /memory-backend-memfd/);
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
     c.close();
   });
 
@@ -133,7 +105,7 @@ describe('DMA_MAP', () => {
     for (const [iova, size] of overlapping) {
       const r = await c.requestRaw(Command.DMA_MAP, mapPayload({ iova, size }), [b.fd]);
       assertError(r, Errno.EEXIST);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
     }
     assert.deepEqual(mappingsOf(b.name), [], 'nothing of the refused memfd is mapped');
     assert.equal(await settledFds(c), before, 'every refused fd was closed');
@@ -254,7 +226,7 @@ describe('DMA_MAP', () => {
       native.closeFd(f.fd);
       assert.deepEqual(mappingsOf(f.name), []);
       assert.equal(await settledFds(c), before);
-      assert.ok(d.alive());
+      assert.ok(fx.d.alive());
       c.close();
     });
   }
@@ -318,7 +290,7 @@ describe('DMA_MAP', () => {
     await c.dmaMap({ iova: 0x40004000n, size: 0x2000n, offset: 0x2000n, fd: f.fd });
     native.closeFd(f.fd);
     assert.equal(mappingsOf(f.name).length, 2);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     c.close();
     const detached = await logAfter(mark, (l) => l.msg === 'apple_gfx_client_detached');
     assert.equal(detached.regionsUnmapped, 2);

@@ -1,7 +1,7 @@
 // DMA_UNMAP (3): exact-match unmaps, QEMU's FLAG_ALL, and every malformed
 // variant. A refused unmap must leave the table as it was.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   DmaUnmapFlag,
@@ -10,40 +10,17 @@ import {
   encodeDmaUnmap,
   type VfioUserClient,
 } from 'vfio-user-ts';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
-
-const AGFX_ID = 0x58464741;
-
-let memfdSerial = 0;
-const memfd = (size: number, tag = 'unmap'): { fd: number; name: string } => {
-  const name = `agfx-it-${tag}-${process.pid}-${++memfdSerial}`;
-  return { fd: native.memfdCreate(name, size), name };
-};
+import { useDaemon, memfd } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
 const unmapPayload = (flags: number, iova: bigint, size: bigint, argsz?: number): Buffer =>
   encodeDmaUnmap({ flags, iova, size, argsz });
 
 describe('DMA_UNMAP', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  const settledFds = async (c: VfioUserClient): Promise<number> => {
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    return d.fdCount();
-  };
-  const mappingsOf = (name: string): string[] => d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `));
+  const fx = useDaemon();
+  const { connect, settledFds, mappingsOf } = fx;
   /** Maps [iova, iova+size) from a fresh memfd; returns the memfd name. */
   const mapFresh = async (c: VfioUserClient, iova: bigint, size: bigint): Promise<string> => {
     const f = memfd(Number(size));
@@ -175,7 +152,7 @@ describe('DMA_UNMAP', () => {
     const region = await mapFresh(c, 0x40000000n, 0x2000n);
     c.post(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n));
     c.post(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n)); // now ENOENT, still silent
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
     assert.equal(c.unexpected.length, 0, 'no reply to either posted unmap');
     assert.deepEqual(mappingsOf(region), []);
     c.close();

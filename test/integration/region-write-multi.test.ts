@@ -12,7 +12,7 @@ import {
   type VfioUserClient,
   type WriteMultiEntry,
 } from 'vfio-user-ts';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { KeyEvent, PointerEvent } from '../../daemon/src/input/input-sink.js';
-import { parseVncListen, VncServer } from '../../daemon/src/viewers/vnc/index.js';
-import { vncAuthResponse } from '../../daemon/src/viewers/vnc/des.js';
-import type { PixelFormat } from '../../daemon/src/viewers/vnc/pixel-format.js';
-import { Encoding } from '../../daemon/src/viewers/vnc/rfb.js';
+import type { KeyEvent, PointerEvent } from '#daemon/input/input-sink.js';
+import { parseVncListen, VncServer } from '#daemon/viewers/vnc/index.js';
+import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
+import type { PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 

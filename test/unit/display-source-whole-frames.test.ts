@@ -6,8 +6,8 @@
 // tests.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DisplaySource } from '../../daemon/src/display/display-source.js';
-import type { FrameReadout, NativeBackend } from '../../daemon/src/native.js';
+import { DisplaySource } from '#daemon/display/display-source.js';
+import type { FrameReadout, NativeBackend } from '#daemon/native.js';
 
 const W = 200;
 const H = 130;
