@@ -28,6 +28,17 @@ describe('apple-gfxd command line', () => {
     assert.equal(r.stdout.trim(), pkg.version);
   });
 
+  it("README's options are apple-gfxd --help, its synopsis docs/usage.md's", () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const block = (text: string, after: string): string => {
+      const start = text.indexOf('```\n', text.indexOf(after)) + 4;
+      return text.slice(start, text.indexOf('```', start));
+    };
+    assert.equal(block(readme, '<!-- options: apple-gfxd --help -->'), run(['--help']).stdout);
+    const usage = readFileSync(join(repoRoot, 'docs/usage.md'), 'utf8');
+    assert.equal(block(readme, '## Synopsis'), block(usage, '## Synopsis'));
+  });
+
   const usageErrors: [string, string[], RegExp][] = [
     ['no socket at all', [], /one of --socket-path PATH or --fd N is required/],
     ['both --socket-path and --fd', ['--socket-path', '/tmp/x.sock', '--fd', '3'], /cannot be used with/],
