@@ -20,7 +20,7 @@ import {
   type MigratableDevice,
   type RegionInfo,
   type VfioUserDevice,
-} from '../../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
 import type { NativeBackend } from '../native.js';

@@ -9,9 +9,9 @@ import {
   type Capabilities,
   type ServerLimits,
   type VfioUserDevice,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native, type NativeListener } from './native.js';
-import { nativeTransport, type NativeTransport } from './transport.js';
+import { nativeTransport, type NativeTransport } from './native-transport.js';
 
 export class VfioUserServer {
   private listener: NativeListener | null = null;
