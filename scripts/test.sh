@@ -4,7 +4,7 @@
 # `integration` and `fuzz` (the vfio-user session fuzzer) likewise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f native/build/Release/agfx_native.node ] || npm run build:native
+{ [ -f native/build/Release/agfx_native.node ] && [ -f native/build/Release/agfx_native_test.node ]; } || npm run build:native
 npx tsc -p .
 suite="${1:-all}"
 case "$suite" in

@@ -6,8 +6,6 @@
 // table; it is held only for the fd write itself and never across a call
 // into JS, so a backend thread can never wait for the JS thread.
 #pragma once
-#include <napi.h>
-
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -50,7 +48,5 @@ class IrqTable {
   std::array<std::vector<Slot>, kIrqIndexCount> slots_;
   std::array<std::atomic<uint64_t>, 64> raised_{}, delivered_{}, dropped_{};
 };
-
-void InitIrqTable(Napi::Env env, Napi::Object exports);
 
 }  // namespace agfx

@@ -1,16 +1,15 @@
 // The host side of the backend ABI: every agfx_host service, implemented
-// natively, plus the bridge that carries display events to JS.
+// natively, and the queue that carries display events out of the backend.
 //
-// Events are fire-and-forget (DESIGN.md invariant 1): a backend thread
-// appends to a queue under a short mutex and, when the queue was empty, makes
-// one non-blocking threadsafe-function call to wake JS. It never waits for
-// JS. While JS is busy, consecutive new-frame events of a display are
-// coalesced into a count and consecutive cursor moves into the last
-// position, so the queue stays bounded and order is kept: JS gets the counts
-// when it drains.
+// Events are fire-and-forget (docs/design.md invariant 1): a backend thread
+// appends to a queue under a short mutex and, when the queue was empty, calls
+// the owner's wake function once (outside the lock); the owner takes the
+// events later from its own thread. No backend thread ever waits for the
+// owner. While the owner is busy, consecutive new-frame events of a display
+// are coalesced into a count and consecutive cursor moves into the last
+// position, so the queue stays bounded (kMaxQueuedEvents) and order is kept.
+// The addon's owner is addon/host_events.cc (a threadsafe function to JS).
 #pragma once
-#include <napi.h>
-
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -21,8 +20,6 @@
 #include "agfx_backend.h"
 
 namespace agfx {
-
-constexpr uint32_t kMaxPorts = 16;
 
 struct HostEvent {
   enum Kind { kNewFrame, kModeChanged, kCursorGlyph, kCursorShow, kCursorMoved, kGuestError } kind = kNewFrame;
@@ -41,17 +38,24 @@ void* HostMemoryMapAcquire(void* opaque, agfx_memory_range* out, uint32_t max, u
 void HostMemoryMapRelease(void* opaque, void* snapshot);
 // Snapshots acquired and not yet released (all hosts of this process).
 uint64_t LiveMemoryMapSnapshots();
-// Test-only bindings (testMemoryMap*): drive the two services above from JS.
-void InitBackendHostTestHooks(Napi::Env env, Napi::Object exports);
 
 class BackendHost {
  public:
-  BackendHost(Napi::Env env, Napi::Function on_events);
+  static constexpr size_t kMaxQueuedEvents = 65536;
+  // Called on the posting backend thread, no lock held, when the queue goes
+  // from empty to non-empty. Must not block.
+  using WakeFn = void (*)(void* ctx);
+
+  BackendHost(WakeFn wake, void* wake_ctx);
+  BackendHost(const BackendHost&) = delete;
+  BackendHost& operator=(const BackendHost&) = delete;
+
   const agfx_host* ops() const { return &ops_; }
-  // Stops delivering events; call only after the device (and every backend
-  // thread) is gone. The object deletes itself once the last queued JS call
-  // has run, so no queued wake-up ever sees freed memory.
-  void Release();
+  // Drops the queued events and takes no more. Call only after the device
+  // (and every backend thread) is gone.
+  void Stop();
+  // The queued events in order; re-arms the wake-up. Empty once stopped.
+  std::deque<HostEvent> TakeEvents();
 
   struct Counters {
     uint64_t queued, coalesced_frames, dropped;
@@ -59,15 +63,14 @@ class BackendHost {
   Counters GetCounters();
 
  private:
-  ~BackendHost() = default;
   static BackendHost* Self(void* opaque) { return static_cast<BackendHost*>(opaque); }
   void Push(HostEvent&& ev);
-  void Drain(Napi::Env env, Napi::Function fn);
 
   agfx_host ops_{};
-  Napi::ThreadSafeFunction tsfn_;
-  std::mutex mu_;
-  bool released_ = false;
+  const WakeFn wake_;
+  void* const wake_ctx_;
+  std::mutex mu_;  // the fields below; never held across a call out
+  bool stopped_ = false;
   bool wake_pending_ = false;
   std::deque<HostEvent> queue_;
   uint64_t queued_ = 0, coalesced_ = 0, dropped_ = 0;

@@ -1,4 +1,4 @@
-#include "irq_table.h"
+#include "core/irq_table.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +8,6 @@
 #include <cstring>
 #include <string>
 
-#include "errors.h"
 
 namespace agfx {
 
@@ -126,67 +125,6 @@ uint32_t IrqTable::AssignedCount(uint32_t index) const {
   uint32_t n = 0;
   for (auto& s : slots_[index]) n += s.fd >= 0;
   return n;
-}
-
-// ------------------------------------------------------------- JS bindings
-
-namespace {
-
-uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
-
-Napi::Value IrqSet(const Napi::CallbackInfo& info) {
-  std::vector<int> fds;
-  Napi::Array a = info[2].As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
-  int err = IrqTable::Instance().Set(U32(info[0]), U32(info[1]), fds);
-  if (err) ThrowErrno(info.Env(), err, "interrupt fd assignment");
-  return info.Env().Undefined();
-}
-
-Napi::Value IrqClear(const Napi::CallbackInfo& info) {
-  int err = IrqTable::Instance().Clear(U32(info[0]), U32(info[1]), U32(info[2]));
-  if (err) ThrowErrno(info.Env(), err, "interrupt fd removal");
-  return info.Env().Undefined();
-}
-
-Napi::Value IrqDisable(const Napi::CallbackInfo& info) {
-  IrqTable::Instance().Disable(U32(info[0]));
-  return info.Env().Undefined();
-}
-
-Napi::Value IrqCloseAll(const Napi::CallbackInfo& info) {
-  IrqTable::Instance().CloseAll();
-  return info.Env().Undefined();
-}
-
-Napi::Value IrqRaise(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), IrqTable::Instance().Raise(U32(info[0])));
-}
-
-Napi::Value IrqStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto s = IrqTable::Instance().Stats(U32(info[0]));
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("raised", Napi::Number::New(env, static_cast<double>(s.raised)));
-  o.Set("delivered", Napi::Number::New(env, static_cast<double>(s.delivered)));
-  o.Set("dropped", Napi::Number::New(env, static_cast<double>(s.dropped)));
-  return o;
-}
-
-Napi::Value IrqAssigned(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), IrqTable::Instance().AssignedCount(U32(info[0])));
-}
-
-}  // namespace
-
-void InitIrqTable(Napi::Env env, Napi::Object exports) {
-  exports.Set("irqSet", Napi::Function::New(env, IrqSet));
-  exports.Set("irqClear", Napi::Function::New(env, IrqClear));
-  exports.Set("irqDisable", Napi::Function::New(env, IrqDisable));
-  exports.Set("irqCloseAll", Napi::Function::New(env, IrqCloseAll));
-  exports.Set("irqRaise", Napi::Function::New(env, IrqRaise));
-  exports.Set("irqStats", Napi::Function::New(env, IrqStats));
-  exports.Set("irqAssigned", Napi::Function::New(env, IrqAssigned));
 }
 
 }  // namespace agfx

@@ -11,8 +11,6 @@
 // holding it keeps the daemon's mmap alive until released, so a host pointer
 // handed to a backend never dangles.
 #pragma once
-#include <napi.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -60,7 +58,5 @@ class GuestMemory {
   mutable std::shared_mutex mu_;
   std::map<uint64_t, RegionRef> regions_;  // keyed by gpa
 };
-
-void InitGuestMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace agfx

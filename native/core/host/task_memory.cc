@@ -1,10 +1,10 @@
-#include "host/task_memory.h"
+#include "core/host/task_memory.h"
 
 #include <sys/mman.h>
 
 #include <algorithm>
 
-#include "guest_memory.h"
+#include "core/guest_memory.h"
 
 namespace agfx {
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "guest_memory.h"
+#include "core/guest_memory.h"
 
 namespace agfx {
 

@@ -1,4 +1,4 @@
-#include "framer.h"
+#include "core/framer.h"
 
 #include <algorithm>
 #include <cstring>

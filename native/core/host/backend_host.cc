@@ -1,24 +1,17 @@
-#include "host/backend_host.h"
-
-#include <sys/uio.h>
-#include <unistd.h>
+#include "core/host/backend_host.h"
 
 #include <atomic>
 #include <cstring>
-#include <map>
 #include <new>
-#include <thread>
 
-#include "guest_memory.h"
-#include "host/iosfc_map.h"
-#include "host/task_memory.h"
-#include "irq_table.h"
+#include "core/guest_memory.h"
+#include "core/host/iosfc_map.h"
+#include "core/host/task_memory.h"
+#include "core/irq_table.h"
 
 namespace agfx {
 
 namespace {
-constexpr size_t kMaxQueuedEvents = 65536;
-
 // The references that keep a memory_map_acquire snapshot's ranges mapped.
 struct MemoryMapSnapshot {
   std::vector<RegionRef> regions;
@@ -77,11 +70,7 @@ void HostMemoryMapRelease(void*, void* snapshot) {
 
 uint64_t LiveMemoryMapSnapshots() { return live_snapshots.load(std::memory_order_relaxed); }
 
-BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
-  tsfn_ = Napi::ThreadSafeFunction::New(env, on_events, "agfx-backend-events", 0, 1,
-                                       [this](Napi::Env) { delete this; });
-  tsfn_.Unref(env);  // events alone do not keep the daemon alive
-
+BackendHost::BackendHost(WakeFn wake, void* wake_ctx) : wake_(wake), wake_ctx_(wake_ctx) {
   ops_.struct_size = sizeof ops_;
   ops_.opaque = this;
   // Every service below completes natively on the calling backend thread.
@@ -138,19 +127,17 @@ BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
   };
 }
 
-void BackendHost::Release() {
+void BackendHost::Stop() {
   std::lock_guard lock(mu_);
-  if (released_) return;
-  released_ = true;
+  stopped_ = true;
   queue_.clear();
-  tsfn_.Release();
 }
 
 void BackendHost::Push(HostEvent&& ev) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    if (released_) return;
+    if (stopped_) return;
     if (!queue_.empty()) {
       HostEvent& last = queue_.back();
       if (ev.kind == HostEvent::kNewFrame && last.kind == HostEvent::kNewFrame && last.port == ev.port) {
@@ -172,154 +159,20 @@ void BackendHost::Push(HostEvent&& ev) {
     ++queued_;
     if (!wake_pending_) wake = wake_pending_ = true;
   }
-  // Non-blocking: if Node is shutting down the call fails and is dropped.
-  if (wake) tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) { Drain(env, fn); });
+  if (wake) wake_(wake_ctx_);
 }
 
-void BackendHost::Drain(Napi::Env env, Napi::Function fn) {
+std::deque<HostEvent> BackendHost::TakeEvents() {
   std::deque<HostEvent> events;
-  {
-    std::lock_guard lock(mu_);
-    wake_pending_ = false;
-    if (released_) return;
-    events.swap(queue_);
-  }
-  Napi::Array out = Napi::Array::New(env, events.size());
-  static const char* kNames[] = {"new_frame", "mode_changed", "cursor_glyph", "cursor_show", "cursor_moved", "guest_error"};
-  uint32_t i = 0;
-  for (auto& ev : events) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("type", kNames[ev.kind]);
-    o.Set("port", ev.port);
-    switch (ev.kind) {
-      case HostEvent::kNewFrame:
-        o.Set("count", ev.a);
-        break;
-      case HostEvent::kModeChanged:
-        o.Set("width", ev.a);
-        o.Set("height", ev.b);
-        o.Set("format", ev.c);
-        break;
-      case HostEvent::kCursorGlyph:
-        o.Set("width", ev.a);
-        o.Set("height", ev.b);
-        o.Set("hotX", ev.c);
-        o.Set("hotY", ev.d);
-        o.Set("pixels", Napi::Buffer<uint8_t>::Copy(env, ev.pixels.data(), ev.pixels.size()));
-        break;
-      case HostEvent::kCursorShow:
-        o.Set("show", ev.a != 0);
-        break;
-      case HostEvent::kCursorMoved:
-        o.Set("x", ev.a);
-        o.Set("y", ev.b);
-        break;
-      case HostEvent::kGuestError:
-        o.Set("message", ev.message);
-        break;
-    }
-    out.Set(i++, o);
-  }
-  // A throwing handler (or Node tearing down) must not escape a threadsafe-
-  // function callback: that would be std::terminate for the whole daemon.
-  try {
-    fn.Call({out});
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();  // reported as an uncaught exception, then logged
-  }
+  std::lock_guard lock(mu_);
+  wake_pending_ = false;
+  if (!stopped_) events.swap(queue_);
+  return events;
 }
 
 BackendHost::Counters BackendHost::GetCounters() {
   std::lock_guard lock(mu_);
   return {queued_, coalesced_, dropped_};
-}
-
-// ------------------------------------------------- test-only bindings
-// testMemoryMapAcquire(max) -> {token, count, ranges: [{gpa, len, host}]}
-//   (token null when the ranges did not fit or on failure),
-// testMemoryMapRead(host, len) -> Buffer | null (a fault-safe copy from a raw
-//   host address: null where nothing is mapped),
-// testMemoryMapRelease(token, fromThread) -> bool,
-// testMemoryMapLive() -> snapshots not yet released.
-namespace {
-
-std::mutex test_mu;
-std::map<uint32_t, void*> test_snapshots;
-uint32_t test_next = 1;
-
-Napi::Value TestAcquire(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t max = info[0].As<Napi::Number>().Uint32Value();
-  std::vector<agfx_memory_range> ranges(max);
-  uint32_t count = 0;
-  void* snap = HostMemoryMapAcquire(nullptr, ranges.data(), max, &count);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("count", count);
-  Napi::Array arr = Napi::Array::New(env);
-  if (!snap) {
-    o.Set("token", env.Null());
-    o.Set("ranges", arr);
-    return o;
-  }
-  uint32_t token;
-  {
-    std::lock_guard lock(test_mu);
-    token = test_next++;
-    test_snapshots[token] = snap;
-  }
-  o.Set("token", token);
-  for (uint32_t i = 0; i < count; ++i) {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("gpa", Napi::BigInt::New(env, ranges[i].gpa));
-    r.Set("len", Napi::BigInt::New(env, ranges[i].len));
-    r.Set("host", Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(ranges[i].host))));
-    arr.Set(i, r);
-  }
-  o.Set("ranges", arr);
-  return o;
-}
-
-Napi::Value TestRead(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool lossless = true;
-  uint64_t addr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-  uint32_t len = info[1].As<Napi::Number>().Uint32Value();
-  auto buf = Napi::Buffer<uint8_t>::New(env, len);
-  iovec local{buf.Data(), len};
-  iovec remote{reinterpret_cast<void*>(static_cast<uintptr_t>(addr)), len};
-  // process_vm_readv, not memcpy: an unmapped address is EFAULT, not SIGSEGV.
-  if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return env.Null();
-  return buf;
-}
-
-Napi::Value TestRelease(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
-  bool from_thread = info.Length() > 1 && info[1].ToBoolean();
-  void* snap = nullptr;
-  {
-    std::lock_guard lock(test_mu);
-    auto it = test_snapshots.find(token);
-    if (it == test_snapshots.end()) return Napi::Boolean::New(env, false);
-    snap = it->second;
-    test_snapshots.erase(it);
-  }
-  if (from_thread) std::thread([snap] { HostMemoryMapRelease(nullptr, snap); }).join();  // as a backend thread would
-  else HostMemoryMapRelease(nullptr, snap);
-  return Napi::Boolean::New(env, true);
-}
-
-Napi::Value TestLive(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), double(LiveMemoryMapSnapshots()));
-}
-
-}  // namespace
-
-void InitBackendHostTestHooks(Napi::Env env, Napi::Object exports) {
-  exports.Set("testMemoryMapAcquire", Napi::Function::New(env, TestAcquire));
-  exports.Set("testMemoryMapRead", Napi::Function::New(env, TestRead));
-  exports.Set("testMemoryMapRelease", Napi::Function::New(env, TestRelease));
-  exports.Set("testMemoryMapLive", Napi::Function::New(env, TestLive));
 }
 
 }  // namespace agfx

@@ -1,4 +1,4 @@
-#include "host/iosfc_map.h"
+#include "core/host/iosfc_map.h"
 
 namespace agfx {
 

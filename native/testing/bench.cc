@@ -1,6 +1,7 @@
-// Benchmark entry points (scripts/bench). Each runs its loop on a native
-// thread through the same agfx_host services a backend calls, so the figures
-// are what a backend sees, without JS in the loop.
+// Benchmark entry points (scripts/bench), in agfx_native_test.node only.
+// Each runs its loop on a native thread through the same agfx_host services
+// a backend calls, so the figures are what a backend sees, without JS in the
+// loop.
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,11 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "addon/napi_util.h"
 #include "agfx_backend.h"
-#include "errors.h"
-#include "host/iosfc_map.h"
-#include "host/task_memory.h"
-#include "irq_table.h"
+#include "core/host/iosfc_map.h"
+#include "core/host/task_memory.h"
+#include "core/irq_table.h"
+#include "testing/testing.h"
 
 namespace agfx {
 

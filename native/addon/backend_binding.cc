@@ -1,11 +1,11 @@
 // JS binding of a backend instance: the daemon's device model calls MMIO,
 // reset and display operations here; backend events come back through the
-// BackendHost's threadsafe function.
+// HostEventBridge's threadsafe function (addon/host_events.h).
 //
 // Threading: these methods run on the JS thread and call straight into the
 // backend. That is safe because every host service the backend may need while
 // serving them (memory, tasks, interrupts, events) completes natively without
-// the JS thread (DESIGN.md invariant 1); the JS thread only waits for the
+// the JS thread (docs/design.md invariant 1); the JS thread only waits for the
 // backend, never the other way round.
 #include <dlfcn.h>
 
@@ -15,15 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "addon/bindings.h"
+#include "addon/host_events.h"
+#include "addon/napi_util.h"
 #include "agfx_backend.h"
-#include "errors.h"
-#include "host/backend_host.h"
-#include "host/iosfc_map.h"
-#include "host/task_memory.h"
+#include "core/host/iosfc_map.h"
+#include "core/host/task_memory.h"
 #include "soft/soft_device.h"
 
-#ifdef __APPLE__
-// The pvg backend is compiled into the addon on macOS only (binding.gyp).
+#if AGFX_HAVE_PVG
+// The pvg backend is built on macOS only (binding.gyp: agfx_pvg, AGFX_HAVE_PVG).
 extern "C" const agfx_backend* agfx_pvg_backend(void);
 extern "C" bool agfx_pvg_write_option_rom(const char* path, char* err, size_t err_len);
 #endif
@@ -103,13 +104,13 @@ class Backend : public Napi::ObjectWrap<Backend> {
     std::string kind = info[0].As<Napi::String>();
     Napi::Object opts = info[2].As<Napi::Object>();
     if (kind == "soft") backend_ = SoftBackend();
-#ifdef __APPLE__
+#if AGFX_HAVE_PVG
     else if (kind == "pvg") backend_ = agfx_pvg_backend();
 #endif
     else if (kind == "lib") backend_ = LoadLibraryBackend(env, info[1].As<Napi::String>(), &lib_);
     else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
 
-    host_ = new BackendHost(env, info[3].As<Napi::Function>());
+    host_ = new HostEventBridge(env, info[3].As<Napi::Function>());
     uint32_t model = opts.Has("memoryModel") ? opts.Get("memoryModel").As<Napi::Number>().Uint32Value() : uint32_t(AGFX_MEMORY_TASKS);
     agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model,
                            opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
@@ -320,7 +321,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
 
   const agfx_backend* backend_ = nullptr;
   agfx_device* dev_ = nullptr;
-  BackendHost* host_ = nullptr;
+  HostEventBridge* host_ = nullptr;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
 };
 
@@ -339,7 +340,7 @@ Napi::Value TaskStats(const Napi::CallbackInfo& info) {
 }
 }  // namespace
 
-#ifdef __APPLE__
+#if AGFX_HAVE_PVG
 // pvgWriteOptionRom(path): PGCopyOptionROMURL() padded to a power of two.
 Napi::Value PvgWriteOptionRom(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>();
@@ -351,11 +352,10 @@ Napi::Value PvgWriteOptionRom(const Napi::CallbackInfo& info) {
 
 void InitBackend(Napi::Env env, Napi::Object exports) {
   exports.Set("Backend", Backend::Init(env));
-#ifdef __APPLE__
+#if AGFX_HAVE_PVG
   exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
 #endif
   exports.Set("hostStats", Napi::Function::New(env, TaskStats));
-  InitBackendHostTestHooks(env, exports);
 }
 
 }  // namespace agfx

@@ -1,4 +1,4 @@
-#include "guest_memory.h"
+#include "core/guest_memory.h"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -10,8 +10,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "errors.h"
-#include "host/task_memory.h"
+#include "core/host/task_memory.h"
 
 namespace agfx {
 
@@ -125,79 +124,6 @@ std::vector<RegionRef> GuestMemory::Snapshot() const {
   std::vector<RegionRef> out;
   for (auto& [gpa, r] : regions_) out.push_back(r);
   return out;
-}
-
-// ------------------------------------------------------------- JS bindings
-
-namespace {
-
-uint64_t U64(const Napi::Value& v) {
-  bool lossless = true;
-  if (v.IsBigInt()) return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
-}
-
-// gmMap(gpa, size, fd, fdOffset, writable): on success the table owns fd.
-Napi::Value GmMap(const Napi::CallbackInfo& info) {
-  int err = GuestMemory::Instance().Map(U64(info[0]), U64(info[1]),
-                                        info[2].As<Napi::Number>().Int32Value(), U64(info[3]),
-                                        info[4].ToBoolean());
-  if (err) ThrowErrno(info.Env(), err, "guest memory map");
-  return info.Env().Undefined();
-}
-
-// Returns the number of task aliases that had to be cut.
-Napi::Value GmUnmap(const Napi::CallbackInfo& info) {
-  size_t invalidated = 0;
-  int err = GuestMemory::Instance().Unmap(U64(info[0]), U64(info[1]), &invalidated);
-  if (err) ThrowErrno(info.Env(), err, "guest memory unmap");
-  return Napi::Number::New(info.Env(), double(invalidated));
-}
-
-Napi::Value GmUnmapAll(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(GuestMemory::Instance().UnmapAll()));
-}
-
-Napi::Value GmList(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto regions = GuestMemory::Instance().Snapshot();
-  Napi::Array out = Napi::Array::New(env, regions.size());
-  for (size_t i = 0; i < regions.size(); ++i) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("gpa", Napi::BigInt::New(env, regions[i]->gpa));
-    o.Set("size", Napi::BigInt::New(env, regions[i]->size));
-    o.Set("fdOffset", Napi::BigInt::New(env, regions[i]->fd_offset));
-    o.Set("writable", Napi::Boolean::New(env, regions[i]->writable));
-    out.Set(i, o);
-  }
-  return out;
-}
-
-Napi::Value GmRead(const Napi::CallbackInfo& info) {
-  uint64_t gpa = U64(info[0]);
-  uint32_t len = info[1].As<Napi::Number>().Uint32Value();
-  auto buf = Napi::Buffer<uint8_t>::New(info.Env(), len);
-  if (!GuestMemory::Instance().Read(gpa, buf.Data(), len))
-    ThrowErrno(info.Env(), EFAULT, "guest memory read outside shared guest RAM");
-  return buf;
-}
-
-Napi::Value GmWrite(const Napi::CallbackInfo& info) {
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  if (!GuestMemory::Instance().Write(U64(info[0]), buf.Data(), buf.Length()))
-    ThrowErrno(info.Env(), EFAULT, "guest memory write outside writable shared guest RAM");
-  return info.Env().Undefined();
-}
-
-}  // namespace
-
-void InitGuestMemory(Napi::Env env, Napi::Object exports) {
-  exports.Set("gmMap", Napi::Function::New(env, GmMap));
-  exports.Set("gmUnmap", Napi::Function::New(env, GmUnmap));
-  exports.Set("gmUnmapAll", Napi::Function::New(env, GmUnmapAll));
-  exports.Set("gmList", Napi::Function::New(env, GmList));
-  exports.Set("gmRead", Napi::Function::New(env, GmRead));
-  exports.Set("gmWrite", Napi::Function::New(env, GmWrite));
 }
 
 }  // namespace agfx

@@ -1,7 +1,6 @@
-#include "errors.h"
+#include "core/errors.h"
 
 #include <cerrno>
-#include <cstring>
 
 namespace agfx {
 
@@ -33,13 +32,6 @@ const char* ErrnoName(int err) {
     case ENOTSUP: return "ENOTSUP";
     default: return "EUNKNOWN";
   }
-}
-
-void ThrowErrno(Napi::Env env, int err, const std::string& what) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + std::strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, ErrnoName(err)));
-  throw e;
 }
 
 }  // namespace agfx
