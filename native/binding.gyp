@@ -15,8 +15,17 @@
   },
   "targets": [
     {
+      "target_name": "agfx_platform",
+      "type": "static_library",
+      "sources": [],
+      "conditions": [
+        ["OS=='linux'", {"sources": ["platform/platform_linux.cc"]}]
+      ]
+    },
+    {
       "target_name": "agfx_core",
       "type": "static_library",
+      "dependencies": ["agfx_platform"],
       "sources": [
         "core/errors.cc",
         "core/fd_util.cc",
@@ -33,6 +42,7 @@
     {
       "target_name": "agfx_soft",
       "type": "static_library",
+      "dependencies": ["agfx_platform"],
       "sources": [
         "soft/soft_device.cc"
       ]

@@ -1,11 +1,10 @@
 #include "core/fd_util.h"
 
-#include <fcntl.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "platform/platform.h"
 
 namespace agfx {
 
@@ -15,34 +14,28 @@ void CloseAll(std::vector<int>& fds) {
 }
 
 SysError CreateEventFd(int* fd) {
-  *fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (*fd < 0) return {errno, "eventfd()"};
+  *fd = platform::CreateEventFd();
+  if (*fd < 0) return {-*fd, "eventfd()"};
   return {};
 }
 
 SysError ReadEventFd(int fd, uint64_t* value) {
-  *value = 0;
-  if (::read(fd, value, sizeof *value) < 0) {
-    *value = 0;
-    if (errno == EAGAIN) return {};
-    return {errno, "eventfd read"};
-  }
+  int err = platform::ReadEventFd(fd, value);
+  if (err && err != EAGAIN) return {err, "eventfd read"};
   return {};
 }
 
 SysError WriteEventFd(int fd, uint64_t value) {
-  if (::write(fd, &value, sizeof value) != sizeof value) return {errno, "eventfd write"};
+  if (int err = platform::WriteEventFd(fd, value)) return {err, "eventfd write"};
   return {};
 }
 
 SysError CreateMemFd(const std::string& name, uint64_t size, int* fd) {
-  *fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
-  if (*fd < 0) return {errno, "memfd_create()"};
-  if (::ftruncate(*fd, static_cast<off_t>(size)) < 0) {
-    int err = errno;
-    ::close(*fd);
+  *fd = platform::CreateSharedMemory(name.c_str(), size);
+  if (*fd < 0) {
+    int err = -*fd;
     *fd = -1;
-    return {err, "ftruncate(memfd)"};
+    return {err, "memfd_create()"};
   }
   return {};
 }

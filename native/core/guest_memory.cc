@@ -1,8 +1,6 @@
 #include "core/guest_memory.h"
 
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <mutex>
 
 #include "core/host/task_memory.h"
+#include "platform/platform.h"
 
 namespace agfx {
 
@@ -34,10 +33,7 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   if (gpa + size < gpa || fd_offset + size < fd_offset) return EINVAL;
   // A mapping past the end of the file faults (SIGBUS) on first touch, so the
   // file must really hold the whole range.
-  struct stat st;
-  if (::fstat(fd, &st) < 0) return EBADF;
-  if (!S_ISREG(st.st_mode)) return EINVAL;
-  if (static_cast<uint64_t>(st.st_size) < fd_offset + size) return EINVAL;
+  if (int err = platform::CheckMappableFile(fd, fd_offset + size)) return err;
 
   std::unique_lock lock(mu_);
   if (regions_.size() >= kMaxRegions) return ENOSPC;
@@ -86,37 +82,21 @@ RegionRef GuestMemory::Find(uint64_t gpa, uint64_t len) const {
   return r->Contains(gpa, len) ? r : nullptr;
 }
 
-// Copies go through process_vm_readv/writev on our own process rather than
-// memcpy: if the VMM shrank the shared file after DMA_MAP, touching the
-// mapping past its end would raise SIGBUS; the kernel copy fails with EFAULT.
-static bool SafeCopy(void* dst, const void* src, uint64_t len, bool to_guest) {
-  uint64_t done = 0;
-  while (done < len) {
-    size_t chunk = static_cast<size_t>(std::min<uint64_t>(len - done, 16u << 20));
-    iovec local{(to_guest ? const_cast<void*>(src) : dst), chunk};
-    iovec remote{(to_guest ? dst : const_cast<void*>(src)), chunk};
-    local.iov_base = static_cast<uint8_t*>(local.iov_base) + done;
-    remote.iov_base = static_cast<uint8_t*>(remote.iov_base) + done;
-    ssize_t n = to_guest ? ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0)
-                         : ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
-    if (n != static_cast<ssize_t>(chunk)) return false;
-    done += chunk;
-  }
-  return true;
-}
-
+// Copies are fault-safe (platform::SafeRead/SafeWrite), not memcpy: if the
+// VMM shrank the shared file after DMA_MAP, touching the mapping past its end
+// would raise SIGBUS; the safe copy fails instead.
 bool GuestMemory::Read(uint64_t gpa, void* dst, uint64_t len) const {
   RegionRef r = Find(gpa, len);
   if (!r) return false;
   if (len == 0) return true;  // dst may be null: no copy of nothing
-  return SafeCopy(dst, r->host + (gpa - r->gpa), len, false);
+  return platform::SafeRead(dst, r->host + (gpa - r->gpa), len);
 }
 
 bool GuestMemory::Write(uint64_t gpa, const void* src, uint64_t len) const {
   RegionRef r = Find(gpa, len);
   if (!r || !r->writable) return false;
   if (len == 0) return true;
-  return SafeCopy(r->host + (gpa - r->gpa), src, len, true);
+  return platform::SafeWrite(r->host + (gpa - r->gpa), src, len);
 }
 
 std::vector<RegionRef> GuestMemory::Snapshot() const {

@@ -1,6 +1,5 @@
 #include "core/message_channel.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <utility>
 
 #include "core/fd_util.h"
+#include "platform/platform.h"
 
 namespace agfx {
 
@@ -30,7 +30,7 @@ ssize_t SendWithFds(int fd, const uint8_t* data, size_t len, const std::vector<i
     c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
     std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
-  return ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  return platform::SendMsg(fd, &msg);
 }
 
 }  // namespace
@@ -68,7 +68,7 @@ MessageChannel::Read MessageChannel::ReadOnce() {
   msg.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    n = platform::RecvMsg(fd_, &msg);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Read::kWouldBlock;
@@ -138,9 +138,9 @@ SysError MessageChannel::Send(const uint8_t* data, size_t len, const std::vector
   out.data.assign(data, data + len);
   out.sent = sent;
   for (int fd : fds) {
-    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int dup = platform::DupCloexec(fd);
     if (dup < 0) {
-      int err = errno;
+      int err = -dup;
       CloseAll(out.fds);
       *accepted = false;
       return {err, "dup(fd " + std::to_string(fd) + ")"};

@@ -1,6 +1,5 @@
 #include "core/unix_socket.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -8,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "platform/platform.h"
 
 namespace agfx {
 
@@ -23,7 +24,7 @@ bool FillSockaddr(const std::string& path, sockaddr_un* sa) {
 
 // Is something accepting connections on this path right now?
 bool SomeoneListens(const sockaddr_un& sa) {
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int probe = platform::UnixStreamSocket(false);
   if (probe < 0) return false;
   int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
   ::close(probe);
@@ -40,8 +41,8 @@ SysError Closing(int fd, int err, std::string what) {
 SysError ListenUnix(const std::string& path, uint32_t mode, int backlog, int* out) {
   sockaddr_un sa;
   if (!FillSockaddr(path, &sa)) return {ENAMETOOLONG, "socket path '" + path + "'"};
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return {errno, "socket()"};
+  int fd = platform::UnixStreamSocket(true);
+  if (fd < 0) return {-fd, "socket()"};
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
     int err = errno;
     struct stat st;
@@ -66,14 +67,14 @@ SysError ListenUnix(const std::string& path, uint32_t mode, int backlog, int* ou
 SysError ConnectUnix(const std::string& path, int* out) {
   sockaddr_un sa;
   if (!FillSockaddr(path, &sa)) return {ENAMETOOLONG, "socket path '" + path + "'"};
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return {errno, "socket()"};
+  int fd = platform::UnixStreamSocket(false);
+  if (fd < 0) return {-fd, "socket()"};
   int rc;
   do {
     rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   } while (rc < 0 && errno == EINTR);
   if (rc < 0) return Closing(fd, errno, "connect('" + path + "')");
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  platform::SetNonBlocking(fd);
   *out = fd;
   return {};
 }
@@ -91,16 +92,15 @@ SysError AdoptListener(int fd) {
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0 || ss.ss_family != AF_UNIX)
     return {EINVAL, name + " is not a unix socket"};
   if (type != SOCK_STREAM) return {EINVAL, name + " is not SOCK_STREAM"};
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  platform::SetNonBlocking(fd);
+  platform::SetCloexec(fd);
   return {};
 }
 
 int AcceptConnection(int listen_fd) {
   for (;;) {
-    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) return fd;
-    if (errno != EINTR) return -errno;
+    int fd = platform::Accept(listen_fd);
+    if (fd != -EINTR) return fd;
   }
 }
 

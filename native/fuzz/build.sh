@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with AddressSanitizer and
 # UndefinedBehaviorSanitizer (Debian's clang; libFuzzer ships with it).
-# The harnesses link the same plain C++ libraries as the addon: the core
-# (agfx_core) and the soft backend (agfx_soft), their sources read from
+# The harnesses link the same plain C++ libraries as the addon: the platform
+# seam (agfx_platform), the core (agfx_core) and the soft backend (agfx_soft),
+# their sources read from
 # binding.gyp, compiled here with the fuzzer's instrumentation and without
 # Node or N-API headers (those libraries must not need them).
 # Output: native/fuzz/out/{framer,guest_memory,soft_device}_fuzz
@@ -27,7 +28,9 @@ gyp_sources() {
     const gyp = JSON.parse(require("fs").readFileSync("binding.gyp", "utf8"));
     const t = gyp.targets.find((t) => t.target_name === process.argv[1]);
     if (!t) { console.error("binding.gyp has no target " + process.argv[1]); process.exit(1); }
-    console.log(t.sources.join("\n"));
+    // Linux builds: the sources plus those of an OS==linux condition.
+    const extra = (t.conditions || []).filter(([c]) => c === "OS==\x27linux\x27").flatMap(([, o]) => o.sources || []);
+    console.log([...t.sources, ...extra].join("\n"));
   ' "$1"
 }
 
@@ -68,8 +71,9 @@ harness() {
   fi
 }
 
+lib agfx_platform
 lib agfx_core
 lib agfx_soft
-harness framer_fuzz agfx_core
-harness guest_memory_fuzz agfx_core
-harness soft_device_fuzz agfx_soft agfx_core
+harness framer_fuzz agfx_core agfx_platform
+harness guest_memory_fuzz agfx_core agfx_platform
+harness soft_device_fuzz agfx_soft agfx_core agfx_platform

@@ -6,9 +6,7 @@
 #include "soft/soft_device.h"
 
 #include "soft/frame_history.h"
-
-#include <sys/uio.h>
-#include <unistd.h>
+#include "platform/platform.h"
 
 #include <algorithm>
 #include <array>
@@ -124,20 +122,10 @@ uint32_t Fnv1a(const uint8_t* p, size_t n, uint32_t h = 0x811C9DC5u) {
   return h;
 }
 
-// Reads task memory without ever faulting: pages that are not mapped (never
-// mapped, unmapped, or invalidated after DMA_UNMAP) make the copy fail
-// instead of killing the daemon.
-bool SafeRead(const uint8_t* src, uint8_t* dst, size_t len) {
-  size_t done = 0;
-  while (done < len) {
-    size_t chunk = std::min<size_t>(len - done, 16u << 20);
-    iovec local{dst + done, chunk}, remote{const_cast<uint8_t*>(src) + done, chunk};
-    ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
-    if (n != static_cast<ssize_t>(chunk)) return false;
-    done += chunk;
-  }
-  return true;
-}
+// Reads task memory without ever faulting (platform::SafeRead): pages that
+// are not mapped (never mapped, unmapped, or invalidated after DMA_UNMAP) make
+// the copy fail instead of killing the daemon.
+bool SafeRead(const uint8_t* src, uint8_t* dst, size_t len) { return platform::SafeRead(dst, src, len); }
 
 struct Display {
   bool attached = false;
@@ -872,27 +860,17 @@ class SoftDevice {
   }
 
   // Reads `rows` rows of `row_bytes` each, `stride` apart in the task, into
-  // packed rows at dst. With host tasks, one process_vm_readv per IOV_MAX
-  // rows instead of one per row (a 1080-row frame: 2 syscalls, not 1080).
+  // packed rows at dst. With host tasks, one batched fault-safe copy
+  // (platform::SafeReadSpans: a 1080-row frame is 2 syscalls, not 1080).
   bool ReadTaskRows(const Task* t, uint64_t off, uint64_t stride, uint32_t rows, size_t row_bytes, uint8_t* dst) {
     if (static_map_) {
       for (uint32_t y = 0; y < rows; ++y)
         if (!ReadTask(t, off + stride * y, dst + row_bytes * y, row_bytes)) return false;
       return true;
     }
-    constexpr uint32_t kBatch = 1024;  // IOV_MAX on Linux
-    iovec local[kBatch], remote[kBatch];
-    for (uint32_t first = 0; first < rows; first += kBatch) {
-      uint32_t n = std::min(kBatch, rows - first);
-      for (uint32_t i = 0; i < n; ++i) {
-        local[i] = {dst + row_bytes * (first + i), row_bytes};
-        remote[i] = {t->base + off + stride * (first + i), row_bytes};
-      }
-      // Unmapped task pages fail the copy (EFAULT or a short count), never fault.
-      ssize_t got = ::process_vm_readv(::getpid(), local, n, remote, n, 0);
-      if (got != static_cast<ssize_t>(row_bytes * n)) return false;
-    }
-    return true;
+    spans_.resize(rows);  // the worker's own, like present_buf_
+    for (uint32_t y = 0; y < rows; ++y) spans_[y] = {dst + row_bytes * y, t->base + off + stride * y, row_bytes};
+    return platform::SafeReadSpans(spans_.data(), spans_.size());
   }
 
   // Maps ranges back to back from `off`. Like PVG's mapMemory, a range that
@@ -1288,6 +1266,7 @@ class SoftDevice {
   std::mutex map_mu_;
   std::vector<agfx_memory_range> memory_map_;
   std::vector<uint8_t> present_buf_;  // worker thread only
+  std::vector<platform::CopySpan> spans_;  // worker thread only
 
   // Registers and ring state (mu_).
   std::mutex mu_;

@@ -15,6 +15,7 @@
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
 #include "core/irq_table.h"
+#include "platform/platform.h"
 #include "testing/testing.h"
 
 namespace agfx {
@@ -115,8 +116,7 @@ Napi::Value BenchIrqRaise(const Napi::CallbackInfo& info) {
       std::this_thread::sleep_for(std::chrono::microseconds(interval));
       times[i] = double(NowNs());
       if (raw_fd >= 0) {
-        uint64_t one = 1;
-        if (::write(raw_fd, &one, sizeof one) != sizeof one) break;
+        if (platform::WriteEventFd(raw_fd, 1) != 0) break;
       } else {
         IrqTable::Instance().Raise(vector);
       }

@@ -6,9 +6,6 @@
 // testMemoryMapRelease(token, fromThread) -> bool,
 // testMemoryMapLive() -> snapshots not yet released.
 // They call exactly what a backend calls through agfx_host.
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include <map>
 #include <mutex>
 #include <thread>
@@ -16,6 +13,7 @@
 
 #include "addon/napi_util.h"
 #include "core/host/backend_host.h"
+#include "platform/platform.h"
 #include "testing/testing.h"
 
 namespace agfx {
@@ -64,10 +62,8 @@ Napi::Value TestRead(const Napi::CallbackInfo& info) {
   uint64_t addr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
   uint32_t len = ArgU32(info[1]);
   auto buf = Napi::Buffer<uint8_t>::New(env, len);
-  iovec local{buf.Data(), len};
-  iovec remote{reinterpret_cast<void*>(static_cast<uintptr_t>(addr)), len};
-  // process_vm_readv, not memcpy: an unmapped address is EFAULT, not SIGSEGV.
-  if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return env.Null();
+  // A fault-safe copy, not memcpy: an unmapped address fails, not SIGSEGV.
+  if (!platform::SafeRead(buf.Data(), reinterpret_cast<const void*>(static_cast<uintptr_t>(addr)), len)) return env.Null();
   return buf;
 }
 

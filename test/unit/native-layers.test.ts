@@ -1,7 +1,7 @@
 // The native tree's layers (native/README.md): the core, the platform seam
 // and the soft backend are plain C++ that never include Node, N-API or
-// libuv; the shipped addon carries no test or bench hooks, which live in the
-// test addon next to it.
+// libuv; OS-specific code is behind native/platform/ only; the shipped addon
+// carries no test or bench hooks, which live in the test addon next to it.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { locateAddon } from '../../daemon/src/native.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const PLAIN = ['native/core', 'native/soft'];
+const PLAIN = ['native/core', 'native/platform', 'native/soft'];
 const HOOKS = /^(test|bench)[A-Z]/;
 
 function sources(dir: string): string[] {
@@ -23,13 +23,25 @@ function sources(dir: string): string[] {
 }
 
 describe('native layers', () => {
-  it('the core and soft libraries include no Node, N-API or libuv header', () => {
+  it('the core, platform and soft libraries include no Node, N-API or libuv header', () => {
     const offenders: string[] = [];
     for (const dir of PLAIN) {
       for (const f of sources(join(root, dir))) {
         const text = readFileSync(f, 'utf8');
         for (const m of text.matchAll(/^\s*#\s*include\s*[<"]([^>"]+)[>"]/gm))
           if (/^(napi|node_api|node|uv|js_native_api)(\.h|_)/.test(m[1]!)) offenders.push(`${relative(root, f)}: ${m[1]}`);
+      }
+    }
+    assert.deepEqual(offenders, []);
+  });
+
+  it('no code outside native/platform/ (and the macOS-only pvg/) asks which OS it is built for', () => {
+    const offenders: string[] = [];
+    for (const dir of ['native/core', 'native/soft', 'native/addon', 'native/testing', 'native/fuzz', 'native/include']) {
+      for (const f of sources(join(root, dir))) {
+        const text = readFileSync(f, 'utf8');
+        for (const m of text.matchAll(/^\s*#\s*(if|ifdef|ifndef|elif)\b.*\b(__linux__|__APPLE__|__MACH__|_WIN32|__FreeBSD__)\b.*$/gm))
+          offenders.push(`${relative(root, f)}: ${m[0].trim()}`);
       }
     }
     assert.deepEqual(offenders, []);
