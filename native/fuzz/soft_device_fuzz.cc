@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "agfx_backend.h"
-#include "soft/soft_device.h"
+#include "soft/backend.h"
 
 #define CHECK(cond)                                                                       \
   do {                                                                                    \
