@@ -10,6 +10,7 @@ import { LOG_LEVELS } from '../logging.js';
 import type { DaemonContext } from './context.js';
 import { ControlError } from './schema.js';
 import { restoreDeviceStateSettled, saveDeviceState } from '../state/device-state.js';
+import { MAX_STATE_BYTES } from '../state/limits.js';
 
 type Obj = Record<string, any>;
 
@@ -137,11 +138,15 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
   },
 
   save(ctx) {
-    return { saved: { state: saveDeviceState({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }) } };
+    const state = saveDeviceState({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel });
+    // What save writes, restore accepts: a state restore would refuse is not handed out.
+    if (state.length > MAX_STATE_BYTES) throw new ControlError('TOO_LARGE', `the device state is ${state.length} bytes; at most ${MAX_STATE_BYTES} can be restored`);
+    return { saved: { state } };
   },
 
   async restore(ctx, body) {
     if (!body.state || body.state.length === 0) throw new ControlError('BAD_REQUEST', 'restore needs a state');
+    if (body.state.length > MAX_STATE_BYTES) throw new ControlError('TOO_LARGE', `a state of ${body.state.length} bytes; at most ${MAX_STATE_BYTES}`);
     await restoreDeviceStateSettled({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel }, body.state);
     return { ok: {} };
   },

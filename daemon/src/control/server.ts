@@ -6,14 +6,22 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DaemonContext } from './context.js';
 import { controlHandlers } from './handlers.js';
-import { CONTROL_SCHEMA_VERSION, ControlError, DelimitedReader, RequestType, ResponseType, delimited, toPlain } from './schema.js';
+import { CONTROL_SCHEMA_VERSION, ControlError, DelimitedReader, RequestType, ResponseType, delimited, delimitedWithBytes, toPlain } from './schema.js';
+import { MAX_CONTROL_MESSAGE_BYTES } from '../state/limits.js';
 
-const MAX_REQUEST = 64 << 20; // a saved device state can be large
 const MAX_CLIENTS = 32;
+/**
+ * Bytes held for incomplete requests, all control clients together: one
+ * request of the largest size at a time (a second big restore under way at
+ * the same time drops its client).
+ */
+const MAX_BUFFERED = MAX_CONTROL_MESSAGE_BYTES + (1 << 20);
+/** Responses one client has not read: a response that would take it past this (one state) drops the client. */
+const MAX_UNREAD = MAX_CONTROL_MESSAGE_BYTES;
 
 export class ControlServer {
   private server: Server | null = null;
-  private readonly clients = new Set<Socket>();
+  private readonly clients = new Map<Socket, DelimitedReader>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -41,7 +49,7 @@ export class ControlServer {
   }
 
   stop(): void {
-    for (const c of this.clients) c.destroy();
+    for (const c of this.clients.keys()) c.destroy();
     this.server?.close();
     try {
       unlinkSync(this.path);
@@ -55,21 +63,40 @@ export class ControlServer {
       sock.destroy();
       return;
     }
-    this.clients.add(sock);
-    const reader = new DelimitedReader(MAX_REQUEST);
+    const reader = new DelimitedReader(MAX_CONTROL_MESSAGE_BYTES);
+    this.clients.set(sock, reader);
+    const drop = (why: string): void => {
+      this.log.warn({ err: why }, 'control_client_dropped');
+      sock.destroy();
+    };
     sock.on('data', (chunk) => {
-      let messages: Buffer[];
+      let items: ReturnType<DelimitedReader['push']>;
       try {
-        messages = reader.push(chunk);
+        items = reader.push(chunk);
       } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'control_client_dropped');
-        sock.destroy();
-        return;
+        return drop((e as Error).message);
       }
+      let held = 0;
+      for (const r of this.clients.values()) held += r.buffered;
+      if (held > MAX_BUFFERED) return drop(`control requests buffered over ${MAX_BUFFERED} bytes (another big request under way)`);
+      if (items.length === 0) return;
       // In order: each response is written before the next request is handled.
       this.queue = this.queue
         .then(async () => {
-          for (const m of messages) if (!sock.destroyed) sock.write(await this.handle(m));
+          for (const item of items) {
+            if (sock.destroyed) return;
+            const reply =
+              'message' in item
+                ? await this.handle(item.message)
+                : // Its id was never read: id 0 answers the oldest request waiting (responses go in order).
+                  [delimited(ResponseType, { id: 0, error: { code: 'TOO_LARGE', message: `request of ${item.tooLarge} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}` } })];
+            const bytes = reply.reduce((n, b) => n + b.length, 0);
+            if (sock.writableLength > 0 && sock.writableLength + bytes > MAX_UNREAD)
+              return drop(`client does not read its responses (${sock.writableLength} bytes unread)`);
+            sock.cork();
+            for (const b of reply) sock.write(b);
+            sock.uncork();
+          }
         })
         .catch((e) => {
           this.log.error({ err: (e as Error).message }, 'control_internal_error');
@@ -80,7 +107,7 @@ export class ControlServer {
     sock.on('close', () => this.clients.delete(sock));
   }
 
-  private async handle(bytes: Buffer): Promise<Buffer> {
+  private async handle(bytes: Buffer): Promise<Buffer[]> {
     let id = 0;
     let body: Record<string, any>;
     try {
@@ -103,6 +130,8 @@ export class ControlServer {
       if (code === 'INTERNAL') this.log.error({ err: (e as Error).message }, 'control_internal_error');
       body = { error: { code, message: (e as Error).message } };
     }
-    return delimited(ResponseType, { id, ...body });
+    // A saved state goes out as it is, not copied into the message.
+    if (Buffer.isBuffer(body.saved?.state)) return delimitedWithBytes(ResponseType, { id }, 'saved', 'state', body.saved.state);
+    return [delimited(ResponseType, { id, ...body })];
   }
 }

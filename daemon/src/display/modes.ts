@@ -2,6 +2,14 @@
 import type { DisplayModeSpec } from '../native.js';
 
 export const MAX_MODES = 128;
+/**
+ * Frame memory one display may need: its largest mode at 4 bytes a pixel
+ * (8192x8192 fits; 65535x65535 would be 16 GiB). The backend allocates a
+ * frame of the current mode and the guest may switch to any listed mode.
+ */
+export const MAX_FRAME_BYTES_PER_DISPLAY = 256 << 20;
+/** Frame memory of all displays together (each counted at its largest mode); also what bounds a saved state. */
+export const MAX_FRAME_BYTES = 512 << 20;
 
 /** QEMU apple-gfx's default mode list. */
 export const DEFAULT_MODES: DisplayModeSpec[] = [
