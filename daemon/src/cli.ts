@@ -1,6 +1,7 @@
 // Command line: vfio-user backend-program conventions (--socket-path | --fd,
 // --print-capabilities, foreground only) plus device options.
 import { readFileSync } from 'node:fs';
+import { exposedSecret } from './private-file.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
@@ -75,12 +76,17 @@ export function parseHostPort(value: string, flag: string): { host: string; port
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
+/** Warnings about secret files others can read (logged once the logger exists). */
+export const secretFileWarnings: string[] = [];
+
 /** A secret from a file (first line), so it never shows in `ps`. */
 function secretFile(flag: string) {
   return (path: string): string => {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
+      const exposed = exposedSecret(path);
+      if (exposed) secretFileWarnings.push(`${flag}: ${exposed}`);
     } catch (e) {
       throw new InvalidArgumentError(`${flag}: cannot read ${path}: ${(e as Error).message}`);
     }

@@ -1,10 +1,11 @@
 // `apple-gfxd ctl SUBCOMMAND ...`: the command-line client of the control API.
 // Human output by default, --json for machines. Exit 0 on success, 1 on an
 // error response or connection failure, 2 on bad usage.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ControlClient, ControlReplyError } from './control/client.js';
 import { formatMode, parseModeList } from './display/modes.js';
+import { writePrivateFile } from './private-file.js';
 
 type Obj = Record<string, any>;
 
@@ -90,7 +91,7 @@ export async function runCtl(argv: string[]): Promise<number> {
     .description('write the current frame of a display as PNG')
     .action((p: string, file: string) =>
       call('screenshot', { port: port(p) }, (r) => {
-        writeFileSync(file, r.png);
+        writePrivateFile(file, r.png); // the guest's screen: 0600
         return `${file}: ${r.width}x${r.height} PNG, frame ${r.sequence}`;
       }),
     );
@@ -106,7 +107,7 @@ export async function runCtl(argv: string[]): Promise<number> {
         (r) => `log level ${r.level}${r.traceEvents.length ? `; events ${r.traceEvents.join(',')}` : ''}`,
       ),
     );
-  program.command('save <file>').description('save the device state').action((file: string) => call('save', {}, (r) => (writeFileSync(file, r.state), `state saved to ${file}`)));
+  program.command('save <file>').description('save the device state').action((file: string) => call('save', {}, (r) => (writePrivateFile(file, r.state), `state saved to ${file}`)));
   program
     .command('restore <file>')
     .description('restore a saved device state')

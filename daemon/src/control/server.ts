@@ -1,7 +1,7 @@
 // The control socket: length-delimited protobuf requests, one response each.
 // A bad request gets a typed error and never touches the device; a broken
 // stream (bad length prefix, oversized message) closes that client only.
-import { chmodSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DaemonContext } from './context.js';
@@ -40,11 +40,18 @@ export class ControlServer {
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.path, () => {
-        chmodSync(this.path, mode);
-        this.log.info({ path: this.path }, 'control_listening');
-        resolve();
-      });
+      // The socket is created with its final mode: the umask is set around
+      // listen(), whose bind() runs before it returns. A chmod afterwards left
+      // a moment in which any user could connect and keep the connection.
+      const umask = process.umask(~mode & 0o777);
+      try {
+        server.listen(this.path, () => {
+          this.log.info({ path: this.path }, 'control_listening');
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
   }
 
