@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
 import type { Variant } from './device/apple-gfx-pci.js';
-import { DEFAULT_MODES, parseModeList } from './display/modes.js';
+import { DEFAULT_MODES, checkFrameBudget, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
 import { parseVncListen, type VncListen } from './sinks/vnc/index.js';
 
@@ -164,6 +164,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
+  try {
+    checkFrameBudget(cfg.displays);
+  } catch (e) {
+    throw new UsageError(`--display: ${(e as Error).message}`);
+  }
   return cfg;
 }
 

@@ -4,7 +4,7 @@
 import { native } from '../native.js';
 import type { DisplayModeSpec } from '../native.js';
 import { encodePngAsync } from '../display/png.js';
-import { MAX_MODES } from '../display/modes.js';
+import { BadModeError, validateModes } from '../display/modes.js';
 import type { DisplaySource } from '../display/display-source.js';
 import { LOG_LEVELS } from '../logging.js';
 import type { DaemonContext } from './context.js';
@@ -14,16 +14,23 @@ import { MAX_STATE_BYTES } from '../state/limits.js';
 
 type Obj = Record<string, any>;
 
+/** The one mode check (validateModes), as a control error. */
 function modesFrom(list: Obj[] | undefined): DisplayModeSpec[] {
-  if (!list || list.length === 0) throw new ControlError('BAD_MODE', 'a display needs at least one mode');
-  if (list.length > MAX_MODES) throw new ControlError('BAD_MODE', `${list.length} modes; at most ${MAX_MODES}`);
-  return list.map((m, i) => {
-    const width = Number(m.width), height = Number(m.height), refreshHz = Number(m.refreshHz);
-    if (!(width >= 1 && width <= 65535 && height >= 1 && height <= 65535))
-      throw new ControlError('BAD_MODE', `mode ${i}: ${width}x${height} is outside 1..65535 x 1..65535`);
-    if (!(refreshHz > 0 && refreshHz <= 1000)) throw new ControlError('BAD_MODE', `mode ${i}: refresh rate ${refreshHz} Hz outside (0, 1000]`);
-    return { width, height, refreshHz };
-  });
+  try {
+    return validateModes(list);
+  } catch (e) {
+    throw new ControlError('BAD_MODE', (e as Error).message);
+  }
+}
+
+/** Runs a display change; a mode list or frame memory it refuses is BAD_MODE. */
+function badMode<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof BadModeError) throw new ControlError('BAD_MODE', e.message);
+    throw e;
+  }
 }
 
 function displayInfo(d: DisplaySource): Obj {
@@ -88,7 +95,7 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
       throw new ControlError('NO_FREE_PORT', `all ${ctx.displays.maxPorts} display ports are in use`);
     if (port !== undefined && port >= ctx.displays.maxPorts)
       throw new ControlError('BAD_REQUEST', `display port ${port} outside 0..${ctx.displays.maxPorts - 1}`);
-    const d = ctx.displays.attach(modes, port, body.name || undefined);
+    const d = badMode(() => ctx.displays.attach(modes, port, body.name || undefined));
     return { display: displayInfo(d) };
   },
 
@@ -106,7 +113,7 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
       const timer = setTimeout(resolve, 200);
       d.once('mode', () => (clearTimeout(timer), resolve()));
     });
-    ctx.displays.setModes(body.port, modes);
+    badMode(() => ctx.displays.setModes(body.port, modes));
     // The backend reports the switch it makes as an event; answer with it.
     await changed;
     return { display: displayInfo(d) };

@@ -7,6 +7,7 @@ import { ControlError } from '../control/schema.js';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
 import { decodeSoftState, encodeSoftState, type SoftState } from './soft-state.js';
+import { applyDisplays, checkRestoreDisplays, type WantedDisplay } from './restore-check.js';
 
 export const DEVICE_STATE_VERSION = 1;
 
@@ -49,7 +50,11 @@ export function saveDeviceState(p: StateParts): Buffer {
  * restored modes have reached the daemon, so whoever asked sees the result.
  */
 export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): Promise<void> {
-  const expected = restoreDeviceState(p, bytes);
+  const prepared = prepareRestore(p, bytes);
+  // The checks and the apply each copy a big state's frames: a turn between
+  // them lets waiting MMIO through (the worst gap is the longer one, not both).
+  await new Promise((r) => setImmediate(r));
+  const expected = applyRestore(p, prepared);
   const deadline = Date.now() + 1000;
   while (Date.now() < deadline && expected.some((e) => {
     const d = p.displays.get(e.port);
@@ -60,6 +65,17 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
 
 /** Returns the display sizes the backend will report for the restored state. */
 export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
+  return applyRestore(p, prepareRestore(p, bytes));
+}
+
+interface PreparedRestore {
+  s: Record<string, any>;
+  wanted: WantedDisplay[];
+  blob: Buffer;
+}
+
+/** Decodes and checks a state whole; changes nothing. Throws ControlError. */
+function prepareRestore(p: StateParts, bytes: Buffer): PreparedRestore {
   let s: Record<string, any>;
   try {
     s = StateType.toObject(StateType.decode(bytes), { longs: String, bytes: Buffer, defaults: true, arrays: true });
@@ -77,16 +93,8 @@ export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number
   for (const r of s.guestMemory as { gpa: string; size: string }[])
     if (!shared.some((m) => m.gpa === BigInt(r.gpa) && m.size === BigInt(r.size)))
       throw new ControlError('BAD_REQUEST', `guest memory 0x${BigInt(r.gpa).toString(16)}+0x${BigInt(r.size).toString(16)} of the saved device is not shared with this daemon (the VMM must map guest RAM first)`);
-  // Displays are the daemon's: make the set match the saved one first, so the
-  // backend finds each display it restores.
-  const want = new Map<number, { modes: { width: number; height: number; refreshHz: number }[]; name: string }>(
-    (s.displays as { port: number; name: string; modes: { width: number; height: number; refreshHz: number }[] }[]).map((d) => [d.port, d]),
-  );
-  for (const d of p.displays.list()) if (!want.has(d.port)) p.displays.detach(d.port);
-  for (const [port, d] of want) {
-    if (p.displays.get(port)) p.displays.setModes(port, d.modes);
-    else p.displays.attach(d.modes, port, d.name || undefined);
-  }
+  // Everything is checked before anything changes (restore-check.ts).
+  const wanted = checkRestoreDisplays(p.displays, s, p.backendName);
   let blob: Buffer = s.backendState;
   if (p.backendName === 'soft') {
     if (!s.soft) throw new ControlError('BAD_REQUEST', 'the state has no soft-device part');
@@ -96,15 +104,23 @@ export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number
       throw new ControlError('BAD_REQUEST', `soft-device state: ${(e as Error).message}`);
     }
   }
+  return { s, wanted, blob };
+}
+
+function applyRestore(p: StateParts, { s, wanted, blob }: PreparedRestore): { port: number; width: number; height: number }[] {
+  // Displays are the daemon's: make the set match the saved one first, so the
+  // backend finds each display it restores; put back if the backend refuses.
+  const undo = applyDisplays(p.displays, wanted);
   try {
     p.device.backend.restoreState(blob);
   } catch (e) {
+    undo();
     throw new ControlError('BAD_REQUEST', (e as Error).message);
   }
   p.device.config.load(s.configSpace);
   return p.backendName === 'soft' && s.soft
     ? (s.soft.displays as { port: number; attached: boolean; width: number; height: number }[])
-        .filter((d) => d.attached && want.has(d.port) && want.get(d.port)!.modes.some((m) => m.width === d.width && m.height === d.height))
+        .filter((d) => d.attached && wanted.some((w) => w.port === d.port && w.modes.some((m) => m.width === d.width && m.height === d.height)))
         .map((d) => ({ port: d.port, width: d.width, height: d.height }))
     : [];
 }

@@ -1,0 +1,70 @@
+// What a device state asks of the daemon, checked whole before anything
+// changes (docs/control.md: "a bad request never changes the device"; issue
+// 12 defect 5). The displays go through the same checks as `display add`
+// (Displays.checkSet: ports, validateModes, the frame-memory budget); a
+// refusal is BAD_REQUEST naming what is wrong.
+import { ControlError } from '../control/schema.js';
+import type { Displays } from '../display/displays.js';
+import { frameBytes } from '../display/modes.js';
+import type { DisplayModeSpec } from '../native.js';
+
+/** Longest display name a state may carry (names go into logs and viewers). */
+const MAX_NAME = 256;
+
+export interface WantedDisplay {
+  port: number;
+  name: string;
+  modes: DisplayModeSpec[];
+}
+
+type Obj = Record<string, any>;
+
+/**
+ * Checks the displays of a decoded state (and, for the soft backend, that
+ * its part agrees on which displays are attached) and returns them, checked.
+ * Throws ControlError('BAD_REQUEST').
+ */
+export function checkRestoreDisplays(displays: Displays, s: Obj, backendName: string): WantedDisplay[] {
+  const list = (s.displays ?? []) as Obj[];
+  let lists: DisplayModeSpec[][];
+  try {
+    lists = displays.checkSet(list.map((d) => ({ port: d.port, modes: d.modes ?? [] })));
+  } catch (e) {
+    throw new ControlError('BAD_REQUEST', `displays of the state: ${(e as Error).message}`);
+  }
+  const wanted = list.map((d, i) => {
+    if (typeof d.name !== 'string' || d.name.length > MAX_NAME) throw new ControlError('BAD_REQUEST', `display ${d.port}: name longer than ${MAX_NAME}`);
+    return { port: d.port as number, name: d.name as string, modes: lists[i]! };
+  });
+  if (backendName === 'soft' && s.soft) {
+    // The soft part says which ports were attached; a state whose two halves disagree was not written by save.
+    const attached = ((s.soft.displays ?? []) as Obj[]).filter((d) => d.attached).map((d) => d.port as number);
+    const ports = wanted.map((d) => d.port);
+    const key = (a: number[]): string => [...a].sort((x, y) => x - y).join(',');
+    if (key(attached) !== key(ports))
+      throw new ControlError('BAD_REQUEST', `the state lists displays [${key(ports)}] but its soft-device part has [${key(attached)}] attached`);
+  }
+  return wanted;
+}
+
+/**
+ * Makes the daemon's displays match `wanted` (already checked); returns how
+ * to put back the set it found, for a backend that refuses the state
+ * afterwards. Removals and shrinking mode lists go first, growing ones and
+ * new displays last, so the frame memory in use never passes the larger of
+ * the old and the new set's.
+ */
+export function applyDisplays(displays: Displays, wanted: WantedDisplay[]): () => void {
+  const was = displays.list().map((d) => ({ port: d.port, name: d.name, modes: d.modes }));
+  converge(displays, wanted);
+  return () => converge(displays, was);
+}
+
+function converge(displays: Displays, goal: WantedDisplay[]): void {
+  const want = new Map(goal.map((d) => [d.port, d]));
+  for (const d of displays.list()) if (!want.has(d.port)) displays.detach(d.port);
+  const existing = goal.filter((d) => displays.get(d.port));
+  const growth = (d: WantedDisplay): number => frameBytes(d.modes) - frameBytes(displays.get(d.port)!.modes);
+  for (const d of existing.sort((a, b) => growth(a) - growth(b))) displays.setModes(d.port, d.modes);
+  for (const d of goal) if (!displays.get(d.port)) displays.attach(d.modes, d.port, d.name || undefined);
+}
