@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -18,6 +19,16 @@ namespace {
 constexpr size_t kHeaderSize = Framer::kHeaderSize;
 constexpr size_t kMaxFdsPerRecv = 64;  // control buffer; QEMU sends <= 16
 constexpr int kMaxReadsPerWakeup = 64;
+// Replies queued for a peer that does not read them: past the high water
+// (the larger of this and one maximal message) the peer is not read and no
+// more of its messages are handled until the queue is half drained. QEMU
+// waits for each reply (one per vCPU at most), so it never comes near.
+constexpr size_t kMinHighWater = 256 << 10;
+// What one queued reply costs beyond its bytes (its vector and deque entry).
+constexpr size_t kQueueEntryCost = 128;
+// A peer we stopped reading that takes no byte of its replies for this long is closed.
+constexpr uint64_t kStallMs = 10000;
+constexpr uint64_t kStallCheckMs = 1000;
 
 void CloseAll(std::vector<int>& fds) {
   for (int fd : fds) ::close(fd);
@@ -226,7 +237,8 @@ Connection::Connection(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<Connection>(info),
       max_message_size_(OptU32(info, "maxMessageSize")),
       max_fds_(OptU32(info, "maxFds")),
-      framer_(max_message_size_, max_fds_) {
+      framer_(max_message_size_, max_fds_),
+      high_water_(std::max<size_t>(kMinHighWater, max_message_size_)) {
   Napi::Env env = info.Env();
   fd_ = info[0].As<Napi::Number>().Int32Value();
   on_message_ = Napi::Persistent(info[1].As<Napi::Function>());
@@ -242,6 +254,10 @@ Connection::Connection(const Napi::CallbackInfo& info)
     ThrowErrno(env, EBADF, "uv_poll_init(connection)");
   }
   poll_->data = this;
+  stall_timer_ = new uv_timer_t;
+  uv_timer_init(loop, stall_timer_);
+  stall_timer_->data = this;
+  Ref();  // alive until the timer is closed
   UpdatePollEvents();
   Ref();  // alive until the watcher is closed
 }
@@ -252,10 +268,36 @@ Connection::~Connection() {
 }
 
 void Connection::UpdatePollEvents() {
-  if (closed_ || !poll_) return;
-  int events = UV_READABLE | UV_DISCONNECT;
+  if (closed_ || !poll_ || !stall_timer_) return;
+  int events = UV_DISCONNECT;
+  if (reading_) events |= UV_READABLE;
   if (!outq_.empty()) events |= UV_WRITABLE;
   uv_poll_start(poll_, events, &Connection::OnPoll);
+  // The stall clock runs while reading is stopped for a backed-up queue.
+  if (!reading_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(stall_timer_))) {
+    bytes_out_at_check_ = bytes_out_;
+    stalled_ms_ = 0;
+    uv_timer_start(stall_timer_, &Connection::OnStallTimer, kStallCheckMs, kStallCheckMs);
+  } else if (reading_) {
+    uv_timer_stop(stall_timer_);
+  }
+}
+
+void Connection::OnStallTimer(uv_timer_t* t) {
+  auto* self = static_cast<Connection*>(t->data);
+  if (self->closed_) return;
+  if (self->bytes_out_ != self->bytes_out_at_check_) {
+    self->bytes_out_at_check_ = self->bytes_out_;
+    self->stalled_ms_ = 0;
+    return;
+  }
+  self->stalled_ms_ += kStallCheckMs;
+  if (self->stalled_ms_ < kStallMs) return;
+  Napi::HandleScope scope(self->Env());
+  self->Shutdown("client read no reply for " + std::to_string(kStallMs / 1000) + " s (" +
+                     std::to_string(self->outq_.size()) + " replies, " + std::to_string(self->queued_bytes_) +
+                     " bytes queued); it was not read meanwhile",
+                 true);
 }
 
 void Connection::OnPoll(uv_poll_t* handle, int status, int events) {
@@ -264,7 +306,15 @@ void Connection::OnPoll(uv_poll_t* handle, int status, int events) {
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   if (status < 0) {
-    self->Shutdown(std::string("poll error: ") + uv_strerror(status), true);
+    // libuv reports POLLERR as UV_EBADF: the socket's own error says what happened.
+    int err = 0;
+    socklen_t len = sizeof err;
+    std::string why = ::getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0
+                          ? std::strerror(err)
+                          : std::string("poll error: ") + uv_strerror(status);
+    if (!self->outq_.empty())
+      why += " (" + std::to_string(self->outq_.size()) + " replies unread)";
+    self->Shutdown(why, true);
     return;
   }
   if (events & UV_WRITABLE) self->HandleWritable();
@@ -272,12 +322,26 @@ void Connection::OnPoll(uv_poll_t* handle, int status, int events) {
 }
 
 void Connection::HandleReadable() {
-  for (int i = 0; i < kMaxReadsPerWakeup && !closed_; ++i) {
+  for (int i = 0; i < kMaxReadsPerWakeup && !closed_ && reading_; ++i) {
     bool would_block = false;
     if (!ReadOnce(&would_block)) return;
     DispatchComplete();
+    if (BackedUp()) {
+      // Stop reading this peer until its replies drain (ResumeIfDrained).
+      reading_ = false;
+      UpdatePollEvents();
+      return;
+    }
     if (would_block) return;
   }
+}
+
+void Connection::ResumeIfDrained() {
+  if (closed_ || reading_ || queued_bytes_ > high_water_ / 2) return;
+  reading_ = true;
+  DispatchComplete();  // what was framed while backed up, in order
+  if (BackedUp()) reading_ = false;
+  UpdatePollEvents();
 }
 
 bool Connection::ReadOnce(bool* would_block) {
@@ -343,7 +407,8 @@ bool Connection::ReadOnce(bool* would_block) {
 void Connection::DispatchComplete() {
   Napi::Env env = Env();
   Framer::Message m;
-  while (!closed_) {
+  // A peer whose replies are backed up gets no more handled (they stay framed) until they drain.
+  while (!closed_ && !BackedUp()) {
     Framer::Next next = framer_.Pop(&m);
     if (next == Framer::Next::kNeedMore) return;
     if (next == Framer::Next::kError) {
@@ -400,6 +465,7 @@ Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
       // The peer is gone; the read side reports the disconnect.
       return Napi::Boolean::New(env, false);
     }
+    if (n > 0) bytes_out_ += static_cast<uint64_t>(n);
     if (n == static_cast<ssize_t>(data.Length())) return Napi::Boolean::New(env, true);
     if (n > 0) {
       sent = static_cast<size_t>(n);
@@ -418,6 +484,7 @@ Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
     }
     out.fds.push_back(dup);
   }
+  queued_bytes_ += out.data.size() - out.sent + kQueueEntryCost;
   outq_.push_back(std::move(out));
   UpdatePollEvents();
   return Napi::Boolean::New(env, true);
@@ -449,10 +516,14 @@ void Connection::HandleWritable() {
     }
     if (n > 0) CloseAll(out.fds);
     out.sent += static_cast<size_t>(n);
+    bytes_out_ += static_cast<uint64_t>(n);
+    queued_bytes_ -= static_cast<size_t>(n);
     if (out.sent < out.data.size()) break;
+    queued_bytes_ -= kQueueEntryCost;
     outq_.pop_front();
   }
   UpdatePollEvents();
+  ResumeIfDrained();
 }
 
 void Connection::Shutdown(const std::string& reason, bool notify) {
@@ -467,11 +538,21 @@ void Connection::Shutdown(const std::string& reason, bool notify) {
     });
     poll_ = nullptr;
   }
+  if (stall_timer_) {
+    uv_timer_stop(stall_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(stall_timer_), [](uv_handle_t* h) {
+      auto* self = static_cast<Connection*>(h->data);
+      delete reinterpret_cast<uv_timer_t*>(h);
+      self->Unref();
+    });
+    stall_timer_ = nullptr;
+  }
   ::close(fd_);
   fd_ = -1;
   CloseAll(framer_.Reset());
   for (auto& o : outq_) CloseAll(o.fds);
   outq_.clear();
+  queued_bytes_ = 0;
   if (notify) {
     Napi::Env env = Env();
     Napi::Value r = reason.empty() ? env.Null() : Napi::String::New(env, reason);
@@ -494,6 +575,8 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("messagesOut", Napi::Number::New(env, static_cast<double>(messages_out_)));
   o.Set("fdsIn", Napi::Number::New(env, static_cast<double>(fds_in_)));
   o.Set("queued", Napi::Number::New(env, static_cast<double>(outq_.size())));
+  o.Set("queuedBytes", Napi::Number::New(env, static_cast<double>(queued_bytes_)));
+  o.Set("reading", Napi::Boolean::New(env, reading_));
   return o;
 }
 

@@ -65,9 +65,12 @@ class Connection : public Napi::ObjectWrap<Connection> {
   // Reads once; returns false when the connection ended (closed_ is set).
   bool ReadOnce(bool* would_block);
   void DispatchComplete();
-  bool FlushQueue();
   void UpdatePollEvents();
   void Shutdown(const std::string& reason, bool notify);
+  // Replies backed up: stop reading (and dispatching) until they drain.
+  bool BackedUp() const { return queued_bytes_ >= high_water_; }
+  void ResumeIfDrained();
+  static void OnStallTimer(uv_timer_t* t);
 
   int fd_ = -1;
   uv_poll_t* poll_ = nullptr;
@@ -78,6 +81,15 @@ class Connection : public Napi::ObjectWrap<Connection> {
 
   Framer framer_;  // byte stream -> messages with their fds (framer.h)
   std::deque<Outgoing> outq_;
+  // Bytes of replies queued (plus kQueueEntryCost per queued reply), and the
+  // bound past which the peer is not read: docs/design.md invariant 4.
+  size_t queued_bytes_ = 0;
+  size_t high_water_;
+  bool reading_ = true;
+  // While reading is stopped: a peer that takes no byte for kStallMs is closed.
+  uv_timer_t* stall_timer_ = nullptr;
+  uint64_t bytes_out_ = 0, bytes_out_at_check_ = 0;
+  uint64_t stalled_ms_ = 0;
 
   uint64_t messages_in_ = 0, messages_out_ = 0, fds_in_ = 0;
 
