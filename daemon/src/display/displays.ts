@@ -80,7 +80,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     this.ports.set(port, src); // before attaching: the backend reports the first mode at once
     if (!this.backend.attachDisplay(port, src.serial, name, modes)) {
       this.ports.delete(port);
-      throw new Error(`backend refused display ${port} (${modes.map(formatMode).join(',')})`);
+      throw new Error(`backend refused display ${port} (${modes.map(formatMode).join(',')}): no memory for its frame, or modes it cannot show`);
     }
     this.log.info({ port, serial: src.serial, modes: modes.map(formatMode) }, 'apple_gfx_display_attached');
     this.emit('attached', src);
@@ -102,7 +102,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     if (!src) throw new Error(`no display on port ${port}`);
     modes = validateModes(modes);
     checkFrameBudget(this.withModes(port, modes));
-    if (!this.backend.setModes(port, modes)) throw new Error(`backend refused the mode list for display ${port}`);
+    if (!this.backend.setModes(port, modes)) throw new Error(`backend refused the mode list for display ${port}: no memory for a new frame, or modes it cannot show`);
     src.modes = modes;
     this.log.info({ port, modes: modes.map(formatMode) }, 'apple_gfx_display_modes');
   }

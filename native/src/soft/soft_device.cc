@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <new>
 #include <vector>
 
 namespace agfx {
@@ -395,7 +396,12 @@ class SoftDevice {
       d.serial = serial;
       d.name = name ? name : "";
       d.modes.assign(modes, modes + n);
-      SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+      try {
+        SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+      } catch (const std::bad_alloc&) {
+        d = Display{};  // no memory for its frame: not attached
+        return false;
+      }
       w = d.width;
       h = d.height;
     }
@@ -413,10 +419,16 @@ class SoftDevice {
       std::lock_guard lock(disp_mu_);
       Display& d = displays_[port];
       if (!d.attached) return false;
-      d.modes.assign(modes, modes + n);
-      if (!HasMode(d, d.width, d.height)) {
-        SetModeLocked(d, modes[0].width, modes[0].height);
-        changed = true;
+      std::vector<agfx_display_mode> old = d.modes;
+      try {
+        d.modes.assign(modes, modes + n);
+        if (!HasMode(d, d.width, d.height)) {
+          SetModeLocked(d, modes[0].width, modes[0].height);
+          changed = true;
+        }
+      } catch (const std::bad_alloc&) {
+        d.modes = std::move(old);  // no memory for the new frame: nothing changed
+        return false;
       }
       w = d.width;
       h = d.height;
@@ -497,6 +509,11 @@ class SoftDevice {
     std::unique_lock lock(mu_);
     resetting_ = true;
     idle_cv_.wait(lock, [&] { return !busy_; });
+    // Out of memory half way (std::bad_alloc): the worker is not left parked.
+    struct Unpark {
+      bool& parked;
+      ~Unpark() { parked = false; }
+    } unpark{resetting_};
     StateWriter w;
     w.out.insert(w.out.end(), kStateMagic, kStateMagic + 8);
     w.u32(mmio_ ? 1 : 0);
@@ -588,7 +605,12 @@ class SoftDevice {
       resetting_ = true;
       idle_cv_.wait(lock, [&] { return !busy_; });
     }
-    bool ok = ApplyState(r, err);
+    bool ok = false;
+    try {
+      ok = ApplyState(r, err);
+    } catch (const std::bad_alloc&) {
+      *err = "out of memory while restoring (a frame or glyph could not be allocated)";
+    }
     {
       std::lock_guard lock(mu_);
       resetting_ = false;
@@ -736,18 +758,25 @@ class SoftDevice {
     return std::any_of(d.modes.begin(), d.modes.end(), [&](const agfx_display_mode& m) { return m.width == w && m.height == h; });
   }
 
+  // Allocates first: when that throws std::bad_alloc the display is as it was.
   static void SetModeLocked(Display& d, uint32_t w, uint32_t h) {
+    auto px = BlackFrame(w, h);
     d.width = w;
     d.height = h;
-    Blank(d);
+    d.frame = std::move(px);
+    d.history.Replace();
   }
 
   // Opaque black in the current mode, as a new version with no history.
   static void Blank(Display& d) {
-    auto px = std::make_shared<std::vector<uint8_t>>(size_t(d.width) * d.height * 4, 0);
-    for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
-    d.frame = std::move(px);
+    d.frame = BlackFrame(d.width, d.height);
     d.history.Replace();
+  }
+
+  static std::shared_ptr<std::vector<uint8_t>> BlackFrame(uint32_t w, uint32_t h) {
+    auto px = std::make_shared<std::vector<uint8_t>>(size_t(w) * h * 4, 0);
+    for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
+    return px;
   }
 
   void ConfigureRing(uint32_t entries) {
@@ -808,7 +837,15 @@ class SoftDevice {
         Entry e;
         bool readable = host_.read_memory(host_.opaque, gpa, sizeof e, &e);
         uint32_t result = 0;
-        uint32_t st = readable ? Execute(e, &result) : kGuestMemory;
+        uint32_t st = kGuestMemory;
+        // An allocation a command needs (a frame of the new mode, a CHECKSUM
+        // buffer) that fails is that command's NO_MEMORY, never the end of
+        // the process: an exception leaving this thread would terminate it.
+        try {
+          if (readable) st = Execute(e, &result);
+        } catch (const std::bad_alloc&) {
+          st = kNoMemory;
+        }
         uint32_t done[2] = {st, result};
         bool written = readable && host_.write_memory(host_.opaque, gpa + 8, sizeof done, done);
         if (st != kOk && readable)
@@ -1354,7 +1391,12 @@ const agfx_backend kSoftBackend = {
     [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->CursorPosition(port, x, y); },
     [](agfx_device* d) { Dev(d)->MemoryMapChanged(); },
     [](agfx_device* d, void** blob, size_t* len) {
-      std::vector<uint8_t> state = Dev(d)->Save();
+      std::vector<uint8_t> state;
+      try {
+        state = Dev(d)->Save();
+      } catch (const std::bad_alloc&) {
+        return false;  // out of memory: no state, the device goes on
+      }
       *blob = std::malloc(state.size());
       if (!*blob) return false;
       std::memcpy(*blob, state.data(), state.size());
