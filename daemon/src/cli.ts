@@ -1,11 +1,12 @@
 // Command line: vfio-user backend-program conventions (--socket-path | --fd,
 // --print-capabilities, foreground only) plus device options.
 import { readFileSync } from 'node:fs';
+import { exposedSecret } from './private-file.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { defaultBackend, parseBackend, type BackendChoice, type MemoryModel } from './backend.js';
 import type { Variant } from './device/apple-gfx-pci.js';
-import { DEFAULT_MODES, parseModeList } from './display/modes.js';
+import { DEFAULT_MODES, checkFrameBudget, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
 import { VERSION } from './version.js';
 import { parseVncListen, type VncListen } from './viewers/vnc/index.js';
@@ -76,12 +77,17 @@ export function parseHostPort(value: string, flag: string): { host: string; port
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
+/** Warnings about secret files others can read (logged once the logger exists). */
+export const secretFileWarnings: string[] = [];
+
 /** A secret from a file (first line), so it never shows in `ps`. */
 function secretFile(flag: string) {
   return (path: string): string => {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
+      const exposed = exposedSecret(path);
+      if (exposed) secretFileWarnings.push(`${flag}: ${exposed}`);
     } catch (e) {
       throw new InvalidArgumentError(`${flag}: cannot read ${path}: ${(e as Error).message}`);
     }
@@ -159,6 +165,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
+  try {
+    checkFrameBudget(cfg.displays);
+  } catch (e) {
+    throw new UsageError(`--display: ${(e as Error).message}`);
+  }
   return cfg;
 }
 
