@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
+import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
 import { daemonMain, startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { startMmioProber } from '../support/mmio-prober.js';
 

@@ -12,7 +12,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { RequestType, delimited } from '../../daemon/src/control/schema.js';
+import { encodeRequest } from '#daemon/control/schema.js';
 import { daemonMain, startDaemon } from '../support/daemon.js';
 
 const NOBODY = 65534;
@@ -54,7 +54,7 @@ function intruder(paths: string[], hello: Buffer) {
 
 describe('modes of what the daemon and ctl create', { skip: asRoot ? false : 'needs root to act as another user' }, () => {
   it('under umask 000, another user never reaches the control or vfio-user socket during start-up', async () => {
-    const status = delimited(RequestType, { id: 1, schemaVersion: 1, status: {} });
+    const status = encodeRequest({ id: 1, schemaVersion: 1, status: {} });
     const reached: string[] = [];
     const modes = new Set<string>();
     for (let i = 0; i < 5; i++) {

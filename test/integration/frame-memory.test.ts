@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
+import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
 import { daemonMain, startDaemon } from '../support/daemon.js';
 
 const LIMIT = String(6 * 2 ** 30);

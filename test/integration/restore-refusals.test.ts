@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import protobuf from 'protobufjs';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
+import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
 import { repoRoot, startDaemon, type RunningDaemon } from '../support/daemon.js';
 
 const DeviceState = protobuf.loadSync(join(repoRoot, 'daemon/src/state/device-state.proto')).lookupType('apple_gfxd.state.v1.DeviceState');

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DelimitedReader, RequestType, ResponseType, delimited, delimitedWithBytes, toPlain } from '../../daemon/src/control/schema.js';
+import {
+  DelimitedReader,
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeRestoreRequest,
+  encodeSavedResponse,
+} from '#daemon/control/schema.js';
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -66,32 +73,29 @@ describe('DelimitedReader', () => {
   });
 });
 
-describe('delimitedWithBytes', () => {
-  it('encodes what protobufjs decodes, the data not copied', () => {
+describe('encodeSavedResponse / encodeRestoreRequest', () => {
+  it('encode what protobufjs decodes, the data not copied', () => {
     for (const n of [0, 1, 127, 128, 300, 70000]) {
       const data = Buffer.alloc(n, 0xa5);
-      const parts = delimitedWithBytes(ResponseType, { id: 7 }, 'saved', 'state', data);
+      const parts = encodeSavedResponse(7, data);
       assert.equal(parts.at(-1), data, 'the data is one of the parts');
       const r = new DelimitedReader(1 << 20);
       const [m] = r.push(Buffer.concat(parts));
-      const res = toPlain(ResponseType, ResponseType.decode((m as { message: Buffer }).message));
+      const res = decodeResponse((m as { message: Buffer }).message);
       assert.equal(res.id, 7);
       assert.equal(res.body, 'saved');
-      assert.ok(res.saved.state.equals(data));
-      const [q] = new DelimitedReader(1 << 20).push(Buffer.concat(delimitedWithBytes(RequestType, { id: 3, schemaVersion: 1 }, 'restore', 'state', data)));
-      const req = toPlain(RequestType, RequestType.decode((q as { message: Buffer }).message));
+      assert.ok(res.saved!.state.equals(data));
+      const [q] = new DelimitedReader(1 << 20).push(Buffer.concat(encodeRestoreRequest(3, 1, data)));
+      const req = decodeRequest((q as { message: Buffer }).message);
       assert.deepEqual([req.id, req.schemaVersion, req.body], [3, 1, 'restore']);
-      assert.ok(req.restore.state.equals(data));
+      assert.ok(req.restore!.state.equals(data));
     }
-    // Same bytes as protobufjs for a request (field order aside): decoded alike.
+    // Same message as protobufjs encodes for a request (field order aside): decoded alike.
     const data = Buffer.from('state');
-    const mine = Buffer.concat(delimitedWithBytes(RequestType, { id: 3, schemaVersion: 1 }, 'restore', 'state', data));
-    const theirs = delimited(RequestType, { id: 3, schemaVersion: 1, restore: { state: data } });
+    const mine = Buffer.concat(encodeRestoreRequest(3, 1, data));
+    const theirs = encodeRequest({ id: 3, schemaVersion: 1, restore: { state: data } });
     const [a] = new DelimitedReader(1000).push(mine);
     const [b] = new DelimitedReader(1000).push(theirs);
-    assert.deepEqual(
-      toPlain(RequestType, RequestType.decode((a as { message: Buffer }).message)),
-      toPlain(RequestType, RequestType.decode((b as { message: Buffer }).message)),
-    );
+    assert.deepEqual(decodeRequest((a as { message: Buffer }).message), decodeRequest((b as { message: Buffer }).message));
   });
 });
