@@ -153,7 +153,7 @@ export function encodeSoftState(s: SoftState): Buffer {
     w.u8(m.readOnly);
   }
   // The blob has one record per port, in port order.
-  const ports = Math.max(0, ...s.displays.map((d) => d.port + 1));
+  const ports = s.displays.reduce((n, d) => Math.max(n, d.port + 1), 0);
   w.u32(ports);
   for (let p = 0; p < ports; p++) {
     const d = s.displays.find((x) => x.port === p);

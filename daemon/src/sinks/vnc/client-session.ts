@@ -427,7 +427,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const out: Buffer[] = [];
     let rects = 0;
     const add = (b: Buffer[]): void => {
-      out.push(...b);
+      for (const x of b) out.push(x);
       rects++;
     };
     const frame = d.latest();
@@ -445,10 +445,15 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       add(encodeExtendedDesktopSize(reason, status, this.fbWidth, this.fbHeight, d.serial));
       this.pendingExtDesktop = null;
     }
+    // The cursor goes after the pixel rectangles: its mask can make it any
+    // number of bytes, and noVNC 1.3's Raw decoder corrupts pixels whose
+    // data does not start 4-byte aligned in its receive buffer (see
+    // PixelTranslator.padding). Everything before the pixels is a multiple of 4.
+    let cursor: Buffer[] | null = null;
     if (this.cursorDirty && this.wantsCursor) {
       const c = d.cursor;
       const shown = c.visible && c.glyph && c.x !== CURSOR_OFF_DISPLAY;
-      add(encodeCursor(tr, shown ? c.glyph : null));
+      cursor = encodeCursor(tr, shown ? c.glyph : null);
       this.cursorDirty = false;
     }
     if (frame) {
@@ -467,6 +472,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         else add(encodeRaw(tr, frame.data, frame.width * 4, r));
       }
     }
+    if (cursor) add(cursor);
     if (rects === 0) return null;
     this.updateRequested = false;
     this.requestArea = null;
@@ -499,7 +505,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       const m = changes.move;
       if (m && this.wantsCopyRect && within(m, all) && within({ x: m.srcX, y: m.srcY, w: m.w, h: m.h }, all)) copy = m;
       else if (m) rs.push(m);
-      rs.push(...changes.rects);
+      for (const r of changes.rects) rs.push(r); // no spread: a count is no argument list (issue 17)
       const cells = rs.map((r) => intersect(roundOut(r, GRID), all)).filter((r): r is Rect => r !== null);
       this.sent(frame);
       return { copy, rects: mergeDown(cells, MAX_UPDATE_RECTS) };
