@@ -5,6 +5,7 @@
 // independently of the server's encoders so the tests check one against
 // the other. `decode: false` only parses and skips pixel data (benchmark).
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { constants, createInflate, type Inflate } from 'node:zlib';
 import { ByteQueue } from '../../daemon/src/sinks/vnc/byte-queue.js';
 import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
@@ -73,7 +74,7 @@ export class RfbClient {
   private zrle: Inflater | null = null;
 
   private constructor(
-    readonly socket: Socket,
+    readonly socket: Socket | Duplex,
     readonly decode: boolean,
   ) {
     socket.on('data', (c: Buffer) => {
@@ -98,6 +99,18 @@ export class RfbClient {
       });
       s.once('error', reject);
     });
+  }
+
+  /** Runs over an already open byte stream (e.g. a WebSocket: ws-client.ts), handshake included. */
+  static async over(stream: Duplex, opts: { password?: string; version?: string; decode?: boolean } = {}): Promise<RfbClient> {
+    const c = new RfbClient(stream, opts.decode ?? true);
+    try {
+      await c.handshake(opts.password, opts.version);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
   }
 
   /** Connects and completes the handshake through ServerInit. */

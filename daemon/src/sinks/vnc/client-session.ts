@@ -5,7 +5,6 @@
 // straight to the newest frame. So a slow or stuck viewer holds one frame at
 // most and never delays the device or the other viewers.
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { intersect, markRect, mergeDown, roundOut, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
 import type { DisplaySource, Frame } from '../../display/display-source.js';
@@ -20,6 +19,26 @@ import { encodeZrle } from './encodings/zrle.js';
 import { checkVncAuth, negotiateVersion, newChallenge, securityFailure, securityOffer, securityResult, serverInit } from './handshake.js';
 import { PixelTranslator, SERVER_PIXEL_FORMAT, decodePixelFormat, unsupportedReason } from './pixel-format.js';
 import { ClientMsg, Encoding, PIXEL_ENCODINGS, PROTOCOL_VERSION, Security, updateHeader, type Rect } from './rfb.js';
+
+/**
+ * The byte stream a session speaks RFB over: a TCP socket, or a WebSocket
+ * connection (websocket.ts). What is written between cork() and uncork() is
+ * one FramebufferUpdate; a write's callback means its bytes left user space.
+ */
+export interface RfbStream {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly writableLength: number;
+  setNoDelay(noDelay?: boolean): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close' | 'end', listener: () => void): unknown;
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  destroy(): unknown;
+}
 
 export interface SessionOptions {
   id: number;
@@ -127,7 +146,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private readonly onDetached = (): void => this.close('display detached');
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: RfbStream,
     private readonly opts: SessionOptions,
   ) {
     super();
@@ -141,7 +160,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     socket.on('end', () => this.close(null));
     this.handshakeTimer = setTimeout(() => this.drop('handshake timed out'), opts.handshakeTimeoutMs);
     this.log.info({ remote: this.remote }, 'vnc_client_connected');
-    socket.write(PROTOCOL_VERSION);
+    socket.write(Buffer.from(PROTOCOL_VERSION, 'latin1'));
   }
 
   get closed(): boolean {
