@@ -12,14 +12,10 @@ import { VncServer, type VncServerOptions } from '../../daemon/src/sinks/vnc/ind
 import type { SessionStats } from '../../daemon/src/sinks/vnc/client-session.js';
 import { DemoAnimator, type DemoOptions } from './demo-animator.js';
 import { decodePng } from './png-decode.js';
-import { bgraToRgba, diffRgba } from './pixels.js';
-import { SoftGuest } from './soft-guest.js';
+import { assertShows, bgraToRgba, type Picture } from './pixels.js';
 
-export interface Picture {
-  width: number;
-  height: number;
-  rgba: Buffer;
-}
+export type { Picture };
+import { SoftGuest } from './soft-guest.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -94,23 +90,9 @@ export class AnimatedDisplay {
     assert.deepEqual(this.reference.rgba, bgraToRgba(this.anim.expected()), 'the device shows the frame the guest drew');
   }
 
-  /**
-   * Asserts that `capture()` shows the reference exactly, allowing the client
-   * `settleMs` to draw its last update.
-   */
-  async assertShows(name: string, capture: () => Promise<Picture>, settleMs = 8000): Promise<void> {
-    const ref = this.reference!;
-    const end = Date.now() + settleMs;
-    let got: Picture;
-    let d: { differ: number; examples: string[] };
-    for (;;) {
-      got = await capture();
-      d = got.width === ref.width && got.height === ref.height ? diffRgba(got.rgba, ref.rgba, ref.width) : { differ: -1, examples: [] };
-      if (d.differ === 0 || Date.now() > end) break;
-      await sleep(250);
-    }
-    assert.deepEqual([got.width, got.height], [ref.width, ref.height], `${name}: size`);
-    assert.equal(d.differ, 0, `${name}: ${d.differ} of ${ref.width * ref.height} pixels differ: ${d.examples.join('; ')}`);
+  /** Asserts that `capture()` shows the daemon's screenshot exactly (pixels.ts assertShows). */
+  assertShows(name: string, capture: () => Promise<Picture>, settleMs = 8000): Promise<void> {
+    return assertShows(name, this.reference!, capture, settleMs);
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,12 @@
 // Pixel comparisons for the viewer tests: everything as RGBA, alpha ignored
 // on the reference side and required opaque on the viewer's.
+import assert from 'node:assert/strict';
+
+export interface Picture {
+  width: number;
+  height: number;
+  rgba: Buffer;
+}
 
 export function bgraToRgba(bgra: Buffer): Buffer {
   const out = Buffer.allocUnsafe(bgra.length);
@@ -25,4 +32,22 @@ export function diffRgba(got: Buffer, want: Buffer, width: number): { differ: nu
     }
   }
   return { differ, examples };
+}
+
+/**
+ * Asserts that `capture()` shows `ref` exactly, allowing the client
+ * `settleMs` to draw its last update.
+ */
+export async function assertShows(name: string, ref: Picture, capture: () => Promise<Picture>, settleMs = 8000): Promise<void> {
+  const end = Date.now() + settleMs;
+  let got: Picture;
+  let d: { differ: number; examples: string[] };
+  for (;;) {
+    got = await capture();
+    d = got.width === ref.width && got.height === ref.height ? diffRgba(got.rgba, ref.rgba, ref.width) : { differ: -1, examples: [] };
+    if (d.differ === 0 || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.deepEqual([got.width, got.height], [ref.width, ref.height], `${name}: size`);
+  assert.equal(d.differ, 0, `${name}: ${d.differ} of ${ref.width * ref.height} pixels differ: ${d.examples.join('; ')}`);
 }
