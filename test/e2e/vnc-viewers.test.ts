@@ -13,7 +13,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { ensureChromium, launchChromium } from '../support/chromium.js';
 import { daemonMain, repoRoot, startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { ensureDebianNoVnc, noVncState, openNoVnc, readNoVncCanvas, serveNoVnc, type NoVncTree } from '../support/novnc.js';

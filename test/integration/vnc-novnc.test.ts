@@ -14,7 +14,7 @@ import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { AnimatedDisplay, type Picture } from '../support/animated-display.js';
 import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
 import { ensureDebianNoVnc, noVncState, noVncVersion, openNoVnc, readNoVncCanvas, serveNoVnc, type NoVncTree } from '../support/novnc.js';

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { AnimatedDisplay, sleep } from '../support/animated-display.js';
 import { browserSkipBanner } from '../support/chromium.js';
 import { bgraToRgba } from '../support/pixels.js';

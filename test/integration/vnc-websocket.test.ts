@@ -1,4 +1,4 @@
-// RFB over WebSocket on the VNC server (--vnc-websocket, sinks/vnc/websocket.ts):
+// RFB over WebSocket on the VNC server (--vnc-websocket, viewers/vnc/websocket.ts):
 // an RFB client runs over a WebSocket of our own (test/support/ws-client.ts)
 // through VNC Authentication and gets exact frames; the subprotocol, Origin
 // and HTTP rules; one client cap for both ports; the handshake timeout and
@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { NullInput } from '../../daemon/src/input/input-sink.js';
-import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
-import { WS_MAX_FRAME } from '../../daemon/src/sinks/vnc/websocket.js';
+import { NullInput } from '#daemon/input/input-sink.js';
+import { VncServer } from '#daemon/viewers/vnc/index.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
+import { WS_MAX_FRAME } from '#daemon/viewers/vnc/websocket.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 import { openWebSocket, type WsClient } from '../support/ws-client.js';

@@ -5,11 +5,11 @@
 // client's picture is compared with the daemon's PNG screenshot.
 import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
-import type { DisplaySource } from '../../daemon/src/display/display-source.js';
-import { encodePngAsync } from '../../daemon/src/display/png.js';
-import { NullInput, type InputSink } from '../../daemon/src/input/input-sink.js';
-import { VncServer, type VncServerOptions } from '../../daemon/src/sinks/vnc/index.js';
-import type { SessionStats } from '../../daemon/src/sinks/vnc/client-session.js';
+import type { DisplaySource } from '#daemon/display/display-source.js';
+import { encodePngAsync } from '#daemon/display/png.js';
+import { NullInput, type InputSink } from '#daemon/input/input-sink.js';
+import { VncServer, type VncServerOptions } from '#daemon/viewers/vnc/index.js';
+import type { SessionStats } from '#daemon/viewers/vnc/client-session.js';
 import { DemoAnimator, type DemoOptions } from './demo-animator.js';
 import { decodePng } from './png-decode.js';
 import { assertShows, bgraToRgba, type Picture } from './pixels.js';

@@ -3,7 +3,7 @@
 // 1.3's Raw decoder, issue 17) gets opaque pixels; colour bits unchanged.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PixelTranslator, SERVER_PIXEL_FORMAT, type PixelFormat } from '../../daemon/src/sinks/vnc/pixel-format.js';
+import { PixelTranslator, SERVER_PIXEL_FORMAT, type PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
 
 const NOVNC: PixelFormat = { bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 0, greenShift: 8, blueShift: 16 };
 const RGB555: PixelFormat = { bitsPerPixel: 16, depth: 15, bigEndian: false, trueColour: true, redMax: 31, greenMax: 31, blueMax: 31, redShift: 10, greenShift: 5, blueShift: 0 };

@@ -1,7 +1,7 @@
 // --vnc-websocket and --vnc-websocket-origin on the command line (cli.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseArgs } from '../../daemon/src/cli.js';
+import { parseArgs } from '#daemon/cli.js';
 
 const base = ['--socket-path', '/tmp/x.sock'];
 

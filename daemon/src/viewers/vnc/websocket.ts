@@ -3,7 +3,7 @@
 // websockify. One HTTP listener per display; an upgrade request becomes a
 // VNC ClientSession whose byte stream is carried in binary WebSocket
 // messages (subprotocol `binary` when the client offers it). The RFC 6455
-// framing is the web viewer's (sinks/web/websocket.ts).
+// framing is the web viewer's (viewers/web/websocket.ts).
 //
 // Same auth and limits as the plain VNC port: the session is a ClientSession
 // like any other (VNC Authentication, handshake timeout, stall timeout), the
