@@ -177,7 +177,11 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     if (index !== GFX_BAR && !(index === IOSFC_BAR && this.variant === 'mmio'))
       throw new VfioUserError(Errno.EINVAL, `region ${index} is not a device BAR`);
     if ((count !== 4 && count !== 8) || offset % 4 !== 0) {
-      this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, { region: index, offset, count });
+      this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, {
+        region: index,
+        offset,
+        count,
+      });
       throw new VfioUserError(Errno.EINVAL, `unsupported ${count}-byte ${kind} at ${hex(offset)}`);
     }
   }
@@ -197,7 +201,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   private mmioWrite(index: number, offset: number, val: number): void {
-    if (this.traceOn) this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
+    if (this.traceOn)
+      this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
     this.backend.mmioWrite(index === GFX_BAR ? BACKEND_REGION.gfx : BACKEND_REGION.iosfc, offset, val);
   }
 
