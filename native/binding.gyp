@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "agfx_platform%": "default"
+  },
   "target_defaults": {
     "include_dirs": ["include", "."],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
@@ -17,9 +20,11 @@
     {
       "target_name": "agfx_platform",
       "type": "static_library",
-      "sources": [],
+      "sources": ["platform/platform_common.cc"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["platform/platform_linux.cc"]}]
+        ["OS=='linux' and agfx_platform!='portable'", {"sources": ["platform/platform_linux.cc"]}],
+        ["OS=='linux' and agfx_platform=='portable'", {"sources": ["platform/platform_posix.cc", "platform/platform_guarded_copy.cc"]}],
+        ["OS=='mac'", {"sources": ["platform/platform_posix.cc", "platform/platform_darwin.cc"]}]
       ]
     },
     {
