@@ -58,13 +58,37 @@ struct PGGuestPhysicalRange_s {
 @property (readwrite, nonatomic) bool enableArgumentBuffers;
 @end
 
+// The IOSurface host device's MMIO window size (class dump; Mediouni's
+// series sets 0x10000 on 15.4+).
+@interface PGIOSurfaceHostDeviceDescriptor (MmioLength)
+@property (readwrite, nonatomic) size_t mmioLength;
+@end
+
 @interface PGIOSurfaceHostDeviceDescriptor (StaticMemoryMap)
 @property (readwrite, nonatomic, retain, nullable) PGMemoryMapDescriptor *memoryMapDescriptor;
 @end
 
-// -[_PGDevice resetWithMemoryMap:] (private).
+// -[_PGDevice resetWithMemoryMap:] (private). The class dump (15.6) types it
+// -(BOOL): NO means PVG refused the new map and keeps using the old one.
 @protocol AGFXPGDeviceMemoryMapReset <NSObject>
-- (void)resetWithMemoryMap:(PGMemoryMapDescriptor *)map;
+- (BOOL)resetWithMemoryMap:(PGMemoryMapDescriptor *)map;
 @end
+
+// ---- the task/mapping callbacks (PGDeviceDescriptor, macOS 11 to 15.3) ----
+// Our own declarations of PGDevice.h's PGCreateTask ... PGReadMemory, the
+// same block signatures with our own task type (PGTask_t is the client's
+// type anyway: PVG only passes back what createTask returned). The macOS 27
+// SDK marks the SDK's ones obsoleted, so using those would tie the build to
+// an SDK; with these, one build serves macOS 11 to 27 and the choice is made
+// at run time: the setters are looked up with respondsToSelector: and called
+// with performSelector:withObject: (a block is an object; each setter copies
+// it).
+struct AgfxPgTask;
+typedef struct AgfxPgTask *_Nullable (^AGFXCreateTask)(uint64_t vmSize, void *_Nullable *_Nonnull baseAddress);
+typedef void (^AGFXDestroyTask)(struct AgfxPgTask *_Nonnull task);
+typedef bool (^AGFXMapMemory)(struct AgfxPgTask *_Nonnull task, uint32_t rangeCount, uint64_t virtualOffset,
+                              bool readOnly, PGPhysicalMemoryRange_t *_Nonnull ranges);
+typedef bool (^AGFXUnmapMemory)(struct AgfxPgTask *_Nonnull task, uint64_t virtualOffset, uint64_t length);
+typedef bool (^AGFXReadMemory)(uint64_t physicalAddress, uint64_t length, void *_Nonnull dst);
 
 NS_ASSUME_NONNULL_END
