@@ -34,10 +34,22 @@ typedef bool (^IOSFCRaiseInterrupt)(uint32_t vector);
 @property (readwrite, nonatomic, copy, nullable) IOSFCRaiseInterrupt raiseInterrupt;
 @end
 
+// QEMU declares the MMIO methods with 32-bit values; the class dump (15.6)
+// shows 64-bit registers (reg_ringBase, reg_descriptorBase) and 64-bit
+// accessors, so they are declared 64-bit here and 8-byte guest accesses
+// pass whole (finding 12). A 4-byte access passes zero-extended, and a
+// 4-byte read keeps the low half, which is right for either width.
 @interface PGIOSurfaceHostDevice : NSObject
 - (instancetype)initWithDescriptor:(PGIOSurfaceHostDeviceDescriptor *)desc;
-- (uint32_t)mmioReadAtOffset:(size_t)offset;
-- (void)mmioWriteAtOffset:(size_t)offset value:(uint32_t)value;
+- (uint64_t)mmioReadAtOffset:(size_t)offset;
+- (void)mmioWriteAtOffset:(size_t)offset value:(uint64_t)value;
+@end
+
+// Its state (class dump 15.6), for migration of the mmio variant (finding 7).
+// Checked with respondsToSelector: before use.
+@interface PGIOSurfaceHostDevice (State)
+- (nullable NSData *)saveState;
+- (BOOL)restoreWithSavedState:(NSData *)state error:(NSError *_Nullable *_Nullable)error;
 @end
 
 // ---- static guest-memory map (macOS 15.4+) ----

@@ -22,6 +22,7 @@
 #include "option_rom.h"
 #include "pvg_modes.h"
 #include "resume_errors.h"
+#include "state_blob.h"
 
 using namespace agfx::pvg;
 
@@ -96,6 +97,35 @@ TEST(modes_rejects, "modes: empty list, >128 modes, zero sizes, zero/huge refres
   CHECK(out.empty());
   agfx_display_mode same_size_other_rate[] = {M(800, 600, 60000), M(800, 600, 120000)};
   CHECK(ConvertModes(same_size_other_rate, 2, &out, &err));
+}
+
+TEST(state_blob_roundtrip, "state blob (finding 7): PVG and IOSurface parts round-trip; a bare PVG state still restores") {
+  const uint8_t pg[] = {1, 2, 3, 4, 5}, io[] = {9, 8, 7};
+  auto blob = PackState(pg, sizeof pg, io, sizeof io);
+  StateParts parts;
+  std::string err;
+  CHECK(UnpackState(blob.data(), blob.size(), &parts, &err));
+  CHECK(parts.pg_len == 5 && std::memcmp(parts.pg, pg, 5) == 0);
+  CHECK(parts.iosfc && parts.iosfc_len == 3 && std::memcmp(parts.iosfc, io, 3) == 0);
+  auto pci = PackState(pg, sizeof pg, nullptr, 0);
+  CHECK(UnpackState(pci.data(), pci.size(), &parts, &err) && !parts.iosfc && parts.pg_len == 5);
+  auto empty_io = PackState(pg, sizeof pg, io, 0);
+  CHECK(UnpackState(empty_io.data(), empty_io.size(), &parts, &err) && parts.iosfc && parts.iosfc_len == 0);
+  CHECK(UnpackState(pg, sizeof pg, &parts, &err) && parts.pg == pg && parts.pg_len == 5 && !parts.iosfc);
+}
+
+TEST(state_blob_rejects, "state blob: truncated, inconsistent, empty or PVG-less blobs are refused") {
+  const uint8_t pg[] = {1, 2, 3, 4, 5}, io[] = {9, 8, 7};
+  auto blob = PackState(pg, sizeof pg, io, sizeof io);
+  StateParts parts;
+  std::string err;
+  CHECK(!UnpackState(blob.data(), blob.size() - 1, &parts, &err) && !err.empty());
+  CHECK(!UnpackState(blob.data(), 12, &parts, &err));
+  CHECK(!UnpackState(nullptr, 0, &parts, &err));
+  auto nopg = PackState(nullptr, 0, io, sizeof io);
+  CHECK(!UnpackState(nopg.data(), nopg.size(), &parts, &err));
+  blob[8] = 0xff;  // PVG part longer than the blob
+  CHECK(!UnpackState(blob.data(), blob.size(), &parts, &err));
 }
 
 TEST(serial_per_instance, "serials (finding 18): the daemon's serial is kept; 0 gives one from the instance and port, never 0") {
