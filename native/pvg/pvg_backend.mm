@@ -49,6 +49,11 @@ const agfx_backend kPvgBackend = {
     // PVG renders on the GPU and says nothing of what changed between frames:
     // the daemon reads whole frames (read_frame) and compares them.
     nullptr,  // update_frame
+    // IOSFC's 64-bit registers take 8-byte accesses whole (finding 12).
+    [](agfx_device* d, uint32_t region, uint64_t off) { return Dev(d)->MmioRead64(region, off); },
+    [](agfx_device* d, uint32_t region, uint64_t off, uint64_t v) { Dev(d)->MmioWrite64(region, off, v); },
+    // BAR0 from PVG's mmioLength (finding 17).
+    [](agfx_device* d, uint32_t region) { return Dev(d)->RegionSize(region); },
 };
 
 }  // namespace
