@@ -67,7 +67,9 @@
         "addon/socket_binding.cc"
       ],
       "conditions": [
-        ["OS=='mac'", {"dependencies": ["agfx_pvg"], "defines": ["AGFX_HAVE_PVG=1"]}]
+        ["OS=='mac'", {"dependencies": ["agfx_pvg"], "defines": ["AGFX_HAVE_PVG=1"], "sources": ["addon/main_queue_darwin.cc"],
+                       "link_settings": {"libraries": ["-framework CoreFoundation"]}}],
+        ["OS!='mac'", {"sources": ["addon/main_queue_none.cc"]}]
       ]
     },
     {

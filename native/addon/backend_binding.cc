@@ -17,6 +17,7 @@
 
 #include "addon/bindings.h"
 #include "addon/host_events.h"
+#include "addon/main_queue.h"
 #include "addon/napi_util.h"
 #include "agfx_backend.h"
 #include "core/host/iosfc_map.h"
@@ -123,6 +124,11 @@ class Backend : public Napi::ObjectWrap<Backend> {
       host_ = nullptr;
       ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' failed to start: " + err);
     }
+    // PVG may put work on the main dispatch queue at any time (finding 8).
+    if (kind == "pvg") {
+      MainQueuePumpAcquire(env);  // released in Teardown
+      pumping_ = true;
+    }
   }
 
   ~Backend() override { Teardown(); }
@@ -133,6 +139,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
     dev_ = nullptr;
     if (host_) host_->Release();  // only now: no thread can post events any more
     host_ = nullptr;
+    if (pumping_) MainQueuePumpRelease();
+    pumping_ = false;
     // Tasks and IOSFC references the backend leaked die with it.
     TaskMemory::Instance().DestroyAll();
     IosfcMappings::Instance().ReleaseAll();
@@ -350,6 +358,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
   agfx_device* dev_ = nullptr;
   HostEventBridge* host_ = nullptr;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
+  bool pumping_ = false;  // holds the main-queue pump (addon/main_queue.h)
 };
 
 namespace {

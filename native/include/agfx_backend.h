@@ -137,6 +137,15 @@ typedef struct agfx_host {
    * including a backend's own; a region the VMM has unmapped meanwhile is
    * unmapped here, on the calling thread, and nothing else waits for it. */
   void (*memory_map_release)(void *opaque, void *snapshot);
+
+  /* -- tasks as QEMU's apple-gfx makes them (appended) ------------------ */
+  /* create_task, but the reservation and every hole (never mapped, or
+   * unmapped by unmap_memory or a DMA_UNMAP) are read-write zero-fill
+   * memory, and a read_only alias never faults on a write (read-only guest
+   * RAM is mapped copy-on-write, writable RAM stays writable): a GPU-like
+   * access anywhere in the task never kills the daemon. What PVG expects
+   * (pvg-on-a-mac.md finding 9); create_task keeps holes inaccessible. */
+  agfx_task *(*create_task_zero_fill)(void *opaque, uint64_t vm_size, void **base);
 } agfx_host;
 
 /* True when `host` (whose struct_size the caller trusts) carries `field`. */

@@ -65,7 +65,11 @@ agfx_host CopyHost(const agfx_host* host) {
   agfx_host h{};
   std::memcpy(&h, host, host->struct_size < sizeof h ? host->struct_size : sizeof h);
   h.struct_size = sizeof h;
-  if (host->struct_size < sizeof h) h.memory_map_acquire = nullptr, h.memory_map_release = nullptr;
+  // Only fields that lie wholly inside the daemon's struct_size are kept.
+  if (host->struct_size < offsetof(agfx_host, memory_map_release) + sizeof h.memory_map_release)
+    h.memory_map_acquire = nullptr, h.memory_map_release = nullptr;
+  if (host->struct_size < offsetof(agfx_host, create_task_zero_fill) + sizeof h.create_task_zero_fill)
+    h.create_task_zero_fill = nullptr;
   return h;
 }
 void RaiseToHost(void* ctx, uint32_t vector) {
@@ -227,7 +231,10 @@ bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_l
   AGFXCreateTask create = ^AgfxPgTask*(uint64_t vm_size, void** base) {
     AgfxPgTask* task = nullptr;
     link->With([&](const agfx_host& h) {
-      agfx_task* t = h.create_task(h.opaque, vm_size, base);
+      // QEMU's tasks: zero-fill reservations and holes (finding 9), where
+      // the daemon offers them.
+      agfx_task* t = h.create_task_zero_fill ? h.create_task_zero_fill(h.opaque, vm_size, base)
+                                             : h.create_task(h.opaque, vm_size, base);
       if (!t) return;  // QEMU dereferences NULL here; we report the failure
       task = new (std::nothrow) AgfxPgTask{t};
       if (!task) h.destroy_task(h.opaque, t);
