@@ -49,7 +49,14 @@
       "type": "static_library",
       "dependencies": ["agfx_platform"],
       "sources": [
-        "soft/soft_device.cc"
+        "soft/backend.cc",
+        "soft/displays.cc",
+        "soft/frames.cc",
+        "soft/iosfc.cc",
+        "soft/registers.cc",
+        "soft/ring.cc",
+        "soft/state.cc",
+        "soft/tasks.cc"
       ]
     },
     {

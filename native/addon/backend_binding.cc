@@ -22,7 +22,7 @@
 #include "agfx_backend.h"
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
-#include "soft/soft_device.h"
+#include "soft/backend.h"
 
 #if AGFX_HAVE_PVG
 // The pvg backend is built on macOS only (binding.gyp: agfx_pvg, AGFX_HAVE_PVG).

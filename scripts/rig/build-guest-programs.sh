@@ -6,8 +6,9 @@
 #
 # Installs the Debian cross compiler (gcc-aarch64-linux-gnu,
 # libc6-dev-arm64-cross) on the host when it is missing (needs root and the
-# archive). A program is rebuilt only when its source (or this script) is
-# newer than its binary, or with --force.
+# archive). A program is rebuilt only when its source, a header in
+# native/include/ (agfx_soft.h: the soft device's guest interface) or this
+# script is newer than its binary, or with --force.
 #
 # Exit status: 0 when every program is built; 77 (RIG UNAVAILABLE) when the
 # compiler is missing and cannot be installed; 1 on a compile error.
@@ -25,8 +26,10 @@ case "${1:-}" in
 esac
 
 CC=aarch64-linux-gnu-gcc
-CFLAGS=(-std=c11 -static -O2 -Wall -Wextra)
 src_dir="$(cd "$here/../../test/guest" && pwd)"
+# The soft device's guest interface (agfx_soft.h) is shared with the device.
+inc_dir="$(cd "$here/../../native/include" && pwd)"
+CFLAGS=(-std=c11 -static -O2 -Wall -Wextra -I "$inc_dir")
 out_dir="$RIG_GUEST/bin"
 self="${BASH_SOURCE[0]}"
 
@@ -68,7 +71,8 @@ built=0 fresh=0
 for src in "${sources[@]}"; do
   name="$(basename "$src" .c)"
   bin="$out_dir/$name"
-  if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$self" ]; then
+  if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$self" ] &&
+    [ -z "$(find "$inc_dir" -newer "$bin" | head -1)" ]; then
     fresh=$((fresh + 1))
     continue
   fi

@@ -1,4 +1,4 @@
-// The soft backend's state blob (native/soft/soft_device.cc Save/Restore,
+// The soft backend's state blob (native/soft/state.cc Save/Restore,
 // little-endian, magic "AGFXSOF1") <-> the SoftDeviceState fields of the
 // device-state message. Every length and count is checked on the way in; the
 // backend checks everything again when it restores.
