@@ -192,7 +192,12 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
-    .addOption(new Option('--serial-base <n>', 'display serial numbers start here (low byte: port + 1); default: derived from --socket-path, so two daemons differ and a restart keeps them').argParser(intArg('--serial-base', 0x100, 0xffffffff)))
+    .addOption(
+      new Option(
+        '--serial-base <n>',
+        'display serial numbers start here (low byte: port + 1); default: derived from --socket-path, so two daemons differ and a restart keeps them',
+      ).argParser(intArg('--serial-base', 0x100, 0xffffffff)),
+    )
     .addOption(new Option('--print-capabilities', 'print a JSON description of this backend program and exit'))
     .addOption(
       new Option(

@@ -20,8 +20,15 @@ export interface NativeTestAddon extends NativeAddon {
   testMemoryMapLive(): number;
   /** A zero-fill task (what pvg asks for) touched as a GPU would; see native/testing/test_hooks.cc. */
   testTaskSemantics(): Record<
-    | 'bigTask' | 'holeReadsZero' | 'holeWritable' | 'mapped' | 'roStrayWriteKept' | 'guestRamUnchanged'
-    | 'unmapReadsZero' | 'dmaUnmapReadsZero' | 'strictHoleFaults',
+    | 'bigTask'
+    | 'holeReadsZero'
+    | 'holeWritable'
+    | 'mapped'
+    | 'roStrayWriteKept'
+    | 'guestRamUnchanged'
+    | 'unmapReadsZero'
+    | 'dmaUnmapReadsZero'
+    | 'strictHoleFaults',
     boolean
   > & { pageSize: number };
 }

@@ -17,7 +17,17 @@ describe('macOS build (zig, both architectures)', () => {
     const run = spawnSync('bash', [join(root, 'scripts/check-darwin.sh')], { cwd: root, encoding: 'utf8', timeout: 1_500_000 });
     const out = `${run.stdout ?? ''}${run.stderr ?? ''}`;
     if (run.status === 77) {
-      console.error(['#'.repeat(78), '# SKIPPED: Darwin compile: zig could not be installed here.', ...out.trim().split('\n').map((l) => `# ${l}`), '#'.repeat(78)].join('\n'));
+      console.error(
+        [
+          '#'.repeat(78),
+          '# SKIPPED: Darwin compile: zig could not be installed here.',
+          ...out
+            .trim()
+            .split('\n')
+            .map((l) => `# ${l}`),
+          '#'.repeat(78),
+        ].join('\n'),
+      );
       t.skip('zig unavailable (scripts/check-darwin.sh exit 77)');
       return;
     }

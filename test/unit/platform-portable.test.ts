@@ -24,8 +24,24 @@ describe('platform_posix.cc (C++ unit tests)', () => {
     const p = (f: string): string => join(root, 'native/platform', f);
     execFileSync(
       'g++',
-      ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-pthread', '-I', join(root, 'native/include'), '-I', join(root, 'native'),
-        p('platform_test.cc'), p('platform_common.cc'), p('platform_posix.cc'), p('platform_guarded_copy.cc'), '-o', exe],
+      [
+        '-std=c++17',
+        '-O1',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-pthread',
+        '-I',
+        join(root, 'native/include'),
+        '-I',
+        join(root, 'native'),
+        p('platform_test.cc'),
+        p('platform_common.cc'),
+        p('platform_posix.cc'),
+        p('platform_guarded_copy.cc'),
+        '-o',
+        exe,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
   });
@@ -33,7 +49,11 @@ describe('platform_posix.cc (C++ unit tests)', () => {
   it('passes every case', () => {
     const run = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
     const out = `${run.stdout ?? ''}${run.stderr ?? ''}`;
-    assert.deepEqual(out.split('\n').filter((l) => l.startsWith('not ok')), [], out);
+    assert.deepEqual(
+      out.split('\n').filter((l) => l.startsWith('not ok')),
+      [],
+      out,
+    );
     const summary = /^(\d+) passed, (\d+) failed$/m.exec(out);
     assert.ok(summary, `no summary line in:\n${out}`);
     assert.equal(Number(summary[2]), 0, out);

@@ -45,7 +45,7 @@ describe('pvg backend source rules', () => {
     }
   });
 
-  it('8: the main queue gets only OffMain\'s wake-up block; display handlers never run on it', () => {
+  it("8: the main queue gets only OffMain's wake-up block; display handlers never run on it", () => {
     const uses = sources.flatMap(({ f, text }) => [...text.matchAll(/dispatch_get_main_queue\(\)[^\n]*/g)].map((m) => `${f}: ${m[0]}`));
     assert.deepEqual(uses, ['pvg_backend.mm: dispatch_get_main_queue(), ^{});']);
     const display = sources.find((s) => s.f === 'pvg_display.mm')!.text;
