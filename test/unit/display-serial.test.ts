@@ -4,9 +4,9 @@
 // and --serial-base. Plus BAR0's size from the backend (finding 17).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseArgs } from '../../daemon/src/cli.js';
-import { gfxBarSize, GFX_BAR_SIZE } from '../../daemon/src/device/apple-gfx-pci.js';
-import { DEFAULT_SERIAL_BASE, displaySerial, serialBaseFor } from '../../daemon/src/display/displays.js';
+import { parseArgs } from '#daemon/cli.js';
+import { gfxBarSize, GFX_BAR_SIZE } from '#daemon/device/apple-gfx-pci.js';
+import { DEFAULT_SERIAL_BASE, displaySerial, serialBaseFor } from '#daemon/display/displays.js';
 
 describe('display serials', () => {
   it('differ between daemons serving different sockets, for every port', () => {
