@@ -57,7 +57,7 @@ const FORMATS: Record<string, PixelFormat> = {
   'bgr233 8bpp': { bitsPerPixel: 8, depth: 8, bigEndian: false, trueColour: true, redMax: 7, greenMax: 7, blueMax: 3, redShift: 0, greenShift: 3, blueShift: 6 },
 };
 
-const ENCODINGS: Record<string, number> = { raw: Encoding.RAW, zlib: Encoding.ZLIB, zrle: Encoding.ZRLE };
+const ENCODINGS: Record<string, number> = { raw: Encoding.RAW, zlib: Encoding.ZLIB, zrle: Encoding.ZRLE, tight: Encoding.TIGHT };
 
 describe('VNC server (RFB 3.8) over the soft backend', () => {
   const lines: Line[] = [];
@@ -192,7 +192,7 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
 
   it('picks the first encoding of the client list that it supports', async () => {
     const c = await client(1);
-    c.setEncodings([7 /* tight */, 5 /* hextile */, Encoding.ZLIB, Encoding.ZRLE, Encoding.RAW]);
+    c.setEncodings([-260 /* TightPNG */, 5 /* hextile */, Encoding.ZLIB, Encoding.TIGHT, Encoding.ZRLE, Encoding.RAW]);
     c.requestUpdate(false);
     const u = await c.nextUpdate();
     assert.deepEqual([...new Set(u!.rects.map((r) => r.encoding))], [Encoding.ZLIB]);

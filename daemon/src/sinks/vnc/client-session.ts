@@ -14,6 +14,7 @@ import { ByteQueue } from './byte-queue.js';
 import { DeflateStream } from './encodings/deflate-stream.js';
 import { ExtDesktopReason, ExtDesktopStatus, encodeCursor, encodeDesktopSize, encodeExtendedDesktopSize } from './encodings/pseudo.js';
 import { encodeCopyRect, encodeRaw } from './encodings/raw.js';
+import { TightState, encodeTight } from './encodings/tight.js';
 import { encodeZlib } from './encodings/zlib.js';
 import { encodeZrle } from './encodings/zrle.js';
 import { checkVncAuth, negotiateVersion, newChallenge, securityFailure, securityOffer, securityResult, serverInit } from './handshake.js';
@@ -65,6 +66,9 @@ export interface SessionStats {
   framesSkipped: number;
   /** Rectangles sent as CopyRect (a move the client does itself). */
   copyRects: number;
+  /** Tight pieces sent as JPEG, and lossless refreshes of them. */
+  jpegRects: number;
+  losslessRefreshes: number;
   pendingBytes: number;
 }
 
@@ -80,12 +84,20 @@ const MAX_UPDATE_RECTS = 16;
 const MAX_CUT_TEXT = 1 << 20;
 const MAX_SCREENS = 16;
 
-const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.ZRLE]: 'zrle' };
+const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.TIGHT]: 'tight', [Encoding.ZRLE]: 'zrle' };
+/**
+ * Tiles a client got as JPEG are sent again losslessly once the display has
+ * not changed for this long (as QEMU's and TigerVNC's servers do), so an idle
+ * screen ends exact in every viewer.
+ */
+const LOSSLESS_REFRESH_MS = 250;
 
 /** A frame's rectangles for one client: a CopyRect first (if any), then pixels. */
 interface Damage {
   copy: Move | null;
   rects: Rect[];
+  /** The rectangles re-send JPEG'd tiles: lossless this time. */
+  refresh?: boolean;
 }
 
 type Phase = 'version' | 'security' | 'auth' | 'init' | 'normal' | 'closed';
@@ -131,13 +143,23 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private cursorDirty = true;
   private zlib: DeflateStream | null = null;
   private zrle: DeflateStream | null = null;
+  private tight: TightState | null = null;
+  /** QualityLevel 0..9 the client sent (Tight may use JPEG); null: lossless only. */
+  private qualityLevel: number | null = null;
+  /** CompressLevel 0..9 the client sent (Tight's zlib level, fixed at its first Tight update). */
+  private compressLevel: number | null = null;
+  /** Tiles (GRID cells of the client's framebuffer) it shows from JPEG. */
+  private lossy = new Uint8Array(0);
+  private lossyAny = false;
+  private lastChangeAt = 0;
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   // pacing
   private busy = false;
   private scheduled = false;
   private lastSequence = 0;
 
-  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0, copyRects: 0 };
+  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0, copyRects: 0, jpegRects: 0, losslessRefreshes: 0 };
   private readonly debug: boolean;
   private readonly log: Logger;
   private readonly onFrame = (): void => this.kick();
@@ -197,6 +219,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     d.off('detached', this.onDetached);
     this.zlib?.close();
     this.zrle?.close();
+    this.tight?.close();
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.sentVersion = null;
     this.unpin();
     if (flush) {
@@ -432,6 +456,12 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.wantsCopyRect = list.includes(Encoding.COPY_RECT);
     this.wantsDesktopSize = list.includes(Encoding.DESKTOP_SIZE);
     this.wantsLastRect = list.includes(Encoding.LAST_RECT);
+    const level = (base: number): number | null => {
+      const e = list.find((x) => x >= base && x <= base + 9);
+      return e === undefined ? null : e - base;
+    };
+    this.qualityLevel = level(Encoding.QUALITY_LEVEL_0);
+    this.compressLevel = level(Encoding.COMPRESS_LEVEL_0);
     // As QEMU: every SetEncodings that lists it is answered, so the client knows.
     this.pendingExtKeyAck = list.includes(Encoding.QEMU_EXTENDED_KEY_EVENT);
     const ext = list.includes(Encoding.EXTENDED_DESKTOP_SIZE);
@@ -520,16 +550,31 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       // Encoding may wait for zlib and the socket: the frame's buffer must
       // not be brought forward meanwhile.
       this.releaseFrame = d.pin(frame);
-      const { copy, rects: rs } = this.damage(frame);
+      const { copy, rects: rs, refresh } = this.damage(frame);
       if (copy) {
         add(encodeCopyRect(copy));
         this.counters.copyRects++;
+        if (this.lossyAny) this.moveLossy(copy);
       }
+      if (!refresh && (copy || rs.length > 0)) this.lastChangeAt = Date.now();
+      if (refresh) this.counters.losslessRefreshes++;
       const enc = this.pixelEncoding;
+      const stride = frame.width * 4;
       for (const r of rs) {
-        if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, frame.width * 4, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
-        else if (enc === Encoding.ZLIB) add(await encodeZlib(tr, frame.data, frame.width * 4, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
-        else add(encodeRaw(tr, frame.data, frame.width * 4, r));
+        if (enc === Encoding.TIGHT) {
+          const t = (this.tight ??= new TightState(this.compressLevel ?? this.opts.zlibLevel));
+          t.quality = refresh ? null : this.qualityLevel;
+          const jpegs: Rect[] = [];
+          for (const piece of await encodeTight(tr, frame.data, stride, r, t, jpegs)) add(piece);
+          this.markLossy(r, false);
+          for (const j of jpegs) this.markLossy(j, true);
+          this.counters.jpegRects += jpegs.length;
+          continue;
+        }
+        if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, stride, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
+        else if (enc === Encoding.ZLIB) add(await encodeZlib(tr, frame.data, stride, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
+        else add(encodeRaw(tr, frame.data, stride, r));
+        if (this.lossyAny) this.markLossy(r, false);
       }
     }
     if (cursor) add(cursor);
@@ -561,6 +606,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const changes = this.sentVersion !== null && this.owed.length === ntiles ? d.changesSince(this.sentVersion) : null;
     if (changes && !changes.move && changes.rects.length === 0 && this.forcedArea === null && !this.owedAny) {
       this.sentVersion = frame.version;
+      if (this.lossyAny) return this.losslessRefresh(w, h);
       return { copy: null, rects: [] }; // idle: nothing new, nothing owed
     }
     const all = { x: 0, y: 0, w, h };
@@ -606,6 +652,58 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.owed = owed;
     this.owedAny = owedAny;
     return { copy, rects: tilesToRects(dirty, w, h, GRID) };
+  }
+
+  /** The lossy tile map for the client's framebuffer size (cleared when that changed). */
+  private lossyMap(): Uint8Array {
+    const n = tileCols(this.fbWidth, GRID) * tileRows(this.fbHeight, GRID);
+    if (this.lossy.length !== n) {
+      this.lossy = new Uint8Array(n);
+      this.lossyAny = false;
+    }
+    return this.lossy;
+  }
+
+  /** `r` was sent as JPEG (lossy) or losslessly (its tiles are exact now: `r` is grid-aligned or ends at the frame's edge). */
+  private markLossy(r: Rect, lossy: boolean): void {
+    const map = this.lossyMap();
+    if (lossy) {
+      markRect(map, this.fbWidth, this.fbHeight, r, GRID);
+      this.lossyAny = true;
+      return;
+    }
+    const cols = tileCols(this.fbWidth, GRID);
+    for (let ty = Math.floor(r.y / GRID); ty * GRID < Math.min(this.fbHeight, r.y + r.h); ty++)
+      for (let tx = Math.floor(r.x / GRID); tx * GRID < Math.min(this.fbWidth, r.x + r.w); tx++) map[ty * cols + tx] = 0;
+    this.lossyAny = map.includes(1);
+  }
+
+  /** A CopyRect carries JPEG'd pixels along: its destination counts as lossy if its source had any. */
+  private moveLossy(m: Move): void {
+    const map = this.lossyMap();
+    const src = new Uint8Array(map.length);
+    markRect(src, this.fbWidth, this.fbHeight, { x: m.srcX, y: m.srcY, w: m.w, h: m.h }, GRID);
+    for (let i = 0; i < map.length; i++)
+      if (src[i] && map[i]) {
+        markRect(map, this.fbWidth, this.fbHeight, m, GRID);
+        return;
+      }
+  }
+
+  /** The idle display's JPEG'd tiles, once it has been idle LOSSLESS_REFRESH_MS; until then a timer. */
+  private losslessRefresh(w: number, h: number): Damage {
+    const wait = this.lastChangeAt + LOSSLESS_REFRESH_MS - Date.now();
+    if (wait > 0) {
+      this.refreshTimer ??= setTimeout(() => {
+        this.refreshTimer = null;
+        this.kick();
+      }, wait);
+      return { copy: null, rects: [] };
+    }
+    const rects = tilesToRects(this.lossyMap(), w, h, GRID);
+    this.lossy.fill(0);
+    this.lossyAny = false;
+    return { copy: null, rects, refresh: true };
   }
 
   /** The client will have `frame` (outside what it is owed). */
