@@ -430,6 +430,7 @@ export class RfbClient {
       const { len, bytes: lb } = await this.compactLength();
       const data = await this.read(len);
       this.jpegRects++;
+      if (!this.decode) return bytes + lb + len;
       const img = jpeg.decode(data, { useTArray: true, formatAsRGBA: true });
       if (img.width !== r.w || img.height !== r.h) throw new Error(`JPEG ${img.width}x${img.height} in a ${r.w}x${r.h} rectangle`);
       if (this.decode) fill((i) => tp.toPixel(Buffer.from([img.data[i * 4]!, img.data[i * 4 + 1]!, img.data[i * 4 + 2]!]), 0));
@@ -457,6 +458,7 @@ export class RfbClient {
       bytes += size;
     } else {
       const { len, bytes: lb } = await this.compactLength();
+      if (!this.decode) return bytes + lb + (await this.skip(len), len);
       data = await (this.tightZ[stream] ??= new Inflater()).inflate(await this.read(len));
       bytes += lb + len;
       if (data.length !== size) throw new Error(`Tight data inflated to ${data.length} bytes, expected ${size}`);
