@@ -30,6 +30,8 @@ export interface Config {
   vncWebsocket: VncListen | null;
   /** Browser origins allowed on the VNC WebSocket besides the Host's own. */
   vncWebsocketOrigins: string[];
+  /** Viewers may make their size the display's preferred mode (SetDesktopSize). */
+  vncResize: boolean;
   /** Browser viewer address. */
   web: { host: string; port: number } | null;
   webToken: string | null;
@@ -129,6 +131,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--display <modes>', 'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)').argParser(displayArg))
     .addOption(new Option('--vnc <[host:]port>', 'VNC server: display N on PORT+N (loopback unless HOST is given)').argParser(vncArg('--vnc')))
     .addOption(new Option('--vnc-websocket <[host:]port>', 'RFB over WebSocket for noVNC: display N on PORT+N (loopback unless HOST is given; needs --vnc)').argParser(vncArg('--vnc-websocket')))
+    .addOption(new Option('--vnc-no-resize', "refuse viewers' SetDesktopSize (default: the requested size becomes the display's preferred mode)"))
     .addOption(new Option('--vnc-websocket-origin <origin>', 'a browser origin (scheme://host[:port], or *) allowed on --vnc-websocket besides pages of the same host; repeatable').argParser(originArg))
     .addOption(new Option('--vnc-password-file <file>', 'enable VNC authentication with the password in FILE (first line; 8 characters count)').argParser(secretFile('--vnc-password-file')))
     .addOption(new Option('--web <[host:]port>', 'browser viewer on HOST:PORT (loopback unless HOST is given)').argParser((v) => parseHostPort(v, '--web')))
@@ -166,6 +169,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     vncPassword: o.vncPasswordFile ?? null,
     vncWebsocket: o.vncWebsocket ?? null,
     vncWebsocketOrigins: o.vncWebsocketOrigin ?? [],
+    vncResize: !o.vncNoResize,
     web: o.web ?? null,
     webToken: o.webTokenFile ?? null,
     qmp: o.qmp ?? null,

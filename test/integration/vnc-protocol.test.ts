@@ -87,7 +87,7 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     guest = new SoftGuest(log, BW * BH * 4, 2);
     guest.attach([{ width: W, height: H, refreshHz: 60 }, { width: 32, height: 24, refreshHz: 60 }], 0);
     guest.attach([{ width: BW, height: BH, refreshHz: 60 }], 1);
-    vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input, log, stallTimeoutMs: 1500 });
+    vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input, log, stallTimeoutMs: 1500, allowResize: false });
     locked = new VncServer({ listen: '127.0.0.1:0', displays: guest.displays, input, log, password: 'sesame' });
     await vnc.start();
     await locked.start();
@@ -297,7 +297,7 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     c.close();
   });
 
-  it('DesktopSize and ExtendedDesktopSize on SET_MODE; SetDesktopSize is refused politely', async () => {
+  it('DesktopSize and ExtendedDesktopSize on SET_MODE; SetDesktopSize is refused politely when resizing is off', async () => {
     const a = await client(0);
     a.setEncodings([Encoding.RAW, Encoding.DESKTOP_SIZE]);
     a.requestUpdate(false);

@@ -52,6 +52,12 @@ export interface SessionOptions {
   /** Close a client whose pending update has not moved for this long. */
   stallTimeoutMs: number;
   zlibLevel: number;
+  /**
+   * A viewer's SetDesktopSize: make width x height the display's preferred
+   * mode (VncServer: through Displays.setModes, as `ctl display`); resolves
+   * with the ExtendedDesktopSize status. Absent: resizing is prohibited.
+   */
+  resize?: ((width: number, height: number) => Promise<number>) | undefined;
 }
 
 export interface SessionStats {
@@ -83,6 +89,8 @@ const GRID = 16;
 const MAX_UPDATE_RECTS = 16;
 const MAX_CUT_TEXT = 1 << 20;
 const MAX_SCREENS = 16;
+/** A viewer's SetDesktopSize requests are applied at most this often. */
+const RESIZE_INTERVAL_MS = 250;
 
 const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.TIGHT]: 'tight', [Encoding.ZRLE]: 'zrle' };
 /**
@@ -129,6 +137,9 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private requestArea: Rect | null = null;
   private forcedArea: Rect | null = null;
   private pendingExtDesktop: { reason: number; status: number } | null = null;
+  /** A SetDesktopSize of this viewer is being applied; when the last one was. */
+  private resizing = false;
+  private lastResizeAt = 0;
 
   // what the client has
   private fbWidth = 0;
@@ -438,16 +449,47 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         if (screens > MAX_SCREENS) throw new ProtocolError(`SetDesktopSize with ${screens} screens`);
         if (q.length < 8 + 16 * screens) return false;
         const b = q.take(8 + 16 * screens);
-        this.log.info({ width: b.readUInt16BE(2), height: b.readUInt16BE(4) }, 'vnc_desktop_size_refused');
-        if (this.wantsExtDesktopSize) {
-          this.pendingExtDesktop = { reason: ExtDesktopReason.CLIENT, status: ExtDesktopStatus.PROHIBITED };
-          this.kick();
-        }
+        this.setDesktopSize(b);
         return true;
       }
       default:
         throw new ProtocolError(`unknown message type ${type}`);
     }
+  }
+
+  /**
+   * SetDesktopSize (RFB 7.5.x, ExtendedDesktopSize): one screen covering the
+   * framebuffer at 0,0 becomes the display's preferred mode; the answer is an
+   * ExtendedDesktopSize with reason "client" and the RFB status. One request
+   * per viewer at a time and at most one per RESIZE_INTERVAL_MS (more: "out
+   * of resources"), so a viewer cannot churn the guest's mode list.
+   */
+  private setDesktopSize(b: Buffer): void {
+    const width = b.readUInt16BE(2);
+    const height = b.readUInt16BE(4);
+    const screens = b[6]!;
+    const answer = (status: number): void => {
+      this.log.info({ width, height, status }, status === ExtDesktopStatus.OK ? 'vnc_desktop_size_requested' : 'vnc_desktop_size_refused');
+      if (!this.wantsExtDesktopSize || this.phase === 'closed') return;
+      this.pendingExtDesktop = { reason: ExtDesktopReason.CLIENT, status };
+      this.kick();
+    };
+    const one = screens === 1 && b.readUInt16BE(12) === 0 && b.readUInt16BE(14) === 0 && b.readUInt16BE(16) === width && b.readUInt16BE(18) === height;
+    if (!this.opts.resize) return answer(ExtDesktopStatus.PROHIBITED);
+    if (!one || width === 0 || height === 0) return answer(ExtDesktopStatus.INVALID_LAYOUT);
+    if (this.resizing || Date.now() - this.lastResizeAt < RESIZE_INTERVAL_MS) return answer(ExtDesktopStatus.NO_RESOURCES);
+    this.resizing = true;
+    this.lastResizeAt = Date.now();
+    this.opts.resize(width, height).then(
+      (status) => {
+        this.resizing = false;
+        answer(status);
+      },
+      () => {
+        this.resizing = false;
+        answer(ExtDesktopStatus.NO_RESOURCES);
+      },
+    );
   }
 
   private setEncodings(list: number[]): void {
@@ -518,7 +560,9 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     };
     const frame = d.latest();
     if (frame && (frame.width !== this.fbWidth || frame.height !== this.fbHeight) && (this.wantsExtDesktopSize || this.wantsDesktopSize)) {
-      if (this.wantsExtDesktopSize) add(encodeExtendedDesktopSize(ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
+      // The answer to this viewer's own SetDesktopSize, if that is what changed the size.
+      const mine = this.pendingExtDesktop?.reason === ExtDesktopReason.CLIENT && this.pendingExtDesktop.status === ExtDesktopStatus.OK;
+      if (this.wantsExtDesktopSize) add(encodeExtendedDesktopSize(mine ? ExtDesktopReason.CLIENT : ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
       else add(encodeDesktopSize(frame.width, frame.height));
       this.fbWidth = frame.width;
       this.fbHeight = frame.height;
