@@ -462,7 +462,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
    * framebuffer at 0,0 becomes the display's preferred mode; the answer is an
    * ExtendedDesktopSize with reason "client" and the RFB status. One request
    * per viewer at a time and at most one per RESIZE_INTERVAL_MS (more: "out
-   * of resources"), so a viewer cannot churn the guest's mode list.
+   * of resources"), so a viewer cannot churn the guest's mode list
+   * (docs/design.md invariant 4).
    */
   private setDesktopSize(b: Buffer): void {
     const width = b.readUInt16BE(2);

@@ -73,7 +73,12 @@ export function tightPieces(r: Rect): Rect[] {
   return out;
 }
 
-/** Per piece: the client pixel values, and its palette when it has few colours. */
+/**
+ * Per piece: the client pixel values, and its palette when it has few
+ * colours. Shared by every session: safe because a piece's analysis and its
+ * use (building the palette and data) run in one synchronous stretch, before
+ * the next await.
+ */
 const values = new Uint32Array(TIGHT_MAX_PIXELS);
 const paletteIndex = new Map<number, number>();
 const paletteValues: number[] = [];
@@ -134,7 +139,9 @@ export async function encodeTight(tr: PixelTranslator, frame: Buffer, stride: nu
   const out: Buffer[][] = [];
   let first = true;
   for (const p of tightPieces(r)) {
-    if (!first) await nextTurn(); // a big rectangle yields to the event loop between pieces
+    // A big rectangle yields to the event loop between pieces: the JS thread
+    // also answers vCPUs waiting on region replies (docs/design.md invariant 3).
+    if (!first) await nextTurn();
     first = false;
     const header = rectHeader(p.x, p.y, p.w, p.h, Encoding.TIGHT);
     const colours = analyse(tr, frame, stride, p);
