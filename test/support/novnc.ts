@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
+import { foreignEnv } from './chromium.js';
 
 export const NOVNC_DEBIAN = '/usr/share/novnc';
 /** The package's root: its one export is core/rfb.js. */
@@ -21,7 +22,7 @@ const ROOTS: Record<NoVncTree, string> = { npm: NOVNC_NPM, debian: NOVNC_DEBIAN 
 /** The tree's version, from its package.json (npm) or dpkg (Debian). */
 export function noVncVersion(tree: NoVncTree): string {
   if (tree === 'npm') return (JSON.parse(readFileSync(join(NOVNC_NPM, 'package.json'), 'utf8')) as { version: string }).version;
-  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'novnc'], { encoding: 'utf8' });
+  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'novnc'], { encoding: 'utf8', env: foreignEnv() });
   return r.stdout.trim() || 'unknown';
 }
 
@@ -29,7 +30,7 @@ export function noVncVersion(tree: NoVncTree): string {
 export function ensureDebianNoVnc(): string | null {
   if (existsSync(join(NOVNC_DEBIAN, 'core', 'rfb.js'))) return null;
   if (process.getuid?.() !== 0) return `${NOVNC_DEBIAN} is missing and we are not root to apt-get install novnc`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = foreignEnv({ DEBIAN_FRONTEND: 'noninteractive' });
   spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 5 * 60 * 1000 });
   const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'novnc'], { encoding: 'utf8', env, timeout: 10 * 60 * 1000 });
   if (existsSync(join(NOVNC_DEBIAN, 'core', 'rfb.js'))) return null;
