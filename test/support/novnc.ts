@@ -60,13 +60,6 @@ window.startVnc = async (tree, url, opts) => {
   rfb.addEventListener('securityfailure', (e) => window.vnc.events.push('securityfailure ' + e.detail.status + ' ' + (e.detail.reason || '')));
   rfb.addEventListener('desktopname', (e) => { window.vnc.name = e.detail.name; });
 };
-window.readCanvas = () => {
-  const c = window.rfb._canvas;
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let s = '';
-  for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
-  return { width: c.width, height: c.height, rgba: btoa(s) };
-};
 </script></body></html>`;
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
@@ -115,8 +108,14 @@ export interface NoVncState {
 
 export const noVncState = (page: Page): Promise<NoVncState> => page.evaluate(() => (window as unknown as { vnc: NoVncState }).vnc);
 
-/** The noVNC canvas: width, height and RGBA pixels. */
+/** The noVNC canvas (in #screen, on the harness and on Debian's vnc_lite.html): width, height and RGBA pixels. */
 export async function readNoVncCanvas(page: Page): Promise<{ width: number; height: number; rgba: Buffer }> {
-  const r = await page.evaluate(() => (window as unknown as { readCanvas: () => { width: number; height: number; rgba: string } }).readCanvas());
+  const r = await page.evaluate(() => {
+    const c = document.querySelector('#screen canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, Array.from(d.subarray(i, i + 0x8000)));
+    return { width: c.width, height: c.height, rgba: btoa(s) };
+  });
   return { width: r.width, height: r.height, rgba: Buffer.from(r.rgba, 'base64') };
 }
