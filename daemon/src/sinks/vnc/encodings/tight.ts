@@ -80,6 +80,8 @@ export function tightPieces(r: Rect): Rect[] {
  * the next await.
  */
 const values = new Uint32Array(TIGHT_MAX_PIXELS);
+/** Each pixel's palette index (while the piece has at most MAX_PALETTE colours). */
+const indices = new Uint8Array(TIGHT_MAX_PIXELS);
 const paletteIndex = new Map<number, number>();
 const paletteValues: number[] = [];
 
@@ -89,21 +91,26 @@ function analyse(tr: PixelTranslator, frame: Buffer, stride: number, p: Rect): n
   paletteValues.length = 0;
   let n = 0;
   let prev = -1;
+  let prevIndex = 0;
   let many = false;
   for (let r = 0; r < p.h; r++) {
     let s = (p.y + r) * stride + p.x * 4;
     for (let c = 0; c < p.w; c++, s += 4) {
       const v = tr.value(frame, s);
-      values[n++] = v;
-      if (v === prev || many) continue;
-      prev = v;
-      if (!paletteIndex.has(v)) {
-        if (paletteValues.length === MAX_PALETTE) many = true;
+      if (v !== prev && !many) {
+        // a Map lookup only where the colour changes (runs are the rule in UI content)
+        prev = v;
+        const k = paletteIndex.get(v);
+        if (k !== undefined) prevIndex = k;
+        else if (paletteValues.length === MAX_PALETTE) many = true;
         else {
-          paletteIndex.set(v, paletteValues.length);
+          prevIndex = paletteValues.length;
+          paletteIndex.set(v, prevIndex);
           paletteValues.push(v);
         }
       }
+      indices[n] = prevIndex;
+      values[n++] = v;
     }
   }
   return many ? MAX_PALETTE + 1 : paletteValues.length;
@@ -165,13 +172,9 @@ export async function encodeTight(tr: PixelTranslator, frame: Buffer, stride: nu
       if (mono) {
         const rowBytes = (p.w + 7) >> 3;
         data = Buffer.alloc(rowBytes * p.h);
-        const one = paletteValues[1]!;
         for (let y = 0, i = 0; y < p.h; y++)
-          for (let x = 0; x < p.w; x++, i++) if (values[i] === one) data[y * rowBytes + (x >> 3)]! |= 0x80 >> (x & 7);
-      } else {
-        data = Buffer.allocUnsafe(n);
-        for (let i = 0; i < n; i++) data[i] = paletteIndex.get(values[i]!)!;
-      }
+          for (let x = 0; x < p.w; x++, i++) if (indices[i] === 1) data[y * rowBytes + (x >> 3)]! |= 0x80 >> (x & 7);
+      } else data = Buffer.from(indices.subarray(0, n));
       out.push([header, head, ...(await compressed(state, mono ? STREAM_MONO : STREAM_INDEXED, data))]);
       continue;
     }
