@@ -34,6 +34,8 @@ export interface Config {
   vncWebsocket: VncListen | null;
   /** Browser origins allowed on the VNC WebSocket besides the Host's own. */
   vncWebsocketOrigins: string[];
+  /** Viewers may make their size the display's preferred mode (SetDesktopSize). */
+  vncResize: boolean;
   /** Browser viewer address. */
   web: { host: string; port: number } | null;
   webToken: string | null;
@@ -157,6 +159,9 @@ export function buildProgram(): Command {
       ).argParser(vncArg('--vnc-websocket')),
     )
     .addOption(
+      new Option('--vnc-no-resize', "refuse viewers' SetDesktopSize (default: the requested size becomes the display's preferred mode)"),
+    )
+    .addOption(
       new Option(
         '--vnc-websocket-origin <origin>',
         'a browser origin (scheme://host[:port], or *) allowed on --vnc-websocket besides pages of the same host; repeatable',
@@ -232,6 +237,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     vncPassword: o.vncPasswordFile ?? null,
     vncWebsocket: o.vncWebsocket ?? null,
     vncWebsocketOrigins: o.vncWebsocketOrigin ?? [],
+    vncResize: !o.vncNoResize,
     web: o.web ?? null,
     webToken: o.webTokenFile ?? null,
     qmp: o.qmp ?? null,
