@@ -56,13 +56,13 @@ describe('noVNC in Chromium follows an animating guest pixel for pixel', { skip 
 
   before(async () => {
     stage = new AnimatedDisplay(
-    pino({ level: 'warn' }),
-    [
-      [640, 480],
-      [512, 384],
-    ],
-    { modeEveryMs: 2500, frameMs: 20, cursorSize: [13, 19] },
-  );
+      pino({ level: 'warn' }),
+      [
+        [640, 480],
+        [512, 384],
+      ],
+      { modeEveryMs: 2500, frameMs: 20, cursorSize: [13, 19] },
+    );
     await stage.start();
     http = await serveNoVnc();
     browser = await launchChromium();
@@ -74,7 +74,9 @@ describe('noVNC in Chromium follows an animating guest pixel for pixel', { skip 
         if (c.lite) {
           const port = new URL(stage.wsUrl).port;
           await page.goto(`${http.base}/debian/vnc_lite.html?host=127.0.0.1&port=${port}&path=`);
-          await page.waitForFunction(() => (document.getElementById('status')?.textContent ?? '').startsWith('Connected'), undefined, { timeout: 20_000 });
+          await page.waitForFunction(() => (document.getElementById('status')?.textContent ?? '').startsWith('Connected'), undefined, {
+            timeout: 20_000,
+          });
         } else {
           await openNoVnc(page, http.base, c.tree, stage.wsUrl, { without: c.without });
           const st = await noVncState(page);
@@ -110,9 +112,12 @@ describe('noVNC in Chromium follows an animating guest pixel for pixel', { skip 
       else assert.ok(s.copyRects > 0, 'the scrolls went as CopyRects');
       await stage.assertShows(client.label, () => readNoVncCanvas(client.page));
       const after = stage.session(client.session)!;
-      t.diagnostic(`updates ${after.updates}, bytes ${after.bytes}, CopyRects ${after.copyRects}, JPEG pieces ${after.jpegRects}, lossless refreshes ${after.losslessRefreshes}`);
+      t.diagnostic(
+        `updates ${after.updates}, bytes ${after.bytes}, CopyRects ${after.copyRects}, JPEG pieces ${after.jpegRects}, lossless refreshes ${after.losslessRefreshes}`,
+      );
       // Tight at the client's quality level: photo-like pieces went as JPEG, and still the picture is exact.
-      if (c.encoding === 'tight') assert.ok(after.jpegRects > 0 && after.losslessRefreshes > 0, 'JPEG (noVNC asks for quality 6), then sent again losslessly');
+      if (c.encoding === 'tight')
+        assert.ok(after.jpegRects > 0 && after.losslessRefreshes > 0, 'JPEG (noVNC asks for quality 6), then sent again losslessly');
     });
 });
 
@@ -145,7 +150,10 @@ describe('noVNC with VNC Authentication over the WebSocket port', { skip }, () =
       await openNoVnc(bad, http.base, tree, stage.wsUrl, { password: 'wrong' });
       const st = await noVncState(bad);
       assert.equal(st.state, 'disconnected');
-      assert.ok(st.events.some((e) => e.startsWith('securityfailure')), st.events.join(', '));
+      assert.ok(
+        st.events.some((e) => e.startsWith('securityfailure')),
+        st.events.join(', '),
+      );
       await good.close();
       await bad.close();
     });

@@ -175,7 +175,14 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
       0,
     );
     guest.attach([{ width: BW, height: BH, refreshHz: 60 }], 1);
-    vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input, log, stallTimeoutMs: 1500, allowResize: false });
+    vnc = new VncServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      displays: guest.displays,
+      input,
+      log,
+      stallTimeoutMs: 1500,
+      allowResize: false,
+    });
     locked = new VncServer({ listen: '127.0.0.1:0', displays: guest.displays, input, log, password: 'sesame' });
     await vnc.start();
     await locked.start();

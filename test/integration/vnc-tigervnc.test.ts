@@ -40,7 +40,13 @@ interface Case {
 const CASES: Case[] = [
   { name: 'its encodings', params: [], copyRect: true, encoding: 'tight' },
   { name: 'its encodings without CopyRect', params: [], copyRect: false, encoding: 'tight' },
-  { name: 'Tight with JPEG throughout (QualityLevel=5)', params: ['AutoSelect=0', 'PreferredEncoding=Tight', 'QualityLevel=5'], copyRect: true, encoding: 'tight', refreshed: true },
+  {
+    name: 'Tight with JPEG throughout (QualityLevel=5)',
+    params: ['AutoSelect=0', 'PreferredEncoding=Tight', 'QualityLevel=5'],
+    copyRect: true,
+    encoding: 'tight',
+    refreshed: true,
+  },
   { name: 'PreferredEncoding=ZRLE', params: ['AutoSelect=0', 'PreferredEncoding=ZRLE'], copyRect: true, encoding: 'zrle' },
   { name: 'PreferredEncoding=raw', params: ['AutoSelect=0', 'PreferredEncoding=raw'], copyRect: true, encoding: 'raw' },
   { name: 'PreferredEncoding=raw without CopyRect', params: ['AutoSelect=0', 'PreferredEncoding=raw'], copyRect: false, encoding: 'raw' },
@@ -117,8 +123,11 @@ describe("TigerVNC's viewer follows an animating guest pixel for pixel", { skip 
         return { width: w.width, height: w.height, rgba: bgraToRgba(w.bgra) };
       });
       const after = stage.session(client.session)!;
-      t.diagnostic(`updates ${after.updates}, bytes ${after.bytes}, CopyRects ${after.copyRects}, JPEG pieces ${after.jpegRects}, lossless refreshes ${after.losslessRefreshes}`);
+      t.diagnostic(
+        `updates ${after.updates}, bytes ${after.bytes}, CopyRects ${after.copyRects}, JPEG pieces ${after.jpegRects}, lossless refreshes ${after.losslessRefreshes}`,
+      );
       // Tight at the client's quality level: photo-like pieces went as JPEG, and still the picture is exact.
-      if (c.refreshed) assert.ok(after.jpegRects > 0 && after.losslessRefreshes > 0, 'JPEG at its quality level, then sent again losslessly');
+      if (c.refreshed)
+        assert.ok(after.jpegRects > 0 && after.losslessRefreshes > 0, 'JPEG at its quality level, then sent again losslessly');
     });
 });

@@ -27,7 +27,8 @@ function bands(): Buffer {
       let v: number;
       if (y < 120) v = 0x204080;
       else if (y < 240) v = (x >> 3) & 1 ? 0xffffff : 0x000000;
-      else if (y < 360) v = [0xff0000, 0x00ff00, 0x0000ff, 0xffff00, 0x00ffff, 0xff00ff, 0x808080, 0x400000, 0x004000, 0x000040][(x >> 4) % 10]!;
+      else if (y < 360)
+        v = [0xff0000, 0x00ff00, 0x0000ff, 0xffff00, 0x00ffff, 0xff00ff, 0x808080, 0x400000, 0x004000, 0x000040][(x >> 4) % 10]!;
       else v = (((x * 255) / W) << 16) | (((y * 255) / H) << 8) | ((x + y + ((r >>> 24) & 15)) & 0xff);
       b.writeUInt32LE((0xff000000 | v) >>> 0, o);
     }
@@ -67,7 +68,10 @@ describe('Tight encoding', () => {
     assert.throws(() => compactLength(1 << 22));
     const ps = tightPieces({ x: 0, y: 0, w: 5000, h: 100 });
     assert.ok(ps.every((p) => p.w <= 2048 && p.w * p.h <= 65536));
-    assert.equal(ps.reduce((n, p) => n + p.w * p.h, 0), 5000 * 100);
+    assert.equal(
+      ps.reduce((n, p) => n + p.w * p.h, 0),
+      5000 * 100,
+    );
   });
 
   it('lossless (no quality level): fill, palettes and full colour decode to the exact frame', async () => {

@@ -49,7 +49,10 @@ describe('Tight JPEG encoder', () => {
   it('higher quality: more bytes, less error', () => {
     const low = psnr({ x: 0, y: 0, w: 256, h: 192 }, 15);
     const high = psnr({ x: 0, y: 0, w: 256, h: 192 }, 100);
-    assert.ok(high.bytes > low.bytes && high.psnr > low.psnr + 5, `q15 ${low.bytes} B ${low.psnr.toFixed(1)} dB, q100 ${high.bytes} B ${high.psnr.toFixed(1)} dB`);
+    assert.ok(
+      high.bytes > low.bytes && high.psnr > low.psnr + 5,
+      `q15 ${low.bytes} B ${low.psnr.toFixed(1)} dB, q100 ${high.bytes} B ${high.psnr.toFixed(1)} dB`,
+    );
   });
   it('a 64 Ki-pixel piece in well under 50 ms', () => {
     encodeJpegQuality(frame, W * 4, { x: 0, y: 0, w: 256, h: 200 }, 79);

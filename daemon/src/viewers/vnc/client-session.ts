@@ -92,7 +92,12 @@ const MAX_SCREENS = 16;
 /** A viewer's SetDesktopSize requests are applied at most this often. */
 const RESIZE_INTERVAL_MS = 250;
 
-const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.TIGHT]: 'tight', [Encoding.ZRLE]: 'zrle' };
+const ENCODING_NAMES: Record<number, string> = {
+  [Encoding.RAW]: 'raw',
+  [Encoding.ZLIB]: 'zlib',
+  [Encoding.TIGHT]: 'tight',
+  [Encoding.ZRLE]: 'zrle',
+};
 /**
  * Tiles a client got as JPEG are sent again losslessly once the display has
  * not changed for this long (as QEMU's and TigerVNC's servers do), so an idle
@@ -421,7 +426,11 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         const keysym = b.readUInt32BE(4);
         const scancode = b.readUInt32BE(8);
         // No scancode (0) or none QEMU could name: the keysym, as for a plain KeyEvent.
-        this.opts.input.key(scancode > 0 && scancode <= 0xff ? { keysym, scancode, down: b.readUInt16BE(2) !== 0 } : { keysym, down: b.readUInt16BE(2) !== 0 });
+        this.opts.input.key(
+          scancode > 0 && scancode <= 0xff
+            ? { keysym, scancode, down: b.readUInt16BE(2) !== 0 }
+            : { keysym, down: b.readUInt16BE(2) !== 0 },
+        );
         return true;
       }
       case ClientMsg.ENABLE_CONTINUOUS_UPDATES: {
@@ -475,7 +484,12 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       this.pendingExtDesktop = { reason: ExtDesktopReason.CLIENT, status };
       this.kick();
     };
-    const one = screens === 1 && b.readUInt16BE(12) === 0 && b.readUInt16BE(14) === 0 && b.readUInt16BE(16) === width && b.readUInt16BE(18) === height;
+    const one =
+      screens === 1 &&
+      b.readUInt16BE(12) === 0 &&
+      b.readUInt16BE(14) === 0 &&
+      b.readUInt16BE(16) === width &&
+      b.readUInt16BE(18) === height;
     if (!this.opts.resize) return answer(ExtDesktopStatus.PROHIBITED);
     if (!one || width === 0 || height === 0) return answer(ExtDesktopStatus.INVALID_LAYOUT);
     if (this.resizing || Date.now() - this.lastResizeAt < RESIZE_INTERVAL_MS) return answer(ExtDesktopStatus.NO_RESOURCES);
@@ -563,7 +577,16 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     if (frame && (frame.width !== this.fbWidth || frame.height !== this.fbHeight) && (this.wantsExtDesktopSize || this.wantsDesktopSize)) {
       // The answer to this viewer's own SetDesktopSize, if that is what changed the size.
       const mine = this.pendingExtDesktop?.reason === ExtDesktopReason.CLIENT && this.pendingExtDesktop.status === ExtDesktopStatus.OK;
-      if (this.wantsExtDesktopSize) add(encodeExtendedDesktopSize(mine ? ExtDesktopReason.CLIENT : ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
+      if (this.wantsExtDesktopSize)
+        add(
+          encodeExtendedDesktopSize(
+            mine ? ExtDesktopReason.CLIENT : ExtDesktopReason.SERVER,
+            ExtDesktopStatus.OK,
+            frame.width,
+            frame.height,
+            d.serial,
+          ),
+        );
       else add(encodeDesktopSize(frame.width, frame.height));
       this.fbWidth = frame.width;
       this.fbHeight = frame.height;
@@ -617,7 +640,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
           continue;
         }
         if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, stride, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
-        else if (enc === Encoding.ZLIB) add(await encodeZlib(tr, frame.data, stride, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
+        else if (enc === Encoding.ZLIB)
+          add(await encodeZlib(tr, frame.data, stride, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
         else add(encodeRaw(tr, frame.data, stride, r));
         if (this.lossyAny) this.markLossy(r, false);
       }
@@ -675,7 +699,13 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
       // A CopyRect works on what the client shows: not where it is owed
       // pixels, and only inside its framebuffer and what it asked for.
-      const usable = this.wantsCopyRect && !this.owedAny && this.requestArea !== null && within(m, this.requestArea) && within(m, all) && within(src, all);
+      const usable =
+        this.wantsCopyRect &&
+        !this.owedAny &&
+        this.requestArea !== null &&
+        within(m, this.requestArea) &&
+        within(m, all) &&
+        within(src, all);
       if (usable) copy = m;
       else markRect(dirty, w, h, m, GRID);
     }
@@ -753,7 +783,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
 
   /** The client will have `frame` (outside what it is owed). */
   private sent(frame: Frame): void {
-    if (this.sentVersion !== frame.version && frame.sequence > this.lastSequence + 1) this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
+    if (this.sentVersion !== frame.version && frame.sequence > this.lastSequence + 1)
+      this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
     this.lastSequence = frame.sequence;
     this.sentVersion = frame.version;
   }
@@ -767,7 +798,12 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.counters.bytes += bytes;
     if (this.debug)
       this.log.debug(
-        { rects: update.rects, bytes, encoding: ENCODING_NAMES[this.pixelEncoding], encodeMs: Number(process.hrtime.bigint() - started) / 1e6 },
+        {
+          rects: update.rects,
+          bytes,
+          encoding: ENCODING_NAMES[this.pixelEncoding],
+          encodeMs: Number(process.hrtime.bigint() - started) / 1e6,
+        },
         'vnc_update',
       );
     s.cork();
@@ -792,7 +828,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.stallTimer = setTimeout(() => {
       this.stallTimer = null;
       if (!this.busy || this.phase === 'closed') return;
-      if (this.socket.writableLength >= pending) this.drop(`not reading: ${this.socket.writableLength} bytes pending for ${this.opts.stallTimeoutMs} ms`);
+      if (this.socket.writableLength >= pending)
+        this.drop(`not reading: ${this.socket.writableLength} bytes pending for ${this.opts.stallTimeoutMs} ms`);
       else this.watchStall();
     }, this.opts.stallTimeoutMs);
     this.stallTimer.unref();
@@ -803,4 +840,3 @@ function within(r: Rect, outer: Rect): boolean {
   const i = intersect(r, outer);
   return i !== null && i.w === r.w && i.h === r.h;
 }
-

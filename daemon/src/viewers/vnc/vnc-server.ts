@@ -231,7 +231,10 @@ export class VncServer {
    */
   private async resize(display: DisplaySource, width: number, height: number): Promise<number> {
     const rate = display.modes[0]?.refreshHz ?? 60;
-    const modes = [{ width, height, refreshHz: rate }, ...display.modes.filter((m) => m.width !== width || m.height !== height)].slice(0, MAX_MODES);
+    const modes = [{ width, height, refreshHz: rate }, ...display.modes.filter((m) => m.width !== width || m.height !== height)].slice(
+      0,
+      MAX_MODES,
+    );
     const keeps = modes.some((m) => m.width === display.width && m.height === display.height);
     // When the backend must leave the current mode it reports the switch: answer after it (200 ms at most).
     let done = (): void => {};

@@ -140,7 +140,14 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * update. `frame` must stay unchanged until this resolves (the caller pins it).
  * `lossy` collects the pieces sent as JPEG (to be refreshed losslessly).
  */
-export async function encodeTight(tr: PixelTranslator, frame: Buffer, stride: number, r: Rect, state: TightState, lossy?: Rect[]): Promise<Buffer[][]> {
+export async function encodeTight(
+  tr: PixelTranslator,
+  frame: Buffer,
+  stride: number,
+  r: Rect,
+  state: TightState,
+  lossy?: Rect[],
+): Promise<Buffer[][]> {
   const is24 = tight24(tr);
   const tp = is24 ? 3 : tr.bpp;
   const out: Buffer[][] = [];
