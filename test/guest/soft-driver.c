@@ -935,33 +935,33 @@ static void step_fdless(void) {
   counters_baseline();
   ring_config(OFF_RING, 64);
   enum { T = 9 };
-  EXPECT_R("st_fdless_task_create", S_OK, OP_TASK_CREATE, T, 0x100000);
+  EXPECT_R("st_fdless_task_create", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 0x100000);
   const uint64_t r1[1][2] = {{start + 0x10000, 2 * PAGE}};
   put_ranges(OFF_LIST, r1, 1);
-  EXPECT_R("st_fdless_task_map", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
-  for (int i = 0; i < 5; i++) EXPECT("task map into it again", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
-  EXPECT_R("st_fdless_list", S_GUEST_MEMORY, OP_TASK_MAP, T, 0, start + 0x20000, 1, 0);
-  EXPECT_R("st_fdless_checksum", S_NOT_MAPPED, OP_CHECKSUM, T, 0, 64);
-  EXPECT_R("st_fdless_task_destroy", S_OK, OP_TASK_DESTROY, T);
+  EXPECT_R("st_fdless_task_map", AGFX_SOFT_ST_MAP_FAILED, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
+  for (int i = 0; i < 5; i++) EXPECT("task map into it again", AGFX_SOFT_ST_MAP_FAILED, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
+  EXPECT_R("st_fdless_list", AGFX_SOFT_ST_GUEST_MEMORY, AGFX_SOFT_OP_TASK_MAP, T, 0, start + 0x20000, 1, 0);
+  EXPECT_R("st_fdless_checksum", AGFX_SOFT_ST_NOT_MAPPED, AGFX_SOFT_OP_CHECKSUM, T, 0, 64);
+  EXPECT_R("st_fdless_task_destroy", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_DESTROY, T);
   check_counters();
 
   // A command ring there is not taken.
-  wr(R_RING_BASE_LO, (uint32_t)start);
-  wr(R_RING_BASE_HI, (uint32_t)(start >> 32));
-  wr(R_RING_ENTRIES, 64);
-  uint32_t st = rd(R_STATUS);
-  result("fdless_ring_ready", "%u", st & ST_RING_READY);
-  check_u64("RING_READY with the ring in VGA memory", st & ST_RING_READY, 0);
+  wr(AGFX_SOFT_REG_RING_BASE_LO, (uint32_t)start);
+  wr(AGFX_SOFT_REG_RING_BASE_HI, (uint32_t)(start >> 32));
+  wr(AGFX_SOFT_REG_RING_ENTRIES, 64);
+  uint32_t st = rd(AGFX_SOFT_REG_STATUS);
+  result("fdless_ring_ready", "%u", st & AGFX_SOFT_STATUS_RING_READY);
+  check_u64("RING_READY with the ring in VGA memory", st & AGFX_SOFT_STATUS_RING_READY, 0);
 
   if (bar2) { // the IOSFC (variant mmio)
     unsigned irqs = 0;
-    wr2(I_GPA_LO, (uint32_t)start);
-    wr2(I_GPA_HI, (uint32_t)(start >> 32));
-    wr2(I_LENGTH, PAGE);
+    wr2(AGFX_SOFT_IOSFC_GPA_LO, (uint32_t)start);
+    wr2(AGFX_SOFT_IOSFC_GPA_HI, (uint32_t)(start >> 32));
+    wr2(AGFX_SOFT_IOSFC_LENGTH, PAGE);
     st = iosfc_cmd(1, &irqs);
     result("st_fdless_iosfc_map", "%s", sname(st));
-    expect_st("IOSFC map of VGA memory", S_MAP_FAILED, st);
-    check_u64("IOSFC HANDLE after the refused map", rd2(I_HANDLE), 0);
+    expect_st("IOSFC map of VGA memory", AGFX_SOFT_ST_MAP_FAILED, st);
+    check_u64("IOSFC HANDLE after the refused map", rd2(AGFX_SOFT_IOSFC_HANDLE), 0);
   }
   ring_config(OFF_RING, 64); // and the device works on
   counters_baseline();
