@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { DisplaySource } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
 import type { InputSink } from '../../input/input-sink.js';
+import type { DesktopNames } from '../desktop-name.js';
 import { MAX_MODES } from '../../display/modes.js';
 import { refuseUpgrade } from '../web/websocket.js';
 import { ExtDesktopStatus } from './encodings/pseudo.js';
@@ -51,6 +52,8 @@ export interface VncServerOptions {
   zlibLevel?: number;
   /** Viewers may change a display's preferred mode with SetDesktopSize (default true). */
   allowResize?: boolean;
+  /** The desktops' names (with the VM's from QMP); absent: each display's name. */
+  names?: DesktopNames;
 }
 
 export interface VncDisplayStats {
@@ -153,6 +156,7 @@ export class VncServer {
         stallTimeoutMs: this.opts.stallTimeoutMs ?? 30_000,
         zlibLevel: this.opts.zlibLevel ?? 1,
         resize: this.opts.allowResize === false ? undefined : (w, h) => this.resize(display, w, h),
+        names: this.opts.names,
       });
       sessions.add(s);
       s.once('closed', () => sessions.delete(s));
