@@ -58,7 +58,9 @@ export function ensureGuestPrograms(arch: GuestArch): Availability {
   return rigScript('build-guest-programs.sh', [arch], () => existsSync(guestProgram(arch, 'soft-driver')));
 }
 
-export const guestProgram = (arch: GuestArch, name: string): string => join(guestDir(arch), 'bin', name);
+/** A guest program: in $APPLE_GFXD_GUEST_PROGRAMS/<arch>/ when set (build-guest-programs.sh), else the cache's. */
+export const guestProgram = (arch: GuestArch, name: string): string =>
+  process.env.APPLE_GFXD_GUEST_PROGRAMS ? join(process.env.APPLE_GFXD_GUEST_PROGRAMS, arch, name) : join(guestDir(arch), 'bin', name);
 
 /** Announces a skipped e2e test so nobody mistakes it for a pass. */
 export function loudSkip(reason: string): string {

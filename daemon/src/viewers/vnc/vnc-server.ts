@@ -229,9 +229,10 @@ export class VncServer {
    * A viewer's SetDesktopSize: width x height (at the preferred mode's rate)
    * becomes the first of the display's modes, the others kept after it,
    * through Displays.setModes as `ctl display` does. The guest sees the new
-   * list and may switch (the soft device does not show mode lists to its
-   * guest yet); the framebuffer size changes when it does, and every viewer
-   * is told then. Resolves with the ExtendedDesktopSize status.
+   * list and may switch (the soft device shows it in its display port
+   * registers and interrupts, docs/soft-device.md; the demo follows); the
+   * framebuffer size changes when it does, and every viewer is told then.
+   * Resolves with the ExtendedDesktopSize status.
    */
   private async resize(display: DisplaySource, width: number, height: number): Promise<number> {
     const rate = display.modes[0]?.refreshHz ?? 60;
