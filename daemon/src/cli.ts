@@ -39,6 +39,8 @@ export interface Config {
   /** Browser viewer address. */
   web: { host: string; port: number } | null;
   webToken: string | null;
+  /** The browser viewer's page may make its window size the display's preferred mode. */
+  webResize: boolean;
   /** QEMU's QMP socket, for input back to the guest. */
   qmp: string | null;
   /** One entry per display port: its mode list, first mode preferred. */
@@ -183,6 +185,12 @@ export function buildProgram(): Command {
         secretFile('--web-token-file'),
       ),
     )
+    .addOption(
+      new Option(
+        '--web-no-resize',
+        "refuse the browser viewer's resize (default: a page that opts in makes its window size the display's preferred mode)",
+      ),
+    )
     .addOption(new Option('--qmp <path>', "QEMU's QMP unix socket: keyboard and pointer from viewers go to the guest (input-send-event)"))
     .addOption(
       new Option('--control <path>', 'control API socket (default: the vfio-user socket path + ".ctl"; none with --fd unless given)'),
@@ -240,6 +248,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     vncResize: !o.vncNoResize,
     web: o.web ?? null,
     webToken: o.webTokenFile ?? null,
+    webResize: !o.webNoResize,
     qmp: o.qmp ?? null,
   };
   // systemd socket activation: one inherited listening socket at fd 3.
@@ -254,6 +263,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (cfg.vncWebsocket && !cfg.vnc) throw new UsageError('--vnc-websocket needs --vnc');
   if (cfg.vncWebsocketOrigins.length && !cfg.vncWebsocket) throw new UsageError('--vnc-websocket-origin needs --vnc-websocket');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
+  if (!cfg.webResize && !cfg.web) throw new UsageError('--web-no-resize needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   try {
     checkFrameBudget(cfg.displays);

@@ -61,7 +61,14 @@ export class Viewers {
     if (this.cfg.web) {
       // A token from a file, else from APPLE_GFXD_WEB_TOKEN: never on the command line.
       const token = this.cfg.webToken ?? process.env.APPLE_GFXD_WEB_TOKEN ?? undefined;
-      const opts = { host: this.cfg.web.host, port: this.cfg.web.port, displays: this.displays, input: this.input, log: this.log };
+      const opts = {
+        host: this.cfg.web.host,
+        port: this.cfg.web.port,
+        displays: this.displays,
+        input: this.input,
+        log: this.log,
+        allowResize: this.cfg.webResize,
+      };
       this.web = new WebViewer(token ? { ...opts, token } : opts);
       this.webUrl = (await this.web.start()).url;
     }
