@@ -7,6 +7,8 @@ import type { VfioUserClient } from 'vfio-user-ts';
 
 /** What the ID register reads: "AGFX", little-endian. */
 export const DEVICE_ID = 0x58464741;
+/** VERSION: major << 16 | minor (AGFX_SOFT_VERSION; 1.1 has the display port registers). */
+export const SOFT_VERSION = 0x00010001;
 
 export const Reg = {
   ID: 0x1000,
