@@ -6,8 +6,13 @@
 // tells the guest (DISPLAY_CHANGED), the guest switches to its new preferred
 // mode, and the viewer's framebuffer gets the new size. At the end the
 // daemon's last frame and the viewer's pixels both equal the checksum the
-// guest computed of what it drew.
+// guest computed of what it drew. QEMU runs with -name and a QMP socket the
+// daemon connects to (--qmp): the viewer is sent the desktop name with the
+// VM's name (DesktopName) once QEMU's query-name answers.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fnv1a32 } from '#daemon/display/displays.js';
 import { Encoding } from '#daemon/viewers/vnc/rfb.js';
@@ -22,7 +27,9 @@ const WANT = { width: 1024, height: 640 };
 
 describe('resize from a VNC viewer reaches the real arm64 guest', { skip }, () => {
   it('SetDesktopSize -> mode list -> the guest switches -> the viewer has the new size and exactly the guest pixels', async () => {
-    const d = await startDaemon(['--display', '800x600@60,640x480@60', '--vnc', '127.0.0.1:0']);
+    const dir = mkdtempSync(join(tmpdir(), 'agfx-resize-'));
+    const qmp = join(dir, 'qmp.sock');
+    const d = await startDaemon(['--display', '800x600@60,640x480@60', '--vnc', '127.0.0.1:0', '--qmp', qmp]);
     let viewer: RfbClient | null = null;
     try {
       const vncPort = Number((await d.waitForLog((l) => l.msg === 'vnc_listening' && l.display === 0)).port);
@@ -32,11 +39,20 @@ describe('resize from a VNC viewer reaches the real arm64 guest', { skip }, () =
         test: 'test/guest/soft-e2e.sh',
         append: `agfx.steps=demo agfx.seed=${DEMO_SECONDS}`, // the demo step takes its seconds from the seed
         timeoutS: 150,
+        qmp,
+        name: 'agfx-e2e',
       });
       // The guest draws at 800x600 (its preferred mode) first.
       await d.waitForLog((l) => l.msg === 'apple_gfx_new_frame' && l.port === 0 && l.width === 800, 120_000);
       viewer = await RfbClient.connect(vncPort);
-      viewer.setEncodings([Encoding.ZRLE, Encoding.COPY_RECT, Encoding.EXTENDED_DESKTOP_SIZE, Encoding.DESKTOP_SIZE]);
+      viewer.setEncodings([
+        Encoding.ZRLE,
+        Encoding.COPY_RECT,
+        Encoding.EXTENDED_DESKTOP_SIZE,
+        Encoding.DESKTOP_SIZE,
+        Encoding.DESKTOP_NAME,
+      ]);
+      const initialName = viewer.name;
       viewer.requestUpdate(false);
       await viewer.nextUpdate(5000);
       assert.deepEqual([viewer.width, viewer.height], [800, 600]);
@@ -85,6 +101,13 @@ describe('resize from a VNC viewer reaches the real arm64 guest', { skip }, () =
         viewer.extDesktop.some((e) => e.reason === 1 && e.status === 0),
         `SetDesktopSize answered OK: ${JSON.stringify(viewer.extDesktop)}`,
       );
+      // QEMU's QMP answered query-name: while QEMU ran, the desktop name had
+      // the VM's (in ServerInit, or a DesktopName if QMP came later); once
+      // QEMU is gone, a DesktopName takes it away again.
+      assert.ok(d.logs.some((l) => l.msg === 'qmp_connected'));
+      const names = [initialName, ...viewer.names];
+      assert.ok(names.includes('apple-gfxd 0 (agfx-e2e)'), `names: ${JSON.stringify(names)}`);
+      assert.equal(names.at(-1), 'apple-gfxd 0', `names: ${JSON.stringify(names)}`);
       const modes = d.logs.filter((l) => l.msg === 'apple_gfx_display_modes').at(-1);
       assert.deepEqual(modes?.modes, ['1024x640@60', '800x600@60', '640x480@60']);
       assertNoErrors(r.qemuStderr, d.logs);
@@ -92,6 +115,7 @@ describe('resize from a VNC viewer reaches the real arm64 guest', { skip }, () =
     } finally {
       viewer?.close();
       await d.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
