@@ -196,7 +196,11 @@ void Displays::Reset() {
   std::vector<uint32_t> hidden;
   {
     std::lock_guard lock(disp_mu_);
-    port_select_ = mode_index_ = changed_ = display_irq_ = 0;
+    port_select_ = mode_index_ = display_irq_ = 0;
+    // A driver starting over has seen no display yet: every attached port counts as changed.
+    changed_ = 0;
+    for (uint32_t p = 0; p < AGFX_SOFT_PORTS; ++p)
+      if (displays_[p].attached) changed_ |= 1u << p;
     for (uint32_t p = 0; p < AGFX_SOFT_PORTS; ++p) {
       Display& d = displays_[p];
       if (!d.attached) continue;

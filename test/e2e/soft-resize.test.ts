@@ -26,6 +26,30 @@ const DEMO_SECONDS = 16;
 const WANT = { width: 1024, height: 640 };
 
 describe('resize from a VNC viewer reaches the real arm64 guest', { skip }, () => {
+  it('the guest reads the display port registers and gets the change interrupt (MSI-X, vector 0)', async () => {
+    const d = await startDaemon(['--display', '640x480@60,320x240@60', '--display', '200x100@30']);
+    try {
+      const r = await runGuest({
+        sockets: [d.socketPath],
+        programs: [guestProgram('aarch64', 'soft-driver')],
+        test: 'test/guest/soft-e2e.sh',
+        append: 'agfx.steps=ports',
+        timeoutS: 120,
+      });
+      const out = `\n${r.output.slice(-3000)}`;
+      assert.equal(r.status, 0, out);
+      assert.equal(r.results.get('ports_changed_after_reset'), '0x3', `every attached port changed after a reset${out}`);
+      assert.equal(r.results.get('port0'), 'attached 640x480@60,320x240@60 current 640x480', out);
+      assert.equal(r.results.get('port1'), 'attached 200x100@30 current 200x100', out);
+      assert.equal(r.results.get('port2'), 'empty - current 0x0', out);
+      assert.equal(r.results.get('ports_irq'), '1', `the interrupt came${out}`);
+      assert.equal(r.results.get('ports_changed_cleared'), '0x0', out);
+      assertNoErrors(r.qemuStderr, d.logs);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('SetDesktopSize -> mode list -> the guest switches -> the viewer has the new size and exactly the guest pixels', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agfx-resize-'));
     const qmp = join(dir, 'qmp.sock');

@@ -904,6 +904,43 @@ static void step_iosfc(void) {
 // it is refused with its documented status, never served (the daemon cannot
 // reach it without DMA_READ/WRITE, docs/design.md invariant 3); the daemon
 // logs one line naming it. Needs a std VGA (1234:1111) with memory decode on.
+// ------------------------------------------------------------------ ports
+// The display port registers (interface 1.1) as a driver uses them: each
+// port's attached state and mode list (preferred first) and its current
+// mode; DISPLAY_CHANGED after a device reset (every attached port); the
+// change interrupt on vector 0 through MSI-X when enabled with bits pending.
+static void step_ports(void) {
+  check_u64("VERSION minor (display port registers)", rd(AGFX_SOFT_REG_VERSION) & 0xffff, AGFX_SOFT_VERSION & 0xffff);
+  wr(AGFX_SOFT_REG_CONTROL, AGFX_SOFT_CONTROL_RESET);
+  uint32_t changed = rd(AGFX_SOFT_REG_DISPLAY_CHANGED);
+  result("ports_changed_after_reset", "0x%x", changed);
+  char k[64];
+  for (uint32_t p = 0; p < AGFX_SOFT_PORTS; p++) {
+    wr(AGFX_SOFT_REG_PORT_SELECT, p);
+    uint32_t gen = rd(AGFX_SOFT_REG_PORT_GENERATION);
+    int attached = (rd(AGFX_SOFT_REG_PORT_STATUS) & AGFX_SOFT_PORT_ATTACHED) != 0;
+    uint32_t n = rd(AGFX_SOFT_REG_PORT_MODE_COUNT);
+    char list[256] = "";
+    size_t used = 0;
+    for (uint32_t i = 0; i < n && used < sizeof list - 32; i++) {
+      wr(AGFX_SOFT_REG_PORT_MODE_INDEX, i);
+      uint32_t size = rd(AGFX_SOFT_REG_PORT_MODE_SIZE), rate = rd(AGFX_SOFT_REG_PORT_MODE_RATE);
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%ux%u@%u", i ? "," : "", AGFX_SOFT_SIZE_WIDTH(size), AGFX_SOFT_SIZE_HEIGHT(size), rate / 1000);
+    }
+    uint32_t cur = rd(AGFX_SOFT_REG_PORT_CURRENT);
+    if (rd(AGFX_SOFT_REG_PORT_GENERATION) != gen) fail("port %u changed while it was read", p);
+    snprintf(k, sizeof k, "port%u", p);
+    result(k, "%s %s current %ux%u", attached ? "attached" : "empty", n ? list : "-", AGFX_SOFT_SIZE_WIDTH(cur), AGFX_SOFT_SIZE_HEIGHT(cur));
+  }
+  // Enabling the interrupt with changes pending raises vector 0 at once.
+  irq_clear(0);
+  wr(AGFX_SOFT_REG_DISPLAY_IRQ, AGFX_SOFT_DISPLAY_IRQ_ENABLE);
+  result("ports_irq", "%d", irq_wait(0, 2000));
+  wr(AGFX_SOFT_REG_DISPLAY_CHANGED, changed);
+  result("ports_changed_cleared", "0x%x", rd(AGFX_SOFT_REG_DISPLAY_CHANGED));
+  wr(AGFX_SOFT_REG_DISPLAY_IRQ, 0);
+}
+
 static void step_fdless(void) {
   char vga[300] = "";
   DIR *d = opendir("/sys/bus/pci/devices");
@@ -1369,7 +1406,7 @@ static void step_demo(unsigned seconds) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage|fdless [seed] | demo [seconds]\n", argv[0]);
+    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage|fdless|ports [seed] | demo [seconds]\n", argv[0]);
     return 2;
   }
   step = argv[1];
@@ -1387,6 +1424,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "reset")) fn = step_reset;
   else if (!strcmp(step, "garbage")) fn = step_garbage;
   else if (!strcmp(step, "fdless")) fn = step_fdless;
+  else if (!strcmp(step, "ports")) fn = step_ports;
   else {
     fprintf(stderr, "soft-driver: unknown step %s\n", step);
     return 2;

@@ -158,12 +158,13 @@ describe('soft device: display port registers (mode lists, hot-plug, change inte
     }
   });
 
-  it('device reset returns the registers to their reset values; the lists stay', async () => {
+  it('device reset returns the registers to their reset values, every attached port changed; the lists stay', async () => {
     await c.write32(0, Reg.PORT_SELECT, 1);
+    await c.write32(0, Reg.DISPLAY_CHANGED, 0xf);
     await c.write32(0, Reg.CONTROL, 1);
     assert.equal(await c.read32(0, Reg.PORT_SELECT), 0);
     assert.equal(await c.read32(0, Reg.DISPLAY_IRQ), 0);
-    assert.equal(await c.read32(0, Reg.DISPLAY_CHANGED), 0);
+    assert.equal(await c.read32(0, Reg.DISPLAY_CHANGED), 0b11, 'ports 0 and 1: a fresh driver has seen neither');
     assert.equal((await readPort(c, 0)).modes[0], '40x30@50');
     await ring.configure();
   });
