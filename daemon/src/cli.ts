@@ -259,11 +259,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (!cfg.printCapabilities && !cfg.writeOptionRom && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
+  if (!cfg.webResize && !cfg.web) throw new UsageError('--web-no-resize needs --web');
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.vncWebsocket && !cfg.vnc) throw new UsageError('--vnc-websocket needs --vnc');
   if (cfg.vncWebsocketOrigins.length && !cfg.vncWebsocket) throw new UsageError('--vnc-websocket-origin needs --vnc-websocket');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
-  if (!cfg.webResize && !cfg.web) throw new UsageError('--web-no-resize needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   try {
     checkFrameBudget(cfg.displays);
