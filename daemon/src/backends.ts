@@ -1,4 +1,6 @@
 // Which graphics backends this host can run.
+import { pvgDoubleLibrary } from './pvg-double.js';
+
 export type BackendName = 'soft' | 'pvg' | 'lib';
 
 export interface BackendChoice {
@@ -23,7 +25,9 @@ export function backendAvailability(): { name: string; available: boolean; reaso
     { name: 'soft', available: true },
     mac
       ? { name: 'pvg', available: true }
-      : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS' },
+      : pvgDoubleLibrary()
+        ? { name: 'pvg', available: true, reason: 'Linux: the test-only PVG double stands in for ParavirtualizedGraphics' }
+        : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS (on Linux, `npm run build:pvg-double` builds the test-only PVG double)' },
     { name: 'lib', available: true },
   ];
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the pvg backend (the unchanged native/pvg/*.mm) against the PVG
+# double on Linux: one shared library, native/build/pvg-double/libagfx_pvg_double.so,
+# that the daemon loads for `--backend pvg` on Linux (daemon/src/pvg-double.ts).
+# Test-only: nothing here is part of the macOS build (binding.gyp).
+#
+# Usage: native/pvg-double/build.sh [--sanitize address|thread] [--out DIR]
+# Installs clang, libgnustep-base-dev, libblocksruntime-dev and libobjc-12-dev
+# when missing (root + apt). Exit 77 when the toolchain cannot be had.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+sanitize="" out="native/build/pvg-double"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) sanitize="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+bash native/pvg-double/install-deps.sh || exit $?
+
+objc_h=$(find /usr/lib/gcc -path '*/include/objc/objc.h' 2>/dev/null | sort -V | tail -1)
+objc_inc=$(dirname "$(dirname "$objc_h")")
+
+common=(-std=c++17 -fPIC -fvisibility=hidden -O1 -g -pthread -Wall -Wno-unused-parameter
+        -DAGFX_PVG_STANDALONE -DAGFX_PVG_DOUBLE
+        -I native/pvg-double/include -I native/pvg-double/sdk -I native/stubs -I native/stubs/gnustep-compat
+        -I native/include -I native/pvg -I native/src)
+objc=(-x objective-c++ -fobjc-runtime=gcc -fblocks -fobjc-exceptions -fexceptions -fconstant-string-class=NSConstantString
+      -DGNUSTEP -DGNUSTEP_BASE_LIBRARY=1 -DGNU_RUNTIME=1 -I /usr/include/GNUstep -idirafter "$objc_inc"
+      -Wno-objc-property-implementation -Wno-deprecated-declarations)
+san=()
+case "$sanitize" in
+  "") ;;
+  address) san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize=vptr) ;;
+  thread) san=(-fsanitize=thread -fno-omit-frame-pointer) ;;
+  *) echo "build.sh: --sanitize address|thread" >&2; exit 2 ;;
+esac
+
+mkdir -p "$out/obj"
+objs=()
+jobs=()
+compile() {  # src obj kind
+  if [ "$3" = objc ]; then clang++ "${common[@]}" "${san[@]}" "${objc[@]}" -c "$1" -o "$2"
+  else clang++ "${common[@]}" "${san[@]}" -c "$1" -o "$2"; fi
+}
+srcs=(native/pvg/*.mm native/pvg-double/src/*.mm)
+ccs=(native/pvg-double/src/*.cc native/src/soft/soft_device.cc)
+for f in native/pvg/portable/*.cc; do [ "$(basename "$f")" = portable_test.cc ] || ccs+=("$f"); done
+pids=()
+n=0
+for f in "${srcs[@]}" "${ccs[@]}"; do
+  o="$out/obj/$(echo "$f" | tr '/' '_').o"
+  objs+=("$o")
+  kind=cc; case "$f" in *.mm) kind=objc ;; esac
+  compile "$f" "$o" "$kind" &
+  pids+=($!)
+  n=$((n + 1))
+  if [ $((n % 2)) -eq 0 ]; then for p in "${pids[@]}"; do wait "$p"; done; pids=(); fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+# libBlocksRuntime ahead of GNUstep base: its _Block_copy must win (blocks_rr.mm).
+clang++ -shared "${san[@]}" -o "$out/libagfx_pvg_double.so" "${objs[@]}" -pthread \
+  -Wl,--no-as-needed -lBlocksRuntime -lgnustep-base -lobjc -ldl -Wl,--as-needed
+echo "pvg-double: built $out/libagfx_pvg_double.so"
