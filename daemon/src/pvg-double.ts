@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where `npm run build:pvg-double` puts the library (relative to the package root). */
-export const PVG_DOUBLE_LIBRARY = 'native/build/pvg-double/libagfx_pvg_double.so';
+export const PVG_DOUBLE_LIBRARY = 'native/build-pvg-double/libagfx_pvg_double.so';
 
 /** The PVG double library to load for `--backend pvg` on Linux, or null if none is built. */
 export function pvgDoubleLibrary(): string | null {

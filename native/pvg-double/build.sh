@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pvg backend (the unchanged native/pvg/*.mm) against the PVG
-# double on Linux: one shared library, native/build/pvg-double/libagfx_pvg_double.so,
+# double on Linux: one shared library, native/build-pvg-double/libagfx_pvg_double.so,
 # that the daemon loads for `--backend pvg` on Linux (daemon/src/pvg-double.ts).
 # Test-only: nothing here is part of the macOS build (binding.gyp).
 #
@@ -9,7 +9,7 @@
 # when missing (root + apt). Exit 77 when the toolchain cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-sanitize="" out="native/build/pvg-double"
+sanitize="" out="native/build-pvg-double"
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize="$2"; shift 2 ;;

@@ -40,7 +40,11 @@ export interface RunningDaemon {
 export async function startDaemon(args: string[] = [], opts: { socketName?: string } = {}): Promise<RunningDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'agfx-test-'));
   const socketPath = join(dir, opts.socketName ?? 'gfx.sock');
-  const proc = spawn(process.execPath, [daemonMain, '--socket-path', socketPath, '--log-level', 'debug', ...args], {
+  // APPLE_GFXD_TEST_BACKEND=pvg runs the suite against another backend (on
+  // Linux: the pvg backend on the PVG double), unless the test picks one.
+  const backend = process.env.APPLE_GFXD_TEST_BACKEND;
+  const backendArgs = backend && !args.includes('--backend') ? ['--backend', backend] : [];
+  const proc = spawn(process.execPath, [daemonMain, '--socket-path', socketPath, '--log-level', 'debug', ...backendArgs, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
