@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -59,6 +60,29 @@ bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, 
 
 bool IsMainThread() { return ::syscall(SYS_gettid) == ::getpid(); }
 
+// Dispatch objects after their last release: a later use is reported
+// (libdispatch would crash or worse). Their C++ state is kept (leaked) so
+// the report is all that happens.
+std::mutex g_dead_mu;
+std::set<const void*>* g_dead = new std::set<const void*>();
+void MarkDead(const void* o) {
+  std::lock_guard l(g_dead_mu);
+  g_dead->insert(o);
+}
+void MarkLive(const void* o) {
+  std::lock_guard l(g_dead_mu);
+  g_dead->erase(o);
+}
+bool CheckLive(const void* o, const char* what) {
+  {
+    std::lock_guard l(g_dead_mu);
+    if (!g_dead->count(o)) return true;
+  }
+  pvgdouble::Violation("dispatch-object-used-after-release",
+                       std::string(what) + " on a dispatch object after its last release (a use after free on a Mac)");
+  return false;
+}
+
 // The queues the calling thread is running blocks of (innermost last); a
 // sync block also carries the stack of the thread that waits for it.
 thread_local std::vector<QueueImpl*> t_current;
@@ -89,6 +113,11 @@ std::atomic<uint64_t> g_ar_drains{0}, g_ar_objects{0}, g_ar_max{0};
 
 void CountDrain(NSAutoreleasePool* pool) {
   uint64_t n = [pool autoreleaseCount];
+  if (n && pvgdouble::On(pvgdouble::Hazard::kAutorelease))
+    pvgdouble::Violation("autorelease-leftover",
+                         std::to_string(n) + " objects autoreleased by dispatch blocks without a pool of their own were "
+                         "left in a worker's pool until it drained (QEMU wraps its frame, mode-change and completion "
+                         "paths in @autoreleasepool; finding 14)");
   g_ar_drains++;
   g_ar_objects += n;
   uint64_t m = g_ar_max.load();
@@ -237,7 +266,7 @@ void DrainSerial(QueueImpl* q) {
 @end
 @implementation AGFXDispatchQueue
 - (void)dealloc {
-  delete impl_;
+  MarkDead(self);  // impl_ is kept: a late use is reported, not a crash
   [super dealloc];
 }
 - (NSString*)description {
@@ -263,12 +292,11 @@ struct GroupImpl {
 @end
 @implementation AGFXDispatchGroup
 - (void)dealloc {
-  if (impl_->count != 0) {
-    std::fprintf(stderr, "pvg-double: BUG IN CLIENT OF LIBDISPATCH: dispatch group released while %ld entries are outstanding\n",
-                 impl_->count);
-    std::abort();
-  }
-  delete impl_;
+  if (impl_->count != 0)
+    pvgdouble::Violation("dispatch-group-released-in-use",
+                         "BUG IN CLIENT OF LIBDISPATCH: Group object deallocated while in use (" +
+                             std::to_string(impl_->count) + " dispatch_group_enter without a leave yet)");
+  MarkDead(self);
   [super dealloc];
 }
 @end
@@ -305,8 +333,15 @@ QueueImpl* Impl(dispatch_queue_t q) {
   return static_cast<AGFXDispatchQueue*>(q)->impl_;
 }
 
+// The queue's state, or null (and a violation) if it was released for good.
+QueueImpl* LiveImpl(dispatch_queue_t q, const char* what) {
+  if (q && !CheckLive(q, what)) return nullptr;
+  return Impl(q);
+}
+
 AGFXDispatchQueue* NewQueue(const char* label, bool concurrent, bool main) {
   AGFXDispatchQueue* q = [AGFXDispatchQueue new];
+  MarkLive(q);
   q->impl_ = new QueueImpl();
   q->impl_->label = label ? label : "";
   q->impl_->concurrent = concurrent;
@@ -321,7 +356,8 @@ AGFXDispatchQueue* MainQueue() {
 }
 
 void Enqueue(dispatch_queue_t queue, Item it) {
-  QueueImpl* q = Impl(queue);
+  QueueImpl* q = LiveImpl(queue, "dispatch_async/dispatch_sync");
+  if (!q) return;  // reported; the work is dropped
   if (q->concurrent) {
     [queue retain];  // queued work keeps the queue alive
     Pool::Get().Submit([q, it, queue] {
@@ -432,7 +468,8 @@ void dispatch_async_f(dispatch_queue_t queue, void* context, dispatch_function_t
 }
 
 static void SyncImpl(dispatch_queue_t queue, dispatch_block_t block, void* ctx, dispatch_function_t fn) {
-  QueueImpl* q = Impl(queue);
+  QueueImpl* q = LiveImpl(queue, "dispatch_sync");
+  if (!q) return;
   Item it;
   it.block = block;
   it.ctx = ctx;
@@ -499,20 +536,27 @@ void dispatch_after(dispatch_time_t when, dispatch_queue_t queue, dispatch_block
 
 dispatch_group_t dispatch_group_create(void) {
   AGFXDispatchGroup* g = [AGFXDispatchGroup new];
+  MarkLive(g);
   g->impl_ = new GroupImpl();
   return g;
 }
 
-static GroupImpl* G(dispatch_group_t g) { return static_cast<AGFXDispatchGroup*>(g)->impl_; }
+// The group's state, or null (reported) after its last release.
+static GroupImpl* G(dispatch_group_t g, const char* what) {
+  if (!CheckLive(g, what)) return nullptr;
+  return static_cast<AGFXDispatchGroup*>(g)->impl_;
+}
 
 void dispatch_group_enter(dispatch_group_t group) {
-  GroupImpl* g = G(group);
+  GroupImpl* g = G(group, "dispatch_group_enter");
+  if (!g) return;
   std::lock_guard lock(g->mu);
-  if (g->count++ == 0) [group retain];  // an outstanding group stays alive (libdispatch does too)
+  g->count++;  // no retain: libdispatch crashes if the group is released while entered
 }
 
 void dispatch_group_leave(dispatch_group_t group) {
-  GroupImpl* g = G(group);
+  GroupImpl* g = G(group, "dispatch_group_leave");
+  if (!g) return;
   std::vector<std::pair<dispatch_queue_t, dispatch_block_t>> fire;
   {
     std::lock_guard lock(g->mu);
@@ -530,27 +574,30 @@ void dispatch_group_leave(dispatch_group_t group) {
     Enqueue(q, it);
     [q release];
   }
-  [group release];
 }
 
 intptr_t dispatch_group_wait(dispatch_group_t group, dispatch_time_t timeout) {
-  GroupImpl* g = G(group);
+  GroupImpl* g = G(group, "dispatch_group_wait");
+  if (!g) return 0;
   std::unique_lock lock(g->mu);
   return WaitUntil(lock, g->cv, Deadline(timeout), [&] { return g->count == 0; }) ? 0 : 1;
 }
 
 void dispatch_group_async(dispatch_group_t group, dispatch_queue_t queue, dispatch_block_t block) {
   dispatch_group_enter(group);
+  [group retain];  // libdispatch keeps the group for its own work items
   dispatch_block_t b = Block_copy(block);
   dispatch_async(queue, ^{
     b();
     Block_release(b);
     dispatch_group_leave(group);
+    [group release];
   });
 }
 
 void dispatch_group_notify(dispatch_group_t group, dispatch_queue_t queue, dispatch_block_t block) {
-  GroupImpl* g = G(group);
+  GroupImpl* g = G(group, "dispatch_group_notify");
+  if (!g) return;
   {
     std::lock_guard lock(g->mu);
     if (g->count > 0) {

@@ -18,7 +18,7 @@ namespace pvgdouble {
 const char* const kHazardNames[] = {
     "main-queue",     "reentrant",       "locked-handlers", "late-teardown",     "metal-stall", "gpu-whole-task",
     "frame-flood",    "mode-mid-render", "failing-encode",  "irq-on-resume",     "reset-map-refused",
-    "touch-map",
+    "touch-map",      "autorelease",
 };
 static_assert(sizeof(kHazardNames) / sizeof(kHazardNames[0]) == size_t(Hazard::kCount), "one name per hazard");
 

@@ -33,6 +33,7 @@ enum class Hazard : uint32_t {
   kIrqOnResume,        // unpause and didResume raise an interrupt
   kResetMapRefused,    // resetWithMemoryMap: answers NO (keeps the old map)
   kTouchMap,           // every range of the memory map is touched every 50 ms for the device's life
+  kAutorelease,        // objects left in dispatch workers' autorelease pools are violations
   kCount,
 };
 

@@ -226,6 +226,7 @@ extern "C" NSArray<id<MTLDevice>>* MTLCopyAllDevices(void) { return [[NSArray al
   [self retain];  // a committed buffer lives until its handlers ran
   AGFXMTLCommandQueue* q = queue_;
   dispatch_async(q->gpu_, ^{
+    @autoreleasepool {  // the double's own work: leaves nothing in the worker's pool
     bool ok = true;
     std::string why;
     for (auto& [what, fn] : impl_->work)
@@ -259,6 +260,7 @@ extern "C" NSArray<id<MTLDevice>>* MTLCopyAllDevices(void) { return [[NSArray al
                      complete);
     else
       dispatch_async(q->completion_, complete);
+    }
   });
 }
 @end
