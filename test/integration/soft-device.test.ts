@@ -40,8 +40,13 @@ function rangeList(ram: GuestRam, ranges: [bigint, number][]): void {
   ram.write(LIST, b);
 }
 
+// Under --backend pvg (the PVG double on Linux) the static model cannot
+// start until pvg-on-a-mac.md finding 4 is fixed (issue 14).
+const pvgStaticBlocked = (model: string) =>
+  process.env.APPLE_GFXD_TEST_BACKEND === 'pvg' && model === 'static' ? { todo: 'pvg: pvg-on-a-mac.md finding 4 (issue 14)' } : {};
+
 for (const model of ['tasks', 'static'] as const)
-describe(`soft device over vfio-user (--memory-model ${model})`, () => {
+describe(`soft device over vfio-user (--memory-model ${model})`, pvgStaticBlocked(model), () => {
   let d: RunningDaemon;
   let v: Awaited<ReturnType<typeof vmm>>;
   before(async () => {

@@ -277,6 +277,16 @@ void Reentrant(DeviceCore* d) {
 
 using pvgdouble::CheckCall;
 
+// The IOSurface host device of the process (variant mmio has one, next to the
+// PGDevice that has usingIOSurfaceMapper). A reset of that PGDevice resets
+// the guest's IOSurface mappings too: the soft guest interface says so, and
+// PVG's guest driver re-initialises both after a device reset.
+namespace pvgdouble {
+std::mutex g_iosfc_mu;
+void* g_iosfc = nullptr;  // IosfcCore*
+void ResetIosfc();
+}  // namespace pvgdouble
+
 // ---------------------------------------------------------------- _PGDevice
 @interface _PGDevice : NSObject <PGDevice> {
  @public
@@ -312,6 +322,7 @@ using pvgdouble::CheckCall;
   pvgdouble::MainQueueWork("mmioWrite");
   pvgdouble::Reentrant(d);
   agfx::SoftBackend()->mmio_write(d->soft, AGFX_REGION_GFX, offset, value);
+  if (d->cfg.iosfc && offset == 0x1014 && value == 1) pvgdouble::ResetIosfc();  // CONTROL = 1
 }
 - (id<PGDisplay>)newDisplayWithDescriptor:(PGDisplayDescriptor*)descriptor port:(NSUInteger)port serialNum:(uint32_t)serial {
   extern id<PGDisplay> AGFXNewDisplay(std::shared_ptr<DeviceCore> dev, PGDisplayDescriptor* desc, NSUInteger port,
@@ -427,6 +438,7 @@ using pvgdouble::CheckCall;
   pvgdouble::MainQueueWork("reset");
   agfx::SoftBackend()->reset(d->soft);
   d->mem->DropOwnTask();
+  if (d->cfg.iosfc) pvgdouble::ResetIosfc();
   std::lock_guard l(d->mu);
   if (d->state == DeviceCore::State::kStopped || d->state == DeviceCore::State::kFresh) d->state = DeviceCore::State::kRunning;
 }
@@ -667,10 +679,16 @@ void IoNoMove(void*, uint32_t, uint32_t, uint32_t) {}
   char e[256] = {0};
   c->soft = agfx::SoftBackend()->create(&cfg, &h, e, sizeof e);
   core_ = c;
+  std::lock_guard l(pvgdouble::g_iosfc_mu);
+  pvgdouble::g_iosfc = c;
   return self;
 }
 - (void)dealloc {
   auto* c = static_cast<IosfcCore*>(core_);
+  {
+    std::lock_guard l(pvgdouble::g_iosfc_mu);
+    if (pvgdouble::g_iosfc == c) pvgdouble::g_iosfc = nullptr;
+  }
   if (c) {
     if (c->soft) agfx::SoftBackend()->destroy(c->soft);
     dispatch_sync(c->irq_queue, ^{});
@@ -691,3 +709,9 @@ void IoNoMove(void*, uint32_t, uint32_t, uint32_t) {}
   if (c->soft) agfx::SoftBackend()->mmio_write(c->soft, AGFX_REGION_IOSFC, offset, value);
 }
 @end
+
+void pvgdouble::ResetIosfc() {
+  std::lock_guard l(g_iosfc_mu);
+  auto* c = static_cast<IosfcCore*>(g_iosfc);
+  if (c && c->soft) agfx::SoftBackend()->reset(c->soft);
+}
