@@ -33,7 +33,9 @@ objc=(-x objective-c++ -fobjc-runtime=gcc -fblocks -fobjc-exceptions -fexception
 san=()
 case "$sanitize" in
   "") ;;
-  address) san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize=vptr) ;;
+  # -shared-libasan: the runtime is libclang_rt.asan-x86_64.so, preloaded
+  # into node (scripts/pvg-double-sanitize.sh).
+  address) san=(-fsanitize=address,undefined -shared-libasan -fno-omit-frame-pointer -fno-sanitize=vptr,function) ;;
   thread) san=(-fsanitize=thread -fno-omit-frame-pointer) ;;
   *) echo "build.sh: --sanitize address|thread" >&2; exit 2 ;;
 esac
