@@ -5,7 +5,7 @@
 // Threading: these methods run on the JS thread and call straight into the
 // backend. That is safe because every host service the backend may need while
 // serving them (memory, tasks, interrupts, events) completes natively without
-// the JS thread (DESIGN.md invariant 1); the JS thread only waits for the
+// the JS thread (docs/design.md invariant 1); the JS thread only waits for the
 // backend, never the other way round.
 #include <dlfcn.h>
 

@@ -3,7 +3,7 @@
 //
 // Threading: the JS thread adds and removes regions; backend threads look up
 // and copy at any time. A shared_mutex lets lookups run in parallel and never
-// wait for JS (DESIGN.md invariant 1): the JS thread holds the lock only for
+// wait for JS (docs/design.md invariant 1): the JS thread holds the lock only for
 // the table update itself, never across a callback.
 //
 // Lifetime: a region is reference-counted. DMA_UNMAP removes it from the

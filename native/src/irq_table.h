@@ -1,6 +1,6 @@
 // Interrupt routing: the eventfds QEMU hands over with SET_IRQS, per vfio IRQ
 // index and sub-index. Raising a vector is a write to its fd from whatever
-// thread the backend is on; no JS runs on that path (DESIGN.md invariant 6).
+// thread the backend is on; no JS runs on that path (docs/design.md invariant 6).
 //
 // Threading: JS replaces fds, backend threads raise. One mutex guards the
 // table; it is held only for the fd write itself and never across a call

@@ -100,7 +100,7 @@ export const IrqSetFlag = {
 
 /** QEMU's limits (hw/vfio-user/protocol.h). */
 export const Limits = {
-  /** QEMU's receive buffer for the VERSION reply (P1): the whole reply must fit. */
+  /** QEMU's receive buffer for the VERSION reply (docs/design.md P1): the whole reply must fit. */
   VERSION_REPLY_MAX: 214,
   /** The most fds QEMU accepts as our max_msg_fds. */
   MAX_MAX_FDS: 16,

@@ -1,4 +1,4 @@
-// DESIGN.md invariant 1, proven: the soft backend's worker thread keeps
+// docs/design.md invariant 1, proven: the soft backend's worker thread keeps
 // running commands, raising interrupts and posting events while the JS thread
 // is blocked for 500 ms; nothing is lost when JS resumes.
 import assert from 'node:assert/strict';

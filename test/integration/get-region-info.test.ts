@@ -34,7 +34,7 @@ describe('DEVICE_GET_REGION_INFO', () => {
     const r = await c.requestRaw(Command.DEVICE_GET_REGION_INFO, encodeRegionInfoRequest(PciRegion.BAR0));
     assert.equal(r.header.flags, MsgFlag.TYPE_REPLY);
     assert.equal(r.header.size, 16 + 32);
-    assert.equal(r.fds.length, 0, 'no fd: the BAR is not mmap-able (P13)');
+    assert.equal(r.fds.length, 0, 'no fd: the BAR is not mmap-able (docs/design.md P13)');
     const p = r.payload;
     assert.equal(p.readUInt32LE(0), 32, 'argsz: no capability chain');
     assert.equal(p.readUInt32LE(4), RW, 'flags R|W, no MMAP, no CAPS');

@@ -1,4 +1,4 @@
-// Disconnect and reconnect: a client leaving is normal (DESIGN.md invariant 5).
+// Disconnect and reconnect: a client leaving is normal (docs/design.md invariant 5).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { native } from '../../daemon/src/native.js';

@@ -104,7 +104,7 @@ describe('REGION_WRITE', () => {
       const mark = d.logs.length;
       c.post(Command.REGION_WRITE, payload);
       assert.equal(await c.read32(0, SCRATCH), 0x11111111, 'nothing written');
-      assert.equal(c.unexpected.length, 0, 'no error reply to the posted write (P5)');
+      assert.equal(c.unexpected.length, 0, 'no error reply to the posted write (docs/design.md P5)');
       const failed = await logAfter(mark, (l) => l.msg === 'vfio_user_request_failed');
       assert.equal(failed.noReply, true);
       assert.equal(failed.errno, Errno.EINVAL);

@@ -30,7 +30,7 @@ describe('VERSION', () => {
     assert.equal(caps.max_data_xfer_size, 1048576);
     assert.equal(caps.pgsizes, 4096);
     assert.ok(caps.max_dma_maps <= 65535);
-    assert.equal(caps.write_multiple, undefined, 'write_multiple not advertised by default (P12)');
+    assert.equal(caps.write_multiple, undefined, 'write_multiple not advertised by default (docs/design.md P12)');
     assert.equal(r.fds.length, 0);
     c.close();
   });

@@ -1,4 +1,4 @@
-// GET_REGION_INFO capability chains and the argsz probe (P2): the reply never
+// GET_REGION_INFO capability chains and the argsz probe (docs/design.md P2): the reply never
 // exceeds what the client asked for, and says how much it needs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

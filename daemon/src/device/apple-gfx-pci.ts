@@ -123,7 +123,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   regionInfo(index: number): RegionInfo {
     const rw = RegionFlag.READ | RegionFlag.WRITE;
     // No MMAP flag anywhere: PVG registers must trap every access, and an
-    // mmap'd BAR would disable posted writes for the whole device (P13).
+    // mmap'd BAR would disable posted writes for the whole device (docs/design.md P13).
     if (index === GFX_BAR) return { flags: rw, size: BigInt(GFX_BAR_SIZE), offset: 0n };
     if (index === IOSFC_BAR && this.variant === 'mmio') return { flags: rw, size: BigInt(IOSFC_BAR_SIZE), offset: 0n };
     if (index === PciRegion.CONFIG) return { flags: rw, size: BigInt(CONFIG_SIZE), offset: 0n };

@@ -1,7 +1,7 @@
 // The host side of the backend ABI: every agfx_host service, implemented
 // natively, plus the bridge that carries display events to JS.
 //
-// Events are fire-and-forget (DESIGN.md invariant 1): a backend thread
+// Events are fire-and-forget (docs/design.md invariant 1): a backend thread
 // appends to a queue under a short mutex and, when the queue was empty, makes
 // one non-blocking threadsafe-function call to wake JS. It never waits for
 // JS. While JS is busy, consecutive new-frame events of a display are

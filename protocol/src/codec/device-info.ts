@@ -11,7 +11,7 @@ export const DEVICE_INFO_SIZE = 16;
 /**
  * Request: argsz, then three fields the client leaves zero. Returns argsz.
  * The whole 16-byte struct is required: the reply is 16 bytes, and a reply
- * larger than the request would overrun a QEMU-style receive buffer (P2).
+ * larger than the request would overrun a QEMU-style receive buffer (docs/design.md P2).
  */
 export function decodeDeviceInfoRequest(p: Buffer): number {
   if (p.length < DEVICE_INFO_SIZE)
@@ -60,7 +60,7 @@ export function encodeRegionInfoRequest(index: number, argsz = REGION_INFO_SIZE)
 }
 
 /**
- * The reply never exceeds what the client asked for (P2): when the caps do not
+ * The reply never exceeds what the client asked for (docs/design.md P2): when the caps do not
  * fit `argsz`, only the fixed part goes out, with argsz = the full size so the
  * client can ask again.
  */

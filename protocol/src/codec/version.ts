@@ -107,7 +107,7 @@ export function encodeVersion(major: number, minor: number, caps?: Capabilities)
   return Buffer.concat([head, Buffer.from(JSON.stringify({ capabilities: c }) + '\0', 'utf8')]);
 }
 
-/** The server's answer: a subset of the client's offer, never larger than QEMU can receive (P1). */
+/** The server's answer: a subset of the client's offer, never larger than QEMU can receive (docs/design.md P1). */
 export function negotiate(
   client: Capabilities,
   server: Required<Pick<Capabilities, 'maxMsgFds' | 'maxDataXferSize' | 'maxDmaMaps' | 'pgsizes'>> & {

@@ -1,10 +1,10 @@
 // One vfio-user client connection, server side.
 //
 // Messages are handled synchronously, one at a time, in arrival order
-// (DESIGN.md invariant 2): a posted write is complete before the next message
+// (docs/design.md invariant 2): a posted write is complete before the next message
 // is even looked at, so it is complete before any later reply. Every command
 // without NO_REPLY gets exactly one reply; NO_REPLY commands get none, not even
-// on error (P5). Nothing from the socket is trusted: every field is checked
+// on error (docs/design.md P5). Nothing from the socket is trusted: every field is checked
 // before the device sees it, and a bad message costs an error reply, never the
 // session.
 import { Command, Errno, HEADER_SIZE, Limits, MsgFlag, commandName } from '../constants.js';
@@ -24,7 +24,7 @@ export interface ServerLimits {
   maxDataXferSize: number;
   maxDmaMaps: number;
   pgsizes: number;
-  /** Advertise write_multiple (only safe with QEMU >= 11.0, see P12). */
+  /** Advertise write_multiple (only safe with QEMU >= 11.0, see docs/design.md P12). */
   writeMultiple: boolean;
 }
 

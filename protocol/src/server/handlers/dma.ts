@@ -41,7 +41,7 @@ export const dmaUnmap: Handler = {
       ctx.log.debug({ iova: hex(r.iova), size: hex(r.size) }, 'vfio_user_dma_unmap');
       ctx.device.dmaUnmap(r.iova, r.size);
     }
-    // The spec echoes the entry; QEMU ignores it. Same size as the request (P2).
+    // The spec echoes the entry; QEMU ignores it. Same size as the request (docs/design.md P2).
     return encodeDmaUnmap(r);
   },
 };

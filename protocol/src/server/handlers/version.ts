@@ -17,7 +17,7 @@ export const version: Handler = {
     if (v.unknownKeys.length) ctx.log.debug({ keys: v.unknownKeys }, 'vfio_user_version_unknown_caps');
     const caps = negotiate(v.caps, ctx.limits);
     const reply = encodeVersion(SERVER_MAJOR, Math.min(v.minor, SERVER_MINOR), caps);
-    // QEMU reads the reply into its 214-byte request buffer (P1).
+    // QEMU reads the reply into its 214-byte request buffer (docs/design.md P1).
     if (16 + reply.length > Limits.VERSION_REPLY_MAX) throw new Error('VERSION reply would exceed QEMU\'s buffer');
     ctx.negotiated = caps;
     ctx.log.info(
