@@ -61,13 +61,16 @@ describe('control API', () => {
 
   it('reports status: backend, client, negotiation, guest memory, tasks, vectors, displays, latency', async () => {
     const s = await ctl.call('status');
-    assert.equal(s.backend, 'soft');
+    assert.equal(s.backend, process.env.APPLE_GFXD_TEST_BACKEND ?? 'soft');
     assert.equal(s.variant, 'pci');
     assert.equal(s.clientConnected, true);
     assert.equal(s.negotiated.maxDataXferSize, 1048576);
     assert.deepEqual(s.guestMemory, [{ gpa: 0x40000000, size: 4 << 20, writable: true }]);
-    assert.equal(s.tasks.tasks, 1);
-    assert.equal(s.tasks.aliases, 1);
+    // pvg (the PVG double on Linux) holds a task of its own besides the guest's,
+    // for the command status it writes back, as PVG maps guest memory for itself.
+    const own = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg' ? 1 : 0;
+    assert.equal(s.tasks.tasks, 1 + own);
+    assert.ok(s.tasks.aliases >= 1 && s.tasks.aliases <= 1 + own * 16);
     assert.equal(s.vectors.length, 1);
     assert.equal(s.displays.length, 1);
     assert.deepEqual([s.displays[0].width, s.displays[0].height, s.displays[0].framesPresented], [32, 16, 1]);
@@ -168,7 +171,7 @@ describe('control API', () => {
     it('prints status for people and as JSON', () => {
       const human = ctlRun('status');
       assert.equal(human.status, 0, human.stderr);
-      assert.match(human.stdout, /backend soft {2}variant pci/);
+      assert.match(human.stdout, new RegExp(`backend ${process.env.APPLE_GFXD_TEST_BACKEND ?? 'soft'} {2}variant pci`));
       assert.match(human.stdout, /display 0 "apple-gfxd 0" serial 0x41470001: 32x16/);
       const json = ctlRun('--json', 'status');
       assert.equal(JSON.parse(json.stdout).displays[0].width, 32);

@@ -85,13 +85,17 @@ describe('device state save/restore', () => {
     // One protobuf message describes the device; the soft backend's part field by field.
     const st = DeviceState.toObject(DeviceState.decode(saved), { longs: Number, bytes: Buffer, defaults: true }) as Record<string, any>;
     assert.equal(st.variant, 'pci');
-    assert.equal(st.backendState.length, 0, 'nothing opaque for the soft backend');
-    assert.equal(st.soft.registers.scratch, 0xfeed);
-    assert.equal(st.soft.registers.ringBase, Number(RAM));
-    assert.deepEqual(st.soft.tasks.map((t: { id: number; size: number }) => [t.id, t.size]), [[7, 0x20000]]);
-    assert.deepEqual(st.soft.tasks[0].ranges, [{ taskOffset: 0x4000, gpa: Number(BUF), length: 8192, readOnly: true }], 'guest ranges, no host address');
-    assert.deepEqual([st.soft.displays[0].width, st.soft.displays[0].height, st.soft.displays[0].frame.length], [8, 8, 8 * 8 * 4]);
-    assert.deepEqual([st.soft.displays[0].cursor.visible, st.soft.displays[0].cursor.x, st.soft.displays[0].cursor.y], [true, 3, 4]);
+    // The soft backend's state is all in the open fields; another backend's
+    // (pvg: PVG's own suspend blob) is opaque.
+    if (!process.env.APPLE_GFXD_TEST_BACKEND) {
+      assert.equal(st.backendState.length, 0, 'nothing opaque for the soft backend');
+      assert.equal(st.soft.registers.scratch, 0xfeed);
+      assert.equal(st.soft.registers.ringBase, Number(RAM));
+      assert.deepEqual(st.soft.tasks.map((t: { id: number; size: number }) => [t.id, t.size]), [[7, 0x20000]]);
+      assert.deepEqual(st.soft.tasks[0].ranges, [{ taskOffset: 0x4000, gpa: Number(BUF), length: 8192, readOnly: true }], 'guest ranges, no host address');
+      assert.deepEqual([st.soft.displays[0].width, st.soft.displays[0].height, st.soft.displays[0].frame.length], [8, 8, 8 * 8 * 4]);
+      assert.deepEqual([st.soft.displays[0].cursor.visible, st.soft.displays[0].cursor.x, st.soft.displays[0].cursor.y], [true, 3, 4]);
+    }
     ctlA.close();
     A.vmm.close();
 
