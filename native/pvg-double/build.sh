@@ -65,4 +65,9 @@ for p in "${pids[@]}"; do wait "$p"; done
 # libBlocksRuntime ahead of GNUstep base: its _Block_copy must win (blocks_rr.mm).
 clang++ -shared "${san[@]}" -o "$out/libagfx_pvg_double.so" "${objs[@]}" -pthread \
   -Wl,--no-as-needed -lBlocksRuntime -lgnustep-base -lobjc -ldl -Wl,--as-needed
-echo "pvg-double: built $out/libagfx_pvg_double.so"
+# The standalone driver (native/pvg-double/test/driver.cc): the same objects
+# in one executable, for sanitizers that need every thread instrumented.
+clang++ "${common[@]}" "${san[@]}" -c native/pvg-double/test/driver.cc -o "$out/obj/driver.o"
+clang++ "${san[@]}" -o "$out/pvg-double-driver" "$out/obj/driver.o" "${objs[@]}" -pthread \
+  -Wl,--no-as-needed -lBlocksRuntime -lgnustep-base -lobjc -ldl -Wl,--as-needed
+echo "pvg-double: built $out/libagfx_pvg_double.so and $out/pvg-double-driver"

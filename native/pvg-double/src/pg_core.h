@@ -98,6 +98,12 @@ struct DeviceCore : std::enable_shared_from_this<DeviceCore> {
   static std::string StateName(State s);
 };
 
+// Variant mmio: the IOSurface host device of the process (pg_device.mm).
+// RaiseIosfc raises its line (false if there is none); ResetIosfc drops its
+// mappings (a reset of the PGDevice beside it).
+bool RaiseIosfc(uint32_t vector);
+void ResetIosfc();
+
 // Checks a call on the device against its suspend/resume state; false and a
 // violation if the call is not allowed now. Marks the device touched.
 bool CheckCall(DeviceCore* d, const char* what, bool is_mmio);

@@ -180,6 +180,9 @@ void DeviceCore::RaiseInterrupt(uint32_t vector) {
     if (state == State::kSuspending || state == State::kSuspended) return;  // none after willSuspend
   }
   interrupts++;
+  // Variant mmio: vector 1 is the IOSurface mapper's line (QEMU's irq_iosfc),
+  // which only the IOSurface host device raises; the gfx device has one line.
+  if (cfg.iosfc && vector == 1 && RaiseIosfc(vector)) return;
   auto self = shared_from_this();
   PGRaiseInterrupt raise = cfg.raise;
   // From PVG's own queue, never the caller's thread.
@@ -285,6 +288,7 @@ namespace pvgdouble {
 std::mutex g_iosfc_mu;
 void* g_iosfc = nullptr;  // IosfcCore*
 void ResetIosfc();
+bool RaiseIosfc(uint32_t vector);
 }  // namespace pvgdouble
 
 // ---------------------------------------------------------------- _PGDevice
@@ -714,4 +718,12 @@ void pvgdouble::ResetIosfc() {
   std::lock_guard l(g_iosfc_mu);
   auto* c = static_cast<IosfcCore*>(g_iosfc);
   if (c && c->soft) agfx::SoftBackend()->reset(c->soft);
+}
+
+bool pvgdouble::RaiseIosfc(uint32_t vector) {
+  std::lock_guard l(g_iosfc_mu);
+  auto* c = static_cast<IosfcCore*>(g_iosfc);
+  if (!c || !c->raise) return false;
+  IoRaise(c, vector);
+  return true;
 }
