@@ -37,7 +37,7 @@ case "$kind" in
     ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" AGFX_PVG_DOUBLE_HAZARDS="$survivable" "$out/pvg-double-driver" || rc=$?
     ;;
   thread)
-    tsan="halt_on_error=0:log_path=$reports/tsan:second_deadlock_stack=1"
+    tsan="halt_on_error=0:log_path=$reports/tsan:second_deadlock_stack=1:suppressions=$PWD/native/pvg-double/tsan.supp"
     TSAN_OPTIONS="$tsan" "$out/pvg-double-driver" || rc=$?
     TSAN_OPTIONS="$tsan" AGFX_PVG_DOUBLE_HAZARDS="$survivable" "$out/pvg-double-driver" || rc=$?
     ;;
