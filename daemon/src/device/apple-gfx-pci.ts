@@ -132,10 +132,16 @@ export class AppleGfxPciDevice implements VfioUserDevice {
 
   irqInfo(index: number): IrqInfo {
     if (index === PciIrq.MSI || index === PciIrq.MSIX) return { flags: IrqInfoFlag.EVENTFD, count: this.vectors };
+    // One ERR eventfd, as Linux's vfio-pci offers: QEMU wires it at realize
+    // and otherwise warns "Could not enable error recovery for the device"
+    // on every boot. The daemon never signals it (QEMU would stop the VM).
+    if (index === PciIrq.ERR) return { flags: IrqInfoFlag.EVENTFD, count: 1 };
     return { flags: 0, count: 0 };
   }
 
   regionRead(index: number, offset: number, count: number): Buffer {
+    // QEMU reads config space at realize, after its initial DMA_MAPs (P10).
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
     if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) {
       // QEMU forwards PBA reads; nothing is ever pending on our side.
@@ -150,6 +156,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionWrite(index: number, offset: number, data: Buffer): void {
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) {
       this.config.write(offset, data);
       return;
