@@ -70,4 +70,7 @@ clang++ -shared "${san[@]}" -o "$out/libagfx_pvg_double.so" "${objs[@]}" -pthrea
 clang++ "${common[@]}" "${san[@]}" -c native/pvg-double/test/driver.cc -o "$out/obj/driver.o"
 clang++ "${san[@]}" -o "$out/pvg-double-driver" "$out/obj/driver.o" "${objs[@]}" -pthread \
   -Wl,--no-as-needed -lBlocksRuntime -lgnustep-base -lobjc -ldl -Wl,--as-needed
-echo "pvg-double: built $out/libagfx_pvg_double.so and $out/pvg-double-driver"
+clang++ "${common[@]}" "${san[@]}" "${objc[@]}" -c native/pvg-double/test/selftest.mm -o "$out/obj/selftest.o"
+clang++ "${san[@]}" -o "$out/pvg-double-selftest" "$out/obj/selftest.o" "${objs[@]}" -pthread \
+  -Wl,--no-as-needed -lBlocksRuntime -lgnustep-base -lobjc -ldl -Wl,--as-needed
+echo "pvg-double: built $out/libagfx_pvg_double.so, $out/pvg-double-driver, $out/pvg-double-selftest"
