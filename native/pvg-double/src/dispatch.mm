@@ -134,7 +134,9 @@ class Pool {
   void Submit(std::function<void()> job) {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
-    if (idle_ > 0) {
+    // Enough idle workers for every queued job: wake one. Otherwise a new
+    // worker (a waiting block must not hold up work queued behind it).
+    if (size_t(idle_) >= jobs_.size()) {
       cv_.notify_one();
       return;
     }
