@@ -4,14 +4,18 @@
 # that the daemon loads for `--backend pvg` on Linux (daemon/src/pvg-double.ts).
 # Test-only: nothing here is part of the macOS build (binding.gyp).
 #
-# Usage: native/pvg-double/build.sh [--sanitize address|thread] [--out DIR]
+# Usage: native/pvg-double/build.sh [--sanitize address|thread] [--out DIR] [--wrong NAME]
+#   --wrong NAME: a deliberately wrong backend, for tests that show the double
+#   catches it (a copy of native/pvg with one guard removed):
+#     encode-in-handler   encode on the display queue, inside the new-frame handler
 # Installs clang, libgnustep-base-dev, libblocksruntime-dev and libobjc-12-dev
 # when missing (root + apt). Exit 77 when the toolchain cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-sanitize="" out="native/build-pvg-double"
+sanitize="" out="native/build-pvg-double" wrong=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --wrong) wrong="$2"; shift 2 ;;
     --sanitize) sanitize="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
@@ -47,9 +51,23 @@ compile() {  # src obj kind
   if [ "$3" = objc ]; then clang++ "${common[@]}" "${san[@]}" "${objc[@]}" -c "$1" -o "$2"
   else clang++ "${common[@]}" "${san[@]}" -c "$1" -o "$2"; fi
 }
-srcs=(native/pvg/*.mm native/pvg-double/src/*.mm)
+pvg=native/pvg
+if [ -n "$wrong" ]; then
+  pvg="$out/pvg-wrong"
+  rm -rf "$pvg" && cp -r native/pvg "$pvg"
+  case "$wrong" in
+    encode-in-handler)
+      # StartRender runs in the new-frame handler: encode right there instead of on a global queue.
+      sed -i 's|dispatch_async(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{|dispatch_sync(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{|' "$pvg/pvg_display.mm" ;;
+    *) echo "build.sh: unknown --wrong $wrong" >&2; exit 2 ;;
+  esac
+  cmp -s "$pvg/pvg_display.mm" native/pvg/pvg_display.mm && cmp -s "$pvg/pvg_device.mm" native/pvg/pvg_device.mm &&
+    { echo "build.sh: --wrong $wrong changed nothing (the guard moved?)" >&2; exit 1; }
+  common+=(-I "$pvg")
+fi
+srcs=("$pvg"/*.mm native/pvg-double/src/*.mm)
 ccs=(native/pvg-double/src/*.cc native/src/soft/soft_device.cc)
-for f in native/pvg/portable/*.cc; do [ "$(basename "$f")" = portable_test.cc ] || ccs+=("$f"); done
+for f in "$pvg"/portable/*.cc; do [ "$(basename "$f")" = portable_test.cc ] || ccs+=("$f"); done
 pids=()
 n=0
 for f in "${srcs[@]}" "${ccs[@]}"; do

@@ -40,7 +40,7 @@ interface Outcome {
 }
 
 /** Starts the daemon with --backend pvg and the double's switches, runs the workload, stops it. */
-async function run(opts: { hazards?: string; macos?: string; model?: 'tasks' | 'static'; extra?: (d: RunningDaemon, v: Vmm) => Promise<void> }): Promise<Outcome> {
+async function run(opts: { hazards?: string; macos?: string; model?: 'tasks' | 'static'; lib?: string; extra?: (d: RunningDaemon, v: Vmm) => Promise<void> }): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'pvg-double-'));
   const log = join(dir, 'double.jsonl');
   const env = {
@@ -48,6 +48,7 @@ async function run(opts: { hazards?: string; macos?: string; model?: 'tasks' | '
     AGFX_PVG_DOUBLE_MACOS: opts.macos ?? '15.4',
     AGFX_PVG_DOUBLE_VIOLATIONS: 'record',
     AGFX_PVG_DOUBLE_LOG: log,
+    ...(opts.lib ? { APPLE_GFXD_PVG_DOUBLE: opts.lib } : {}),
   };
   const violations = (): Violation[] =>
     existsSync(log)
@@ -149,6 +150,20 @@ describe('pvg backend on the PVG double', { skip }, () => {
     const d = await startDaemon(['--backend', 'pvg', '--variant', 'mmio']).catch((e: unknown) => String(e));
     assert.match(String(d), /no IOSurface mapMemory callback \(15\.4\+\); use the static memory map/);
   });
+
+  // Deliberately wrong backends (native/pvg-double/build.sh --wrong NAME, a
+  // copy of native/pvg with one guard removed; scripts/test-pvg-double.sh
+  // builds them): the hazard turned on must make them fail.
+  const wrongLib = (name: string) => join(repoRoot, `native/build-pvg-double-wrong-${name}/libagfx_pvg_double.so`);
+  for (const [name, hazard, code] of [
+    ['encode', 'locked-handlers', 'encode-under-pvg-lock'],
+  ] as const)
+    it(`catches a backend built wrong (${name}) with hazard '${hazard}': ${code}`, { skip: existsSync(wrongLib(name)) ? false : 'wrong build missing (scripts/test-pvg-double.sh builds it)' }, async () => {
+      const plain = await run({ lib: wrongLib(name) });
+      assert.deepEqual(codes(plain), [], `without the hazard the wrong backend passes: ${explain(plain)}`);
+      const o = await run({ lib: wrongLib(name), hazards: hazard });
+      assert.ok(codes(o).includes(code), `expected ${code}; ${explain(o)}`);
+    });
 
   // Findings of pvg-on-a-mac.md the double catches in today's backend.
   it('finding 8: MMIO from the main thread while PVG waits on the main queue', { todo: 'issue 14: pvg-on-a-mac.md finding 8' }, async () => {
