@@ -61,7 +61,11 @@ describe('vfio-user migration v2', () => {
     c.close();
   });
 
-  it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', async () => {
+  // On the PVG double (--backend pvg) the pvg backend unpauses before
+  // -willSuspend, so the fence runs on the source at STOP_COPY and its
+  // interrupt is lost: pvg-on-a-mac.md finding 6 (issue 14).
+  const pvgFinding6 = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg' ? { todo: 'pvg: pvg-on-a-mac.md finding 6 (issue 14)' } : {};
+  it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', pvgFinding6, async () => {
     const A = await vmm(a, fd);
     const ringA = new SoftRing(A.c, ram, RAM, 32);
     await ringA.configure();
@@ -109,7 +113,7 @@ describe('vfio-user migration v2', () => {
     for (let i = 0; i < 200 && (await B.c.read32(0, Reg.FENCE_LO)) !== 777; i++) await tick(10);
     assert.equal(await B.c.read32(0, Reg.FENCE_LO), 777);
     let irq = 0;
-    for (let i = 0; i < 50 && !irq; i++) {
+    for (let i = 0; i < 400 && !irq; i++) {
       irq = native.eventfdRead(B.efd);
       if (!irq) await tick(5);
     }

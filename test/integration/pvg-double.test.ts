@@ -147,7 +147,8 @@ describe('pvg backend on the PVG double', { skip }, () => {
     });
 
   it('macOS 15.4 refuses variant mmio with tasks (IOSurface mapMemory gone) with a clear error, not an abort', async () => {
-    const d = await startDaemon(['--backend', 'pvg', '--variant', 'mmio']).catch((e: unknown) => String(e));
+    const d = await startDaemon(['--backend', 'pvg', '--variant', 'mmio'], { env: { AGFX_PVG_DOUBLE_MACOS: '15.4' } }).catch((e: unknown) => String(e));
+    if (typeof d !== 'string') await d.stop();
     assert.match(String(d), /no IOSurface mapMemory callback \(15\.4\+\); use the static memory map/);
   });
 

@@ -30,6 +30,11 @@ describe('PVG double', { skip }, () => {
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     assert.match(r.stdout, /all checks passed/);
   });
+  it('driver on the static memory map (macOS 15.4), with touch-map', () => {
+    const r = run('pvg-double-driver', { PVG_DRIVER_MODEL: 'static', AGFX_PVG_DOUBLE_MACOS: '15.4', AGFX_PVG_DOUBLE_HAZARDS: 'touch-map' });
+    assert.equal(r.status, 0, r.stderr.slice(-3000));
+    assert.match(r.stdout, /all checks passed \(static memory model\)/);
+  });
   it('driver with the hazards the backend survives', () => {
     const r = run('pvg-double-driver', { AGFX_PVG_DOUBLE_HAZARDS: 'reentrant,locked-handlers,frame-flood,mode-mid-render,failing-encode,irq-on-resume' });
     assert.equal(r.status, 0, r.stderr.slice(-3000));

@@ -426,6 +426,14 @@ bool RaiseIosfc(uint32_t vector);
   DeviceCore* d = core_->get();
   if (!CheckCall(d, "-unpause", false)) return;
   agfx::SoftBackend()->set_running(d->soft, true);
+  // A device that runs again works off what the guest queued meanwhile at
+  // once; the double waits for that (up to 1 s) so that what a client does
+  // right after -unpause sees it done, not by chance.
+  for (int i = 0; i < 200; ++i) {
+    uint32_t st = agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, 0x1010);  // STATUS
+    if (!(st & 1) || (st & 4) || ((st & 8) && !(st & 2))) break;  // no ring, halted, or idle
+    usleep(5000);
+  }
   if (On(Hazard::kIrqOnResume)) d->RaiseInterrupt(0);  // "may raise an interrupt"
 }
 - (void)stop {

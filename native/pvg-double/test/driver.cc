@@ -209,7 +209,11 @@ int main() {
   host.memory_map_acquire = Acquire;
   host.memory_map_release = Release;
   B = agfx_backend_entry();
-  agfx_device_config cfg{sizeof cfg, AGFX_VARIANT_PCI, AGFX_MEMORY_TASKS, 1};
+  // PVG_DRIVER_MODEL=static: the static memory map (the guest RAM is there
+  // before the device, unlike the daemon's start: finding 4).
+  const char* model = std::getenv("PVG_DRIVER_MODEL");
+  bool static_map = model && std::strcmp(model, "static") == 0;
+  agfx_device_config cfg{sizeof cfg, AGFX_VARIANT_PCI, static_map ? uint32_t(AGFX_MEMORY_STATIC_MAP) : uint32_t(AGFX_MEMORY_TASKS), 1};
   char err[256] = {0};
   D = B->create(&cfg, &host, err, sizeof err);
   if (!D) {
@@ -232,6 +236,6 @@ int main() {
   Workload(3);
   CHECK(B->detach_display(D, 0));
   B->destroy(D);
-  std::printf("driver: all checks passed\n");
+  std::printf("driver: all checks passed (%s memory model)\n", static_map ? "static" : "task");
   return 0;
 }
