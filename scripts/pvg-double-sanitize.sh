@@ -22,17 +22,17 @@ survivable=reentrant,locked-handlers,frame-flood,mode-mid-render,failing-encode,
 rc=0
 case "$kind" in
   address)
-    npx tsc -p .
+    npm run --silent build:ts && npm run --silent build:test
     rt="$(clang -print-file-name=libclang_rt.asan-x86_64.so)"
     asan="detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$reports/asan:allow_user_segv_handler=1:handle_segv=0"
     ubsan="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
     lib="$PWD/$out/libagfx_pvg_double.so"
     LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" APPLE_GFXD_PVG_DOUBLE="$lib" \
       node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec \
-      --test-name-pattern='no hazard|survives|refuses|lives on' dist/test/integration/pvg-double.test.js || rc=$?
+      --test-name-pattern='no hazard|survives|refuses|lives on' dist-test/test/integration/pvg-double.test.js || rc=$?
     LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" APPLE_GFXD_PVG_DOUBLE="$lib" \
       APPLE_GFXD_TEST_BACKEND=pvg AGFX_PVG_DOUBLE_MACOS=15.3 \
-      node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec dist/test/integration/soft-device.test.js || rc=$?
+      node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec dist-test/test/integration/soft-device.test.js || rc=$?
     ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" "$out/pvg-double-driver" || rc=$?
     ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" AGFX_PVG_DOUBLE_HAZARDS="$survivable" "$out/pvg-double-driver" || rc=$?
     ;;

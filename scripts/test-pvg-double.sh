@@ -17,12 +17,13 @@ cd "$(dirname "$0")/.."
 npm run --silent build:pvg-double
 # Deliberately wrong backends the hazards must catch (pvg-double.test.ts).
 bash native/pvg-double/build.sh --wrong encode-in-handler --out native/build-pvg-double-wrong-encode
-npx tsc -p .
-files=(dist/test/unit/pvg-double-selftest.test.js dist/test/integration/pvg-double.test.js
-       dist/test/integration/soft-device.test.js dist/test/integration/device-state.test.js
-       dist/test/integration/migration.test.js dist/test/integration/control-api.test.js
-       dist/test/integration/reconnect.test.js dist/test/integration/device-reset.test.js)
-[ "${1:-}" = --no-e2e ] || files+=(dist/test/e2e/soft-device.test.js dist/test/e2e/qemu-pci.test.js)
+npm run --silent build:ts
+npm run --silent build:test
+files=(dist-test/test/unit/pvg-double-selftest.test.js dist-test/test/integration/pvg-double.test.js
+       dist-test/test/integration/soft-device.test.js dist-test/test/integration/device-state.test.js
+       dist-test/test/integration/migration.test.js dist-test/test/integration/control-api.test.js
+       dist-test/test/integration/reconnect.test.js dist-test/test/integration/device-reset.test.js)
+[ "${1:-}" = --no-e2e ] || files+=(dist-test/test/e2e/soft-device.test.js dist-test/test/e2e/qemu-pci.test.js)
 export APPLE_GFXD_TEST_BACKEND=pvg
 export AGFX_PVG_DOUBLE_MACOS="${AGFX_PVG_DOUBLE_MACOS:-15.3}"
 exec node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"

@@ -1,13 +1,15 @@
 // Command line: vfio-user backend-program conventions (--socket-path | --fd,
 // --print-capabilities, foreground only) plus device options.
 import { readFileSync } from 'node:fs';
+import { exposedSecret } from './private-file.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
-import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
+import { defaultBackend, parseBackend, type BackendChoice, type MemoryModel } from './backend.js';
 import type { Variant } from './device/apple-gfx-pci.js';
-import { DEFAULT_MODES, parseModeList } from './display/modes.js';
+import { DEFAULT_MODES, checkFrameBudget, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
-import { parseVncListen, type VncListen } from './sinks/vnc/index.js';
+import { VERSION } from './version.js';
+import { parseVncListen, type VncListen } from './viewers/vnc/index.js';
 
 export interface Config {
   socketPath: string | null;
@@ -20,7 +22,7 @@ export interface Config {
   printCapabilities: boolean;
   /** --write-option-rom PATH: write PVG's option ROM and exit. */
   writeOptionRom: string | null;
-  memoryModel: 'tasks' | 'static';
+  memoryModel: MemoryModel;
   /** Control socket path; null = none. */
   control: string | null;
   /** VNC: display N on port + N. */
@@ -75,12 +77,17 @@ export function parseHostPort(value: string, flag: string): { host: string; port
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
+/** Warnings about secret files others can read (logged once the logger exists). */
+export const secretFileWarnings: string[] = [];
+
 /** A secret from a file (first line), so it never shows in `ps`. */
 function secretFile(flag: string) {
   return (path: string): string => {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
+      const exposed = exposedSecret(path);
+      if (exposed) secretFileWarnings.push(`${flag}: ${exposed}`);
     } catch (e) {
       throw new InvalidArgumentError(`${flag}: cannot read ${path}: ${(e as Error).message}`);
     }
@@ -101,7 +108,7 @@ function backendArg(value: string): BackendChoice {
 export function buildProgram(): Command {
   return new Command('apple-gfxd')
     .description("QEMU's apple-gfx display device as a vfio-user server (use with QEMU's vfio-user-pci)")
-    .version('0.1.0')
+    .version(VERSION)
     .addOption(new Option('--socket-path <path>', 'listen on this unix socket (created, replaced if stale)').conflicts('fd'))
     .addOption(new Option('--fd <n>', 'serve an already listening unix socket inherited as fd N').argParser(intArg('--fd', 0, 65535)))
     .addOption(new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'))
@@ -158,6 +165,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
+  try {
+    checkFrameBudget(cfg.displays);
+  } catch (e) {
+    throw new UsageError(`--display: ${(e as Error).message}`);
+  }
   return cfg;
 }
 

@@ -1,21 +1,21 @@
 #!/usr/bin/env node
 // apple-gfxd: QEMU's apple-gfx display device, out of process, over vfio-user.
 import { unlinkSync } from 'node:fs';
-import { defaultServerLimits } from '../../protocol/src/index.js';
-import { checkBackend } from './backends.js';
+import { defaultServerLimits } from 'vfio-user-ts';
 import { capabilities } from './capabilities.js';
-import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
-import { SOFT_DISPLAY_PORTS, startBackend } from './backend.js';
+import { CommanderError, UsageError, parseArgs, secretFileWarnings, type Config } from './cli.js';
+import { SOFT_DISPLAY_PORTS, checkBackend, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
 import { Displays } from './display/displays.js';
 import type { NativeBackend } from './native.js';
 import { createLogger } from './logging.js';
 import { native } from './native.js';
-import { VfioUserServer } from './server.js';
-import { ControlServer } from './control/server.js';
+import { VfioUserServer } from './vfio-server.js';
+import { ControlServer } from './control/control-server.js';
 import { runCtl } from './ctl.js';
 import { DeviceMigration } from './state/migration.js';
-import { Viewers } from './viewers.js';
+import { Viewers } from './viewers/index.js';
+import { VERSION } from './version.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -36,8 +36,6 @@ function parseOrExit(argv: string[]): Config {
     throw e;
   }
 }
-
-const VERSION = '0.1.0';
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));
@@ -61,6 +59,7 @@ async function main(): Promise<void> {
   }
   const logControl = createLogger(cfg.logLevel);
   const log = logControl.logger;
+  for (const what of secretFileWarnings) log.warn({ what }, 'secret_file_exposed');
   try {
     checkBackend(cfg.backend);
   } catch (e) {

@@ -30,7 +30,7 @@ objc_inc=$(dirname "$(dirname "$objc_h")")
 common=(-std=c++17 -fPIC -fvisibility=hidden -O1 -g -pthread -Wall -Wno-unused-parameter
         -DAGFX_PVG_STANDALONE -DAGFX_PVG_DOUBLE
         -I native/pvg-double/include -I native/pvg-double/sdk -I native/stubs -I native/stubs/gnustep-compat
-        -I native/include -I native/pvg -I native/src)
+        -I native/include -I native/pvg -I native)
 objc=(-x objective-c++ -fobjc-runtime=gcc -fblocks -fobjc-exceptions -fexceptions -fconstant-string-class=NSConstantString
       -DGNUSTEP -DGNUSTEP_BASE_LIBRARY=1 -DGNU_RUNTIME=1 -I /usr/include/GNUstep -idirafter "$objc_inc"
       -Wno-objc-property-implementation -Wno-deprecated-declarations)
@@ -66,7 +66,7 @@ if [ -n "$wrong" ]; then
   common+=(-I "$pvg")
 fi
 srcs=("$pvg"/*.mm native/pvg-double/src/*.mm)
-ccs=(native/pvg-double/src/*.cc native/src/soft/soft_device.cc)
+ccs=(native/pvg-double/src/*.cc native/soft/*.cc native/platform/platform_linux.cc)
 for f in "$pvg"/portable/*.cc; do [ "$(basename "$f")" = portable_test.cc ] || ccs+=("$f"); done
 pids=()
 n=0

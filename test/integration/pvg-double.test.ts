@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
-import { pvgDoubleLibrary } from '../../daemon/src/pvg-double.js';
+import { native } from '#daemon/native.js';
+import { pvgDoubleLibrary } from '#daemon/pvg-double.js';
 import { repoRoot, startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 
@@ -186,7 +186,7 @@ describe('pvg backend on the PVG double', { skip }, () => {
   // daemon only destroys its backend at exit, so these run in a process of
   // their own that lives on after destroy().
   const child = (hazards: string, waitMs: number) =>
-    spawnSync(process.execPath, [join(repoRoot, 'dist/test/support/pvg-double-child.js'), lib ?? '', String(waitMs)], {
+    spawnSync(process.execPath, [join(repoRoot, 'dist-test/test/support/pvg-double-child.js'), lib ?? '', String(waitMs)], {
       encoding: 'utf8',
       timeout: 30000,
       env: { ...process.env, AGFX_PVG_DOUBLE_HAZARDS: hazards, AGFX_PVG_DOUBLE_VIOLATIONS: 'record' },

@@ -3,8 +3,8 @@
 // invalidation, reset, IOSFC and hostile input.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import { native } from '#daemon/native.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { backendLogsGuestErrors, startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 
@@ -29,15 +29,6 @@ async function vmm(d: RunningDaemon): Promise<{ c: VfioUserClient; ram: GuestRam
   const ring = new SoftRing(c, ram, RING, 64);
   await ring.configure();
   return { c, ram, data: new GuestRam(dataFd, DATA, DATA_SIZE), efd, ring };
-}
-
-function rangeList(ram: GuestRam, ranges: [bigint, number][]): void {
-  const b = Buffer.alloc(16 * ranges.length);
-  ranges.forEach(([gpa, len], i) => {
-    b.writeBigUInt64LE(gpa, i * 16);
-    b.writeBigUInt64LE(BigInt(len), i * 16 + 8);
-  });
-  ram.write(LIST, b);
 }
 
 // Under --backend pvg (the PVG double on Linux) the static model cannot
@@ -70,7 +61,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, pvgStaticBlocke
     const b = Buffer.alloc(4096, 0).map((_, i) => (i * 13 + 5) & 0xff);
     v.ram.write(BUF + 0x40000n, Buffer.from(a)); // deliberately not in address order
     v.ram.write(BUF, Buffer.from(b));
-    rangeList(v.ram, [[BUF + 0x40000n, 8192], [BUF, 4096]]);
+    v.ram.writeRangeList(LIST, [[BUF + 0x40000n, 8192], [BUF, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [1, 1 << 20])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [1, 0x4000, LIST, 2, 0])).status, St.OK);
     const sum = await v.ring.run(Op.CHECKSUM, [1, 0x4000, 12288]);
@@ -104,9 +95,9 @@ describe(`soft device over vfio-user (--memory-model ${model})`, pvgStaticBlocke
     for (const [op, args, want] of cases) assert.equal((await v.ring.run(op, args)).status, want, `opcode ${op}`);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [2, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [2, 0x10000])).status, St.TASK_EXISTS);
-    rangeList(v.ram, [[0x1_0000_0000_0000n, 4096]]);
+    v.ram.writeRangeList(LIST, [[0x1_0000_0000_0000n, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_MAP, [2, 0, LIST, 1, 0])).status, St.MAP_FAILED);
-    rangeList(v.ram, [[BUF, 4096], [BUF, 4096]]);
+    v.ram.writeRangeList(LIST, [[BUF, 4096], [BUF, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_MAP, [2, 0xf000, LIST, 2, 0])).status, St.OUT_OF_RANGE);
     assert.equal((await v.ring.run(Op.TASK_MAP, [2, 0, 0x7000_0000n, 1, 0])).status, St.GUEST_MEMORY);
     assert.equal((await v.ring.run(Op.CHECKSUM, [2, 0, 16])).status, St.NOT_MAPPED);
@@ -149,7 +140,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, pvgStaticBlocke
         expect.set([px[0]!, px[1]!, px[2]!, 0xff], (y * 32 + x) * 4);
       }
     v.ram.write(BUF, img);
-    rangeList(v.ram, [[BUF, 8192]]);
+    v.ram.writeRangeList(LIST, [[BUF, 8192]]);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [3, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [3, 0, LIST, 1, 1])).status, St.OK);
     assert.equal((await v.ring.run(Op.PRESENT, [0, 3, 0, stride, 1])).status, St.OK);
@@ -181,7 +172,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, pvgStaticBlocke
 
   it('stops the device using guest memory the VMM unmapped (DMA_UNMAP), without a crash', async () => {
     v.data.write(DATA, Buffer.alloc(4096, 0x33));
-    rangeList(v.ram, [[DATA, 4096]]);
+    v.ram.writeRangeList(LIST, [[DATA, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [4, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [4, 0, LIST, 1, 0])).status, St.OK);
     assert.equal((await v.ring.run(Op.CHECKSUM, [4, 0, 4096])).result, fnv1a32(Buffer.alloc(4096, 0x33)));
@@ -202,7 +193,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, pvgStaticBlocke
     await v.c.dmaMap({ iova: ROM, size: 0x20000n, fd: null });
     assert.equal((await v.ring.run(Op.TASK_CREATE, [6, 0x10000])).status, St.OK);
     // Task map of a range in it (tasks model: map_memory; static: not in the map).
-    rangeList(v.ram, [[ROM + 0x1000n, 4096]]);
+    v.ram.writeRangeList(LIST, [[ROM + 0x1000n, 4096]]);
     for (let i = 0; i < 10; i++) assert.equal((await v.ring.run(Op.TASK_MAP, [6, 0, LIST, 1, 0])).status, St.MAP_FAILED);
     // A range list fetched from it.
     assert.equal((await v.ring.run(Op.TASK_MAP, [6, 0, ROM, 1, 0])).status, St.GUEST_MEMORY);

@@ -5,7 +5,7 @@
 // after a stall) happens while the process still runs. Prints "survived".
 // Usage: node pvg-double-child.js <library> <wait-ms>
 import { writeSync } from 'node:fs';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 
 const [lib, waitMs] = [process.argv[2]!, Number(process.argv[3] ?? 500)];
 const RAM = 0x40000000n;

@@ -20,7 +20,7 @@ import {
   type MigratableDevice,
   type RegionInfo,
   type VfioUserDevice,
-} from '../../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
 import type { NativeBackend } from '../native.js';
@@ -140,7 +140,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionRead(index: number, offset: number, count: number): Buffer {
-    // QEMU reads config space at realize, after its initial DMA_MAPs (P10).
+    // QEMU reads config space at realize, after its initial DMA_MAPs (docs/design.md P10).
     this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
     if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) {

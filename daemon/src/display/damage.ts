@@ -1,6 +1,6 @@
-// What changed between two versions of a display's frame, as the sinks use
+// What changed between two versions of a display's frame, as the viewers use
 // it: an optional move (a blit: VNC CopyRect) and damaged rectangles, folded
-// over any number of read-outs; and the tile grid the sinks send updates in.
+// over any number of read-outs; and the tile grid the viewers send updates in.
 
 export interface Rect {
   x: number;
@@ -99,7 +99,7 @@ export function subtract(a: Rect, b: Rect): Rect[] {
  * composes with the first where the pixels it takes were put there by the
  * first one (a scroll after a scroll is one longer scroll); the rest of both
  * destinations becomes damage. The same rules as the soft backend's history
- * (native/src/soft/frame_history.h).
+ * (native/soft/frame_history.h).
  */
 export function appendChanges(into: Changes, next: Changes): void {
   const m = next.move;

@@ -252,8 +252,8 @@ void MainQueueWork(const char* what) {
 // than 2 at once; readMemory occasionally concurrent).
 void Reentrant(DeviceCore* d) {
   if (!On(Hazard::kReentrant) || !d->soft) return;
-  uint64_t ring = uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, 0x1020)) |
-                  uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, 0x1024)) << 32;
+  uint64_t ring = uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, agfx::soft::kRegRingBaseLo)) |
+                  uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, agfx::soft::kRegRingBaseHi)) << 32;
   dispatch_group_t g = dispatch_group_create();
   GuestAccess* mem = d->mem.get();
   for (int i = 0; i < 2; ++i)
@@ -326,7 +326,7 @@ bool RaiseIosfc(uint32_t vector);
   pvgdouble::MainQueueWork("mmioWrite");
   pvgdouble::Reentrant(d);
   agfx::SoftBackend()->mmio_write(d->soft, AGFX_REGION_GFX, offset, value);
-  if (d->cfg.iosfc && offset == 0x1014 && value == 1) pvgdouble::ResetIosfc();  // CONTROL = 1
+  if (d->cfg.iosfc && offset == agfx::soft::kRegControl && value == 1) pvgdouble::ResetIosfc();  // CONTROL = 1
 }
 - (id<PGDisplay>)newDisplayWithDescriptor:(PGDisplayDescriptor*)descriptor port:(NSUInteger)port serialNum:(uint32_t)serial {
   extern id<PGDisplay> AGFXNewDisplay(std::shared_ptr<DeviceCore> dev, PGDisplayDescriptor* desc, NSUInteger port,
@@ -430,8 +430,9 @@ bool RaiseIosfc(uint32_t vector);
   // once; the double waits for that (up to 1 s) so that what a client does
   // right after -unpause sees it done, not by chance.
   for (int i = 0; i < 200; ++i) {
-    uint32_t st = agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, 0x1010);  // STATUS
-    if (!(st & 1) || (st & 4) || ((st & 8) && !(st & 2))) break;  // no ring, halted, or idle
+    using namespace agfx::soft;
+    uint32_t st = agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, kRegStatus);
+    if (!(st & kReady) || (st & kHalted) || ((st & kIdle) && !(st & kBusy))) break;  // no ring, halted, or idle
     usleep(5000);
   }
   if (On(Hazard::kIrqOnResume)) d->RaiseInterrupt(0);  // "may raise an interrupt"
