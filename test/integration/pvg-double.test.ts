@@ -23,7 +23,8 @@ const BUF = RAM + 0x100000n;
 const hex32 = (v: number): string => `0x${v.toString(16).padStart(8, '0')}`;
 
 const lib = pvgDoubleLibrary();
-const skip = process.platform === 'darwin' ? 'macOS runs the real framework' : lib ? false : 'PVG double not built (npm run build:pvg-double)';
+const skip =
+  process.platform === 'darwin' ? 'macOS runs the real framework' : lib ? false : 'PVG double not built (npm run build:pvg-double)';
 if (skip && process.platform !== 'darwin') console.error(`\n*** SKIPPED: pvg-double tests: ${skip} ***\n`);
 
 interface Violation {
@@ -40,7 +41,13 @@ interface Outcome {
 }
 
 /** Starts the daemon with --backend pvg and the double's switches, runs the workload, stops it. */
-async function run(opts: { hazards?: string; macos?: string; model?: 'tasks' | 'static'; lib?: string; extra?: (d: RunningDaemon, v: Vmm) => Promise<void> }): Promise<Outcome> {
+async function run(opts: {
+  hazards?: string;
+  macos?: string;
+  model?: 'tasks' | 'static';
+  lib?: string;
+  extra?: (d: RunningDaemon, v: Vmm) => Promise<void>;
+}): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'pvg-double-'));
   const log = join(dir, 'double.jsonl');
   const env = {
@@ -147,7 +154,9 @@ describe('pvg backend on the PVG double', { skip }, () => {
     });
 
   it('macOS 15.4 refuses variant mmio with tasks (IOSurface mapMemory gone) with a clear error, not an abort', async () => {
-    const d = await startDaemon(['--backend', 'pvg', '--variant', 'mmio'], { env: { AGFX_PVG_DOUBLE_MACOS: '15.4' } }).catch((e: unknown) => String(e));
+    const d = await startDaemon(['--backend', 'pvg', '--variant', 'mmio'], { env: { AGFX_PVG_DOUBLE_MACOS: '15.4' } }).catch((e: unknown) =>
+      String(e),
+    );
     if (typeof d !== 'string') await d.stop();
     assert.match(String(d), /no IOSurface mapMemory callback \(15\.4\+\); use the static memory map/);
   });
@@ -156,29 +165,47 @@ describe('pvg backend on the PVG double', { skip }, () => {
   // copy of native/pvg with one guard removed; scripts/test-pvg-double.sh
   // builds them): the hazard turned on must make them fail.
   const wrongLib = (name: string) => join(repoRoot, `native/build-pvg-double-wrong-${name}/libagfx_pvg_double.so`);
-  for (const [name, hazard, code] of [
-    ['encode', 'locked-handlers', 'encode-under-pvg-lock'],
-  ] as const)
-    it(`catches a backend built wrong (${name}) with hazard '${hazard}': ${code}`, { skip: existsSync(wrongLib(name)) ? false : 'wrong build missing (scripts/test-pvg-double.sh builds it)' }, async () => {
-      const plain = await run({ lib: wrongLib(name) });
-      assert.deepEqual(codes(plain), [], `without the hazard the wrong backend passes: ${explain(plain)}`);
-      const o = await run({ lib: wrongLib(name), hazards: hazard });
-      assert.ok(codes(o).includes(code), `expected ${code}; ${explain(o)}`);
-    });
+  for (const [name, hazard, code] of [['encode', 'locked-handlers', 'encode-under-pvg-lock']] as const)
+    it(
+      `catches a backend built wrong (${name}) with hazard '${hazard}': ${code}`,
+      { skip: existsSync(wrongLib(name)) ? false : 'wrong build missing (scripts/test-pvg-double.sh builds it)' },
+      async () => {
+        const plain = await run({ lib: wrongLib(name) });
+        assert.deepEqual(codes(plain), [], `without the hazard the wrong backend passes: ${explain(plain)}`);
+        const o = await run({ lib: wrongLib(name), hazards: hazard });
+        assert.ok(codes(o).includes(code), `expected ${code}; ${explain(o)}`);
+      },
+    );
 
   // Findings of pvg-on-a-mac.md the double catches in today's backend.
-  it('finding 8: MMIO from the main thread while PVG waits on the main queue', { todo: 'issue 14: pvg-on-a-mac.md finding 8' }, async () => {
-    clean(await run({ hazards: 'main-queue' }));
-  });
-  it('finding 9: GPU access over whole tasks (holes, read-only aliases, 16 KiB pages)', { todo: 'issue 14: pvg-on-a-mac.md finding 9' }, async () => {
-    clean(await run({ hazards: 'gpu-whole-task' }));
-  });
-  it('finding 4: static memory map, device created before guest RAM is shared', { todo: 'issue 14: pvg-on-a-mac.md finding 4' }, async () => {
-    clean(await run({ model: 'static' }));
-  });
-  it('finding 14: per-frame command buffers and texture descriptors left in dispatch workers\' autorelease pools', { todo: 'issue 14: pvg-on-a-mac.md finding 14' }, async () => {
-    clean(await run({ hazards: 'autorelease' }));
-  });
+  it(
+    'finding 8: MMIO from the main thread while PVG waits on the main queue',
+    { todo: 'issue 14: pvg-on-a-mac.md finding 8' },
+    async () => {
+      clean(await run({ hazards: 'main-queue' }));
+    },
+  );
+  it(
+    'finding 9: GPU access over whole tasks (holes, read-only aliases, 16 KiB pages)',
+    { todo: 'issue 14: pvg-on-a-mac.md finding 9' },
+    async () => {
+      clean(await run({ hazards: 'gpu-whole-task' }));
+    },
+  );
+  it(
+    'finding 4: static memory map, device created before guest RAM is shared',
+    { todo: 'issue 14: pvg-on-a-mac.md finding 4' },
+    async () => {
+      clean(await run({ model: 'static' }));
+    },
+  );
+  it(
+    "finding 14: per-frame command buffers and texture descriptors left in dispatch workers' autorelease pools",
+    { todo: 'issue 14: pvg-on-a-mac.md finding 14' },
+    async () => {
+      clean(await run({ hazards: 'autorelease' }));
+    },
+  );
   it('finding 2: macOS 12 has one display port; the daemon asks for 4', { todo: 'issue 14: pvg-on-a-mac.md finding 2' }, async () => {
     clean(await run({ macos: '12.0' }));
   });
@@ -202,7 +229,11 @@ describe('pvg backend on the PVG double', { skip }, () => {
   it('finding 10: destroyTask and an interrupt ~100 ms after the last release', { todo: 'issue 14: pvg-on-a-mac.md finding 10' }, () => {
     survived(child('late-teardown', 500), "the blocks' host pointers were freed");
   });
-  it('finding 11: Metal completions 6 s after a stall, past the backend\'s 5 s wait', { todo: 'issue 14: pvg-on-a-mac.md finding 11' }, () => {
-    survived(child('metal-stall', 7000), 'a completion reached freed display state');
-  });
+  it(
+    "finding 11: Metal completions 6 s after a stall, past the backend's 5 s wait",
+    { todo: 'issue 14: pvg-on-a-mac.md finding 11' },
+    () => {
+      survived(child('metal-stall', 7000), 'a completion reached freed display state');
+    },
+  );
 });

@@ -36,7 +36,9 @@ describe('PVG double', { skip }, () => {
     assert.match(r.stdout, /all checks passed \(static memory model\)/);
   });
   it('driver with the hazards the backend survives', () => {
-    const r = run('pvg-double-driver', { AGFX_PVG_DOUBLE_HAZARDS: 'reentrant,locked-handlers,frame-flood,mode-mid-render,failing-encode,irq-on-resume' });
+    const r = run('pvg-double-driver', {
+      AGFX_PVG_DOUBLE_HAZARDS: 'reentrant,locked-handlers,frame-flood,mode-mid-render,failing-encode,irq-on-resume',
+    });
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     assert.match(r.stdout, /all checks passed/);
   });
