@@ -184,6 +184,13 @@ export class QmpInput implements InputSink {
   }
 
   key(ev: KeyEvent): void {
+    // A scancode goes as QEMU's key number: input-send-event turns it into a
+    // qcode with qemu_input_key_number_to_qcode(), the table QEMU's own VNC
+    // server uses for this event, so the guest gets exactly that key.
+    if (ev.scancode !== undefined && ev.scancode > 0 && ev.scancode <= 0xff) {
+      this.send([{ type: 'key', data: { down: ev.down, key: { type: 'number', data: ev.scancode } } }]);
+      return;
+    }
     const qcode = ev.code !== undefined ? domCodeToQcode(ev.code) : ev.keysym !== undefined ? keysymToQcode(ev.keysym) : null;
     if (!qcode) {
       this.stats.unknownKeys++;
