@@ -33,13 +33,16 @@ case "$kind" in
     LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" APPLE_GFXD_PVG_DOUBLE="$lib" \
       APPLE_GFXD_TEST_BACKEND=pvg AGFX_PVG_DOUBLE_MACOS=15.3 \
       node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec dist-test/test/integration/soft-device.test.js || rc=$?
-    ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" "$out/pvg-double-driver" || rc=$?
-    ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" AGFX_PVG_DOUBLE_HAZARDS="$survivable" "$out/pvg-double-driver" || rc=$?
+    LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" "$out/pvg-double-driver" || rc=$?
+    LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" AGFX_PVG_DOUBLE_HAZARDS="$survivable" "$out/pvg-double-driver" || rc=$?
+    LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" PVG_DRIVER_MODEL=static AGFX_PVG_DOUBLE_MACOS=15.4 \
+      AGFX_PVG_DOUBLE_HAZARDS=touch-map "$out/pvg-double-driver" || rc=$?
     ;;
   thread)
     tsan="halt_on_error=0:log_path=$reports/tsan:second_deadlock_stack=1:suppressions=$PWD/native/pvg-double/tsan.supp"
     TSAN_OPTIONS="$tsan" "$out/pvg-double-driver" || rc=$?
     TSAN_OPTIONS="$tsan" AGFX_PVG_DOUBLE_HAZARDS="$survivable" "$out/pvg-double-driver" || rc=$?
+    TSAN_OPTIONS="$tsan" PVG_DRIVER_MODEL=static AGFX_PVG_DOUBLE_MACOS=15.4 AGFX_PVG_DOUBLE_HAZARDS=touch-map "$out/pvg-double-driver" || rc=$?
     ;;
   *) echo "usage: $0 [address|thread]" >&2; exit 2 ;;
 esac
