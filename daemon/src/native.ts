@@ -67,6 +67,12 @@ export interface NativeBackend {
   readonly name: string;
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
+  /** An 8-byte access whole (agfx_backend mmio_read64); null when the backend has no such call. */
+  mmioRead64(region: number, offset: number): bigint | null;
+  /** False when the backend has no mmio_write64 (the caller splits). */
+  mmioWrite64(region: number, offset: number, value: bigint): boolean;
+  /** The BAR size the backend asks for (agfx_backend region_size), 0 for the daemon's default. */
+  regionSize(region: number): number;
   reset(): void;
   attachDisplay(port: number, serial: number, name: string, modes: DisplayModeSpec[]): boolean;
   setModes(port: number, modes: DisplayModeSpec[]): boolean;

@@ -2,14 +2,7 @@
 // client is connected the listener is paused, so a second client waits in
 // the backlog until the first leaves (one socket = one client = one device).
 import type { Logger } from 'pino';
-import {
-  LatencyHistogram,
-  ServerSession,
-  maxMessageSize,
-  type Capabilities,
-  type ServerLimits,
-  type VfioUserDevice,
-} from 'vfio-user-ts';
+import { LatencyHistogram, ServerSession, maxMessageSize, type Capabilities, type ServerLimits, type VfioUserDevice } from 'vfio-user-ts';
 import { native, type NativeListener } from './native.js';
 import { nativeTransport, type NativeTransport } from './native-transport.js';
 

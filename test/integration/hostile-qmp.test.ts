@@ -11,7 +11,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
-import { flood, rssMiB } from '../support/hostile-peers.js';
+import { flood, rssMiB, underSanitizer } from '../support/hostile-peers.js';
 import { startMmioProber } from '../support/mmio-prober.js';
 import { RfbClient } from '../support/rfb-client.js';
 
@@ -76,19 +76,32 @@ describe('QMP input to a peer that stops reading', () => {
       unit.writeUInt16BE(10 + i, i * 6 + 2);
       unit.writeUInt16BE(20 + i, i * 6 + 4);
     }
-    const f = await flood(c.socket, unit, { ms: 60_000, maxBytes: 6_000_000 });
+    const f = await flood(c.socket as Socket, unit, { ms: 60_000, maxBytes: 6_000_000 });
     // Let the daemon take in what the kernel holds, then notice the stall.
-    const stalled = await d.waitForLog((l) => l.msg === 'qmp_stalled', 20_000).then(
-      () => true,
-      () => false,
-    );
+    const stalled = await d
+      .waitForLog((l) => l.msg === 'qmp_stalled', 20_000)
+      .then(
+        () => true,
+        () => false,
+      );
     await new Promise((r) => setTimeout(r, 1500));
     const mmio = await prober.stop();
     const mem = rssMiB(d.pid);
     const dropped = d.logs.filter((l) => l.msg === 'qmp_input_dropped');
-    console.log(JSON.stringify({ stalled, baseRssMiB: Math.round(base), peakRssMiB: Math.round(mem.hwm), pointerEvents: f.bytesSent / 6, floodMs: f.ms, qmpConnections: qmp.conns.length, dropWarnings: dropped.length, mmio }));
+    console.log(
+      JSON.stringify({
+        stalled,
+        baseRssMiB: Math.round(base),
+        peakRssMiB: Math.round(mem.hwm),
+        pointerEvents: f.bytesSent / 6,
+        floodMs: f.ms,
+        qmpConnections: qmp.conns.length,
+        dropWarnings: dropped.length,
+        mmio,
+      }),
+    );
     c.close();
-    assert.ok(mem.hwm - base < 60, `peak RSS ${mem.hwm} MiB from ${base} MiB`);
+    if (!underSanitizer) assert.ok(mem.hwm - base < 60, `peak RSS ${mem.hwm} MiB from ${base} MiB`);
     assert.ok(stalled, 'the stalled peer is logged');
     assert.ok(dropped.length >= 1, 'dropped input is logged');
     assert.ok(d.alive());

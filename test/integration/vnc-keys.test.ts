@@ -19,7 +19,7 @@ import type { Browser } from 'playwright-core';
 import { QmpInput } from '#daemon/input/qmp.js';
 import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { AnimatedDisplay, sleep } from '../support/animated-display.js';
-import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
+import { browserSkipBanner, ensureChromium, foreignEnv, launchChromium } from '../support/chromium.js';
 import { FakeQmp, type QmpInputEvent } from '../support/fake-qmp.js';
 import { ensureDebianNoVnc, openNoVnc, serveNoVnc, type NoVncTree } from '../support/novnc.js';
 import { RfbClient } from '../support/rfb-client.js';
@@ -27,7 +27,11 @@ import { ensureTigerVnc, findWindows, startVncViewer, Xvfb, type Viewer } from '
 
 const chromiumMissing = ensureChromium();
 const debianMissing = chromiumMissing ?? ensureDebianNoVnc();
-const tigerMissing = ensureTigerVnc() ?? (spawnSync('sh', ['-c', 'command -v xdotool'], { stdio: 'ignore' }).status === 0 ? null : 'xdotool missing (apt-get install xdotool)');
+const tigerMissing =
+  ensureTigerVnc() ??
+  (spawnSync('sh', ['-c', 'command -v xdotool'], { stdio: 'ignore', env: foreignEnv() }).status === 0
+    ? null
+    : 'xdotool missing (apt-get install xdotool)');
 if (chromiumMissing) browserSkipBanner('NOVNC KEYBOARD TESTS', chromiumMissing);
 if (tigerMissing) browserSkipBanner('TIGERVNC KEYBOARD TESTS', tigerMissing);
 
@@ -45,7 +49,12 @@ describe('VNC keys: QEMU Extended Key Event to QMP, LastRect, unannounced extens
   const clients: RfbClient[] = [];
   const keysSince = async (n: number, want: number, ms = 5000): Promise<{ down: unknown; key: unknown }[]> => {
     const end = Date.now() + ms;
-    const keys = (): { down: unknown; key: unknown }[] => qmp.events().slice(n).filter((e) => e[0]!.type === 'key').map(key);
+    const keys = (): { down: unknown; key: unknown }[] =>
+      qmp
+        .events()
+        .slice(n)
+        .filter((e) => e[0]!.type === 'key')
+        .map(key);
     while (keys().length < want && Date.now() < end) await sleep(20);
     await sleep(100); // and nothing more
     return keys();
@@ -142,8 +151,16 @@ describe('VNC keys: QEMU Extended Key Event to QMP, LastRect, unannounced extens
       const cdp = await page.context().newCDPSession(page);
       const n = qmp.events().length;
       // The Q key on an AZERTY layout types 'a'; Up is an extended (0xE0) key.
-      for (const type of ['keyDown', 'keyUp'] as const) await cdp.send('Input.dispatchKeyEvent', { type, code: 'KeyQ', key: 'a', text: type === 'keyDown' ? 'a' : undefined, windowsVirtualKeyCode: 65 });
-      for (const type of ['keyDown', 'keyUp'] as const) await cdp.send('Input.dispatchKeyEvent', { type, code: 'ArrowUp', key: 'ArrowUp', windowsVirtualKeyCode: 38 });
+      for (const type of ['keyDown', 'keyUp'] as const)
+        await cdp.send('Input.dispatchKeyEvent', {
+          type,
+          code: 'KeyQ',
+          key: 'a',
+          text: type === 'keyDown' ? 'a' : undefined,
+          windowsVirtualKeyCode: 65,
+        });
+      for (const type of ['keyDown', 'keyUp'] as const)
+        await cdp.send('Input.dispatchKeyEvent', { type, code: 'ArrowUp', key: 'ArrowUp', windowsVirtualKeyCode: 38 });
       assert.deepEqual(await keysSince(n, 4), [
         { down: true, key: { type: 'number', data: 0x10 } },
         { down: false, key: { type: 'number', data: 0x10 } },
@@ -165,7 +182,7 @@ describe('VNC keys: QEMU Extended Key Event to QMP, LastRect, unannounced extens
       win = findWindows(xvfb.display, title)[0] ?? '';
     }
     assert.ok(win, `viewer window; log:\n${v.log()}`);
-    const env = { ...process.env, DISPLAY: xvfb.display };
+    const env = foreignEnv({ DISPLAY: xvfb.display });
     spawnSync('xdotool', ['windowfocus', '--sync', win], { env });
     spawnSync('xdotool', ['mousemove', '--window', win, '50', '50'], { env });
     await sleep(500);

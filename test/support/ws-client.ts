@@ -22,7 +22,14 @@ export function openWebSocket(port: number, path = '/', headers: Record<string, 
     const key = randomBytes(16).toString('base64');
     sock.on('error', reject);
     sock.on('connect', () => {
-      const h: Record<string, string | null> = { Host: `127.0.0.1:${port}`, Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers };
+      const h: Record<string, string | null> = {
+        Host: `127.0.0.1:${port}`,
+        Upgrade: 'websocket',
+        Connection: 'Upgrade',
+        'Sec-WebSocket-Key': key,
+        'Sec-WebSocket-Version': '13',
+        ...headers,
+      };
       const lines = Object.entries(h)
         .filter((e): e is [string, string] => e[1] !== null)
         .map(([k, v]) => `${k}: ${v}\r\n`);
@@ -46,7 +53,12 @@ export function openWebSocket(port: number, path = '/', headers: Record<string, 
         sock.destroy();
         return resolve({ status, headers: hdrs, ws: null });
       }
-      assert.equal(hdrs['sec-websocket-accept'], createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64'));
+      assert.equal(
+        hdrs['sec-websocket-accept'],
+        createHash('sha1')
+          .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+          .digest('base64'),
+      );
       resolve({ status, headers: hdrs, ws: new WsClient(sock, head.subarray(end + 4)) });
     };
     sock.on('data', onData);
@@ -80,8 +92,13 @@ export class WsClient extends Duplex {
     const h = Buffer.alloc(len < 126 ? 2 : len < 0x10000 ? 4 : 10);
     h[0] = 0x80 | op;
     if (len < 126) h[1] = len;
-    else if (len < 0x10000) (h[1] = 126), h.writeUInt16BE(len, 2);
-    else (h[1] = 127), h.writeBigUInt64BE(BigInt(len), 2);
+    else if (len < 0x10000) {
+      h[1] = 126;
+      h.writeUInt16BE(len, 2);
+    } else {
+      h[1] = 127;
+      h.writeBigUInt64BE(BigInt(len), 2);
+    }
     if (!mask) return void this.sock.write(Buffer.concat([h, payload]));
     h[1]! |= 0x80;
     const k = randomBytes(4);

@@ -14,7 +14,10 @@ import type { DisplayInfo, RequestBody } from './control-types.js';
 import type { Init, ReplyTo, RequestKind } from './schema.js';
 import { restoreDeviceStateSettled, saveDeviceState, type StateParts } from '../state/device-state.js';
 
-export type ControlHandler<K extends RequestKind> = (ctx: DaemonContext, body: RequestBody[K]) => Init<ReplyTo<K>> | Promise<Init<ReplyTo<K>>>;
+export type ControlHandler<K extends RequestKind> = (
+  ctx: DaemonContext,
+  body: RequestBody[K],
+) => Init<ReplyTo<K>> | Promise<Init<ReplyTo<K>>>;
 
 function displayInfo(d: DisplaySource): DisplayInfo {
   return {
@@ -42,7 +45,12 @@ function needDisplay(ctx: DaemonContext, port: number): DisplaySource {
   return d;
 }
 
-const stateParts = (ctx: DaemonContext): StateParts => ({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel });
+const stateParts = (ctx: DaemonContext): StateParts => ({
+  device: ctx.device,
+  displays: ctx.displays,
+  backendName: ctx.backendName,
+  memoryModel: ctx.memoryModel,
+});
 
 export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
   status(ctx) {
@@ -57,7 +65,13 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
       clientConnected: ctx.server.connected,
       clientsServed: ctx.server.clientsServed,
       negotiated: neg
-        ? { maxMsgFds: neg.maxMsgFds, maxDataXferSize: neg.maxDataXferSize, maxDmaMaps: neg.maxDmaMaps, pgsizes: neg.pgsizes, writeMultiple: !!neg.writeMultiple }
+        ? {
+            maxMsgFds: neg.maxMsgFds,
+            maxDataXferSize: neg.maxDataXferSize,
+            maxDmaMaps: neg.maxDmaMaps,
+            pgsizes: neg.pgsizes,
+            writeMultiple: !!neg.writeMultiple,
+          }
         : null,
       guestMemory: ctx.device.memory.regions().map((r) => ({ gpa: Number(r.gpa), size: Number(r.size), writable: r.writable })),
       tasks: { tasks: host.tasks, aliases: host.aliases, maps: host.maps, unmaps: host.unmaps, failures: host.failures },
@@ -131,7 +145,8 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
 
   async restore(ctx, body) {
     if (body.state.length === 0) throw new DeviceError('invalid', 'restore needs a state');
-    if (body.state.length > MAX_STATE_BYTES) throw new DeviceError('too-large', `a state of ${body.state.length} bytes; at most ${MAX_STATE_BYTES}`);
+    if (body.state.length > MAX_STATE_BYTES)
+      throw new DeviceError('too-large', `a state of ${body.state.length} bytes; at most ${MAX_STATE_BYTES}`);
     await restoreDeviceStateSettled(stateParts(ctx), body.state);
     return {};
   },

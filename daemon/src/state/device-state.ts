@@ -14,11 +14,20 @@ import { applyDisplays, checkRestoreDisplays, type WantedDisplay } from './resto
 export const DEVICE_STATE_VERSION = 2;
 
 /** The schema, from device-state.proto next to this module (the build copies it into dist/). */
-export const DeviceStateType = protobuf.loadSync(fileURLToPath(new URL('device-state.proto', import.meta.url))).lookupType('apple_gfxd.state.v1.DeviceState');
+export const DeviceStateType = protobuf
+  .loadSync(fileURLToPath(new URL('device-state.proto', import.meta.url)))
+  .lookupType('apple_gfxd.state.v1.DeviceState');
 
 /** Decoded with 64-bit integers as decimal strings (guest addresses need all 64 bits). */
 export function decodeDeviceState(bytes: Buffer): DeviceState {
-  return DeviceStateType.toObject(DeviceStateType.decode(bytes), { longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true, arrays: true }) as DeviceState;
+  return DeviceStateType.toObject(DeviceStateType.decode(bytes), {
+    longs: String,
+    enums: String,
+    bytes: Buffer,
+    defaults: true,
+    oneofs: true,
+    arrays: true,
+  }) as DeviceState;
 }
 
 export interface StateParts {
@@ -36,9 +45,13 @@ export function saveDeviceState(p: StateParts): Buffer {
     variant: p.device.variant,
     memoryModel: p.memoryModel,
     configSpace: p.device.config.read(0, 256),
-    displays: p.displays.list().map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes, width: d.width, height: d.height })),
+    displays: p.displays
+      .list()
+      .map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes, width: d.width, height: d.height })),
     guestMemory: p.device.memory.regions().map((r) => ({ gpa: r.gpa.toString(), size: r.size.toString() })),
-    vectors: p.device.interrupts.stats().map((v) => ({ vector: v.vector, raised: String(v.raised), delivered: String(v.delivered), dropped: String(v.dropped) })),
+    vectors: p.device.interrupts
+      .stats()
+      .map((v) => ({ vector: v.vector, raised: String(v.raised), delivered: String(v.delivered), dropped: String(v.dropped) })),
     savedAtUnix: Date.now() / 1000,
     backend: { name: p.backendName, data },
   };
@@ -54,7 +67,22 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
   // The checks and the apply each copy a big state's frames: a turn between
   // them lets waiting MMIO through (the worst gap is the longer one, not both).
   await new Promise((r) => setImmediate(r));
-  const expected = applyRestore(p, prepared);
+  const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
+  // The backend's part is opaque here and checked by the backend only as it
+  // applies it: what it holds now is kept to put back if it refuses (a turn
+  // of its own, as above).
+  const before = p.device.backend.saveState();
+  await new Promise((r) => setImmediate(r));
+  try {
+    await settled(p, applyRestore(p, prepared, before));
+  } catch (e) {
+    await settled(p, was); // refused and put back: answer once the displays are as they were
+    throw e;
+  }
+}
+
+/** Waits (at most a second) until the displays report these sizes. */
+async function settled(p: StateParts, expected: { port: number; width: number; height: number }[]): Promise<void> {
   const deadline = Date.now() + 1000;
   const pending = (): boolean =>
     expected.some((e) => {
@@ -66,7 +94,8 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
 
 /** Returns the display sizes the backend will report for the restored state. */
 export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
-  return applyRestore(p, prepareRestore(p, bytes));
+  const prepared = prepareRestore(p, bytes);
+  return applyRestore(p, prepared, p.device.backend.saveState());
 }
 
 interface PreparedRestore {
@@ -102,7 +131,12 @@ function prepareRestore(p: StateParts, bytes: Buffer): PreparedRestore {
   return { s: s as PreparedRestore['s'], wanted };
 }
 
-function applyRestore(p: StateParts, { s, wanted }: PreparedRestore): { port: number; width: number; height: number }[] {
+/** Applies a checked state; `before` (the backend's state now) is put back if the backend refuses. */
+function applyRestore(
+  p: StateParts,
+  { s, wanted }: PreparedRestore,
+  before: Buffer | null,
+): { port: number; width: number; height: number }[] {
   // Displays are the daemon's: make the set match the saved one first, so the
   // backend finds each display it restores; put back if the backend refuses.
   const undo = applyDisplays(p.displays, wanted);
@@ -110,6 +144,7 @@ function applyRestore(p: StateParts, { s, wanted }: PreparedRestore): { port: nu
     p.device.backend.restoreState(s.backend.data);
   } catch (e) {
     undo();
+    if (before) p.device.backend.restoreState(before); // onto the displays it was saved with
     throw new DeviceError('invalid', (e as Error).message);
   }
   p.device.config.load(s.configSpace);

@@ -5,7 +5,7 @@
 // messages (subprotocol `binary` when the client offers it). The RFC 6455
 // framing is the web viewer's (viewers/web/websocket.ts).
 //
-// Same auth and limits as the plain VNC port: the session is a ClientSession
+// Same auth and limits as the plain VNC port (docs/design.md invariant 4): the session is a ClientSession
 // like any other (VNC Authentication, handshake timeout, stall timeout), the
 // display's client cap counts both ports, and the HTTP part is bounded too
 // (headers: 8 KiB within the handshake timeout; client messages: 1 MiB +
@@ -21,6 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { acceptKey, checkUpgrade, refuseUpgrade, CLOSE_NORMAL, CLOSE_UNSUPPORTED, WsConnection } from '../web/websocket.js';
+import { DEFAULT_WEB_LIMITS } from '../web/limits.js';
 import type { RfbStream } from './client-session.js';
 
 /** Largest WebSocket message a VNC client may send: a ClientCutText (8 + 1 MiB) and then some. */
@@ -44,7 +45,7 @@ export function originRefusal(req: IncomingMessage, allowed: readonly string[]):
   const origin = req.headers.origin;
   if (origin === undefined) return null;
   if (allowed.includes('*') || allowed.includes(origin)) return null;
-  let originHost = '';
+  let originHost: string;
   try {
     originHost = new URL(origin).hostname.toLowerCase();
   } catch {
@@ -56,20 +57,28 @@ export function originRefusal(req: IncomingMessage, allowed: readonly string[]):
   } catch {
     // no usable Host: refused below
   }
-  return originHost !== '' && originHost === host ? null : `cross-origin WebSocket from ${origin} refused (allow it with --vnc-websocket-origin)`;
+  return originHost !== '' && originHost === host
+    ? null
+    : `cross-origin WebSocket from ${origin} refused (allow it with --vnc-websocket-origin)`;
 }
 
 /**
  * Completes an RFB-over-WebSocket upgrade on `socket`, or refuses it with an
  * HTTP error (returns null then). The caller has checked the client cap.
  */
-export function acceptRfbUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, allowedOrigins: readonly string[]): WsRfbStream | null {
+export function acceptRfbUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  allowedOrigins: readonly string[],
+): WsRfbStream | null {
   const bad = checkUpgrade(req);
-  if (bad) return refuseUpgrade(socket, bad.status, bad.reason, bad.headers), null;
+  if (bad) return (refuseUpgrade(socket, bad.status, bad.reason, bad.headers), null);
   const refused = originRefusal(req, allowedOrigins);
-  if (refused) return refuseUpgrade(socket, 403, refused), null;
+  if (refused) return (refuseUpgrade(socket, 403, refused), null);
   const offered = offeredProtocols(req);
-  if (offered.length > 0 && !offered.includes('binary')) return refuseUpgrade(socket, 400, `subprotocol binary required (offered: ${offered.join(', ')})`), null;
+  if (offered.length > 0 && !offered.includes('binary'))
+    return (refuseUpgrade(socket, 400, `subprotocol binary required (offered: ${offered.join(', ')})`), null);
   const key = (req.headers['sec-websocket-key'] as string).trim();
   socket.write(
     'HTTP/1.1 101 Switching Protocols\r\n' +
@@ -80,7 +89,7 @@ export function acceptRfbUpgrade(req: IncomingMessage, socket: Duplex, head: Buf
   );
   (socket as Socket).setNoDelay?.(true);
   if (head.length) socket.unshift(head); // read by WsConnection's 'data' listener first
-  return new WsRfbStream(new WsConnection(socket, { maxPayload: WS_MAX_CLIENT_MESSAGE }), socket as Socket);
+  return new WsRfbStream(new WsConnection(socket, { maxPayload: WS_MAX_CLIENT_MESSAGE, limits: DEFAULT_WEB_LIMITS }), socket as Socket);
 }
 
 /**
