@@ -2,21 +2,23 @@
 # The pvg backend (native/pvg/*.mm, unchanged) run on Linux against the PVG
 # double (native/pvg-double/, test-only): builds the double, then runs
 #  - test/integration/pvg-double.test.js: one workload per hazard; the
-#    findings of shared/reference/pvg-on-a-mac.md the double catches are
-#    `todo` tests that fail with the double's violation until issue 14;
+#    findings of shared/reference/pvg-on-a-mac.md the double catches pass
+#    against the fixed backend, and each hazard fails a backend built wrong
+#    (native/pvg-double/build.sh --wrong NAME);
 #  - the double's self-test and driver;
 #  - the daemon-spawning integration suites (soft device, device state,
 #    migration, control API, reconnect, device reset) and the real-QEMU e2e
 #    suites (soft device incl. the demo, PCI identity / VM restart) with
 #    `--backend pvg` (APPLE_GFXD_TEST_BACKEND=pvg), as macOS 15.3 (task
-#    memory model; variants pci and mmio). The static memory model is
-#    blocked by finding 4 (skipped there, a todo in pvg-double.test).
+#    memory model; variants pci and mmio) and the static memory model.
 # Usage: scripts/test-pvg-double.sh [--no-e2e]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build:pvg-double
 # Deliberately wrong backends the hazards must catch (pvg-double.test.ts).
-bash native/pvg-double/build.sh --wrong encode-in-handler --out native/build-pvg-double-wrong-encode
+for w in encode-in-handler main-thread-call unserviced-main no-autorelease; do
+  bash native/pvg-double/build.sh --wrong "$w" --out "native/build-pvg-double-wrong-$w" >/dev/null
+done
 npm run --silent build:ts
 npm run --silent build:test
 files=(dist-test/test/unit/pvg-double-selftest.test.js dist-test/test/integration/pvg-double.test.js

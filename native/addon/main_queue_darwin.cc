@@ -1,6 +1,7 @@
 // main_queue.h on macOS: a libuv prepare hook and an unref'd timer on
 // Node's loop turn the main thread's CFRunLoop without blocking, so blocks
-// PVG puts on dispatch_get_main_queue() run while JS is idle.
+// PVG puts on dispatch_get_main_queue() run while JS is idle. The same code
+// on Linux turns the PVG double's run loop (main_queue_cf_linux.cc).
 #include <CoreFoundation/CoreFoundation.h>
 #include <uv.h>
 
@@ -21,8 +22,11 @@ void Turn() {
 }
 }  // namespace
 
-void MainQueuePumpAcquire(Napi::Env env) {
+void MainQueuePumpAcquire(Napi::Env env, [[maybe_unused]] const void* backend) {
   if (g_users++ > 0) return;
+#if !defined(__APPLE__)
+  MainQueueRunLoopFrom(backend);
+#endif
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
     g_users = 0;

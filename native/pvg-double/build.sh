@@ -6,8 +6,12 @@
 #
 # Usage: native/pvg-double/build.sh [--sanitize address|thread] [--out DIR] [--wrong NAME]
 #   --wrong NAME: a deliberately wrong backend, for tests that show the double
-#   catches it (a copy of native/pvg with one guard removed):
+#   catches it (a copy of native/pvg with one guard removed; the double's own
+#   objects are reused from native/build-pvg-double when built):
 #     encode-in-handler   encode on the display queue, inside the new-frame handler
+#     main-thread-call    PVG called on the main thread (no OffMain; findings 8, 15)
+#     unserviced-main     table named other than "pvg": the daemon never services the main queue (finding 8)
+#     no-autorelease      no @autoreleasepool in the display's and device's blocks (finding 14)
 # Installs clang, libgnustep-base-dev, libblocksruntime-dev and libobjc-12-dev
 # when missing (root + apt). Exit 77 when the toolchain cannot be had.
 set -euo pipefail
@@ -29,7 +33,7 @@ objc_inc=$(dirname "$(dirname "$objc_h")")
 
 common=(-std=c++17 -fPIC -fvisibility=hidden -O1 -g -pthread -Wall -Wno-unused-parameter
         -DAGFX_PVG_STANDALONE -DAGFX_PVG_DOUBLE
-        -I native/pvg-double/include -I native/pvg-double/sdk -I native/stubs -I native/stubs/gnustep-compat
+        -I native/pvg-double/include -I native/pvg-double/sdk -I native/pvg-double/cf -I native/stubs -I native/stubs/gnustep-compat
         -I native/include -I native/pvg -I native)
 objc=(-x objective-c++ -fobjc-runtime=gcc -fblocks -fobjc-exceptions -fexceptions -fconstant-string-class=NSConstantString
       -DGNUSTEP -DGNUSTEP_BASE_LIBRARY=1 -DGNU_RUNTIME=1 -I /usr/include/GNUstep -idirafter "$objc_inc"
@@ -59,9 +63,12 @@ if [ -n "$wrong" ]; then
     encode-in-handler)
       # StartRender runs in the new-frame handler: encode right there instead of on a global queue.
       sed -i 's|dispatch_async(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{|dispatch_sync(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{|' "$pvg/pvg_display.mm" ;;
+    main-thread-call) sed -i 's|if (!agfx::pvg::OnMainThread()) return fn();|return fn();|' "$pvg/pvg_backend.mm" ;;
+    unserviced-main) sed -i 's|^    "pvg",$|    "pvg-unserviced",|' "$pvg/pvg_backend.mm" ;;
+    no-autorelease) sed -i 's|@autoreleasepool {|{|g' "$pvg/pvg_display.mm" "$pvg/pvg_device.mm" ;;
     *) echo "build.sh: unknown --wrong $wrong" >&2; exit 2 ;;
   esac
-  cmp -s "$pvg/pvg_display.mm" native/pvg/pvg_display.mm && cmp -s "$pvg/pvg_device.mm" native/pvg/pvg_device.mm &&
+  diff -rq "$pvg" native/pvg >/dev/null &&
     { echo "build.sh: --wrong $wrong changed nothing (the guard moved?)" >&2; exit 1; }
   common+=(-I "$pvg")
 fi
@@ -73,6 +80,9 @@ n=0
 for f in "${srcs[@]}" "${ccs[@]}"; do
   o="$out/obj/$(echo "$f" | tr '/' '_').o"
   objs+=("$o")
+  # A wrong build takes the double's own objects from the plain build.
+  reuse="native/build-pvg-double/obj/$(basename "$o")"
+  if [ -n "$wrong" ] && [ -z "$sanitize" ] && [ "${f#"$pvg"/}" = "$f" ] && [ "$reuse" -nt "$f" ]; then cp "$reuse" "$o"; continue; fi
   kind=cc; case "$f" in *.mm) kind=objc ;; esac
   compile "$f" "$o" "$kind" &
   pids+=($!)

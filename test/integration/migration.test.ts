@@ -41,11 +41,10 @@ describe('vfio-user migration v2', () => {
     c.close();
   });
 
-  // On the PVG double (--backend pvg) the pvg backend unpauses before
-  // -willSuspend, so the fence runs on the source at STOP_COPY and its
-  // interrupt is lost: pvg-on-a-mac.md finding 6 (issue 14).
-  const pvgFinding6 = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg' ? { todo: 'pvg: pvg-on-a-mac.md finding 6 (issue 14)' } : {};
-  it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', pvgFinding6, async () => {
+  // On the PVG double (--backend pvg) this is pvg-on-a-mac.md finding 6: a
+  // backend that unpaused before -willSuspend ran the fence on the stopped
+  // source at STOP_COPY and lost its interrupt.
+  it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', async () => {
     const A = await vmm(a);
     const ringA = new SoftRing(A.c, guest.ram, RAM, 32);
     await ringA.configure();

@@ -2,9 +2,10 @@
 // socket with our client as the VMM: one workload (ring, task, mode, present
 // read back exactly) per hazard the double can switch on
 // (native/pvg-double/README.md). A hazard the backend survives must leave the
-// frame exact and no contract violation; a case marked `todo` names the
-// finding of shared/reference/pvg-on-a-mac.md the double catches in today's
-// backend: it fails, with the double's violation, until issue 14 fixes it.
+// frame exact and no contract violation. Each finding of
+// shared/reference/pvg-on-a-mac.md the double catches has a case that passes
+// against the fixed backend and, where a guard can be removed by a sed, a
+// case showing a backend built without it fails (build.sh --wrong NAME).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -132,6 +133,11 @@ async function present(d: RunningDaemon, v: Vmm): Promise<boolean> {
   }
 }
 
+/** JS idle for 3.5 s: late main-queue work must be serviced by the daemon's run-loop hook alone. */
+const idle = async (): Promise<void> => {
+  await new Promise((r) => setTimeout(r, 3500));
+};
+
 const codes = (o: Outcome): string[] => o.violations.map((v) => v.code);
 const explain = (o: Outcome): string => `violations: ${JSON.stringify(o.violations, null, 1)}; error: ${o.error ?? 'none'}`;
 
@@ -165,55 +171,47 @@ describe('pvg backend on the PVG double', { skip }, () => {
   // copy of native/pvg with one guard removed; scripts/test-pvg-double.sh
   // builds them): the hazard turned on must make them fail.
   const wrongLib = (name: string) => join(repoRoot, `native/build-pvg-double-wrong-${name}/libagfx_pvg_double.so`);
-  for (const [name, hazard, code] of [['encode', 'locked-handlers', 'encode-under-pvg-lock']] as const)
-    it(
-      `catches a backend built wrong (${name}) with hazard '${hazard}': ${code}`,
-      { skip: existsSync(wrongLib(name)) ? false : 'wrong build missing (scripts/test-pvg-double.sh builds it)' },
-      async () => {
-        const plain = await run({ lib: wrongLib(name) });
-        assert.deepEqual(codes(plain), [], `without the hazard the wrong backend passes: ${explain(plain)}`);
-        const o = await run({ lib: wrongLib(name), hazards: hazard });
-        assert.ok(codes(o).includes(code), `expected ${code}; ${explain(o)}`);
-      },
-    );
+  const wrongSkip = (name: string) => ({
+    skip: existsSync(wrongLib(name)) ? false : 'wrong build missing (scripts/test-pvg-double.sh builds it)',
+  });
+  for (const [name, hazard, code] of [
+    ['encode-in-handler', 'locked-handlers', 'encode-under-pvg-lock'],
+    ['main-thread-call', 'main-queue', 'main-thread-waits-on-main-queue'], // findings 8, 15
+    ['unserviced-main', 'main-queue', 'main-queue-not-serviced'], // finding 8: the daemon's run-loop hook
+    ['no-autorelease', 'autorelease', 'autorelease-leftover'], // finding 14
+  ] as const)
+    it(`catches a backend built wrong (${name}) with hazard '${hazard}': ${code}`, wrongSkip(name), async () => {
+      const plain = await run({ lib: wrongLib(name) });
+      assert.deepEqual(codes(plain), [], `without the hazard the wrong backend passes: ${explain(plain)}`);
+      const o = await run({ lib: wrongLib(name), hazards: hazard, extra: idle });
+      assert.ok(codes(o).includes(code), `expected ${code}; ${explain(o)}`);
+    });
 
   // Findings of pvg-on-a-mac.md the double catches in today's backend.
-  it(
-    'finding 8: MMIO from the main thread while PVG waits on the main queue',
-    { todo: 'issue 14: pvg-on-a-mac.md finding 8' },
-    async () => {
-      clean(await run({ hazards: 'main-queue' }));
-    },
-  );
-  it(
-    'finding 9: GPU access over whole tasks (holes, read-only aliases, 16 KiB pages)',
-    { todo: 'issue 14: pvg-on-a-mac.md finding 9' },
-    async () => {
-      clean(await run({ hazards: 'gpu-whole-task' }));
-    },
-  );
-  it(
-    'finding 4: static memory map, device created before guest RAM is shared',
-    { todo: 'issue 14: pvg-on-a-mac.md finding 4' },
-    async () => {
-      clean(await run({ model: 'static' }));
-    },
-  );
-  it(
-    "finding 14: per-frame command buffers and texture descriptors left in dispatch workers' autorelease pools",
-    { todo: 'issue 14: pvg-on-a-mac.md finding 14' },
-    async () => {
-      clean(await run({ hazards: 'autorelease' }));
-    },
-  );
-  it('finding 2: macOS 12 has one display port; the daemon asks for 4', { todo: 'issue 14: pvg-on-a-mac.md finding 2' }, async () => {
-    clean(await run({ macos: '12.0' }));
+  it('finding 8: MMIO from the main thread while PVG waits on the main queue', async () => {
+    clean(await run({ hazards: 'main-queue' }));
   });
+  it('finding 9: GPU access over whole tasks (holes, read-only aliases, 16 KiB pages)', async () => {
+    clean(await run({ hazards: 'gpu-whole-task' }));
+  });
+  it('finding 4: static memory map, device created before guest RAM is shared', async () => {
+    clean(await run({ model: 'static' }));
+  });
+  it("finding 14: per-frame command buffers and texture descriptors left in dispatch workers' autorelease pools", async () => {
+    clean(await run({ hazards: 'autorelease' }));
+  });
+  it(
+    'finding 2: macOS 12 has one display port; the daemon asks for 4',
+    { todo: 'pvg-on-a-mac.md finding 2 (per-backend display-port limit) is on branch native, not on main yet' },
+    async () => {
+      clean(await run({ macos: '12.0' }));
+    },
+  );
   // PVG may finish tearing down after the client's last release; the
   // daemon only destroys its backend at exit, so these run in a process of
   // their own that lives on after destroy().
-  const child = (hazards: string, waitMs: number) =>
-    spawnSync(process.execPath, [join(repoRoot, 'dist-test/test/support/pvg-double-child.js'), lib ?? '', String(waitMs)], {
+  const child = (hazards: string, waitMs: number, library = lib ?? '') =>
+    spawnSync(process.execPath, [join(repoRoot, 'dist-test/test/support/pvg-double-child.js'), library, String(waitMs)], {
       encoding: 'utf8',
       timeout: 30000,
       env: { ...process.env, AGFX_PVG_DOUBLE_HAZARDS: hazards, AGFX_PVG_DOUBLE_VIOLATIONS: 'record' },
@@ -226,14 +224,10 @@ describe('pvg backend on the PVG double', { skip }, () => {
   it('no hazard: the backend is destroyed and the process lives on', () => {
     survived(child('', 300), 'plain teardown');
   });
-  it('finding 10: destroyTask and an interrupt ~100 ms after the last release', { todo: 'issue 14: pvg-on-a-mac.md finding 10' }, () => {
+  it('finding 10: destroyTask and an interrupt ~100 ms after the last release', () => {
     survived(child('late-teardown', 500), "the blocks' host pointers were freed");
   });
-  it(
-    "finding 11: Metal completions 6 s after a stall, past the backend's 5 s wait",
-    { todo: 'issue 14: pvg-on-a-mac.md finding 11' },
-    () => {
-      survived(child('metal-stall', 7000), 'a completion reached freed display state');
-    },
-  );
+  it("finding 11: Metal completions 6 s after a stall, past the backend's 5 s wait", () => {
+    survived(child('metal-stall', 7000), 'a completion reached freed display state');
+  });
 });

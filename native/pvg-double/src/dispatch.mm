@@ -4,7 +4,9 @@
 // a dispatch_sync block runs on the pool thread that owns the queue at that
 // moment, not on the caller's thread (the caller waits either way, and the
 // block sees the queue as current).
+#include <CoreFoundation/CoreFoundation.h>
 #include <dispatch/dispatch.h>
+#include <pthread.h>
 #import <Foundation/Foundation.h>
 
 #include <sys/syscall.h>
@@ -212,6 +214,7 @@ struct QueueImpl {
   std::mutex mu;
   std::deque<Item> items;
   bool running = false;  // serial: a drain is scheduled or running
+  std::condition_variable queued;  // main queue: work arrived (the run loop's wake-up port)
 };
 
 void RunSyncItem(QueueImpl* q, const Item& it) {
@@ -374,6 +377,7 @@ void Enqueue(dispatch_queue_t queue, Item it) {
     q->items.push_back(it);
     if (!q->main && !q->running) schedule = q->running = true;
   }
+  if (q->main) q->queued.notify_all();  // wakes a CFRunLoopRunInMode waiting on the main thread
   if (schedule) {
     [queue retain];
     Pool::Get().Submit([q, queue] {
@@ -671,6 +675,37 @@ bool dispatch_queue_is_current_np(dispatch_queue_t queue) { return queue && IsCu
 bool dispatch_is_main_thread_np(void) { return IsMainThread(); }
 
 size_t agfx_pvg_double_drain_main_queue(void) { return dispatch_main_queue_drain_np(); }
+
+// ---- CoreFoundation's run loop, as far as the main queue goes
+// (sdk/CoreFoundation/CoreFoundation.h). On macOS the main queue is a source
+// of the main thread's run loop: a turn that finds it signalled runs
+// _dispatch_main_queue_callback_4CF, which drains what the queue holds. So
+// here: on the main thread, one handled source is one snapshot drain; a
+// thread other than the main one has no main-queue source, and its (empty)
+// run loop returns kCFRunLoopRunFinished at once.
+const CFStringRef kCFRunLoopDefaultMode = reinterpret_cast<CFStringRef>("kCFRunLoopDefaultMode");
+const CFStringRef kCFRunLoopCommonModes = reinterpret_cast<CFStringRef>("kCFRunLoopCommonModes");
+
+CFRunLoopRunResult CFRunLoopRunInMode(CFStringRef mode, CFTimeInterval seconds, Boolean returnAfterSourceHandled) {
+  if (!mode) return kCFRunLoopRunFinished;
+  if (!IsMainThread()) return kCFRunLoopRunFinished;
+  QueueImpl* q = MainQueue()->impl_;
+  const uint64_t deadline = NowNs() + (seconds > 0 ? uint64_t(seconds * 1e9) : 0);
+  bool handled = false;
+  for (;;) {
+    bool ready;
+    {
+      std::unique_lock lock(q->mu);
+      ready = WaitUntil(lock, q->queued, deadline, [&] { return !q->items.empty(); });
+    }
+    if (!ready) return handled ? kCFRunLoopRunHandledSource : kCFRunLoopRunTimedOut;
+    dispatch_main_queue_drain_np();
+    handled = true;
+    if (returnAfterSourceHandled) return kCFRunLoopRunHandledSource;
+  }
+}
+
+int pthread_main_np(void) { return IsMainThread() ? 1 : 0; }
 
 void agfx_pvg_double_autorelease_stats(uint64_t* drains, uint64_t* objects, uint64_t* max_per_drain) {
   if (drains) *drains = g_ar_drains;

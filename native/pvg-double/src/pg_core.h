@@ -24,11 +24,11 @@
 #include "guest_access.h"
 #include "pg_api.h"
 #include "soft/backend.h"     // the soft command logic's agfx_backend table
-#include "soft/guest_abi.h"   // its registers (docs/soft-device.md)
+#include "agfx_soft.h"        // its guest interface (docs/soft-device.md)
 
 namespace pvgdouble {
 
-constexpr uint32_t kMaxPorts = agfx::soft::kPorts;  // the soft device's DISPLAYS; the double's PGMaxDisplayPortCount
+constexpr uint32_t kMaxPorts = AGFX_SOFT_PORTS;  // the soft device's DISPLAYS; the double's PGMaxDisplayPortCount
 constexpr size_t kDefaultMmioLength = 0x4000;  // Apple: "should be sized to 16KB"
 constexpr MTLTextureUsage kMinimumUsage = MTLTextureUsageShaderRead | MTLTextureUsageRenderTarget;
 

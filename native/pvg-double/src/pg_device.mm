@@ -240,11 +240,21 @@ namespace {
 
 // The main-queue hazard: PVG work that waits on the main queue (QEMU's main
 // loop runs on a CFRunLoop-serviced main thread; Node's does not).
+// Two kinds: inside the call (the caller must not be the main thread, and
+// someone must service the main queue meanwhile), and 20 ms later from a
+// PVG queue, after the call returned: only a host that services the main
+// queue while it is otherwise idle (the daemon's libuv hook turning the run
+// loop, addon/main_queue_darwin.cc) runs that one; else main-queue-not-serviced.
 void MainQueueWork(const char* what) {
   if (!On(Hazard::kMainQueue)) return;
   dispatch_sync(dispatch_get_main_queue(), ^{
     (void)what;
   });
+  dispatch_after(dispatch_time(DISPATCH_TIME_NOW, int64_t(20 * NSEC_PER_MSEC)),
+                 dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{
+                   dispatch_sync(dispatch_get_main_queue(), ^{
+                   });
+                 });
 }
 
 // The re-entrant hazard: two host callbacks at once from other threads,
@@ -252,8 +262,8 @@ void MainQueueWork(const char* what) {
 // than 2 at once; readMemory occasionally concurrent).
 void Reentrant(DeviceCore* d) {
   if (!On(Hazard::kReentrant) || !d->soft) return;
-  uint64_t ring = uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, agfx::soft::kRegRingBaseLo)) |
-                  uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, agfx::soft::kRegRingBaseHi)) << 32;
+  uint64_t ring = uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, AGFX_SOFT_REG_RING_BASE_LO)) |
+                  uint64_t(agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, AGFX_SOFT_REG_RING_BASE_HI)) << 32;
   dispatch_group_t g = dispatch_group_create();
   GuestAccess* mem = d->mem.get();
   for (int i = 0; i < 2; ++i)
@@ -326,7 +336,7 @@ bool RaiseIosfc(uint32_t vector);
   pvgdouble::MainQueueWork("mmioWrite");
   pvgdouble::Reentrant(d);
   agfx::SoftBackend()->mmio_write(d->soft, AGFX_REGION_GFX, offset, value);
-  if (d->cfg.iosfc && offset == agfx::soft::kRegControl && value == 1) pvgdouble::ResetIosfc();  // CONTROL = 1
+  if (d->cfg.iosfc && offset == AGFX_SOFT_REG_CONTROL && value == 1) pvgdouble::ResetIosfc();  // CONTROL = 1
 }
 - (id<PGDisplay>)newDisplayWithDescriptor:(PGDisplayDescriptor*)descriptor port:(NSUInteger)port serialNum:(uint32_t)serial {
   extern id<PGDisplay> AGFXNewDisplay(std::shared_ptr<DeviceCore> dev, PGDisplayDescriptor* desc, NSUInteger port,
@@ -430,9 +440,8 @@ bool RaiseIosfc(uint32_t vector);
   // once; the double waits for that (up to 1 s) so that what a client does
   // right after -unpause sees it done, not by chance.
   for (int i = 0; i < 200; ++i) {
-    using namespace agfx::soft;
-    uint32_t st = agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, kRegStatus);
-    if (!(st & kReady) || (st & kHalted) || ((st & kIdle) && !(st & kBusy))) break;  // no ring, halted, or idle
+    uint32_t st = agfx::SoftBackend()->mmio_read(d->soft, AGFX_REGION_GFX, AGFX_SOFT_REG_STATUS);
+    if (!(st & AGFX_SOFT_STATUS_RING_READY) || (st & AGFX_SOFT_STATUS_HALTED) || ((st & AGFX_SOFT_STATUS_IDLE) && !(st & AGFX_SOFT_STATUS_BUSY))) break;  // no ring, halted, or idle
     usleep(5000);
   }
   if (On(Hazard::kIrqOnResume)) d->RaiseInterrupt(0);  // "may raise an interrupt"
