@@ -11,9 +11,13 @@
 #    suites (soft device incl. the demo, PCI identity / VM restart) with
 #    `--backend pvg` (APPLE_GFXD_TEST_BACKEND=pvg), as macOS 15.3 (task
 #    memory model; variants pci and mmio) and the static memory model.
-# Usage: scripts/test-pvg-double.sh [--no-e2e]
+# Usage: scripts/test-pvg-double.sh [--no-e2e | --ci]
+#   --ci: what .ci/run runs (a few minutes): the hazard and finding tests, the
+#   soft device's integration suite (both memory models) and migration on
+#   --backend pvg, and the soft-device e2e suite for one guest (x86_64 q35).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode="${1:-}"
 npm run --silent build:pvg-double
 # Deliberately wrong backends the hazards must catch (pvg-double.test.ts).
 for w in encode-in-handler main-thread-call unserviced-main no-autorelease; do
@@ -22,10 +26,20 @@ done
 npm run --silent build:ts
 npm run --silent build:test
 files=(dist-test/test/unit/pvg-double-selftest.test.js dist-test/test/integration/pvg-double.test.js
-       dist-test/test/integration/soft-device.test.js dist-test/test/integration/device-state.test.js
-       dist-test/test/integration/migration.test.js dist-test/test/integration/control-api.test.js
-       dist-test/test/integration/reconnect.test.js dist-test/test/integration/device-reset.test.js)
-[ "${1:-}" = --no-e2e ] || files+=(dist-test/test/e2e/soft-device.test.js dist-test/test/e2e/qemu-pci.test.js)
+       dist-test/test/integration/soft-device.test.js dist-test/test/integration/migration.test.js)
+case "$mode" in
+  --ci)
+    files+=(dist-test/test/e2e/soft-device.test.js)
+    export APPLE_GFXD_TEST_ARCHES=x86_64 ;;
+  --no-e2e)
+    files+=(dist-test/test/integration/device-state.test.js dist-test/test/integration/control-api.test.js
+            dist-test/test/integration/reconnect.test.js dist-test/test/integration/device-reset.test.js) ;;
+  "")
+    files+=(dist-test/test/integration/device-state.test.js dist-test/test/integration/control-api.test.js
+            dist-test/test/integration/reconnect.test.js dist-test/test/integration/device-reset.test.js
+            dist-test/test/e2e/soft-device.test.js dist-test/test/e2e/qemu-pci.test.js) ;;
+  *) echo "usage: $0 [--no-e2e | --ci]" >&2; exit 2 ;;
+esac
 export APPLE_GFXD_TEST_BACKEND=pvg
 export AGFX_PVG_DOUBLE_MACOS="${AGFX_PVG_DOUBLE_MACOS:-15.3}"
 exec node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"

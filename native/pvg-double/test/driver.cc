@@ -220,12 +220,19 @@ int main() {
     std::fprintf(stderr, "driver: create failed: %s\n", err);
     return 1;
   }
+  // As the daemon after a DMA_MAP: the static-model PGDevice is created once
+  // guest RAM is known (finding 4).
+  B->memory_map_changed(D);
   agfx_display_mode modes[2] = {{32, 24, 60000}, {16, 16, 60000}};
   CHECK(B->attach_display(D, 0, 1, "driver", modes, 2));
   Workload(0);
   void* blob = nullptr;
   size_t len = 0;
-  CHECK(B->save_state(D, &blob, &len) && len > 0);  // PVG suspend + resume into a fresh PGDevice
+  // A save needs the device stopped (finding 6: PVG's suspend wants the
+  // guest halted): stop, save (PVG suspend + resume into a fresh PGDevice), run.
+  B->set_running(D, false);
+  CHECK(B->save_state(D, &blob, &len) && len > 0);
+  B->set_running(D, true);
   Workload(1);
   CHECK(B->restore_state(D, blob, len, err, sizeof err));
   B->free_state(D, blob);
