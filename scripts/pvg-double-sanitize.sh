@@ -2,8 +2,8 @@
 # The pvg path on the PVG double under a sanitizer (clang's): the backend
 # (native/pvg/*.mm), the soft command logic and the double built with
 #  - address: AddressSanitizer + UBSan. The library is loaded by node with the
-#    runtime preloaded: test/integration/pvg-double.test.js without the
-#    `todo` findings and the soft device's integration suite on --backend pvg
+#    runtime preloaded: test/integration/pvg-double.test.js (hazards and
+#    findings, not the wrong builds) and the soft device's integration suite on --backend pvg
 #    (macOS 15.3 profile); then the standalone driver;
 #  - thread: ThreadSanitizer. TSan cannot be preloaded into an uninstrumented
 #    node, so the standalone driver (native/pvg-double/test/driver.cc: the
@@ -29,7 +29,7 @@ case "$kind" in
     lib="$PWD/$out/libagfx_pvg_double.so"
     LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" APPLE_GFXD_PVG_DOUBLE="$lib" \
       node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec \
-      --test-name-pattern='no hazard|survives|refuses|lives on' dist-test/test/integration/pvg-double.test.js || rc=$?
+      --test-name-pattern='no hazard|survives|refuses|lives on|finding' dist-test/test/integration/pvg-double.test.js || rc=$?
     LD_PRELOAD="$rt" ASAN_OPTIONS="$asan" UBSAN_OPTIONS="$ubsan" APPLE_GFXD_PVG_DOUBLE="$lib" \
       APPLE_GFXD_TEST_BACKEND=pvg AGFX_PVG_DOUBLE_MACOS=15.3 \
       node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec dist-test/test/integration/soft-device.test.js || rc=$?

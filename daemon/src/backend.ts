@@ -37,7 +37,12 @@ export function backendAvailability(): { name: string; available: boolean; reaso
       ? { name: 'pvg', available: true }
       : pvgDoubleLibrary()
         ? { name: 'pvg', available: true, reason: 'Linux: the test-only PVG double stands in for ParavirtualizedGraphics' }
-        : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS (on Linux, `npm run build:pvg-double` builds the test-only PVG double)' },
+        : {
+            name: 'pvg',
+            available: false,
+            reason:
+              'ParavirtualizedGraphics.framework exists only on macOS (on Linux, `npm run build:pvg-double` builds the test-only PVG double)',
+          },
     { name: 'lib', available: true },
   ];
 }
@@ -59,7 +64,10 @@ export function startBackend(
   if (choice.kind === 'pvg' && process.platform !== 'darwin') {
     // Linux: the pvg backend built against the PVG double (test-only).
     const lib = pvgDoubleLibrary();
-    if (!lib) throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework); on Linux build the PVG double first: npm run build:pvg-double');
+    if (!lib)
+      throw new Error(
+        'the pvg backend needs macOS (ParavirtualizedGraphics.framework); on Linux build the PVG double first: npm run build:pvg-double',
+      );
     return new native.Backend('lib', lib, opts, onEvents);
   }
   return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);

@@ -44,7 +44,10 @@ export interface RunningDaemon {
  */
 export const backendLogsGuestErrors = process.env.APPLE_GFXD_TEST_BACKEND !== 'pvg';
 
-export async function startDaemon(args: string[] = [], opts: { socketName?: string; dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  args: string[] = [],
+  opts: { socketName?: string; dir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningDaemon> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'agfx-test-'));
   const socketPath = join(dir, opts.socketName ?? 'gfx.sock');
   // APPLE_GFXD_TEST_BACKEND=pvg runs the suite against another backend (on
