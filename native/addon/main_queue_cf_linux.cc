@@ -5,7 +5,9 @@
 // library exports CFRunLoopRunInMode (a turn drains the double's main queue).
 // MainQueuePumpAcquire names that library by an address inside it; these
 // forward to its CFRunLoopRunInMode, or do nothing when none was found.
-// JS thread only (the pump's hooks run there), as on macOS.
+// JS thread only (the pump's hooks run there), as on macOS: main-queue
+// work runs on the JS thread while JS is idle, which is why no PVG call is
+// made from it (docs/design.md invariant 1; pvg/main_thread.h).
 #include <CoreFoundation/CoreFoundation.h>
 #include <dlfcn.h>
 

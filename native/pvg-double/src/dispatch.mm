@@ -682,7 +682,10 @@ size_t agfx_pvg_double_drain_main_queue(void) { return dispatch_main_queue_drain
 // _dispatch_main_queue_callback_4CF, which drains what the queue holds. So
 // here: on the main thread, one handled source is one snapshot drain; a
 // thread other than the main one has no main-queue source, and its (empty)
-// run loop returns kCFRunLoopRunFinished at once.
+// run loop returns kCFRunLoopRunFinished at once. In the daemon the main
+// thread is Node's JS thread: main-queue blocks run there, between JS turns
+// (docs/design.md invariant 1: nothing a backend thread waits for may need
+// JS; OffMain keeps PVG calls off this thread while it turns).
 const CFStringRef kCFRunLoopDefaultMode = reinterpret_cast<CFStringRef>("kCFRunLoopDefaultMode");
 const CFStringRef kCFRunLoopCommonModes = reinterpret_cast<CFStringRef>("kCFRunLoopCommonModes");
 
