@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 mode="${1:-}"
 npm run --silent build:pvg-double
 # Deliberately wrong backends the hazards must catch (pvg-double.test.ts).
-for w in encode-in-handler main-thread-call unserviced-main no-autorelease; do
+for w in encode-in-handler main-thread-call unserviced-main no-autorelease no-inflight-retain; do
   bash native/pvg-double/build.sh --wrong "$w" --out "native/build-pvg-double-wrong-$w" >/dev/null
 done
 npm run --silent build:ts

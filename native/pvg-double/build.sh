@@ -12,6 +12,7 @@
 #     main-thread-call    PVG called on the main thread (no OffMain; findings 8, 15)
 #     unserviced-main     table named other than "pvg": the daemon never services the main queue (finding 8)
 #     no-autorelease      no @autoreleasepool in the display's and device's blocks (finding 14)
+#     no-inflight-retain  a display does not retain the render group it releases (finding 11)
 # Installs clang, libgnustep-base-dev, libblocksruntime-dev and libobjc-12-dev
 # when missing (root + apt). Exit 77 when the toolchain cannot be had.
 set -euo pipefail
@@ -66,6 +67,7 @@ if [ -n "$wrong" ]; then
     main-thread-call) sed -i 's|if (!agfx::pvg::OnMainThread()) return fn();|return fn();|' "$pvg/pvg_backend.mm" ;;
     unserviced-main) sed -i 's|^    "pvg",$|    "pvg-unserviced",|' "$pvg/pvg_backend.mm" ;;
     no-autorelease) sed -i 's|@autoreleasepool {|{|g' "$pvg/pvg_display.mm" "$pvg/pvg_device.mm" ;;
+    no-inflight-retain) sed -i 's|^  dispatch_retain(inflight);$|  // dispatch_retain(inflight);|' "$pvg/pvg_display.mm" ;;
     *) echo "build.sh: unknown --wrong $wrong" >&2; exit 2 ;;
   esac
   diff -rq "$pvg" native/pvg >/dev/null &&

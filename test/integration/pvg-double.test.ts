@@ -227,6 +227,20 @@ describe('pvg backend on the PVG double', { skip }, () => {
   it('finding 10: destroyTask and an interrupt ~100 ms after the last release', () => {
     survived(child('late-teardown', 500), "the blocks' host pointers were freed");
   });
+  it(
+    'catches a backend built wrong (no-inflight-retain) with hazard metal-stall: the render group released in use',
+    wrongSkip('no-inflight-retain'),
+    () => {
+      // The double's always-on dispatch checks see the over-release even
+      // without the hazard; the stall makes the completion outlive the group.
+      const r = child('metal-stall', 7000, wrongLib('no-inflight-retain'));
+      assert.match(
+        r.stderr,
+        /pvg-double violation: dispatch-group-released-in-use/,
+        `exit ${r.status} ${r.signal}: ${r.stderr.slice(-800)}`,
+      );
+    },
+  );
   it("finding 11: Metal completions 6 s after a stall, past the backend's 5 s wait", () => {
     survived(child('metal-stall', 7000), 'a completion reached freed display state');
   });
