@@ -128,7 +128,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
     // the pvg backend's table however it was loaded (built in, or
     // lib:PATH of a standalone build: a dylib on macOS, the PVG double here).
     if (std::string(backend_->name) == "pvg") {
-      MainQueuePumpAcquire(env, backend_);  // released in Teardown
+      MainQueuePumpAcquire(env);  // released in Teardown
       pumping_ = true;
     }
   }

@@ -5,19 +5,15 @@
 // blocking (CFRunLoopRunInMode(default, 0, true)) before each poll, and an
 // unref'd 4 ms timer makes sure a poll never sleeps longer than that. Calls
 // into PVG themselves never run on the main thread (pvg/main_thread.h).
-// main_queue_darwin.cc, on macOS and on Linux; on Linux the run loop it
-// turns is the PVG double's (test-only), found by main_queue_cf_linux.cc in
-// the library that holds `backend` (the pvg backend's table). JS thread
-// only; counted, so nested users are fine.
+// main_queue_darwin.cc, on macOS and on Linux, where the run loop it turns
+// is the PVG double's (test-only; main_queue_cf_linux.cc finds it in the
+// loaded pvg library). JS thread only; counted, so nested users are fine.
 #pragma once
 #include <napi.h>
 
 namespace agfx {
 
-// backend: an address inside the library the pvg backend came from.
-void MainQueuePumpAcquire(Napi::Env env, const void* backend);
-// Linux only (main_queue_cf_linux.cc): where CFRunLoopRunInMode comes from.
-void MainQueueRunLoopFrom(const void* inside_library);
+void MainQueuePumpAcquire(Napi::Env env);
 void MainQueuePumpRelease();
 
 }  // namespace agfx

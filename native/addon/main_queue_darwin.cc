@@ -22,11 +22,8 @@ void Turn() {
 }
 }  // namespace
 
-void MainQueuePumpAcquire(Napi::Env env, [[maybe_unused]] const void* backend) {
+void MainQueuePumpAcquire(Napi::Env env) {
   if (g_users++ > 0) return;
-#if !defined(__APPLE__)
-  MainQueueRunLoopFrom(backend);
-#endif
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
     g_users = 0;
