@@ -188,7 +188,7 @@ describe('pvg backend on the PVG double', { skip }, () => {
     });
 
   // Findings of pvg-on-a-mac.md the double catches, against the fixed backend.
-  it('finding 8: PVG waits on the main queue inside MMIO and later with JS idle: the daemon's run-loop hook services it', async () => {
+  it('finding 8: PVG waits on the main queue inside MMIO and later with JS idle: the daemon run-loop hook services it', async () => {
     clean(await run({ hazards: 'main-queue', extra: idle }));
   });
   it('finding 9: GPU access over whole tasks (holes, read-only aliases, 16 KiB pages)', async () => {
