@@ -124,8 +124,10 @@ class Backend : public Napi::ObjectWrap<Backend> {
       host_ = nullptr;
       ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' failed to start: " + err);
     }
-    // PVG may put work on the main dispatch queue at any time (finding 8).
-    if (kind == "pvg") {
+    // PVG may put work on the main dispatch queue at any time (finding 8):
+    // the pvg backend's table however it was loaded (built in, or
+    // lib:PATH of a standalone build: a dylib on macOS, the PVG double here).
+    if (std::string(backend_->name) == "pvg") {
       MainQueuePumpAcquire(env);  // released in Teardown
       pumping_ = true;
     }
