@@ -3,20 +3,17 @@ import type { BackendChoice } from './backends.js';
 import type { Variant } from './device/apple-gfx-pci.js';
 import { native, type BackendEvent, type NativeBackend } from './native.js';
 
-/** Ports the soft backend supports (docs/soft-device.md DISPLAYS). */
-export const SOFT_DISPLAY_PORTS = 4;
-
 export type MemoryModel = 'tasks' | 'static';
 const MEMORY_MODEL = { tasks: 0, static: 1 } as const;
 
 export function startBackend(
   choice: BackendChoice,
   variant: Variant,
-  displayPorts: number,
   memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {
   if (choice.kind === 'pvg' && process.platform !== 'darwin') throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
-  const opts = { variant: variant === 'mmio' ? 1 : 0, displayPorts, memoryModel: MEMORY_MODEL[memoryModel] };
+  // No displayPorts: the device gets as many as its backend offers (backend.displayPorts).
+  const opts = { variant: variant === 'mmio' ? 1 : 0, memoryModel: MEMORY_MODEL[memoryModel] };
   return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);
 }

@@ -157,7 +157,6 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
-  if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   return cfg;
 }
 

@@ -5,7 +5,7 @@ import { defaultServerLimits } from '../../protocol/src/index.js';
 import { checkBackend } from './backends.js';
 import { capabilities } from './capabilities.js';
 import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
-import { SOFT_DISPLAY_PORTS, startBackend } from './backend.js';
+import { startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
 import { Displays } from './display/displays.js';
 import type { NativeBackend } from './native.js';
@@ -72,8 +72,10 @@ async function main(): Promise<void> {
   let displays: Displays | null = null;
   let backend: NativeBackend;
   try {
-    backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, cfg.memoryModel, (events) => displays?.handle(events));
-    displays = new Displays(backend, log, SOFT_DISPLAY_PORTS);
+    backend = startBackend(cfg.backend, cfg.variant, cfg.memoryModel, (events) => displays?.handle(events));
+    if (cfg.displays.length > backend.displayPorts)
+      throw new Error(`${cfg.displays.length} displays; backend '${backend.name}' has ${backend.displayPorts} display ports`);
+    displays = new Displays(backend, log, backend.displayPorts);
     cfg.displays.forEach((modes, port) => displays!.attach(modes, port));
   } catch (e) {
     log.fatal({ backend: cfg.backend }, (e as Error).message);

@@ -65,6 +65,8 @@ export type BackendEvent =
 
 export interface NativeBackend {
   readonly name: string;
+  /** Display ports the device has: its backend's own limit (agfx_backend max_display_ports) unless fewer were asked for. */
+  readonly displayPorts: number;
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
   reset(): void;
@@ -124,7 +126,8 @@ export interface NativeAddon {
   Backend: new (
     kind: 'soft' | 'pvg' | 'lib',
     path: string,
-    opts: { variant: number; displayPorts: number; memoryModel?: number },
+    /** displayPorts omitted: as many as the backend offers on this host. */
+    opts: { variant: number; displayPorts?: number; memoryModel?: number },
     onEvents: (events: BackendEvent[]) => void,
   ) => NativeBackend;
   /** macOS builds only: writes PVG's option ROM, padded to a power of two. */

@@ -95,10 +95,13 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceMethod("saveState", &Backend::SaveState),
                         InstanceMethod("restoreState", &Backend::RestoreState),
                         InstanceMethod("setRunning", &Backend::SetRunning),
-                        InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr)});
+                        InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr),
+                        InstanceAccessor("displayPorts", &Backend::DisplayPorts, nullptr)});
   }
 
-  // new Backend(kind: 'soft' | 'lib', path: string, {variant, displayPorts}, onEvents)
+  // new Backend(kind: 'soft' | 'pvg' | 'lib', path: string, {variant, displayPorts?, memoryModel?}, onEvents).
+  // displayPorts: how many ports the device gets; omitted or 0, all the
+  // backend offers (max_display_ports); more than it offers is refused.
   explicit Backend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Backend>(info) {
     Napi::Env env = info.Env();
     std::string kind = info[0].As<Napi::String>();
@@ -110,10 +113,19 @@ class Backend : public Napi::ObjectWrap<Backend> {
     else if (kind == "lib") backend_ = LoadLibraryBackend(env, info[1].As<Napi::String>(), &lib_);
     else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
 
+    uint32_t max_ports = Offers(backend_, &agfx_backend::max_display_ports) ? backend_->max_display_ports()
+                                                                              : AGFX_DEFAULT_DISPLAY_PORTS;
+    Napi::Value asked = opts.Get("displayPorts");
+    uint32_t ports = asked.IsNumber() ? asked.As<Napi::Number>().Uint32Value() : 0;
+    if (ports == 0) ports = max_ports;
+    if (ports == 0 || ports > max_ports)
+      ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' offers " + std::to_string(max_ports) +
+                                  " display ports on this host; " + std::to_string(ports) + " asked for");
+    display_ports_ = ports;
+
     host_ = new HostEventBridge(env, info[3].As<Napi::Function>());
     uint32_t model = opts.Has("memoryModel") ? opts.Get("memoryModel").As<Napi::Number>().Uint32Value() : uint32_t(AGFX_MEMORY_TASKS);
-    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model,
-                           opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
+    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model, ports};
     char err[256] = {0};
     dev_ = backend_->create(&cfg, host_->ops(), err, sizeof err);
     if (!dev_) {
@@ -142,6 +154,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   }
 
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), backend_->name); }
+  // The display ports the device was created with (its backend's limit unless fewer were asked for).
+  Napi::Value DisplayPorts(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), display_ports_); }
 
   Napi::Value MmioRead(const Napi::CallbackInfo& info) {
     agfx_device* d = Live(info.Env());
@@ -323,6 +337,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
   agfx_device* dev_ = nullptr;
   HostEventBridge* host_ = nullptr;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
+  uint32_t display_ports_ = 0;
 };
 
 namespace {

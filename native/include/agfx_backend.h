@@ -147,7 +147,7 @@ typedef struct agfx_device_config {
   size_t struct_size;
   uint32_t variant;            /* enum agfx_variant */
   uint32_t memory_model;       /* enum agfx_memory_model */
-  uint32_t display_port_count; /* displays the device may attach */
+  uint32_t display_port_count; /* displays the device may attach (<= max_display_ports) */
 } agfx_device_config;
 
 typedef struct agfx_frame_info {
@@ -245,7 +245,17 @@ typedef struct agfx_backend {
    * with *info set, if the display is not attached or dst_len is too small. */
   bool (*update_frame)(agfx_device *dev, uint32_t port, void *dst, size_t dst_len,
                        agfx_frame_info *info, agfx_frame_update *update);
+
+  /* The most display ports a device of this backend can have on this host:
+   * the daemon creates devices with display_port_count up to it and offers
+   * that many ports. Called before create, from the daemon's thread.
+   * Optional (appended): NULL, or a library built before the field existed,
+   * means AGFX_DEFAULT_DISPLAY_PORTS. */
+  uint32_t (*max_display_ports)(void);
 } agfx_backend;
+
+/* The display ports of a backend that does not say (max_display_ports). */
+#define AGFX_DEFAULT_DISPLAY_PORTS 4u
 
 typedef const agfx_backend *(*agfx_backend_entry_fn)(void);
 

@@ -13,7 +13,8 @@
  *   ReadFrame, CursorPosition;
  * and, optional (the entry is NULL without them):
  *   MemoryMapChanged, SaveState(void** blob, size_t* len) returning a
- *   malloc'd blob (freed with free()), RestoreState, SetRunning, UpdateFrame.
+ *   malloc'd blob (freed with free()), RestoreState, SetRunning, UpdateFrame,
+ *   static uint32_t MaxDisplayPorts().
  * The device is destroyed with delete.
  */
 #ifndef AGFX_BACKEND_TABLE_H
@@ -42,6 +43,7 @@ AGFX_BACKEND_TABLE_HAS(SaveState)
 AGFX_BACKEND_TABLE_HAS(RestoreState)
 AGFX_BACKEND_TABLE_HAS(SetRunning)
 AGFX_BACKEND_TABLE_HAS(UpdateFrame)
+AGFX_BACKEND_TABLE_HAS(MaxDisplayPorts)
 #undef AGFX_BACKEND_TABLE_HAS
 }  // namespace backend_table_detail
 
@@ -91,6 +93,7 @@ class BackendTable {
         return Dev(d)->UpdateFrame(port, dst, len, info, u);
       };
     }
+    if constexpr (has::HasMaxDisplayPorts<Device>::value) b.max_display_ports = [] { return Device::MaxDisplayPorts(); };
     return b;
   }
 

@@ -12,6 +12,8 @@
 //    CopyState's malloc.
 //  - set_running: -pause / -unpause (macOS 12+), interrupts held while
 //    stopped.
+//  - max_display_ports: PGMaxDisplayPortCount() on macOS 13+, 1 before
+//    (PvgDevice::MaxDisplayPorts).
 //  - update_frame: none (PvgDevice has no UpdateFrame). PVG renders on the
 //    GPU and says nothing of what changed between frames: the daemon reads
 //    whole frames (read_frame) and compares them.
@@ -22,7 +24,8 @@
 namespace {
 constexpr agfx_backend kPvgBackend = agfx::BackendTable<agfx::pvg::PvgDevice>::Make("pvg");
 static_assert(kPvgBackend.memory_map_changed && kPvgBackend.save_state && kPvgBackend.free_state &&
-                  kPvgBackend.restore_state && kPvgBackend.set_running && !kPvgBackend.update_frame,
+                  kPvgBackend.restore_state && kPvgBackend.set_running && kPvgBackend.max_display_ports &&
+                  !kPvgBackend.update_frame,
               "pvg: every optional entry but update_frame");
 }  // namespace
 

@@ -115,6 +115,10 @@ class PvgDevice {
  public:
   static PvgDevice* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len);
   ~PvgDevice();
+  // agfx_backend.max_display_ports: PGMaxDisplayPortCount() on macOS 13+
+  // (@available-guarded, agfx_pvg_max_display_ports), 1 before; at most the
+  // kMaxPorts slots we keep (pvg_suspend.mm).
+  static uint32_t MaxDisplayPorts();
 
   uint32_t MmioRead(uint32_t region, uint64_t off);
   void MmioWrite(uint32_t region, uint64_t off, uint32_t v);

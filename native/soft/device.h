@@ -49,6 +49,8 @@ class SoftDevice {
   static SoftDevice* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len);
   SoftDevice(const agfx_device_config* cfg, const agfx_host* host);
   ~SoftDevice();
+  // DISPLAYS: the same on every host.
+  static uint32_t MaxDisplayPorts() { return AGFX_SOFT_PORTS; }
 
   // registers.cc
   uint32_t MmioRead(uint32_t region, uint64_t off);

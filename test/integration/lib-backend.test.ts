@@ -65,6 +65,54 @@ describe('--backend lib:PATH', () => {
     }
   });
 
+  // Each backend reports its own display-port limit (agfx_backend
+  // max_display_ports); the daemon creates the device with it and offers that
+  // many ports, no more (the soft device's 4 is not applied to others).
+  it('creates the device with the display ports the library reports, and offers no more', async () => {
+    const two = build('two-ports', ['MAX_PORTS=2']);
+    const d = await startDaemon(['--backend', `lib:${two}`, '--display', '640x480@60', '--display', '800x600@60']);
+    try {
+      const c = await d.connectNegotiated();
+      assert.equal(await c.read32(0, 0x104c), 2, 'display_port_count: the library\'s own limit');
+      c.close();
+    } finally {
+      await d.stop();
+    }
+    const r = spawnSync(
+      process.execPath,
+      [daemonMain, '--socket-path', join(dir, 'three.sock'), '--backend', `lib:${two}`, '--display', '640x480@60', '--display', '640x480@60', '--display', '640x480@60'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /3 displays; backend 'test-lib' has 2 display ports/);
+  });
+
+  it('gives a library built before max_display_ports the 4 ports every backend had before', async () => {
+    const old = build('pre-ports', ['MAX_PORTS=2', 'STRUCT_SIZE=offsetof(agfx_backend,max_display_ports)']);
+    const d = await startDaemon(['--backend', `lib:${old}`, '--display', '640x480@60']);
+    try {
+      const c = await d.connectNegotiated();
+      assert.equal(await c.read32(0, 0x104c), 4, 'AGFX_DEFAULT_DISPLAY_PORTS: the field is past its struct_size');
+      c.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('the soft backend offers its 4 ports (DISPLAYS), a fifth display is refused', () => {
+    const backend = new native.Backend('soft', '', { variant: 0 }, () => {});
+    try {
+      assert.equal(backend.displayPorts, 4);
+    } finally {
+      backend.destroy();
+    }
+    assert.throws(() => new native.Backend('soft', '', { variant: 0, displayPorts: 5 }, () => {}), /offers 4 display ports on this host; 5 asked for/);
+    const disp = Array.from({ length: 5 }, () => ['--display', '640x480@60']).flat();
+    const r = spawnSync(process.execPath, [daemonMain, '--socket-path', join(dir, 'five.sock'), ...disp], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /5 displays; backend 'soft' has 4 display ports/);
+  });
+
   const refused: [string, () => string, RegExp][] = [
     ['a library whose backend struct is cut short', () => build('short', ['STRUCT_SIZE=offsetof(agfx_backend,set_running)']), /struct is smaller than ABI version 1's/],
     ['a library built for another ABI version', () => build('v99', ['ABI_VERSION=99']), /implements backend ABI version 99, this daemon speaks 1/],
