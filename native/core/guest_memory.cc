@@ -35,27 +35,38 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   // file must really hold the whole range.
   if (int err = platform::CheckMappableFile(fd, fd_offset + size)) return err;
 
-  std::unique_lock lock(mu_);
-  if (regions_.size() >= kMaxRegions) return ENOSPC;
-  auto next = regions_.lower_bound(gpa);
-  if (next != regions_.end() && next->first < gpa + size) return EEXIST;
-  if (next != regions_.begin()) {
-    auto prev = std::prev(next);
-    if (prev->first + prev->second->size > gpa) return EEXIST;
-  }
+  // Mapped before the table is locked: the lock covers the table update only,
+  // never a syscall on the peer's fd (docs/design.md, "Threads and locks").
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* host = ::mmap(nullptr, size, prot, MAP_SHARED, fd, static_cast<off_t>(fd_offset));
   if (host == MAP_FAILED) return errno;
-  regions_.emplace(gpa, std::make_shared<const GuestRegion>(gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable));
-  return 0;
+  int err = 0;
+  {
+    std::unique_lock lock(mu_);
+    auto next = regions_.lower_bound(gpa);
+    if (regions_.size() >= kMaxRegions) {
+      err = ENOSPC;
+    } else if ((next != regions_.end() && next->first < gpa + size) ||
+               (next != regions_.begin() && std::prev(next)->first + std::prev(next)->second->size > gpa)) {
+      err = EEXIST;
+    } else {
+      regions_.emplace(gpa, std::make_shared<const GuestRegion>(gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable));
+    }
+  }
+  if (err) ::munmap(host, size);  // the fd stays the caller's
+  return err;
 }
 
 int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated) {
+  // The table's reference, dropped on return, outside the lock: the mmap goes
+  // with the last reference (this one, or an IOSFC mapping's or a snapshot's).
+  RegionRef gone;
   {
     std::unique_lock lock(mu_);
     auto it = regions_.find(gpa);
     if (it == regions_.end() || it->second->size != size) return ENOENT;
-    regions_.erase(it);  // the mmap goes when the last IOSFC reference does
+    gone = std::move(it->second);
+    regions_.erase(it);
   }
   // Task aliases of this memory hold the file; stop the device from using it.
   size_t n = TaskMemory::Instance().InvalidateGuestRange(gpa, size);

@@ -3,8 +3,9 @@
 //
 // Threading: the JS thread adds and removes regions; backend threads look up
 // and copy at any time. A shared_mutex lets lookups run in parallel and never
-// wait for JS (DESIGN.md invariant 1): the JS thread holds the lock only for
-// the table update itself, never across a callback.
+// wait for JS (docs/design.md invariant 1): the JS thread holds the lock only
+// for the table update itself, never across a callback or a syscall (mmap
+// before, munmap/close after); copies happen after the lookup let go.
 //
 // Lifetime: a region is reference-counted. DMA_UNMAP removes it from the
 // table at once (nothing new can reach it), but an IOSFC mapping still

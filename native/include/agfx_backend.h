@@ -8,7 +8,7 @@
  * sinks. The shape follows PVG's host contract (PGDeviceDescriptor blocks,
  * PGDisplay handlers) in plain C.
  *
- * Threading contract (DESIGN.md invariant 1):
+ * Threading contract (docs/design.md invariant 1):
  *  - Every host service may be called from any backend thread, concurrently,
  *    including while an mmio_read/mmio_write call is in progress on another
  *    thread. None of them ever waits for the daemon's JS thread.

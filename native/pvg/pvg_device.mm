@@ -201,7 +201,7 @@ bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_l
     return h->unmap_memory(h->opaque, task->host_task, offset, length);
   };
   // A memcpy from the mmap'd guest RAM: never a vfio-user DMA_READ, which would
-  // wait on QEMU while a vCPU waits on us (DESIGN.md invariant 3).
+  // wait on QEMU while a vCPU waits on us (docs/design.md invariant 3).
   desc.readMemory = ^bool(uint64_t gpa, uint64_t length, void* dst) { return h->read_memory(h->opaque, gpa, length, dst); };
   return true;
 #else

@@ -8,7 +8,7 @@
 //    PvgDisplay::frame_mu only to copy a frame out.
 //  - PVG's own queues: call the descriptor blocks (tasks, memory, interrupts,
 //    IOSFC), which go straight to agfx_host services (native, never the JS
-//    thread: DESIGN.md invariant 1) and touch none of our locks.
+//    thread: docs/design.md invariant 1) and touch none of our locks.
 //  - display_queue_ (private serial queue; Node's main thread runs no
 //    CFRunLoop, so never dispatch_get_main_queue()): every PGDisplay handler
 //    and all render-pipeline state (FramePacer, texture).
@@ -110,7 +110,7 @@ struct DisplaySpec {
 // one before -willResumeWithSuspendState:. No PVG callback or display
 // handler ever takes gate_ (they go straight to agfx_host services or stay
 // on display_queue_), so holding it across a PVG call cannot deadlock
-// (DESIGN.md invariant 1), and a swap waits only for our own calls.
+// (docs/design.md invariant 1), and a swap waits only for our own calls.
 class PvgDevice {
  public:
   static PvgDevice* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len);

@@ -39,7 +39,7 @@ bool CopyState(NSData* state, void** blob, size_t* len) {
 // exclusively by its caller (no MMIO or display call in flight or able to
 // start) and without mu_, because each may call into PVG, and PVG may call
 // the host services and display handlers from its own queues meanwhile;
-// none of those takes gate_ or waits for this thread (DESIGN.md invariant 1).
+// none of those takes gate_ or waits for this thread (docs/design.md invariant 1).
 
 bool PvgDevice::CreatePgDevice(std::string* err) {
   if (pgdev_) {

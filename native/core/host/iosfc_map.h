@@ -1,6 +1,6 @@
 // IOSFC mappings: host addresses aliasing guest RAM for the IOSurface mapper.
 // A mapping is arithmetic on the guest-memory table plus a reference on the
-// region (no syscall per mapping, DESIGN.md invariant 6): the region's one
+// region (no syscall per mapping, docs/design.md invariant 6): the region's one
 // mmap stays alive while any mapping into it does, even after DMA_UNMAP.
 //
 // Threading: any backend thread; one mutex around the record table, never
