@@ -31,14 +31,7 @@
 #include "agfx_backend.h"
 #include "agfx_soft.h"
 #include "soft/backend.h"
-
-#define CHECK(cond)                                                                       \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "soft_device_fuzz: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                       \
-    }                                                                                     \
-  } while (0)
+#include "fuzz/check.h"
 
 namespace {
 

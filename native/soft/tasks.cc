@@ -66,7 +66,7 @@ uint32_t Tasks::Unmap(const uint64_t* a) {
   if (!t) return AGFX_SOFT_ST_NO_TASK;
   if ((a[1] | a[2]) % AGFX_SOFT_PAGE || a[2] == 0) return AGFX_SOFT_ST_BAD_ARGS;
   if (!InTask(t, a[1], a[2])) return AGFX_SOFT_ST_OUT_OF_RANGE;
-  DropAliases(t, a[1], a[2]);
+  DropAliasRange(t->aliases, a[1], a[2]);
   if (static_map_) return AGFX_SOFT_ST_OK;
   return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? AGFX_SOFT_ST_OK : AGFX_SOFT_ST_BAD_ARGS;
 }
@@ -130,32 +130,12 @@ bool Tasks::MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>&
   bool ok = true;
   if (!static_map_) ok = host_.map_memory(host_.opaque, t->handle, off, ranges.data(), uint32_t(ranges.size()), ro);
   for (const auto& r : ranges) {
-    DropAliases(t, off, r.len);
+    DropAliasRange(t->aliases, off, r.len);
     if (!static_map_ || Translate(r.gpa, r.len)) t->aliases.emplace(off, Task::Alias{r.len, r.gpa, ro});
     else ok = false;
     off += r.len;
   }
   return ok;
-}
-
-void Tasks::DropAliases(Task* t, uint64_t off, uint64_t len) {
-  auto& m = t->aliases;
-  uint64_t end = off + len;
-  auto it = m.upper_bound(off);
-  if (it != m.begin()) --it;
-  std::vector<std::pair<uint64_t, Task::Alias>> keep;
-  while (it != m.end() && it->first < end) {
-    uint64_t a_off = it->first, a_end = a_off + it->second.len, gpa = it->second.gpa;
-    if (a_end <= off) {
-      ++it;
-      continue;
-    }
-    bool ro = it->second.read_only;
-    if (a_off < off) keep.push_back({a_off, {off - a_off, gpa, ro}});
-    if (a_end > end) keep.push_back({end, {a_end - end, gpa + (end - a_off), ro}});
-    it = m.erase(it);
-  }
-  for (auto& [o, a] : keep) m.emplace(o, a);
 }
 
 void Tasks::ReleaseAll() {

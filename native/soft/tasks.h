@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agfx_alias_map.h"
 #include "agfx_backend.h"
 #include "agfx_soft.h"
 #include "platform/platform.h"
@@ -38,7 +39,7 @@ struct Task {
   // Guest ranges mapped into the task, by task offset. In the static model
   // they are the translation itself; in the task model a record of what was
   // asked, so that a saved device state can map them again.
-  std::map<uint64_t, Alias> aliases;
+  AliasMap<Alias> aliases;
 };
 
 class Tasks {
@@ -76,7 +77,6 @@ class Tasks {
   // Host address of [gpa, gpa+len) in the static map, or null.
   const uint8_t* Translate(uint64_t gpa, uint64_t len);
   bool MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>& ranges, bool ro);
-  static void DropAliases(Task* t, uint64_t off, uint64_t len);
 
   const agfx_host& host_;
   const bool static_map_;

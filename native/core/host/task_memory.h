@@ -17,15 +17,16 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agfx_alias_map.h"
 #include "agfx_backend.h"
 
 struct agfx_task {
   uint8_t* base;
   uint64_t size;
   struct Alias {
-    uint64_t offset, len, gpa;
+    uint64_t len, gpa;
   };
-  std::map<uint64_t, Alias> aliases;  // by task offset; guarded by TaskMemory::mu_
+  agfx::AliasMap<Alias> aliases;  // by task offset; guarded by TaskMemory::mu_
 };
 
 namespace agfx {
@@ -50,7 +51,6 @@ class TaskMemory {
  private:
   bool Known(agfx_task* task) const { return tasks_.count(task) != 0; }
   static void Inaccessible(uint8_t* at, uint64_t len);
-  static void DropAliases(agfx_task* task, uint64_t offset, uint64_t len);
 
   std::mutex mu_;
   std::unordered_set<agfx_task*> tasks_;
