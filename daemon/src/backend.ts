@@ -1,19 +1,67 @@
-// Starts the chosen backend (native) and routes its events to the displays.
-import type { BackendChoice } from './backends.js';
+// The graphics backends: which ones this host can run, the choice on the
+// command line, and starting the chosen one (native) with its events routed
+// to the displays.
 import type { Variant } from './device/apple-gfx-pci.js';
 import { native, type BackendEvent, type NativeBackend } from './native.js';
+
+export type BackendName = 'soft' | 'pvg' | 'lib';
+
+export interface BackendChoice {
+  kind: BackendName;
+  /** For lib:PATH. */
+  path?: string;
+}
 
 export type MemoryModel = 'tasks' | 'static';
 const MEMORY_MODEL = { tasks: 0, static: 1 } as const;
 
+export function parseBackend(value: string): BackendChoice {
+  if (value === 'soft' || value === 'pvg') return { kind: value };
+  if (value.startsWith('lib:') && value.length > 4) return { kind: 'lib', path: value.slice(4) };
+  throw new Error(`unknown backend '${value}' (expected soft, pvg or lib:PATH)`);
+}
+
+export function defaultBackend(): string {
+  return process.platform === 'darwin' ? 'pvg' : 'soft';
+}
+
+export function backendAvailability(): { name: string; available: boolean; reason?: string }[] {
+  const mac = process.platform === 'darwin';
+  return [
+    { name: 'soft', available: true },
+    mac
+      ? { name: 'pvg', available: true }
+      : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS' },
+    { name: 'lib', available: true },
+  ];
+}
+
+/** Throws a user-facing error if the chosen backend cannot run here. */
+export function checkBackend(choice: BackendChoice): void {
+  const a = backendAvailability().find((b) => b.name === choice.kind);
+  if (!a?.available) throw new Error(`backend '${choice.kind}' is unavailable: ${a?.reason ?? 'unknown'}`);
+}
+
+/**
+ * The display ports to create the device with; undefined: all its backend
+ * offers (backend.displayPorts). PVG fixes displayPortCount when the device is
+ * created and QEMU leaves it at 1, so for pvg the ports follow the configured
+ * displays, at least 1 (pvg-on-a-mac.md finding 2), bounded by the backend's
+ * own limit; soft and lib devices hot-plug displays up to their limit.
+ */
+export function displayPortsToAsk(choice: BackendChoice, configuredDisplays: number): number | undefined {
+  return choice.kind === 'pvg' ? Math.max(1, configuredDisplays) : undefined;
+}
+
 export function startBackend(
   choice: BackendChoice,
   variant: Variant,
+  displayPorts: number | undefined,
   memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {
-  if (choice.kind === 'pvg' && process.platform !== 'darwin') throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
-  // No displayPorts: the device gets as many as its backend offers (backend.displayPorts).
-  const opts = { variant: variant === 'mmio' ? 1 : 0, memoryModel: MEMORY_MODEL[memoryModel] };
+  if (choice.kind === 'pvg' && process.platform !== 'darwin')
+    throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
+  const opts = { variant: variant === 'mmio' ? 1 : 0, displayPorts, memoryModel: MEMORY_MODEL[memoryModel] };
   return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);
 }

@@ -1,6 +1,6 @@
 // --print-capabilities: what this build can do, as vhost-user backends print it.
-import { Limits } from '../../protocol/src/index.js';
-import { backendAvailability } from './backends.js';
+import { Limits } from 'vfio-user-ts';
+import { backendAvailability } from './backend.js';
 
 export function capabilities(): object {
   return {
@@ -9,6 +9,20 @@ export function capabilities(): object {
     protocol: { name: 'vfio-user', version: '0.0', maxMsgFds: Limits.MAX_MAX_FDS, maxDataXferSize: Limits.DEFAULT_MAX_DATA_XFER },
     variants: ['pci', 'mmio'],
     backends: backendAvailability(),
-    features: ['socket-path', 'fd', 'socket-activation', 'msi', 'msix', 'device-reset', 'posted-writes', 'shared-guest-memory', 'reconnect', 'control-api', 'multi-display', 'static-memory-map', 'qmp-input'],
+    features: [
+      'socket-path',
+      'fd',
+      'socket-activation',
+      'msi',
+      'msix',
+      'device-reset',
+      'posted-writes',
+      'shared-guest-memory',
+      'reconnect',
+      'control-api',
+      'multi-display',
+      'static-memory-map',
+      'qmp-input',
+    ],
   };
 }

@@ -1,39 +1,44 @@
 // `apple-gfxd ctl SUBCOMMAND ...`: the command-line client of the control API.
 // Human output by default, --json for machines. Exit 0 on success, 1 on an
 // error response or connection failure, 2 on bad usage.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ControlClient, ControlReplyError } from './control/client.js';
+import { ControlClient, ControlReplyError } from './control/control-client.js';
+import type { DisplayInfo, RequestBody, Status } from './control/control-types.js';
+import type { Init, ReplyTo, RequestKind } from './control/schema.js';
 import { formatMode, parseModeList } from './display/modes.js';
+import type { DisplayModeSpec } from './native.js';
+import { writePrivateFile } from './private-file.js';
 
-type Obj = Record<string, any>;
-
-const fmtBytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`);
+const fmtBytes = (n: number): string =>
+  n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`;
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-function humanStatus(s: Obj): string {
+function humanStatus(s: Status): string {
   const lines = [
     `apple-gfxd ${s.version}  backend ${s.backend}  variant ${s.variant}  memory model ${s.memoryModel}  up ${s.uptimeSeconds.toFixed(0)} s  log ${s.logLevel}`,
     `client: ${s.clientConnected ? 'connected' : 'none'} (${s.clientsServed} served)` +
       (s.negotiated ? `  max_data_xfer_size ${s.negotiated.maxDataXferSize} max_msg_fds ${s.negotiated.maxMsgFds}` : ''),
-    `guest memory: ${s.guestMemory.length ? s.guestMemory.map((r: Obj) => `${hex(r.gpa)}+${fmtBytes(r.size)}${r.writable ? '' : ' ro'}`).join(', ') : 'none'}`,
-    `tasks: ${s.tasks.tasks} (${s.tasks.aliases} aliases; ${s.tasks.maps} maps, ${s.tasks.unmaps} unmaps, ${s.tasks.failures} failures)  IOSFC mappings: ${s.iosfcMappings}`,
-    `interrupts: ${s.vectors.map((v: Obj) => `vector ${v.vector} raised ${v.raised} delivered ${v.delivered} dropped ${v.dropped}`).join('; ')}`,
+    `guest memory: ${s.guestMemory.length ? s.guestMemory.map((r) => `${hex(r.gpa)}+${fmtBytes(r.size)}${r.writable ? '' : ' ro'}`).join(', ') : 'none'}`,
+    `tasks: ${s.tasks?.tasks ?? 0} (${s.tasks?.aliases ?? 0} aliases; ${s.tasks?.maps ?? 0} maps, ${s.tasks?.unmaps ?? 0} unmaps, ${s.tasks?.failures ?? 0} failures)  IOSFC mappings: ${s.iosfcMappings}`,
+    `interrupts: ${s.vectors.map((v) => `vector ${v.vector} raised ${v.raised} delivered ${v.delivered} dropped ${v.dropped}`).join('; ')}`,
   ];
   for (const d of s.displays)
     lines.push(
-      `display ${d.port} "${d.name}" serial ${hex(d.serial)}: ${d.width}x${d.height}, ${d.framesPresented} frames presented, ${d.framesReadOut} read out; modes ${d.modes.map(formatMode).join(',')}; cursor ${d.cursor.visible ? `at ${d.cursor.x},${d.cursor.y}` : 'hidden'}`,
+      `display ${d.port} "${d.name}" serial ${hex(d.serial)}: ${d.width}x${d.height}, ${d.framesPresented} frames presented, ${d.framesReadOut} read out; modes ${d.modes.map(formatMode).join(',')}; cursor ${d.cursor?.visible ? `at ${d.cursor.x},${d.cursor.y}` : 'hidden'}`,
     );
   for (const v of s.viewers) lines.push(`viewer ${v.kind} ${v.peer} on display ${v.port}: ${v.framesSent} frames sent`);
   for (const h of s.latency) {
     if (!h.total) continue;
-    const buckets = h.counts.map((c: number, i: number) => `${i < h.boundsUs.length ? `<=${h.boundsUs[i]}` : `>${h.boundsUs.at(-1)}`}:${c}`).filter((x: string) => !x.endsWith(':0'));
+    const buckets = h.counts
+      .map((c, i) => `${i < h.boundsUs.length ? `<=${h.boundsUs[i]}` : `>${h.boundsUs.at(-1)}`}:${c}`)
+      .filter((x) => !x.endsWith(':0'));
     lines.push(`latency ${h.name} (${h.total}, us): ${buckets.join(' ')}`);
   }
   return lines.join('\n');
 }
 
-function displayLine(d: Obj): string {
+function displayLine(d: DisplayInfo): string {
   return `display ${d.port} "${d.name}" serial ${hex(d.serial)}: ${d.width}x${d.height}; modes ${d.modes.map(formatMode).join(',')}`;
 }
 
@@ -45,8 +50,8 @@ export async function runCtl(argv: string[]): Promise<number> {
     .option('--json', 'print the response as JSON')
     .exitOverride();
 
-  const call = async (kind: string, body: Obj, human: (r: Obj) => string): Promise<void> => {
-    const { control, json } = program.opts();
+  const call = async <K extends RequestKind>(kind: K, body: Init<RequestBody[K]>, human: (r: ReplyTo<K>) => string): Promise<void> => {
+    const { control, json } = program.opts<{ control: string; json?: boolean }>();
     let client: ControlClient | null = null;
     try {
       client = await ControlClient.connect(control);
@@ -60,7 +65,7 @@ export async function runCtl(argv: string[]): Promise<number> {
       client?.close();
     }
   };
-  const modes = (text: string): Obj[] => {
+  const modes = (text: string): DisplayModeSpec[] => {
     try {
       return parseModeList(text);
     } catch (e) {
@@ -72,15 +77,23 @@ export async function runCtl(argv: string[]): Promise<number> {
     return Number(text);
   };
 
-  program.command('status').description('device, client, memory, interrupts, displays, viewers, latency').action(() => call('status', {}, (r) => humanStatus(r)));
+  program
+    .command('status')
+    .description('device, client, memory, interrupts, displays, viewers, latency')
+    .action(() => call('status', {}, (r) => humanStatus(r)));
   const display = program.command('display').description('add, remove or re-mode displays while the guest runs');
   display
     .command('add <modes>')
     .description('hot-plug a display with modes WxH@Hz[,...]')
     .option('--port <n>', 'display port (default: the lowest free one)')
     .option('--name <name>', 'display name')
-    .action((m: string, o: Obj) => call('displayAdd', { modes: modes(m), port: o.port === undefined ? undefined : port(o.port), name: o.name ?? '' }, displayLine));
-  display.command('remove <port>').description('hot-unplug a display').action((p: string) => call('displayRemove', { port: port(p) }, () => `display ${p} removed`));
+    .action((m: string, o: { port?: string; name?: string }) =>
+      call('displayAdd', { modes: modes(m), port: o.port === undefined ? undefined : port(o.port), name: o.name ?? '' }, displayLine),
+    );
+  display
+    .command('remove <port>')
+    .description('hot-unplug a display')
+    .action((p: string) => call('displayRemove', { port: port(p) }, () => `display ${p} removed`));
   display
     .command('modes <port> <modes>')
     .description("replace a display's mode list")
@@ -90,23 +103,33 @@ export async function runCtl(argv: string[]): Promise<number> {
     .description('write the current frame of a display as PNG')
     .action((p: string, file: string) =>
       call('screenshot', { port: port(p) }, (r) => {
-        writeFileSync(file, r.png);
+        writePrivateFile(file, r.png); // the guest's screen: 0600
         return `${file}: ${r.width}x${r.height} PNG, frame ${r.sequence}`;
       }),
     );
-  program.command('reset').description('reset the device').action(() => call('reset', {}, () => 'device reset'));
+  program
+    .command('reset')
+    .description('reset the device')
+    .action(() => call('reset', {}, () => 'device reset'));
   program
     .command('log-level [level]')
     .description('show or set the log level; --events selects debug/trace events')
     .option('--events <names>', 'comma-separated event names to keep at debug/trace ("" for all)')
-    .action((level: string | undefined, o: Obj) =>
+    .action((level: string | undefined, o: { events?: string }) =>
       call(
         'logLevel',
-        { level: level ?? '', traceEvents: o.events ? String(o.events).split(',').filter(Boolean) : [], replaceEvents: o.events !== undefined },
+        {
+          level: level ?? '',
+          traceEvents: o.events ? String(o.events).split(',').filter(Boolean) : [],
+          replaceEvents: o.events !== undefined,
+        },
         (r) => `log level ${r.level}${r.traceEvents.length ? `; events ${r.traceEvents.join(',')}` : ''}`,
       ),
     );
-  program.command('save <file>').description('save the device state').action((file: string) => call('save', {}, (r) => (writeFileSync(file, r.state), `state saved to ${file}`)));
+  program
+    .command('save <file>')
+    .description('save the device state')
+    .action((file: string) => call('save', {}, (r) => (writePrivateFile(file, r.state), `state saved to ${file}`)));
   program
     .command('restore <file>')
     .description('restore a saved device state')

@@ -1,21 +1,21 @@
 #!/usr/bin/env node
 // apple-gfxd: QEMU's apple-gfx display device, out of process, over vfio-user.
 import { unlinkSync } from 'node:fs';
-import { defaultServerLimits } from '../../protocol/src/index.js';
-import { checkBackend } from './backends.js';
+import { defaultServerLimits } from 'vfio-user-ts';
 import { capabilities } from './capabilities.js';
-import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
-import { startBackend } from './backend.js';
+import { CommanderError, UsageError, parseArgs, secretFileWarnings, type Config } from './cli.js';
+import { checkBackend, displayPortsToAsk, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
-import { Displays } from './display/displays.js';
+import { Displays, serialBaseFor } from './display/displays.js';
 import type { NativeBackend } from './native.js';
 import { createLogger } from './logging.js';
 import { native } from './native.js';
-import { VfioUserServer } from './server.js';
-import { ControlServer } from './control/server.js';
+import { VfioUserServer } from './vfio-server.js';
+import { ControlServer } from './control/control-server.js';
 import { runCtl } from './ctl.js';
 import { DeviceMigration } from './state/migration.js';
-import { Viewers } from './viewers.js';
+import { Viewers } from './viewers/index.js';
+import { VERSION } from './version.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -36,8 +36,6 @@ function parseOrExit(argv: string[]): Config {
     throw e;
   }
 }
-
-const VERSION = '0.1.0';
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));
@@ -61,6 +59,7 @@ async function main(): Promise<void> {
   }
   const logControl = createLogger(cfg.logLevel);
   const log = logControl.logger;
+  for (const what of secretFileWarnings) log.warn({ what }, 'secret_file_exposed');
   try {
     checkBackend(cfg.backend);
   } catch (e) {
@@ -72,10 +71,13 @@ async function main(): Promise<void> {
   let displays: Displays | null = null;
   let backend: NativeBackend;
   try {
-    backend = startBackend(cfg.backend, cfg.variant, cfg.memoryModel, (events) => displays?.handle(events));
+    const ports = displayPortsToAsk(cfg.backend, cfg.displays.length);
+    backend = startBackend(cfg.backend, cfg.variant, ports, cfg.memoryModel, (events) => displays?.handle(events));
     if (cfg.displays.length > backend.displayPorts)
       throw new Error(`${cfg.displays.length} displays; backend '${backend.name}' has ${backend.displayPorts} display ports`);
-    displays = new Displays(backend, log, backend.displayPorts);
+    // Per instance, stable across restarts (pvg-on-a-mac.md finding 18).
+    const serialBase = cfg.serialBase ?? serialBaseFor(cfg.socketPath ?? `fd:${cfg.fd ?? 'activation'}`);
+    displays = new Displays(backend, log, backend.displayPorts, serialBase);
     cfg.displays.forEach((modes, port) => displays!.attach(modes, port));
   } catch (e) {
     log.fatal({ backend: cfg.backend }, (e as Error).message);
@@ -133,7 +135,15 @@ async function main(): Promise<void> {
     }
   }
   log.info(
-    { socket: cfg.socketPath, fd: cfg.fd, control: cfg.control, variant: cfg.variant, backend: backend.name, memoryModel: cfg.memoryModel, displays: cfg.displays.length },
+    {
+      socket: cfg.socketPath,
+      fd: cfg.fd,
+      control: cfg.control,
+      variant: cfg.variant,
+      backend: backend.name,
+      memoryModel: cfg.memoryModel,
+      displays: cfg.displays.length,
+    },
     'apple_gfx_common_init',
   );
 

@@ -69,6 +69,12 @@ export interface NativeBackend {
   readonly displayPorts: number;
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
+  /** An 8-byte access whole (agfx_backend mmio_read64); null when the backend has no such call. */
+  mmioRead64(region: number, offset: number): bigint | null;
+  /** False when the backend has no mmio_write64 (the caller splits). */
+  mmioWrite64(region: number, offset: number, value: bigint): boolean;
+  /** The BAR size the backend asks for (agfx_backend region_size), 0 for the daemon's default. */
+  regionSize(region: number): number;
   reset(): void;
   attachDisplay(port: number, serial: number, name: string, modes: DisplayModeSpec[]): boolean;
   setModes(port: number, modes: DisplayModeSpec[]): boolean;
@@ -108,10 +114,16 @@ export interface NativeAddon {
   closeFd(fd: number): void;
 
   gmMap(gpa: bigint, size: bigint, fd: number, fdOffset: bigint, writable: boolean): void;
-  /** Returns how many task aliases of the range were cut. */
-  gmUnmap(gpa: bigint, size: bigint): number;
+  /** Records a range mapped without an fd: never reachable, but it takes part in overlap checks. */
+  gmMapUnreachable(gpa: bigint, size: bigint): void;
+  /** Removes either kind of range (exact gpa and size). */
+  gmUnmap(gpa: bigint, size: bigint): { taskAliasesCut: number; reachable: boolean; refusedUses: number };
+  /** Removes every range of both kinds; returns how many. */
   gmUnmapAll(): number;
+  /** The reachable (fd-backed) regions. */
   gmList(): NativeGuestRegion[];
+  /** The ranges mapped without an fd, with how many backend uses of each were refused. */
+  gmListUnreachable(): { gpa: bigint; size: bigint; refusedUses: number }[];
   gmRead(gpa: bigint, len: number): Buffer;
   gmWrite(gpa: bigint, data: Buffer): void;
 

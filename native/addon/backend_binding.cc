@@ -17,6 +17,7 @@
 
 #include "addon/bindings.h"
 #include "addon/host_events.h"
+#include "addon/main_queue.h"
 #include "addon/napi_util.h"
 #include "agfx_backend.h"
 #include "core/host/iosfc_map.h"
@@ -85,6 +86,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Backend",
                        {InstanceMethod("mmioRead", &Backend::MmioRead), InstanceMethod("mmioWrite", &Backend::MmioWrite),
+                        InstanceMethod("mmioRead64", &Backend::MmioRead64), InstanceMethod("mmioWrite64", &Backend::MmioWrite64),
+                        InstanceMethod("regionSize", &Backend::RegionSize),
                         InstanceMethod("reset", &Backend::Reset), InstanceMethod("attachDisplay", &Backend::AttachDisplay),
                         InstanceMethod("setModes", &Backend::SetModes), InstanceMethod("detachDisplay", &Backend::DetachDisplay),
                         InstanceMethod("readFrame", &Backend::ReadFrame),
@@ -133,6 +136,11 @@ class Backend : public Napi::ObjectWrap<Backend> {
       host_ = nullptr;
       ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' failed to start: " + err);
     }
+    // PVG may put work on the main dispatch queue at any time (finding 8).
+    if (kind == "pvg") {
+      MainQueuePumpAcquire(env);  // released in Teardown
+      pumping_ = true;
+    }
   }
 
   ~Backend() override { Teardown(); }
@@ -143,6 +151,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
     dev_ = nullptr;
     if (host_) host_->Release();  // only now: no thread can post events any more
     host_ = nullptr;
+    if (pumping_) MainQueuePumpRelease();
+    pumping_ = false;
     // Tasks and IOSFC references the backend leaked die with it.
     TaskMemory::Instance().DestroyAll();
     IosfcMappings::Instance().ReleaseAll();
@@ -168,6 +178,31 @@ class Backend : public Napi::ObjectWrap<Backend> {
     backend_->mmio_write(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value(),
                          info[2].As<Napi::Number>().Uint32Value());
     return info.Env().Undefined();
+  }
+
+  // 8-byte accesses whole, where the backend takes them (agfx_backend
+  // mmio_read64/mmio_write64): null / false when it does not.
+  Napi::Value MmioRead64(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (!Offers(backend_, &agfx_backend::mmio_read64)) return info.Env().Null();
+    uint64_t v = backend_->mmio_read64(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value());
+    return Napi::BigInt::New(info.Env(), v);
+  }
+
+  Napi::Value MmioWrite64(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (!Offers(backend_, &agfx_backend::mmio_write64)) return Napi::Boolean::New(info.Env(), false);
+    bool lossless = true;
+    uint64_t v = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+    backend_->mmio_write64(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value(), v);
+    return Napi::Boolean::New(info.Env(), true);
+  }
+
+  // The BAR size the backend asks for (agfx_backend region_size), 0 for the default.
+  Napi::Value RegionSize(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (!Offers(backend_, &agfx_backend::region_size)) return Napi::Number::New(info.Env(), 0);
+    return Napi::Number::New(info.Env(), double(backend_->region_size(d, info[0].As<Napi::Number>().Uint32Value())));
   }
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {
@@ -338,6 +373,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
   HostEventBridge* host_ = nullptr;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
   uint32_t display_ports_ = 0;
+  bool pumping_ = false;  // holds the main-queue pump (addon/main_queue.h)
 };
 
 namespace {

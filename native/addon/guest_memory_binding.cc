@@ -16,12 +16,40 @@ Napi::Value GmMap(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Returns the number of task aliases that had to be cut.
+// gmMapUnreachable(gpa, size): a range mapped without an fd.
+Napi::Value GmMapUnreachable(const Napi::CallbackInfo& info) {
+  int err = GuestMemory::Instance().MapUnreachable(ArgU64(info[0]), ArgU64(info[1]));
+  if (err) ThrowErrno(info.Env(), err, "guest memory map (no fd)");
+  return info.Env().Undefined();
+}
+
+// Returns {taskAliasesCut, reachable, refusedUses}.
 Napi::Value GmUnmap(const Napi::CallbackInfo& info) {
   size_t invalidated = 0;
-  int err = GuestMemory::Instance().Unmap(ArgU64(info[0]), ArgU64(info[1]), &invalidated);
+  uint64_t refused = 0;
+  bool reachable = true;
+  int err = GuestMemory::Instance().Unmap(ArgU64(info[0]), ArgU64(info[1]), &invalidated, &refused, &reachable);
   if (err) ThrowErrno(info.Env(), err, "guest memory unmap");
-  return Napi::Number::New(info.Env(), double(invalidated));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("taskAliasesCut", double(invalidated));
+  o.Set("reachable", reachable);
+  o.Set("refusedUses", double(refused));
+  return o;
+}
+
+// [{gpa, size, refusedUses}] of the ranges mapped without an fd.
+Napi::Value GmListUnreachable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto ranges = GuestMemory::Instance().UnreachableSnapshot();
+  Napi::Array out = Napi::Array::New(env, ranges.size());
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("gpa", Napi::BigInt::New(env, ranges[i][0]));
+    o.Set("size", Napi::BigInt::New(env, ranges[i][1]));
+    o.Set("refusedUses", double(ranges[i][2]));
+    out.Set(i, o);
+  }
+  return out;
 }
 
 Napi::Value GmUnmapAll(const Napi::CallbackInfo& info) {
@@ -63,7 +91,9 @@ Napi::Value GmWrite(const Napi::CallbackInfo& info) {
 
 void InitGuestMemory(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "gmMap", GmMap);
+  Export(env, exports, "gmMapUnreachable", GmMapUnreachable);
   Export(env, exports, "gmUnmap", GmUnmap);
+  Export(env, exports, "gmListUnreachable", GmListUnreachable);
   Export(env, exports, "gmUnmapAll", GmUnmapAll);
   Export(env, exports, "gmList", GmList);
   Export(env, exports, "gmRead", GmRead);

@@ -43,11 +43,9 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   int err = 0;
   {
     std::unique_lock lock(mu_);
-    auto next = regions_.lower_bound(gpa);
-    if (regions_.size() >= kMaxRegions) {
+    if (regions_.size() + unreachable_.size() >= kMaxRegions) {
       err = ENOSPC;
-    } else if ((next != regions_.end() && next->first < gpa + size) ||
-               (next != regions_.begin() && std::prev(next)->first + std::prev(next)->second->size > gpa)) {
+    } else if (OverlapsLocked(gpa, size)) {
       err = EEXIST;
     } else {
       regions_.emplace(gpa, std::make_shared<const GuestRegion>(gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable));
@@ -57,14 +55,67 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   return err;
 }
 
-int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated) {
+// Whether [gpa, gpa+size) meets any range of either kind (size > 0, no wrap).
+bool GuestMemory::OverlapsLocked(uint64_t gpa, uint64_t size) const {
+  auto meets = [&](const auto& table, auto size_of) {
+    auto next = table.lower_bound(gpa);
+    if (next != table.end() && next->first < gpa + size) return true;
+    if (next == table.begin()) return false;
+    auto prev = std::prev(next);
+    return prev->first + size_of(prev->second) > gpa;
+  };
+  return meets(regions_, [](const RegionRef& r) { return r->size; }) ||
+         meets(unreachable_, [](const UnreachableRange& r) { return r.size; });
+}
+
+int GuestMemory::MapUnreachable(uint64_t gpa, uint64_t size) {
+  if (size == 0 || (gpa | size) % kPage != 0 || gpa + size < gpa) return EINVAL;
+  std::unique_lock lock(mu_);
+  if (regions_.size() + unreachable_.size() >= kMaxRegions) return ENOSPC;
+  if (OverlapsLocked(gpa, size)) return EEXIST;
+  unreachable_.try_emplace(gpa, size);
+  return 0;
+}
+
+bool GuestMemory::NoteUnreachable(uint64_t gpa, uint64_t len, UnreachableHit* hit) const {
+  uint64_t end = gpa + std::max<uint64_t>(len, 1);
+  if (end < gpa) end = UINT64_MAX;
+  std::shared_lock lock(mu_);
+  auto it = unreachable_.upper_bound(gpa);
+  if (it != unreachable_.begin() && std::prev(it)->first + std::prev(it)->second.size > gpa) --it;
+  if (it == unreachable_.end() || it->first >= end) return false;
+  hit->gpa = it->first;
+  hit->size = it->second.size;
+  hit->first = it->second.refused.fetch_add(1, std::memory_order_relaxed) == 0;
+  return true;
+}
+
+std::vector<std::array<uint64_t, 3>> GuestMemory::UnreachableSnapshot() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::array<uint64_t, 3>> out;
+  for (auto& [gpa, r] : unreachable_) out.push_back({gpa, r.size, r.refused.load(std::memory_order_relaxed)});
+  return out;
+}
+
+int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated, uint64_t* refused, bool* reachable) {
+  if (invalidated) *invalidated = 0;
+  if (refused) *refused = 0;
   // The table's reference, dropped on return, outside the lock: the mmap goes
   // with the last reference (this one, or an IOSFC mapping's or a snapshot's).
   RegionRef gone;
   {
     std::unique_lock lock(mu_);
     auto it = regions_.find(gpa);
-    if (it == regions_.end() || it->second->size != size) return ENOENT;
+    if (it == regions_.end() || it->second->size != size) {
+      // Not a reachable region: maybe one QEMU mapped without an fd.
+      auto u = unreachable_.find(gpa);
+      if (u == unreachable_.end() || u->second.size != size) return ENOENT;
+      if (refused) *refused = u->second.refused.load(std::memory_order_relaxed);
+      if (reachable) *reachable = false;
+      unreachable_.erase(u);
+      return 0;  // nothing ever reached it: no task alias to cut
+    }
+    if (reachable) *reachable = true;
     gone = std::move(it->second);
     regions_.erase(it);
   }
@@ -76,12 +127,15 @@ int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated) {
 
 size_t GuestMemory::UnmapAll() {
   std::map<uint64_t, RegionRef> old;
+  size_t unreachable = 0;
   {
     std::unique_lock lock(mu_);
     old.swap(regions_);
+    unreachable = unreachable_.size();
+    unreachable_.clear();
   }
   for (auto& [gpa, r] : old) TaskMemory::Instance().InvalidateGuestRange(gpa, r->size);
-  return old.size();
+  return old.size() + unreachable;
 }
 
 RegionRef GuestMemory::Find(uint64_t gpa, uint64_t len) const {

@@ -5,6 +5,16 @@
  * (native/pvg/pvg_backend.mm):
  *
  *   const agfx_backend kTable = agfx::BackendTable<MyDevice>::Make("name");
+ *   const agfx_backend kTable = agfx::BackendTable<MyDevice, MyCalls>::Make("name");
+ *
+ * Calls (default InlineCalls) decides on which thread the device's calls run:
+ * `template <class Fn> static auto Run(Fn&& fn) -> decltype(fn())` runs fn
+ * and returns its result. The pvg backend's moves a call made on the main
+ * thread to a worker while the main thread services the main dispatch queue
+ * (pvg-on-a-mac.md findings 8 and 15). Every entry goes through Calls::Run
+ * except those that only read or copy the device's own state and never call
+ * into a framework: read_frame, update_frame, memory_map_changed,
+ * region_size, free_state, max_display_ports.
  *
  * MyDevice provides, with the signatures of the matching agfx_backend
  * entries minus the leading agfx_device*:
@@ -14,6 +24,7 @@
  * and, optional (the entry is NULL without them):
  *   MemoryMapChanged, SaveState(void** blob, size_t* len) returning a
  *   malloc'd blob (freed with free()), RestoreState, SetRunning, UpdateFrame,
+ *   MmioRead64, MmioWrite64, RegionSize,
  *   static uint32_t MaxDisplayPorts().
  * The device is destroyed with delete.
  */
@@ -44,10 +55,21 @@ AGFX_BACKEND_TABLE_HAS(RestoreState)
 AGFX_BACKEND_TABLE_HAS(SetRunning)
 AGFX_BACKEND_TABLE_HAS(UpdateFrame)
 AGFX_BACKEND_TABLE_HAS(MaxDisplayPorts)
+AGFX_BACKEND_TABLE_HAS(MmioRead64)
+AGFX_BACKEND_TABLE_HAS(MmioWrite64)
+AGFX_BACKEND_TABLE_HAS(RegionSize)
 #undef AGFX_BACKEND_TABLE_HAS
 }  // namespace backend_table_detail
 
-template <typename Device>
+// The default Calls: on the caller's thread.
+struct InlineCalls {
+  template <typename Fn>
+  static auto Run(Fn&& fn) -> decltype(fn()) {
+    return fn();
+  }
+};
+
+template <typename Device, typename Calls = InlineCalls>
 class BackendTable {
  public:
   static constexpr agfx_backend Make(const char* name) {
@@ -57,41 +79,62 @@ class BackendTable {
     b.struct_size = sizeof(agfx_backend);
     b.name = name;
     b.create = [](const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len) {
-      return reinterpret_cast<agfx_device*>(Device::Create(cfg, host, err, err_len));
+      return Calls::Run([&] { return reinterpret_cast<agfx_device*>(Device::Create(cfg, host, err, err_len)); });
     };
-    b.destroy = [](agfx_device* d) { delete Dev(d); };
-    b.mmio_read = [](agfx_device* d, uint32_t region, uint64_t off) { return Dev(d)->MmioRead(region, off); };
-    b.mmio_write = [](agfx_device* d, uint32_t region, uint64_t off, uint32_t v) { Dev(d)->MmioWrite(region, off, v); };
-    b.reset = [](agfx_device* d) { Dev(d)->Reset(); };
+    b.destroy = [](agfx_device* d) { Calls::Run([&] { delete Dev(d); }); };
+    b.mmio_read = [](agfx_device* d, uint32_t region, uint64_t off) {
+      return Calls::Run([&] { return Dev(d)->MmioRead(region, off); });
+    };
+    b.mmio_write = [](agfx_device* d, uint32_t region, uint64_t off, uint32_t v) {
+      Calls::Run([&] { Dev(d)->MmioWrite(region, off, v); });
+    };
+    b.reset = [](agfx_device* d) { Calls::Run([&] { Dev(d)->Reset(); }); };
     b.attach_display = [](agfx_device* d, uint32_t port, uint32_t serial, const char* display_name,
                           const agfx_display_mode* modes, uint32_t n) {
-      return Dev(d)->AttachDisplay(port, serial, display_name, modes, n);
+      return Calls::Run([&] { return Dev(d)->AttachDisplay(port, serial, display_name, modes, n); });
     };
     b.set_modes = [](agfx_device* d, uint32_t port, const agfx_display_mode* modes, uint32_t n) {
-      return Dev(d)->SetModes(port, modes, n);
+      return Calls::Run([&] { return Dev(d)->SetModes(port, modes, n); });
     };
-    b.detach_display = [](agfx_device* d, uint32_t port) { return Dev(d)->DetachDisplay(port); };
+    b.detach_display = [](agfx_device* d, uint32_t port) { return Calls::Run([&] { return Dev(d)->DetachDisplay(port); }); };
     b.read_frame = [](agfx_device* d, uint32_t port, void* dst, size_t len, agfx_frame_info* info) {
       return Dev(d)->ReadFrame(port, dst, len, info);
     };
     b.cursor_position = [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) {
-      return Dev(d)->CursorPosition(port, x, y);
+      return Calls::Run([&] { return Dev(d)->CursorPosition(port, x, y); });
     };
     if constexpr (has::HasMemoryMapChanged<Device>::value) b.memory_map_changed = [](agfx_device* d) { Dev(d)->MemoryMapChanged(); };
     if constexpr (has::HasSaveState<Device>::value) {
-      b.save_state = [](agfx_device* d, void** blob, size_t* len) { return Dev(d)->SaveState(blob, len); };
+      b.save_state = [](agfx_device* d, void** blob, size_t* len) {
+        return Calls::Run([&] { return Dev(d)->SaveState(blob, len); });
+      };
       b.free_state = [](agfx_device*, void* blob) { std::free(blob); };
     }
     if constexpr (has::HasRestoreState<Device>::value) {
       b.restore_state = [](agfx_device* d, const void* blob, size_t len, char* err, size_t err_len) {
-        return Dev(d)->RestoreState(blob, len, err, err_len);
+        return Calls::Run([&] { return Dev(d)->RestoreState(blob, len, err, err_len); });
       };
     }
-    if constexpr (has::HasSetRunning<Device>::value) b.set_running = [](agfx_device* d, bool running) { Dev(d)->SetRunning(running); };
+    if constexpr (has::HasSetRunning<Device>::value) {
+      b.set_running = [](agfx_device* d, bool running) { Calls::Run([&] { Dev(d)->SetRunning(running); }); };
+    }
     if constexpr (has::HasUpdateFrame<Device>::value) {
       b.update_frame = [](agfx_device* d, uint32_t port, void* dst, size_t len, agfx_frame_info* info, agfx_frame_update* u) {
         return Dev(d)->UpdateFrame(port, dst, len, info, u);
       };
+    }
+    if constexpr (has::HasMmioRead64<Device>::value) {
+      b.mmio_read64 = [](agfx_device* d, uint32_t region, uint64_t off) {
+        return Calls::Run([&] { return Dev(d)->MmioRead64(region, off); });
+      };
+    }
+    if constexpr (has::HasMmioWrite64<Device>::value) {
+      b.mmio_write64 = [](agfx_device* d, uint32_t region, uint64_t off, uint64_t v) {
+        Calls::Run([&] { Dev(d)->MmioWrite64(region, off, v); });
+      };
+    }
+    if constexpr (has::HasRegionSize<Device>::value) {
+      b.region_size = [](agfx_device* d, uint32_t region) { return Dev(d)->RegionSize(region); };
     }
     if constexpr (has::HasMaxDisplayPorts<Device>::value) b.max_display_ports = [] { return Device::MaxDisplayPorts(); };
     return b;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace agfx::soft {
 
@@ -12,18 +13,25 @@ bool Displays::HasMode(const Display& d, uint32_t w, uint32_t h) {
   return std::any_of(d.modes.begin(), d.modes.end(), [&](const agfx_display_mode& m) { return m.width == w && m.height == h; });
 }
 
+// Allocates first: when that throws std::bad_alloc the display is as it was.
 void Displays::SetModeLocked(Display& d, uint32_t w, uint32_t h) {
+  auto px = BlackFrame(w, h);
   d.width = w;
   d.height = h;
-  Blank(d);
+  d.frame = std::move(px);
+  d.history.Replace();
 }
 
 // Opaque black in the current mode, as a new version with no history.
 void Displays::Blank(Display& d) {
-  auto px = std::make_shared<std::vector<uint8_t>>(size_t(d.width) * d.height * 4, 0);
-  for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
-  d.frame = std::move(px);
+  d.frame = BlackFrame(d.width, d.height);
   d.history.Replace();
+}
+
+std::shared_ptr<std::vector<uint8_t>> Displays::BlackFrame(uint32_t w, uint32_t h) {
+  auto px = std::make_shared<std::vector<uint8_t>>(size_t(w) * h * 4, 0);
+  for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
+  return px;
 }
 
 bool Displays::Attached(uint64_t port) {
@@ -47,7 +55,12 @@ bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const ag
     d.serial = serial;
     d.name = name ? name : "";
     d.modes.assign(modes, modes + n);
-    SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+    try {
+      SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+    } catch (const std::bad_alloc&) {
+      d = Display{};  // no memory for its frame: not attached
+      return false;
+    }
     w = d.width;
     h = d.height;
   }
@@ -65,10 +78,16 @@ bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t 
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[port];
     if (!d.attached) return false;
-    d.modes.assign(modes, modes + n);
-    if (!HasMode(d, d.width, d.height)) {
-      SetModeLocked(d, modes[0].width, modes[0].height);
-      changed = true;
+    std::vector<agfx_display_mode> old = d.modes;
+    try {
+      d.modes.assign(modes, modes + n);
+      if (!HasMode(d, d.width, d.height)) {
+        SetModeLocked(d, modes[0].width, modes[0].height);
+        changed = true;
+      }
+    } catch (const std::bad_alloc&) {
+      d.modes = std::move(old);  // no memory for the new frame: nothing changed
+      return false;
     }
     w = d.width;
     h = d.height;
@@ -186,9 +205,23 @@ void Displays::Save(StateWriter& w) {
   }
 }
 
-void Displays::Load(StateReader& r) {
+// The daemon attaches the state's displays before the backend's part is
+// applied; a blob that has another set attached was not written by save with
+// that display list (the two halves disagree), and is refused.
+bool Displays::Load(StateReader& r, std::string* err) {
   uint32_t ports = r.u32();
-  for (uint32_t p = 0; r.ok() && p < ports && p < AGFX_SOFT_PORTS; ++p) {
+  if (r.ok() && ports > AGFX_SOFT_PORTS) {
+    *err = "display records for " + std::to_string(ports) + " ports; the device has " + std::to_string(AGFX_SOFT_PORTS);
+    return false;
+  }
+  for (uint32_t p = ports; r.ok() && p < AGFX_SOFT_PORTS; ++p) {
+    std::lock_guard lock(disp_mu_);
+    if (displays_[p].attached) {
+      *err = "display " + std::to_string(p) + " is in the state's display list but not in its backend part";
+      return false;
+    }
+  }
+  for (uint32_t p = 0; r.ok() && p < ports; ++p) {
     bool attached = r.u8() != 0;
     uint32_t w = r.u32(), h = r.u32();
     uint64_t seq = r.u64();
@@ -198,12 +231,13 @@ void Displays::Load(StateReader& r) {
     uint32_t gw = r.u32(), gh = r.u32(), hx = r.u32(), hy = r.u32();
     std::vector<uint8_t> glyph = r.bytes(AGFX_SOFT_MAX_GLYPH * AGFX_SOFT_MAX_GLYPH * 4);
     if (!r.ok()) break;
-    bool have = false, mode_ok = false;
+    bool have = false, mode_ok = false, agree = true;
     bool glyph_ok = glyph.size() == size_t(gw) * gh * 4 && gw && gh;
     {
       std::lock_guard lock(disp_mu_);
       Display& d = displays_[p];
-      have = attached && d.attached;  // displays are the daemon's: restored only where attached
+      agree = attached == d.attached;
+      have = agree && attached;  // displays are the daemon's: restored only where attached
       if (have) {
         mode_ok = HasMode(d, w, h) && frame.size() == size_t(w) * h * 4;
         if (mode_ok) {
@@ -225,6 +259,11 @@ void Displays::Load(StateReader& r) {
         }
       }
     }
+    if (!agree) {
+      *err = "display " + std::to_string(p) + (attached ? " is attached in the state's backend part but not in its display list"
+                                                          : " is in the state's display list but not in its backend part");
+      return false;
+    }
     if (!have) continue;
     if (mode_ok) {
       host_.mode_changed(host_.opaque, p, w, h, AGFX_FORMAT_BGRA8);
@@ -234,6 +273,7 @@ void Displays::Load(StateReader& r) {
     host_.cursor_show(host_.opaque, p, shown);
     host_.cursor_moved(host_.opaque, p, cx, cy);
   }
+  return true;
 }
 
 }  // namespace agfx::soft

@@ -66,13 +66,14 @@ class Displays {
   void Save(StateWriter& w);
   // Restores each saved display onto the port's attached one (displays are
   // the daemon's: a port not attached now is skipped) and tells the host.
-  void Load(StateReader& r);
+  bool Load(StateReader& r, std::string* err);
 
  private:
   bool Attached(uint64_t port);
   static bool HasMode(const Display& d, uint32_t w, uint32_t h);
   static void SetModeLocked(Display& d, uint32_t w, uint32_t h);
   static void Blank(Display& d);
+  static std::shared_ptr<std::vector<uint8_t>> BlackFrame(uint32_t w, uint32_t h);
   // Where two packed frames differ: per band of kDamageBand rows, the box of
   // the differing pixels; bands with the same columns merge.
   static constexpr uint32_t kDamageBand = 16;

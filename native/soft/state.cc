@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "soft/device.h"
 
@@ -14,6 +15,11 @@ namespace agfx::soft {
 std::vector<uint8_t> SoftDevice::Save() {
   std::unique_lock lock(mu_);
   ParkLocked(lock);
+  // Out of memory half way (std::bad_alloc): the worker is not left parked.
+  struct Unpark {
+    bool& parked;
+    ~Unpark() { parked = false; }
+  } unpark{resetting_};
   StateWriter w;
   w.out.reserve(4096);
   w.out.assign(kStateMagic, kStateMagic + 8);
@@ -40,7 +46,12 @@ std::vector<uint8_t> SoftDevice::Save() {
 }
 
 bool SoftDevice::SaveState(void** blob, size_t* len) {
-  std::vector<uint8_t> state = Save();
+  std::vector<uint8_t> state;
+  try {
+    state = Save();
+  } catch (const std::bad_alloc&) {
+    return false;  // out of memory: no state, the device goes on
+  }
   *blob = std::malloc(state.size());
   if (!*blob) return false;
   std::memcpy(*blob, state.data(), state.size());
@@ -69,22 +80,34 @@ bool SoftDevice::Restore(const uint8_t* data, size_t len, std::string* err) {
     return false;
   }
   (void)static_map;  // tasks carry guest ranges: either memory model can take them
+  return Apply(r, err);
+}
+
+// Resets the device and applies a state to it with the worker parked; on a
+// fault the device is left reset (the daemon puts back what it saved before,
+// daemon/src/state/device-state.ts). Commands the guest queued before the save
+// run afterwards, pending fences included.
+bool SoftDevice::Apply(StateReader& r, std::string* err) {
   Reset();  // a clean device, then the worker parks until the state is in
   {
     std::unique_lock lock(mu_);
     ParkLocked(lock);
   }
-  bool ok = ApplyState(r, err);
+  bool ok = false;
+  try {
+    ok = ApplyState(r, err);
+  } catch (const std::bad_alloc&) {
+    *err = "out of memory while restoring (a frame or glyph could not be allocated)";
+  }
   {
     std::lock_guard lock(mu_);
     resetting_ = false;
   }
   if (!ok) {
-    Reset();  // never half a state
+    Reset();
     return false;
   }
   std::lock_guard lock(mu_);
-  // Commands the guest queued before the save run now, pending fences included.
   KickIfPendingLocked();
   return true;
 }
@@ -110,8 +133,7 @@ bool SoftDevice::ApplyState(StateReader& r, std::string* err) {
     *err = "bad ring record";
     return false;
   }
-  if (!tasks_.Load(r, err) || !iosfc_.Load(r, err)) return false;
-  displays_.Load(r);
+  if (!tasks_.Load(r, err) || !iosfc_.Load(r, err) || !displays_.Load(r, err)) return false;
   if (!r.ok() || !r.AtEnd()) {
     *err = "truncated or malformed state";
     return false;

@@ -24,9 +24,7 @@ export const Command = {
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
-const commandNames = new Map<number, string>(
-  Object.entries(Command).map(([name, id]) => [id, name]),
-);
+const commandNames = new Map<number, string>(Object.entries(Command).map(([name, id]) => [id, name]));
 export function commandName(id: number): string {
   return commandNames.get(id) ?? `UNKNOWN(${id})`;
 }
@@ -100,7 +98,7 @@ export const IrqSetFlag = {
 
 /** QEMU's limits (hw/vfio-user/protocol.h). */
 export const Limits = {
-  /** QEMU's receive buffer for the VERSION reply (P1): the whole reply must fit. */
+  /** QEMU's receive buffer for the VERSION reply (docs/design.md P1): the whole reply must fit. */
   VERSION_REPLY_MAX: 214,
   /** The most fds QEMU accepts as our max_msg_fds. */
   MAX_MAX_FDS: 16,

@@ -1,10 +1,10 @@
-// DESIGN.md invariant 1, proven: the soft backend's worker thread keeps
+// docs/design.md invariant 1, proven: the soft backend's worker thread keeps
 // running commands, raising interrupts and posting events while the JS thread
 // is blocked for 500 ms; nothing is lost when JS resumes.
 import assert from 'node:assert/strict';
 import { writeSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { native, type BackendEvent } from '../../daemon/src/native.js';
+import { native, type BackendEvent } from '#daemon/native.js';
 import { Op, Reg } from '../support/soft-ring.js';
 
 const RAM_GPA = 0x40000000n;

@@ -2,8 +2,8 @@
 // logs why, keeps its device state and serves the next client.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Command, MsgFlag, encodeMessage, encodeRegionAccess, encodeDmaMap } from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
+import { Command, MsgFlag, encodeMessage, encodeRegionAccess, encodeDmaMap } from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 
 function header(size: number, command = Command.DEVICE_GET_INFO, id = 1): Buffer {
@@ -67,7 +67,12 @@ describe('framing', () => {
     const c = await d.connectNegotiated();
     const msg = encodeMessage({ id: 77, command: Command.REGION_READ, flags: 0, error: 0 }, encodeRegionAccess(0x1000n, 0, 4));
     const reply = c.waitReply(77);
-    for (const [a, b] of [[0, 3], [3, 11], [11, 20], [20, msg.length]]) {
+    for (const [a, b] of [
+      [0, 3],
+      [3, 11],
+      [11, 20],
+      [20, msg.length],
+    ]) {
       c.sendRaw(msg.subarray(a, b));
       await tick(5);
     }

@@ -6,14 +6,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import { daemonMain, repoRoot, startDaemon, tick } from '../support/daemon.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agfx-lib-'));
 function build(name: string, defines: string[] = []): string {
   const out = join(dir, `${name}.so`);
-  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', ...defines.map((d) => `-D${d}`),
-    '-I', join(repoRoot, 'native/include'), '-o', out, join(repoRoot, 'test/fixtures/lib-backend.c')]);
+  execFileSync('gcc', [
+    '-shared',
+    '-fPIC',
+    '-O1',
+    '-Wall',
+    '-Werror',
+    ...defines.map((d) => `-D${d}`),
+    '-I',
+    join(repoRoot, 'native/include'),
+    '-o',
+    out,
+    join(repoRoot, 'test/fixtures/lib-backend.c'),
+  ]);
   return out;
 }
 
@@ -73,14 +84,26 @@ describe('--backend lib:PATH', () => {
     const d = await startDaemon(['--backend', `lib:${two}`, '--display', '640x480@60', '--display', '800x600@60']);
     try {
       const c = await d.connectNegotiated();
-      assert.equal(await c.read32(0, 0x104c), 2, 'display_port_count: the library\'s own limit');
+      assert.equal(await c.read32(0, 0x104c), 2, "display_port_count: the library's own limit");
       c.close();
     } finally {
       await d.stop();
     }
     const r = spawnSync(
       process.execPath,
-      [daemonMain, '--socket-path', join(dir, 'three.sock'), '--backend', `lib:${two}`, '--display', '640x480@60', '--display', '640x480@60', '--display', '640x480@60'],
+      [
+        daemonMain,
+        '--socket-path',
+        join(dir, 'three.sock'),
+        '--backend',
+        `lib:${two}`,
+        '--display',
+        '640x480@60',
+        '--display',
+        '640x480@60',
+        '--display',
+        '640x480@60',
+      ],
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 1, r.stderr);
@@ -106,7 +129,10 @@ describe('--backend lib:PATH', () => {
     } finally {
       backend.destroy();
     }
-    assert.throws(() => new native.Backend('soft', '', { variant: 0, displayPorts: 5 }, () => {}), /offers 4 display ports on this host; 5 asked for/);
+    assert.throws(
+      () => new native.Backend('soft', '', { variant: 0, displayPorts: 5 }, () => {}),
+      /offers 4 display ports on this host; 5 asked for/,
+    );
     const disp = Array.from({ length: 5 }, () => ['--display', '640x480@60']).flat();
     const r = spawnSync(process.execPath, [daemonMain, '--socket-path', join(dir, 'five.sock'), ...disp], { encoding: 'utf8' });
     assert.equal(r.status, 1, r.stderr);
@@ -114,10 +140,22 @@ describe('--backend lib:PATH', () => {
   });
 
   const refused: [string, () => string, RegExp][] = [
-    ['a library whose backend struct is cut short', () => build('short', ['STRUCT_SIZE=offsetof(agfx_backend,set_running)']), /struct is smaller than ABI version 1's/],
-    ['a library built for another ABI version', () => build('v99', ['ABI_VERSION=99']), /implements backend ABI version 99, this daemon speaks 1/],
+    [
+      'a library whose backend struct is cut short',
+      () => build('short', ['STRUCT_SIZE=offsetof(agfx_backend,set_running)']),
+      /struct is smaller than ABI version 1's/,
+    ],
+    [
+      'a library built for another ABI version',
+      () => build('v99', ['ABI_VERSION=99']),
+      /implements backend ABI version 99, this daemon speaks 1/,
+    ],
     ['a library without the entry point', () => build('noentry', ['NO_ENTRY']), /does not export agfx_backend_entry/],
-    ['a file that is not a library', () => (writeFileSync(join(dir, 'junk.so'), 'not ELF'), join(dir, 'junk.so')), /cannot load backend library/],
+    [
+      'a file that is not a library',
+      () => (writeFileSync(join(dir, 'junk.so'), 'not ELF'), join(dir, 'junk.so')),
+      /cannot load backend library/,
+    ],
     ['a path that does not exist', () => join(dir, 'missing.so'), /cannot load backend library/],
   ];
   for (const [name, make, message] of refused) {

@@ -2,22 +2,13 @@
 // (chunked, argsz 20, fd-less de-assign, count-0 disable on every reset), and
 // interrupts really arriving on them through the self-test register 0x100C.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import {
-  Command,
-  Errno,
-  IrqSetFlag as F,
-  MsgFlag,
-  PciIrq,
-  encodeSetIrqs,
-  type Reply,
-  type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { afterEach, describe, it } from 'node:test';
+import { Command, Errno, IrqSetFlag as F, MsgFlag, PciIrq, encodeSetIrqs, type Reply, type VfioUserClient } from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
+import { useDaemon } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
-const AGFX_ID = 0x58464741;
 const IRQ_TEST = 0x100c;
 const EVENTFD_TRIGGER = F.DATA_EVENTFD | F.ACTION_TRIGGER; // 0x24
 const NONE_TRIGGER = F.DATA_NONE | F.ACTION_TRIGGER; // 0x21
@@ -40,31 +31,24 @@ const eventfd = (): number => {
 };
 
 describe('DEVICE_SET_IRQS', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
+  const fx = useDaemon();
+  const { connect, settledFds } = fx;
   afterEach(() => {
-    for (const c of open.splice(0)) c.close();
     for (const fd of mine.splice(0)) native.closeFd(fd);
   });
-
-  const connect = async (dd: RunningDaemon = d): Promise<VfioUserClient> => {
-    const c = await dd.connectNegotiated();
-    open.push(c);
-    return c;
-  };
   /** The device raises `vector` (guest write to the interrupt self-test register). */
   const raise = (c: VfioUserClient, vector: number): Promise<void> => c.write32(0, IRQ_TEST, vector);
-  const settledFds = async (c: VfioUserClient, dd: RunningDaemon = d): Promise<number> => {
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    return dd.fdCount();
-  };
 
   it('delivers a raised vector to the eventfd assigned to MSI-X vector 0', async () => {
     const c = await connect();
     const efd = eventfd();
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [efd],
+      ),
+    );
     assert.equal(native.eventfdRead(efd), 0, 'nothing before the device raises');
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 1);
@@ -84,13 +68,51 @@ describe('DEVICE_SET_IRQS', () => {
     c.close();
   });
 
+  it("holds QEMU's ERR eventfd (wired at realize) and never signals it, even on a loopback trigger", async () => {
+    const c = await connect();
+    const before = await settledFds(c);
+    const msix = eventfd();
+    const err = eventfd();
+    await c.setIrqEventfds(PciIrq.MSIX, 0, [msix]);
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 }),
+        [err],
+      ),
+    );
+    assert.equal(await settledFds(c), before + 2, 'the daemon holds both');
+    await raise(c, 0);
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: F.DATA_NONE | F.ACTION_TRIGGER, index: PciIrq.ERR, start: 0, count: 1 }),
+      ),
+    );
+    assert.equal(native.eventfdRead(msix), 1, 'the device vector fired once: the ERR trigger raised nothing');
+    assert.equal(native.eventfdRead(err), 0, 'ERR never signalled');
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 }),
+      ),
+    );
+    assert.equal(await settledFds(c), before + 1, 'de-assigned: the ERR copy is closed');
+    c.close();
+  });
+
   it('de-assigns with EVENTFD and no fds: raising no longer signals and the fd is closed', async () => {
     const c = await connect();
     const before = await settledFds(c);
     const efd = eventfd();
     await c.setIrqEventfds(PciIrq.MSIX, 0, [efd]);
     assert.equal(await settledFds(c), before + 1, 'the daemon holds the eventfd');
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 })));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+      ),
+    );
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 0, 'not signalled after de-assign');
     assert.equal(await settledFds(c), before, 'the daemon closed its copy');
@@ -114,7 +136,7 @@ describe('DEVICE_SET_IRQS', () => {
       const c = await connect();
       assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: NONE_TRIGGER, index, start: 0, count: 0 })));
       assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: NONE_TRIGGER, index, start: 0, count: 0 })));
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
       c.close();
     });
   }
@@ -154,9 +176,16 @@ describe('DEVICE_SET_IRQS', () => {
     const efd = eventfd();
     await c.setIrqEventfds(PciIrq.MSIX, 0, [efd]);
     for (const action of [F.ACTION_UNMASK, F.ACTION_MASK, F.ACTION_UNMASK]) {
-      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | action, index: PciIrq.MSIX, start: 0, count: 1 })));
+      assertOk(
+        await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | action, index: PciIrq.MSIX, start: 0, count: 1 })),
+      );
     }
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | F.ACTION_UNMASK, index: PciIrq.MSI, start: 0, count: 1 })));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: F.DATA_NONE | F.ACTION_UNMASK, index: PciIrq.MSI, start: 0, count: 1 }),
+      ),
+    );
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 1, 'the fd still receives');
     c.close();
@@ -215,7 +244,11 @@ describe('DEVICE_SET_IRQS', () => {
     const before = await settledFds(c);
     const efd = eventfd();
     assertError(
-      await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER | 0x100, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]),
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER | 0x100, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [efd],
+      ),
       Errno.EINVAL,
     );
     assert.equal(await settledFds(c), before);
@@ -231,7 +264,8 @@ describe('DEVICE_SET_IRQS', () => {
     ['MSI-X vector 1 on a 1-vector device', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 1 }, 1],
     ['start + count overflowing 32 bits', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0xffffffff, count: 1 }, 1],
     ['an INTx eventfd (INTx has 0 vectors)', { flags: EVENTFD_TRIGGER, index: PciIrq.INTX, start: 0, count: 1 }, 1],
-    ['an ERR eventfd (ERR has 0 vectors)', { flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1 }, 1],
+    ['ERR vector 1 (ERR has 1 vector)', { flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 1, count: 1 }, 1],
+    ['a REQ eventfd (REQ has 0 vectors)', { flags: EVENTFD_TRIGGER, index: PciIrq.REQ, start: 0, count: 1 }, 1],
     ['NONE|TRIGGER of a vector beyond the count', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 1, count: 1 }, 0],
     ['2 fds for count 1', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1 }, 2],
     ['fds with DATA_NONE (a disable carrying an fd)', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }, 1],
@@ -243,7 +277,11 @@ describe('DEVICE_SET_IRQS', () => {
     ['BOOL|TRIGGER with count 0', { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }, 0],
     ['a count-0 disable with start 1', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 1, count: 0 }, 0],
     ['DATA_BOOL without its data bytes', { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1 }, 0],
-    ['DATA_BOOL with too many data bytes', { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, data: Buffer.from([1, 1]) }, 0],
+    [
+      'DATA_BOOL with too many data bytes',
+      { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, data: Buffer.from([1, 1]) },
+      0,
+    ],
     ['argsz 0', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0, argsz: 0 }, 0],
     ['argsz 19', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 19 }, 1],
   ];
@@ -267,13 +305,16 @@ describe('DEVICE_SET_IRQS', () => {
     ['an empty payload', Buffer.alloc(0)],
     ['a 16-byte payload', irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }).subarray(0, 16)],
     ['a 19-byte payload', irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }).subarray(0, 19)],
-    ['trailing bytes without DATA_BOOL', Buffer.concat([irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }), Buffer.alloc(4)])],
+    [
+      'trailing bytes without DATA_BOOL',
+      Buffer.concat([irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }), Buffer.alloc(4)]),
+    ],
   ];
   for (const [name, payload] of shortPayloads) {
     it(`refuses ${name} with EINVAL`, async () => {
       const c = await connect();
       assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, payload), Errno.EINVAL);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       c.close();
     });
   }
@@ -286,7 +327,11 @@ describe('DEVICE_SET_IRQS', () => {
     const mfd = native.memfdCreate(`agfx-it-irq-${process.pid}`, 4096);
     mine.push(mfd);
     assertError(
-      await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [mfd]),
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [mfd],
+      ),
       Errno.EINVAL,
     );
     assert.equal(await settledFds(c), before);
@@ -314,9 +359,20 @@ describe('DEVICE_SET_IRQS', () => {
   it('accepts EVENTFD|MASK or UNMASK without fds as a de-assign of (absent) notifiers, and the vector still delivers', async () => {
     const c = await connect();
     const efd = eventfd();
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [efd],
+      ),
+    );
     for (const action of [F.ACTION_MASK, F.ACTION_UNMASK])
-      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_EVENTFD | action, index: PciIrq.MSIX, start: 0, count: 1 })));
+      assertOk(
+        await c.requestRaw(
+          Command.DEVICE_SET_IRQS,
+          irqsPayload({ flags: F.DATA_EVENTFD | action, index: PciIrq.MSIX, start: 0, count: 1 }),
+        ),
+      );
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 1, 'the trigger eventfd was left alone');
     c.close();
@@ -332,7 +388,13 @@ describe('DEVICE_SET_IRQS', () => {
     await raise(c, 0);
     assert.equal(native.eventfdRead(a), 1);
     const b = eventfd();
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 28 }), [b]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 28 }),
+        [b],
+      ),
+    );
     await raise(c, 0);
     assert.equal(native.eventfdRead(b), 1);
     c.close();
@@ -344,21 +406,19 @@ describe('DEVICE_SET_IRQS', () => {
     await c.setIrqEventfds(PciIrq.MSIX, 0, [eventfd()]);
     await c.setIrqEventfds(PciIrq.MSI, 0, [eventfd()]);
     assert.equal(await settledFds(c), before + 2);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     c.close();
-    await d.waitForLog((l) => d.logs.indexOf(l) >= mark && l.msg === 'apple_gfx_client_detached');
+    await fx.d.waitForLog((l) => fx.d.logs.indexOf(l) >= mark && l.msg === 'apple_gfx_client_detached');
     const c2 = await connect();
     assert.equal(await settledFds(c2), before, 'both eventfds closed');
     c2.close();
   });
 
   describe('--variant mmio (2 vectors)', () => {
-    let m: RunningDaemon;
-    before(async () => (m = await startDaemon(['--variant', 'mmio'])));
-    after(async () => m.stop());
+    const mmio = useDaemon(['--variant', 'mmio']);
 
     it('assigns vectors in chunks (start/count) as QEMU splits them by max_msg_fds', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       const [a, b] = [eventfd(), eventfd()];
       // QEMU: enable with no vector, then one chunk per max_msg_fds fds.
       await c.setIrqEventfds(PciIrq.MSIX, 0, [], 1);
@@ -377,14 +437,20 @@ describe('DEVICE_SET_IRQS', () => {
     });
 
     it('assigns both vectors in one message and de-assigns a range starting at 1 only', async () => {
-      const c = await connect(m);
-      const before = await settledFds(c, m);
+      const c = await mmio.connect();
+      const before = await mmio.settledFds(c);
       const [a, b] = [eventfd(), eventfd()];
-      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, argsz: 20 }), [a, b]));
-      assert.equal(await settledFds(c, m), before + 2);
+      assertOk(
+        await c.requestRaw(
+          Command.DEVICE_SET_IRQS,
+          irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, argsz: 20 }),
+          [a, b],
+        ),
+      );
+      assert.equal(await mmio.settledFds(c), before + 2);
       // start 1, count 1: vector 1 only (libvfio-user's irqs_disable got this wrong).
       await c.setIrqEventfds(PciIrq.MSIX, 1, [], 1);
-      assert.equal(await settledFds(c, m), before + 1);
+      assert.equal(await mmio.settledFds(c), before + 1);
       await raise(c, 0);
       await raise(c, 1);
       assert.deepEqual([native.eventfdRead(a), native.eventfdRead(b)], [1, 0]);
@@ -392,7 +458,7 @@ describe('DEVICE_SET_IRQS', () => {
     });
 
     it('fires a chosen vector with DATA_BOOL', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       const [a, b] = [eventfd(), eventfd()];
       await c.setIrqEventfds(PciIrq.MSIX, 0, [a, b]);
       await c.setIrqs({ flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, data: Buffer.from([0, 1]) });
@@ -401,12 +467,21 @@ describe('DEVICE_SET_IRQS', () => {
     });
 
     it('refuses count 2 with 1 fd, and vectors [1, 3)', async () => {
-      const c = await connect(m);
-      const before = await settledFds(c, m);
+      const c = await mmio.connect();
+      const before = await mmio.settledFds(c);
       const a = eventfd();
-      assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2 }), [a]), Errno.EINVAL);
-      assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 2 }), [a, a]), Errno.EINVAL);
-      assert.equal(await settledFds(c, m), before);
+      assertError(
+        await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2 }), [a]),
+        Errno.EINVAL,
+      );
+      assertError(
+        await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 2 }), [
+          a,
+          a,
+        ]),
+        Errno.EINVAL,
+      );
+      assert.equal(await mmio.settledFds(c), before);
       c.close();
     });
   });

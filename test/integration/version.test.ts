@@ -1,7 +1,7 @@
 // VERSION (1): negotiation as QEMU 11.1 does it, and every malformed variant.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Command, Errno, Limits, MsgFlag, QEMU_VERSION_JSON, encodeMessage } from '../../protocol/src/index.js';
+import { Command, Errno, Limits, MsgFlag, QEMU_VERSION_JSON, encodeMessage } from 'vfio-user-ts';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 
 const versionPayload = (major: number, minor: number, json?: string | Buffer): Buffer => {
@@ -30,7 +30,7 @@ describe('VERSION', () => {
     assert.equal(caps.max_data_xfer_size, 1048576);
     assert.equal(caps.pgsizes, 4096);
     assert.ok(caps.max_dma_maps <= 65535);
-    assert.equal(caps.write_multiple, undefined, 'write_multiple not advertised by default (P12)');
+    assert.equal(caps.write_multiple, undefined, 'write_multiple not advertised by default (docs/design.md P12)');
     assert.equal(r.fds.length, 0);
     c.close();
   });

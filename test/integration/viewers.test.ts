@@ -5,10 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient } from '../../daemon/src/control/client.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import { ControlClient } from '#daemon/control/control-client.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';
 
@@ -45,7 +45,18 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     await new Promise<void>((r) => qmpServer.listen(qmpPath, r));
     const pw = join(dir, 'vnc.pw');
     writeFileSync(pw, 'sekrit\n');
-    d = await startDaemon(['--display', '24x12@60', '--vnc', '127.0.0.1:0', '--vnc-password-file', pw, '--qmp', qmpPath, '--web', '127.0.0.1:0']);
+    d = await startDaemon([
+      '--display',
+      '24x12@60',
+      '--vnc',
+      '127.0.0.1:0',
+      '--vnc-password-file',
+      pw,
+      '--qmp',
+      qmpPath,
+      '--web',
+      '127.0.0.1:0',
+    ]);
     vmm = await d.connectNegotiated();
     await presentFrame(vmm, { ramGpa: RAM, name: 'viewer-ram', port: 0, width: 24, pixels });
     await d.waitForLog((l) => l.msg === 'qmp_connected');
@@ -74,8 +85,8 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     const ctl = await ControlClient.connect(`${d.socketPath}.ctl`);
     const s = await ctl.call('status');
     assert.equal(s.viewers.length, 1);
-    assert.equal(s.viewers[0].kind, 'vnc');
-    assert.ok(s.viewers[0].framesSent >= 1);
+    assert.equal(s.viewers[0]?.kind, 'vnc');
+    assert.ok(s.viewers[0]!.framesSent >= 1);
     ctl.close();
 
     // Keyboard and pointer go to QEMU as input-send-event.
@@ -106,7 +117,9 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
   it('refuses a password file without --vnc', async () => {
     const { spawnSync } = await import('node:child_process');
     const { daemonMain } = await import('../support/daemon.js');
-    const r = spawnSync(process.execPath, [daemonMain, '--socket-path', '/tmp/x.sock', '--vnc-password-file', '/etc/hostname'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [daemonMain, '--socket-path', '/tmp/x.sock', '--vnc-password-file', '/etc/hostname'], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--vnc-password-file needs --vnc/);
   });

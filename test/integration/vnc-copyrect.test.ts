@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { DisplaySource } from '../../daemon/src/display/display-source.js';
-import { NullInput } from '../../daemon/src/input/input-sink.js';
-import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import type { DisplaySource } from '#daemon/display/display-source.js';
+import { NullInput } from '#daemon/input/input-sink.js';
+import { VncServer } from '#daemon/viewers/vnc/index.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 
@@ -123,7 +123,56 @@ describe('VNC CopyRect and damage-driven updates', () => {
     assertShows(c, frame, 'after catching up');
   });
 
+  it('a client 40 read-outs behind (another viewer reads every frame) gets one bounded, exact update (issue 17)', async () => {
+    // Each read-out's move used to copy every damaged rectangle it carried,
+    // doubling the fold per read-out: 2^n rectangles, a RangeError from
+    // push(...rects) after ~18 (the session was closed), cubic merging before that.
+    for (const encodings of [[Encoding.RAW], [Encoding.COPY_RECT, Encoding.RAW]]) {
+      const c = await connect(encodings);
+      for (let i = 0; i < 40; i++) {
+        const presented = once(display, 'frame');
+        await scroll(4, 50 + i);
+        await presented;
+        for (let y = (i * 7) % (H - 20); y < ((i * 7) % (H - 20)) + 20; y++)
+          for (let x = (i * 13) % (W - 24); x < ((i * 13) % (W - 24)) + 24; x++)
+            frame.writeUInt32LE((0xff000000 | (i * 0x10305)) >>> 0, (y * W + x) * 4);
+        guest.store(0, frame);
+        const painted = once(display, 'frame');
+        guest.presentSlot(0, 0, W, { x: (i * 13) % (W - 24), y: (i * 7) % (H - 20), w: 24, h: 20 });
+        await painted;
+        display.latest(); // the other viewer
+      }
+      const started = process.hrtime.bigint();
+      c.requestUpdate(true);
+      const u = await c.nextUpdate(2000);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.ok(
+        u,
+        `an update (the session is ${vnc.stats()[0]!.clients.find((s) => s.updates > 0 && s.phase !== 'normal')?.phase ?? 'open'})`,
+      );
+      assert.ok(u.rects.length <= 20, `${u.rects.length} rectangles`);
+      assert.ok(ms < 1000, `composed in ${ms.toFixed(0)} ms`);
+      assertShows(c, frame, `after catching up 40 read-outs with ${encodings.join(',')}`);
+      c.close();
+    }
+  });
+
   it('a pinned frame stays intact while later frames are read into another buffer', async () => {
+    // A spare buffer older than the backend's 64-deep change history (a viewer
+    // pinned a frame long ago): switching to it must still report the move.
+    const old = display.latest()!;
+    const unpinOld = display.pin(old);
+    await scroll(2, 60);
+    display.latest();
+    unpinOld();
+    for (let i = 0; i < 70; i++) {
+      frame.writeUInt32LE(0xff000000 + i, 0);
+      guest.store(0, frame);
+      const presented = once(display, 'frame');
+      guest.presentSlot(0, 0, W, { x: 0, y: 0, w: 1, h: 1 });
+      await presented;
+      display.latest();
+    }
     const f1 = display.latest()!;
     const before = Buffer.from(f1.data);
     const release = display.pin(f1);

@@ -3,7 +3,7 @@
 // does. It is a separate module with its own guest-memory table, so a test
 // that uses a hook does everything else through it too (gmMap etc.).
 import { createRequire } from 'node:module';
-import { locateAddon, type NativeAddon } from '../../daemon/src/native.js';
+import { locateAddon, type NativeAddon } from '#daemon/native.js';
 
 export interface NativeTestAddon extends NativeAddon {
   /** agfx_host.memory_map_acquire as a backend calls it (token null: did not fit, or failed). */
@@ -18,6 +18,19 @@ export interface NativeTestAddon extends NativeAddon {
   testMemoryMapRelease(token: number, fromThread?: boolean): boolean;
   /** Snapshots acquired and not yet released. */
   testMemoryMapLive(): number;
+  /** A zero-fill task (what pvg asks for) touched as a GPU would; see native/testing/test_hooks.cc. */
+  testTaskSemantics(): Record<
+    | 'bigTask'
+    | 'holeReadsZero'
+    | 'holeWritable'
+    | 'mapped'
+    | 'roStrayWriteKept'
+    | 'guestRamUnchanged'
+    | 'unmapReadsZero'
+    | 'dmaUnmapReadsZero'
+    | 'strictHoleFaults',
+    boolean
+  > & { pageSize: number };
 }
 
 export const nativeTest = createRequire(import.meta.url)(locateAddon('agfx_native_test.node')) as NativeTestAddon;

@@ -5,11 +5,13 @@
 // independently of the server's encoders so the tests check one against
 // the other. `decode: false` only parses and skips pixel data (benchmark).
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { constants, createInflate, type Inflate } from 'node:zlib';
-import { ByteQueue } from '../../daemon/src/sinks/vnc/byte-queue.js';
-import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
-import { decodePixelFormat, encodePixelFormat, type PixelFormat } from '../../daemon/src/sinks/vnc/pixel-format.js';
-import { Encoding, type Rect } from '../../daemon/src/sinks/vnc/rfb.js';
+import jpeg from 'jpeg-js';
+import { ByteQueue } from '#daemon/viewers/vnc/byte-queue.js';
+import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
+import { decodePixelFormat, encodePixelFormat, type PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
+import { Encoding, type Rect } from '#daemon/viewers/vnc/rfb.js';
 
 export interface ClientRect extends Rect {
   encoding: number;
@@ -66,14 +68,21 @@ export class RfbClient {
   /** ExtendedDesktopSize rectangles received: {reason, status, width, height}. */
   extDesktop: { reason: number; status: number; width: number; height: number }[] = [];
   closed = false;
+  /** Updates ended by a LastRect rectangle. */
+  lastRects = 0;
+  /** QEMU Extended Key Event rectangles received (the server takes them). */
+  extKeyAcks = 0;
   private readonly q = new ByteQueue();
   private waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | null = null;
   private ended: Error | null = null;
   private zlib: Inflater | null = null;
   private zrle: Inflater | null = null;
+  private readonly tightZ: (Inflater | null)[] = [null, null, null, null];
+  /** Tight rectangles received as JPEG (their pixels are approximate). */
+  jpegRects = 0;
 
   private constructor(
-    readonly socket: Socket,
+    readonly socket: Socket | Duplex,
     readonly decode: boolean,
   ) {
     socket.on('data', (c: Buffer) => {
@@ -100,8 +109,23 @@ export class RfbClient {
     });
   }
 
+  /** Runs over an already open byte stream (e.g. a WebSocket: ws-client.ts), handshake included. */
+  static async over(stream: Duplex, opts: { password?: string; version?: string; decode?: boolean } = {}): Promise<RfbClient> {
+    const c = new RfbClient(stream, opts.decode ?? true);
+    try {
+      await c.handshake(opts.password, opts.version);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
   /** Connects and completes the handshake through ServerInit. */
-  static async connect(port: number, opts: { host?: string; password?: string; version?: string; decode?: boolean } = {}): Promise<RfbClient> {
+  static async connect(
+    port: number,
+    opts: { host?: string; password?: string; version?: string; decode?: boolean } = {},
+  ): Promise<RfbClient> {
     const c = await RfbClient.open(port, opts.host, opts.decode ?? true);
     try {
       await c.handshake(opts.password, opts.version);
@@ -236,6 +260,17 @@ export class RfbClient {
     this.socket.write(b);
   }
 
+  /** QEMU Extended Key Event (client message 255, subtype 0). */
+  extKey(keysym: number, scancode: number, down: boolean): void {
+    const b = Buffer.alloc(12);
+    b[0] = 255;
+    b[1] = 0;
+    b.writeUInt16BE(down ? 1 : 0, 2);
+    b.writeUInt32BE(keysym, 4);
+    b.writeUInt32BE(scancode, 8);
+    this.socket.write(b);
+  }
+
   pointer(x: number, y: number, buttons: number): void {
     const b = Buffer.alloc(6);
     b[0] = 5;
@@ -274,9 +309,21 @@ export class RfbClient {
     if (head[0] !== 0) throw new Error(`unexpected server message ${head[0]}`);
     const n = head.readUInt16BE(2);
     const rects: ClientRect[] = [];
+    // 0xffff: as many as come before a LastRect rectangle (if the client asked for LastRect).
     for (let i = 0; i < n; i++) {
       const h = await this.read(12);
-      const r: ClientRect = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), w: h.readUInt16BE(4), h: h.readUInt16BE(6), encoding: h.readInt32BE(8), bytes: 0 };
+      const r: ClientRect = {
+        x: h.readUInt16BE(0),
+        y: h.readUInt16BE(2),
+        w: h.readUInt16BE(4),
+        h: h.readUInt16BE(6),
+        encoding: h.readInt32BE(8),
+        bytes: 0,
+      };
+      if (r.encoding === Encoding.LAST_RECT && n === 0xffff) {
+        this.lastRects++;
+        break;
+      }
       r.bytes = await this.rect(r);
       rects.push(r);
     }
@@ -304,6 +351,8 @@ export class RfbClient {
         } else this.zrleRect(r, data);
         return len + 4;
       }
+      case Encoding.TIGHT:
+        return this.tightRect(r);
       case Encoding.COPY_RECT: {
         const src = await this.read(4);
         if (this.decode) this.copyWithin(src.readUInt16BE(0), src.readUInt16BE(2), r);
@@ -317,6 +366,9 @@ export class RfbClient {
       }
       case Encoding.DESKTOP_SIZE:
         this.resize(r.w, r.h);
+        return 0;
+      case Encoding.QEMU_EXTENDED_KEY_EVENT:
+        this.extKeyAcks++;
         return 0;
       case Encoding.EXTENDED_DESKTOP_SIZE: {
         const screens = (await this.read(4))[0]!;
@@ -332,11 +384,109 @@ export class RfbClient {
 
   /** CopyRect: the rectangle at (sx, sy) of the framebuffer, as it was, goes to r. */
   private copyWithin(sx: number, sy: number, r: Rect): void {
-    if (sx + r.w > this.width || sy + r.h > this.height || r.x + r.w > this.width || r.y + r.h > this.height) throw new Error('CopyRect outside the framebuffer');
+    if (sx + r.w > this.width || sy + r.h > this.height || r.x + r.w > this.width || r.y + r.h > this.height)
+      throw new Error('CopyRect outside the framebuffer');
     const bpp = this.bpp;
     const rows: Buffer[] = [];
-    for (let y = 0; y < r.h; y++) rows.push(Buffer.from(this.fb.subarray(((sy + y) * this.width + sx) * bpp, ((sy + y) * this.width + sx + r.w) * bpp)));
+    for (let y = 0; y < r.h; y++)
+      rows.push(Buffer.from(this.fb.subarray(((sy + y) * this.width + sx) * bpp, ((sy + y) * this.width + sx + r.w) * bpp)));
     rows.forEach((row, y) => row.copy(this.fb, ((r.y + y) * this.width + r.x) * bpp));
+  }
+
+  /** Tight's compact length (1-3 bytes). */
+  private async compactLength(): Promise<{ len: number; bytes: number }> {
+    let b = (await this.read(1))[0]!;
+    let len = b & 0x7f;
+    if (!(b & 0x80)) return { len, bytes: 1 };
+    b = (await this.read(1))[0]!;
+    len |= (b & 0x7f) << 7;
+    if (!(b & 0x80)) return { len, bytes: 2 };
+    b = (await this.read(1))[0]!;
+    return { len: len | (b << 14), bytes: 3 };
+  }
+
+  /** TPIXEL -> the client's pixel bytes: 3 bytes R, G, B for 32-bit depth-24 8-bit formats, else a PIXEL. */
+  private tpixel(): { size: number; toPixel(b: Buffer, o: number): Buffer } {
+    const pf = this.pf;
+    const bpp = this.bpp;
+    if (pf.bitsPerPixel === 32 && pf.depth === 24 && pf.redMax === 255 && pf.greenMax === 255 && pf.blueMax === 255)
+      return {
+        size: 3,
+        toPixel: (b, o) => {
+          const v = ((b[o]! << pf.redShift) | (b[o + 1]! << pf.greenShift) | (b[o + 2]! << pf.blueShift)) >>> 0;
+          const px = Buffer.alloc(4);
+          if (pf.bigEndian) px.writeUInt32BE(v);
+          else px.writeUInt32LE(v);
+          return px;
+        },
+      };
+    return { size: bpp, toPixel: (b, o) => Buffer.from(b.subarray(o, o + bpp)) };
+  }
+
+  /** Tight (7): fill, JPEG, or basic (copy / palette filter) through four zlib streams. */
+  private async tightRect(r: ClientRect): Promise<number> {
+    const ctl = (await this.read(1))[0]!;
+    let bytes = 1;
+    for (let i = 0; i < 4; i++) if (ctl & (1 << i)) throw new Error('Tight stream reset not expected');
+    const kind = ctl >> 4;
+    const tp = this.tpixel();
+    const fill = (px: (i: number) => Buffer): void => {
+      for (let y = 0; y < r.h; y++)
+        for (let x = 0; x < r.w; x++) px(y * r.w + x).copy(this.fb, ((r.y + y) * this.width + r.x + x) * this.bpp);
+    };
+    if (kind === 0x8) {
+      const px = tp.toPixel(await this.read(tp.size), 0);
+      if (this.decode) fill(() => px);
+      return bytes + tp.size;
+    }
+    if (kind === 0x9) {
+      const { len, bytes: lb } = await this.compactLength();
+      const data = await this.read(len);
+      this.jpegRects++;
+      if (!this.decode) return bytes + lb + len;
+      const img = jpeg.decode(data, { useTArray: true, formatAsRGBA: true });
+      if (img.width !== r.w || img.height !== r.h) throw new Error(`JPEG ${img.width}x${img.height} in a ${r.w}x${r.h} rectangle`);
+      if (this.decode) fill((i) => tp.toPixel(Buffer.from([img.data[i * 4]!, img.data[i * 4 + 1]!, img.data[i * 4 + 2]!]), 0));
+      return bytes + lb + len;
+    }
+    if (kind & 0x8) throw new Error(`Tight compression ${kind}`);
+    const stream = kind & 3;
+    let filter = 0;
+    if (kind & 4) {
+      filter = (await this.read(1))[0]!;
+      bytes++;
+    }
+    let palette: Buffer[] = [];
+    if (filter === 1) {
+      const n = (await this.read(1))[0]! + 1;
+      const raw = await this.read(n * tp.size);
+      bytes += 1 + raw.length;
+      palette = Array.from({ length: n }, (_, i) => tp.toPixel(raw, i * tp.size));
+    } else if (filter !== 0) throw new Error(`Tight filter ${filter}`);
+    const rowBytes = filter === 1 ? (palette.length === 2 ? (r.w + 7) >> 3 : r.w) : r.w * tp.size;
+    const size = rowBytes * r.h;
+    let data: Buffer;
+    if (size < 12) {
+      data = await this.read(size);
+      bytes += size;
+    } else {
+      const { len, bytes: lb } = await this.compactLength();
+      if (!this.decode) return bytes + lb + (await this.skip(len), len);
+      data = await (this.tightZ[stream] ??= new Inflater()).inflate(await this.read(len));
+      bytes += lb + len;
+      if (data.length !== size) throw new Error(`Tight data inflated to ${data.length} bytes, expected ${size}`);
+    }
+    if (!this.decode) return bytes;
+    if (filter === 0) fill((i) => tp.toPixel(data, i * tp.size));
+    else if (palette.length === 2)
+      fill((i) => palette[(data[Math.floor(i / r.w) * rowBytes + ((i % r.w) >> 3)]! >> (7 - ((i % r.w) & 7))) & 1]!);
+    else
+      fill((i) => {
+        const px = palette[data[i]!];
+        if (!px) throw new Error(`Tight palette index ${data[i]} of ${palette.length}`);
+        return px;
+      });
+    return bytes;
   }
 
   private blit(r: Rect, data: Buffer, srcStride = r.w * this.bpp): void {
@@ -347,7 +497,9 @@ export class RfbClient {
   /** CPIXEL size and where its bytes go in a full pixel (RFC 6143 7.7.6). */
   private cpixel(): { size: number; at: number } {
     const pf = this.pf;
-    const top = Math.max(...[pf.redMax, pf.greenMax, pf.blueMax].map((m, i) => [pf.redShift, pf.greenShift, pf.blueShift][i]! + Math.log2(m + 1)));
+    const top = Math.max(
+      ...[pf.redMax, pf.greenMax, pf.blueMax].map((m, i) => [pf.redShift, pf.greenShift, pf.blueShift][i]! + Math.log2(m + 1)),
+    );
     const low = Math.min(pf.redShift, pf.greenShift, pf.blueShift);
     if (pf.trueColour && pf.bitsPerPixel === 32 && pf.depth <= 24) {
       if (top <= 24) return { size: 3, at: pf.bigEndian ? 1 : 0 };
@@ -425,7 +577,16 @@ export class RfbClient {
   pixel(x: number, y: number): number {
     const bpp = this.bpp;
     const o = (y * this.width + x) * bpp;
-    const v = bpp === 4 ? (this.pf.bigEndian ? this.fb.readUInt32BE(o) : this.fb.readUInt32LE(o)) : bpp === 2 ? (this.pf.bigEndian ? this.fb.readUInt16BE(o) : this.fb.readUInt16LE(o)) : this.fb[o]!;
+    const v =
+      bpp === 4
+        ? this.pf.bigEndian
+          ? this.fb.readUInt32BE(o)
+          : this.fb.readUInt32LE(o)
+        : bpp === 2
+          ? this.pf.bigEndian
+            ? this.fb.readUInt16BE(o)
+            : this.fb.readUInt16LE(o)
+          : this.fb[o]!;
     const pf = this.pf;
     const mask = (pf.redMax * 2 ** pf.redShift + pf.greenMax * 2 ** pf.greenShift + pf.blueMax * 2 ** pf.blueShift) >>> 0;
     return (v & mask) >>> 0;
@@ -434,6 +595,7 @@ export class RfbClient {
   close(): void {
     this.zlib?.close();
     this.zrle?.close();
+    for (const z of this.tightZ) z?.close();
     this.socket.destroy();
   }
 }

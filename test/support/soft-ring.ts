@@ -3,7 +3,10 @@
 // and status values below are native/include/agfx_soft.h's:
 // test/unit/soft-guest-abi.test.ts fails when one differs.
 import { readSync, writeSync } from 'node:fs';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
+
+/** What the ID register reads: "AGFX", little-endian. */
+export const DEVICE_ID = 0x58464741;
 
 export const Reg = {
   ID: 0x1000,
@@ -80,6 +83,16 @@ export function fnv1a32(data: Uint8Array): number {
 }
 
 /** Guest RAM as a memfd mapped at `base`. */
+/** TASK_MAP's range list (docs/soft-device.md): a {gpa, length} pair of u64 per range. */
+export function encodeRangeList(ranges: [gpa: bigint, length: number | bigint][]): Buffer {
+  const b = Buffer.alloc(16 * ranges.length);
+  ranges.forEach(([gpa, len], i) => {
+    b.writeBigUInt64LE(gpa, i * 16);
+    b.writeBigUInt64LE(BigInt(len), i * 16 + 8);
+  });
+  return b;
+}
+
 export class GuestRam {
   constructor(
     readonly fd: number,
@@ -93,6 +106,10 @@ export class GuestRam {
     const b = Buffer.alloc(len);
     readSync(this.fd, b, 0, len, Number(gpa - this.base));
     return b;
+  }
+  /** Writes a TASK_MAP range list at `gpa`. */
+  writeRangeList(gpa: bigint, ranges: [gpa: bigint, length: number | bigint][]): void {
+    this.write(gpa, encodeRangeList(ranges));
   }
 }
 
@@ -162,7 +179,7 @@ export async function presentFrame(
   opts: { ramGpa: bigint; name: string; port: number; width: number; pixels: Buffer },
 ): Promise<{ ram: GuestRam; ring: SoftRing }> {
   const size = 4 << 20;
-  const { memfdCreate } = (await import('../../daemon/src/native.js')).native;
+  const { memfdCreate } = (await import('#daemon/native.js')).native;
   const fd = memfdCreate(opts.name, size);
   await vmm.dmaMap({ iova: opts.ramGpa, size: BigInt(size), fd });
   const ram = new GuestRam(fd, opts.ramGpa, size);

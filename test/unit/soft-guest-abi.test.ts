@@ -15,14 +15,18 @@ const header = readFileSync(join(root, 'native/include/agfx_soft.h'), 'utf8');
 
 /** A C integer literal or `(A << B)`, as a number; undefined for anything else. */
 function cValue(text: string): number | undefined {
-  const t = text.trim().replace(/^\((.*)\)$/, '$1').trim();
+  const t = text
+    .trim()
+    .replace(/^\((.*)\)$/, '$1')
+    .trim();
   const lit = (s: string): bigint | undefined => {
     const m = /^(0x[0-9a-f]+|\d+)(u|ul|ull|l|ll)?$/i.exec(s.trim());
     return m ? BigInt(m[1]!) : undefined;
   };
   const shift = /^(.+?)<<(.+)$/.exec(t);
   if (shift) {
-    const a = lit(shift[1]!), b = lit(shift[2]!);
+    const a = lit(shift[1]!),
+      b = lit(shift[2]!);
     return a !== undefined && b !== undefined ? Number(a << b) : undefined;
   }
   const v = lit(t);
@@ -49,7 +53,9 @@ const consts = headerConstants();
 /** The header's `${prefix}X` constants as {X: value}. */
 const group = (prefix: string, except: string[] = []): Record<string, number> =>
   Object.fromEntries(
-    [...consts].filter(([k]) => k.startsWith(prefix) && !except.includes(k.slice(prefix.length))).map(([k, v]) => [k.slice(prefix.length), v]),
+    [...consts]
+      .filter(([k]) => k.startsWith(prefix) && !except.includes(k.slice(prefix.length)))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
   );
 
 describe('soft device guest interface: test/support/soft-ring.ts against native/include/agfx_soft.h', () => {
@@ -59,15 +65,15 @@ describe('soft device guest interface: test/support/soft-ring.ts against native/
     assert.ok(Object.keys(group('AGFX_SOFT_OP_')).length >= 13);
   });
 
-  it('Reg has every register at the header\'s offset, and no other', () => {
+  it("Reg has every register at the header's offset, and no other", () => {
     assert.deepEqual({ ...Reg }, group('AGFX_SOFT_REG_'));
   });
 
-  it('Op has every opcode with the header\'s value, and no other', () => {
+  it("Op has every opcode with the header's value, and no other", () => {
     assert.deepEqual({ ...Op }, group('AGFX_SOFT_OP_'));
   });
 
-  it('St has every command status (and PENDING) with the header\'s value, and no other', () => {
+  it("St has every command status (and PENDING) with the header's value, and no other", () => {
     assert.deepEqual({ ...St }, group('AGFX_SOFT_ST_', ['COUNT']));
     assert.equal(Object.keys(St).length - 1, consts.get('AGFX_SOFT_ST_COUNT'), 'ST_COUNT counts the statuses');
   });

@@ -2,7 +2,7 @@
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
 import type { LogControl } from '../logging.js';
-import type { VfioUserServer } from '../server.js';
+import type { VfioUserServer } from '../vfio-server.js';
 
 export interface ViewerInfo {
   kind: 'vnc' | 'web';

@@ -20,7 +20,7 @@ import {
   type MigratableDevice,
   type RegionInfo,
   type VfioUserDevice,
-} from '../../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
 import type { NativeBackend } from '../native.js';
@@ -33,6 +33,7 @@ export const APPLE_GFX_DEVICE_ID = 0xeeee;
 /** PCI_CLASS_DISPLAY_OTHER, prog-if 0. */
 export const APPLE_GFX_CLASS = 0x038000;
 export const GFX_BAR = PciRegion.BAR0;
+/** BAR0's size when the backend asks for none (Apple: "should be sized to 16KB"). */
 export const GFX_BAR_SIZE = 0x4000;
 export const IOSFC_BAR = PciRegion.BAR2;
 export const IOSFC_BAR_SIZE = 0x10000;
@@ -43,7 +44,19 @@ export const IOSFC_VECTOR = 1;
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
 
-function buildConfigSpace(vectors: number, variant: Variant): PciConfigSpace {
+/**
+ * BAR0's size: what the backend asks for (agfx_backend region_size: PVG's
+ * [PGDeviceDescriptor new].mmioLength, as QEMU sizes it), else
+ * GFX_BAR_SIZE. A BAR is a power of two and holds the MSI-X table and PBA.
+ */
+export function gfxBarSize(requested: number): number {
+  if (!Number.isSafeInteger(requested) || requested <= 0) return GFX_BAR_SIZE;
+  let size = 0x1000;
+  while (size < requested && size < 0x80000000) size *= 2;
+  return size;
+}
+
+function buildConfigSpace(vectors: number, variant: Variant, gfxSize: number): PciConfigSpace {
   const cfg = new PciConfigSpace()
     .set16(Cfg.VENDOR_ID, APPLE_VENDOR_ID)
     .set16(Cfg.DEVICE_ID, APPLE_GFX_DEVICE_ID)
@@ -59,7 +72,7 @@ function buildConfigSpace(vectors: number, variant: Variant): PciConfigSpace {
     .set32(Cfg.ROM, 0) // no option ROM: ROM BAR sizing reads back 0
     .set8(Cfg.INT_LINE, 0, 0xff)
     .set8(Cfg.INT_PIN, 0) // no INTx: MSI or MSI-X only
-    .bar32(GFX_BAR, GFX_BAR_SIZE);
+    .bar32(GFX_BAR, gfxSize);
   if (variant === 'mmio') cfg.bar32(IOSFC_BAR, IOSFC_BAR_SIZE);
 
   // MSI, 64-bit, no per-vector masking (as apple-gfx-pci's msi_init).
@@ -102,6 +115,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   readonly backend: NativeBackend;
   /** Set by the daemon once displays exist (vfio-user migration v2). */
   migration?: MigratableDevice & { reset(): void };
+  /** BAR0's size (gfxBarSize of the backend's region_size). */
+  readonly gfxBarSize: number;
   private readonly log: Logger;
   private readonly traceOn: boolean;
 
@@ -110,7 +125,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.log = opts.log;
     this.traceOn = this.log.isLevelEnabled('trace');
     this.vectors = opts.variant === 'mmio' ? 2 : 1;
-    this.config = buildConfigSpace(this.vectors, opts.variant);
+    this.gfxBarSize = gfxBarSize(opts.backend.regionSize(BACKEND_REGION.gfx));
+    this.config = buildConfigSpace(this.vectors, opts.variant, this.gfxBarSize);
     this.memory = new GuestMemory(this.log);
     this.interrupts = new Interrupts(this.log, this.vectors);
     this.backend = opts.backend;
@@ -123,8 +139,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   regionInfo(index: number): RegionInfo {
     const rw = RegionFlag.READ | RegionFlag.WRITE;
     // No MMAP flag anywhere: PVG registers must trap every access, and an
-    // mmap'd BAR would disable posted writes for the whole device (P13).
-    if (index === GFX_BAR) return { flags: rw, size: BigInt(GFX_BAR_SIZE), offset: 0n };
+    // mmap'd BAR would disable posted writes for the whole device (docs/design.md P13).
+    if (index === GFX_BAR) return { flags: rw, size: BigInt(this.gfxBarSize), offset: 0n };
     if (index === IOSFC_BAR && this.variant === 'mmio') return { flags: rw, size: BigInt(IOSFC_BAR_SIZE), offset: 0n };
     if (index === PciRegion.CONFIG) return { flags: rw, size: BigInt(CONFIG_SIZE), offset: 0n };
     return { flags: 0, size: 0n, offset: 0n };
@@ -132,16 +148,29 @@ export class AppleGfxPciDevice implements VfioUserDevice {
 
   irqInfo(index: number): IrqInfo {
     if (index === PciIrq.MSI || index === PciIrq.MSIX) return { flags: IrqInfoFlag.EVENTFD, count: this.vectors };
+    // One ERR eventfd, as Linux's vfio-pci offers: QEMU wires it at realize
+    // and otherwise warns "Could not enable error recovery for the device"
+    // on every boot. The daemon never signals it (QEMU would stop the VM).
+    if (index === PciIrq.ERR) return { flags: IrqInfoFlag.EVENTFD, count: 1 };
     return { flags: 0, count: 0 };
   }
 
   regionRead(index: number, offset: number, count: number): Buffer {
+    // QEMU reads config space at realize, after its initial DMA_MAPs (docs/design.md P10).
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
     if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) {
       // QEMU forwards PBA reads; nothing is ever pending on our side.
       return Buffer.alloc(count);
     }
     const out = Buffer.alloc(count);
+    if (count === 8 && this.whole64(index, offset, count, 'read')) {
+      const v = this.backend.mmioRead64(BACKEND_REGION.iosfc, offset);
+      if (v !== null) {
+        out.writeBigUInt64LE(v);
+        return out;
+      }
+    }
     this.forEachDword(index, offset, count, 'read', (off, i) => {
       const v = this.mmioRead(index, off);
       out.writeUInt32LE(v >>> 0, i * 4);
@@ -150,11 +179,15 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionWrite(index: number, offset: number, data: Buffer): void {
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) {
       this.config.write(offset, data);
       return;
     }
     if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) return; // PBA is read-only
+    if (data.length === 8 && this.whole64(index, offset, 8, 'write')) {
+      if (this.backend.mmioWrite64(BACKEND_REGION.iosfc, offset, data.readBigUInt64LE(0))) return;
+    }
     this.forEachDword(index, offset, data.length, 'write', (off, i) => this.mmioWrite(index, off, data.readUInt32LE(i * 4)));
   }
 
@@ -170,9 +203,24 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     if (index !== GFX_BAR && !(index === IOSFC_BAR && this.variant === 'mmio'))
       throw new VfioUserError(Errno.EINVAL, `region ${index} is not a device BAR`);
     if ((count !== 4 && count !== 8) || offset % 4 !== 0) {
-      this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, { region: index, offset, count });
+      this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, {
+        region: index,
+        offset,
+        count,
+      });
       throw new VfioUserError(Errno.EINVAL, `unsupported ${count}-byte ${kind} at ${hex(offset)}`);
     }
+  }
+
+  /**
+   * IOSFC's registers are 64 bits wide (PVG's IOSurface device): an aligned
+   * 8-byte access goes to the backend whole where it takes one
+   * (mmio_read64/mmio_write64), else split as any other.
+   */
+  private whole64(index: number, offset: number, count: number, kind: string): boolean {
+    if (index !== IOSFC_BAR || this.variant !== 'mmio' || offset % 8 !== 0) return false;
+    this.checkDwords(index, offset, count, kind);
+    return true;
   }
 
   private forEachDword(index: number, offset: number, count: number, kind: string, fn: (off: number, i: number) => void): void {
@@ -190,7 +238,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   private mmioWrite(index: number, offset: number, val: number): void {
-    if (this.traceOn) this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
+    if (this.traceOn)
+      this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
     this.backend.mmioWrite(index === GFX_BAR ? BACKEND_REGION.gfx : BACKEND_REGION.iosfc, offset, val);
   }
 

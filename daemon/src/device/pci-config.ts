@@ -1,6 +1,6 @@
 // A conventional (256-byte) PCI configuration space with per-byte write masks.
 // QEMU forwards every guest config access here (region 7) and emulates BARs,
-// MSI and MSI-X itself from the layout it reads at realize (P11), so this
+// MSI and MSI-X itself from the layout it reads at realize (docs/design.md P11), so this
 // model only has to hold sensible bytes and accept or mask writes.
 export const CONFIG_SIZE = 256;
 

@@ -1,4 +1,4 @@
-// One display as the sinks see it (VNC, web viewer, screenshots): the current
+// One display as the viewers see it (VNC, web viewer, screenshots): the current
 // mode, the latest frame, what changed between frames, the cursor, and
 // events when any of them changes.
 //
@@ -115,7 +115,13 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     const read = this.backend.tracksDamage ? this.readChanged(prev) : this.readWhole(prev);
     if (!read) return null;
     this.readouts++;
-    const frame: Frame = { width: read.width, height: read.height, data: read.slot.data!, sequence: read.sequence, version: ++this.version };
+    const frame: Frame = {
+      width: read.width,
+      height: read.height,
+      data: read.slot.data!,
+      sequence: read.sequence,
+      version: ++this.version,
+    };
     this.slotOf.set(frame, read.slot);
     this.current = read.slot;
     this.log.push({ to: frame.version, changes: read.changes });
@@ -163,13 +169,22 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     if (!slot) {
       // A new buffer starts as a copy of the current one, so what the
       // backend reports is exactly the change since the last read-out.
-      slot = cur?.data ? { data: Buffer.from(cur.data), backendVersion: cur.backendVersion, pins: 0 } : { data: null, backendVersion: 0, pins: 0 };
+      slot = cur?.data
+        ? { data: Buffer.from(cur.data), backendVersion: cur.backendVersion, pins: 0 }
+        : { data: null, backendVersion: 0, pins: 0 };
       this.slots.push(slot);
     }
     let spare = 0; // buffers nobody pins any more: keep one for the next switch
     this.slots = this.slots.filter((s) => s === slot || s === cur || s.pins > 0 || spare++ < 1);
-    // Held at the last read-out's version: what the backend reports is exactly what changed since.
-    const exact = slot === cur || slot.backendVersion === cur?.backendVersion;
+    if (cur?.data && slot !== cur && slot.backendVersion !== cur.backendVersion) {
+      // A spare buffer from before the last read-out: bring it to the last
+      // read-out first (one copy), so what the backend reports next is
+      // exactly what changed since; otherwise a spare older than the
+      // backend's change history is a full update and a move is lost.
+      if (slot.data && slot.data.length === cur.data.length) cur.data.copy(slot.data);
+      else slot.data = Buffer.from(cur.data);
+      slot.backendVersion = cur.backendVersion;
+    }
     const u = this.backend.updateFrame(this.port, slot.data, slot.backendVersion);
     if (!u) return null;
     const reused = slot.data === u.data;
@@ -178,14 +193,7 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     if (!reused) this.readoutBytes += u.data.length;
     else for (const r of [u.move, ...u.damage]) if (r) this.readoutBytes += r.w * r.h * 4;
     let changes: Changes | null = null;
-    if (prev && !u.full && u.width === prev.width && u.height === prev.height) {
-      if (exact) changes = { move: u.move, rects: u.damage };
-      else {
-        // Brought forward from before the last read-out: a superset of what
-        // changed since, and a move may predate it, so it counts as damage.
-        changes = { move: null, rects: u.move ? [{ x: u.move.x, y: u.move.y, w: u.move.w, h: u.move.h }, ...u.damage] : u.damage };
-      }
-    }
+    if (prev && !u.full && u.width === prev.width && u.height === prev.height) changes = { move: u.move, rects: u.damage };
     return { slot, width: u.width, height: u.height, sequence: u.sequence, changes };
   }
 
@@ -194,7 +202,7 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     const f = this.backend.readFrame(this.port);
     if (!f) return null;
     this.readoutBytes += f.data.length;
-    // Rows may be padded (stride > width * 4); sinks get packed rows.
+    // Rows may be padded (stride > width * 4); viewers get packed rows.
     const data = f.stride === f.width * 4 ? f.data : packRows(f.data, f.width, f.height, f.stride);
     let changes: Changes | null = null;
     if (prev && prev.width === f.width && prev.height === f.height) {
@@ -249,4 +257,3 @@ function packRows(src: Buffer, width: number, height: number, stride: number): B
   for (let y = 0; y < height; y++) src.copy(out, y * row, y * stride, y * stride + row);
   return out;
 }
-

@@ -65,6 +65,8 @@ class BackendHost {
  private:
   static BackendHost* Self(void* opaque) { return static_cast<BackendHost*>(opaque); }
   void Push(HostEvent&& ev);
+  // A failed guest-memory service: names a range mapped without an fd, once.
+  bool ReportUnreachable(const char* service, uint64_t gpa, uint64_t len);
 
   agfx_host ops_{};
   const WakeFn wake_;

@@ -2,7 +2,7 @@ import { closeSync } from 'node:fs';
 
 /**
  * The fds that came with one message. Whatever a handler does not explicitly
- * take is closed when the message is done (P18: every fd is a fresh dup).
+ * take is closed when the message is done (docs/design.md P18: every fd is a fresh dup).
  */
 export class FdBag {
   private readonly owned: (number | null)[];

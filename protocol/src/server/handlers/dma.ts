@@ -1,7 +1,7 @@
 import { DmaFlag, DmaUnmapFlag, Errno } from '../../constants.js';
 import { decodeDmaMap, decodeDmaUnmap, encodeDmaUnmap } from '../../codec/dma.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -11,10 +11,7 @@ export const dmaMap: Handler = {
     const r = decodeDmaMap(payload);
     if (fds.length > 1) throw invalid(`DMA_MAP carries ${fds.length} fds; at most 1`);
     const fd = fds.length === 1 ? fds.peek(0) : null;
-    ctx.log.debug(
-      { iova: hex(r.iova), size: hex(r.size), offset: hex(r.offset), flags: r.flags, fd: fd !== null },
-      'vfio_user_dma_map',
-    );
+    ctx.log.debug({ iova: hex(r.iova), size: hex(r.size), offset: hex(r.offset), flags: r.flags, fd: fd !== null }, 'vfio_user_dma_map');
     ctx.device.dmaMap({
       iova: r.iova,
       size: r.size,
@@ -41,7 +38,7 @@ export const dmaUnmap: Handler = {
       ctx.log.debug({ iova: hex(r.iova), size: hex(r.size) }, 'vfio_user_dma_unmap');
       ctx.device.dmaUnmap(r.iova, r.size);
     }
-    // The spec echoes the entry; QEMU ignores it. Same size as the request (P2).
+    // The spec echoes the entry; QEMU ignores it. Same size as the request (docs/design.md P2).
     return encodeDmaUnmap(r);
   },
 };

@@ -1,7 +1,7 @@
 import { Errno, Limits } from '../../constants.js';
 import { decodeVersion, encodeVersion, negotiate } from '../../codec/version.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 /** The protocol version this server speaks (QEMU 11 asks for 0.0). */
 export const SERVER_MAJOR = 0;
@@ -17,13 +17,10 @@ export const version: Handler = {
     if (v.unknownKeys.length) ctx.log.debug({ keys: v.unknownKeys }, 'vfio_user_version_unknown_caps');
     const caps = negotiate(v.caps, ctx.limits);
     const reply = encodeVersion(SERVER_MAJOR, Math.min(v.minor, SERVER_MINOR), caps);
-    // QEMU reads the reply into its 214-byte request buffer (P1).
-    if (16 + reply.length > Limits.VERSION_REPLY_MAX) throw new Error('VERSION reply would exceed QEMU\'s buffer');
+    // QEMU reads the reply into its 214-byte request buffer (docs/design.md P1).
+    if (16 + reply.length > Limits.VERSION_REPLY_MAX) throw new Error("VERSION reply would exceed QEMU's buffer");
     ctx.negotiated = caps;
-    ctx.log.info(
-      { major: v.major, minor: v.minor, offer: v.caps, reply: caps },
-      'vfio_user_version',
-    );
+    ctx.log.info({ major: v.major, minor: v.minor, offer: v.caps, reply: caps }, 'vfio_user_version');
     return reply;
   },
 };
