@@ -86,6 +86,12 @@ export interface NativeBackend {
   updateFrame(port: number, buffer: Buffer | null, since: number): FrameUpdate | null;
   cursorPosition(port: number): { x: number; y: number } | null;
   memoryMapChanged(): void;
+  /**
+   * The VMM left (agfx_backend guest_memory_gone): the backend drops what
+   * reaches its guest memory. Returns whether the backend has the call and
+   * what the host still holds for it afterwards.
+   */
+  guestMemoryGone(): { offered: boolean; tasksKept: number; iosfcMappingsKept: number; snapshotsKept: number };
   /** The backend's own state blob, or null when it cannot save. */
   saveState(): Buffer | null;
   /** Throws with the backend's explanation when the blob is refused. */

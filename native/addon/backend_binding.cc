@@ -20,6 +20,7 @@
 #include "addon/main_queue.h"
 #include "addon/napi_util.h"
 #include "agfx_backend.h"
+#include "core/host/backend_host.h"
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
 #include "soft/backend.h"
@@ -95,6 +96,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceAccessor("tracksDamage", &Backend::TracksDamage, nullptr),
                         InstanceMethod("cursorPosition", &Backend::CursorPosition),
                         InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
+                        InstanceMethod("guestMemoryGone", &Backend::GuestMemoryGone),
                         InstanceMethod("saveState", &Backend::SaveState),
                         InstanceMethod("restoreState", &Backend::RestoreState),
                         InstanceMethod("setRunning", &Backend::SetRunning),
@@ -329,6 +331,24 @@ class Backend : public Napi::ObjectWrap<Backend> {
   Napi::Value MemoryMapChanged(const Napi::CallbackInfo& info) {
     if (backend_->memory_map_changed) backend_->memory_map_changed(Live(info.Env()));
     return info.Env().Undefined();
+  }
+
+  // guestMemoryGone() -> {offered, tasksKept, iosfcMappingsKept, snapshotsKept}:
+  // the VMM left (agfx_backend guest_memory_gone; issue 12 defect 2). The
+  // backend drops what reaches the old guest's memory; what the host still
+  // holds for it afterwards is counted, for the log: zero for a backend that
+  // implements the call (PVG may finish a device's teardown later).
+  Napi::Value GuestMemoryGone(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    agfx_device* d = Live(env);
+    bool offered = Offers(backend_, &agfx_backend::guest_memory_gone);
+    if (offered) backend_->guest_memory_gone(d);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("offered", offered);
+    o.Set("tasksKept", double(TaskMemory::Instance().GetStats().tasks));
+    o.Set("iosfcMappingsKept", double(IosfcMappings::Instance().Live()));
+    o.Set("snapshotsKept", double(LiveMemoryMapSnapshots()));
+    return o;
   }
 
   // saveState() -> Buffer, or null when the backend cannot save.

@@ -271,6 +271,19 @@ typedef struct agfx_backend {
    * Optional: NULL, or a library built before the field existed, means
    * AGFX_DEFAULT_DISPLAY_PORTS. */
   uint32_t (*max_display_ports)(void);
+  /* The VMM is gone (its vfio-user client disconnected), and with it its
+   * guest memory: drop everything that reaches it, as libvfio-user's
+   * vfu_reset_ctx does on a lost connection. After the call returns the
+   * device holds no task (destroy_task), no IOSFC mapping (iosfc_unmap), no
+   * static-map snapshot (memory_map_release) and no guest-physical address
+   * through which the next VMM could observe the old guest's memory (IOSFC
+   * handles, ring or queue pointers); it may keep what the next VMM could
+   * need and that holds no guest memory (displays, plain registers). Called
+   * on the daemon's thread, with no other call in flight, before the daemon
+   * empties the guest-memory table; memory_map_changed follows. Optional:
+   * without it the daemon logs what the backend still holds
+   * (docs/security.md, "A client leaving"). */
+  void (*guest_memory_gone)(agfx_device *dev);
 } agfx_backend;
 
 /* The display ports of a backend that does not say (max_display_ports). */

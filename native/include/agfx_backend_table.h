@@ -24,7 +24,7 @@
  * and, optional (the entry is NULL without them):
  *   MemoryMapChanged, SaveState(void** blob, size_t* len) returning a
  *   malloc'd blob (freed with free()), RestoreState, SetRunning, UpdateFrame,
- *   MmioRead64, MmioWrite64, RegionSize,
+ *   MmioRead64, MmioWrite64, RegionSize, GuestMemoryGone,
  *   static uint32_t MaxDisplayPorts().
  * The device is destroyed with delete.
  */
@@ -58,6 +58,7 @@ AGFX_BACKEND_TABLE_HAS(MaxDisplayPorts)
 AGFX_BACKEND_TABLE_HAS(MmioRead64)
 AGFX_BACKEND_TABLE_HAS(MmioWrite64)
 AGFX_BACKEND_TABLE_HAS(RegionSize)
+AGFX_BACKEND_TABLE_HAS(GuestMemoryGone)
 #undef AGFX_BACKEND_TABLE_HAS
 }  // namespace backend_table_detail
 
@@ -137,6 +138,9 @@ class BackendTable {
       b.region_size = [](agfx_device* d, uint32_t region) { return Dev(d)->RegionSize(region); };
     }
     if constexpr (has::HasMaxDisplayPorts<Device>::value) b.max_display_ports = [] { return Device::MaxDisplayPorts(); };
+    if constexpr (has::HasGuestMemoryGone<Device>::value) {
+      b.guest_memory_gone = [](agfx_device* d) { Calls::Run([&] { Dev(d)->GuestMemoryGone(); }); };
+    }
     return b;
   }
 

@@ -67,6 +67,7 @@ constexpr agfx_backend kPvgBackend = agfx::BackendTable<agfx::pvg::PvgDevice, Of
 static_assert(kPvgBackend.memory_map_changed && kPvgBackend.save_state && kPvgBackend.free_state &&
                   kPvgBackend.restore_state && kPvgBackend.set_running && kPvgBackend.max_display_ports &&
                   kPvgBackend.mmio_read64 && kPvgBackend.mmio_write64 && kPvgBackend.region_size &&
+                  kPvgBackend.guest_memory_gone &&
                   !kPvgBackend.update_frame,
               "pvg: every optional entry but update_frame");
 

@@ -168,6 +168,9 @@ class PvgDevice {
   bool ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info);
   bool CursorPosition(uint32_t port, uint32_t* x, uint32_t* y);
   void MemoryMapChanged();
+  // agfx_backend guest_memory_gone: a fresh PGDevice (tasks) or none until
+  // guest RAM is known (static), every map snapshot released.
+  void GuestMemoryGone();
 
   // agfx_backend save_state / restore_state / set_running (pvg_suspend.mm)
   bool SaveState(void** blob, size_t* len);

@@ -58,6 +58,8 @@ class SoftDevice {
   // Blocking reset (DEVICE_RESET, CONTROL = 1).
   void Reset();
   void SetRunning(bool running);
+  // agfx_backend guest_memory_gone: the VMM left (registers.cc).
+  void GuestMemoryGone();
 
   // The daemon's display calls and the static memory map: the parts'.
   bool AttachDisplay(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n) {

@@ -67,6 +67,12 @@ class Tasks {
 
   // Destroys every task (worker parked).
   void ReleaseAll();
+  // Static memory model: drops the copy of the map (its host addresses are
+  // the old guest's; guest_memory_gone).
+  void ForgetMemoryMap() {
+    std::lock_guard lock(map_mu_);
+    memory_map_.clear();
+  }
   // Tasks as guest-physical range lists, never host addresses.
   void Save(StateWriter& w) const;
   // Into a released table: tasks are created and their ranges mapped again.
