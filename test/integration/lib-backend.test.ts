@@ -122,6 +122,31 @@ describe('--backend lib:PATH', () => {
     }
   });
 
+  // The VMM leaving (guest_memory_gone, issue 12 defect 2): a library with
+  // the call lets its IOSFC mapping go; one without it keeps the region
+  // mapped, and the daemon says so in a warning.
+  for (const withCall of [true, false]) {
+    it(`a client leaving: a library ${withCall ? 'with' : 'without'} guest_memory_gone ${withCall ? 'releases' : 'keeps'} its IOSFC mapping`, async () => {
+      const so = build(withCall ? 'gone' : 'keeps', withCall ? ['GONE'] : []);
+      const d = await startDaemon(['--backend', `lib:${so}`, '--log-level', 'info']);
+      try {
+        const c = await d.connectNegotiated();
+        const ram = native.memfdCreate('lib-guest', 1 << 20);
+        await c.dmaMap({ iova: 0x40000000n, size: 1n << 20n, fd: ram });
+        native.closeFd(ram);
+        await c.write32(0, 0x1010, 0x40000); // the page at 0x40000000
+        c.close();
+        const gone = await d.waitForLog((l) => l.msg === 'apple_gfx_client_detached');
+        assert.equal(gone.iosfcMappingsKept, withCall ? 0 : 1);
+        assert.equal(gone.level, withCall ? 'info' : 'warn', 'a warning when the backend keeps guest memory');
+        await tick(50);
+        assert.equal(d.memfdMappings().length, withCall ? 0 : 1);
+      } finally {
+        await d.stop();
+      }
+    });
+  }
+
   it('the soft backend offers its 4 ports (DISPLAYS), a fifth display is refused', () => {
     const backend = new native.Backend('soft', '', { variant: 0 }, () => {});
     try {
