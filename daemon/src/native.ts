@@ -151,6 +151,8 @@ export interface NativeAddon {
   /** macOS builds only: writes PVG's option ROM, padded to a power of two. */
   pvgWriteOptionRom?(path: string): void;
   hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };
+  /** After a client left: guest RAM a backend still holds through IOSFC mappings becomes zero pages, its fd closed. Returns the regions severed. */
+  severKeptGuestMemory(): number;
 }
 
 /**

@@ -409,6 +409,12 @@ Napi::Value TaskStats(const Napi::CallbackInfo& info) {
   o.Set("iosfcLive", double(IosfcMappings::Instance().Live()));
   return o;
 }
+// severKeptGuestMemory() -> regions severed: after a client left, the guest
+// RAM a backend without guest_memory_gone still holds through IOSFC mappings
+// becomes zero pages and its fd is closed (GuestRegion::Sever).
+Napi::Value SeverKept(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(IosfcMappings::Instance().SeverAll()));
+}
 }  // namespace
 
 #if AGFX_HAVE_PVG
@@ -427,6 +433,7 @@ void InitBackend(Napi::Env env, Napi::Object exports) {
   exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
 #endif
   exports.Set("hostStats", Napi::Function::New(env, TaskStats));
+  exports.Set("severKeptGuestMemory", Napi::Function::New(env, SeverKept));
 }
 
 }  // namespace agfx

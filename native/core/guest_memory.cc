@@ -20,7 +20,17 @@ constexpr size_t kMaxRegions = 4096;
 
 GuestRegion::~GuestRegion() {
   ::munmap(host, size);
-  ::close(fd);
+  int f = fd.load();
+  if (f >= 0) ::close(f);
+}
+
+bool GuestRegion::Sever() const {
+  int old = fd.exchange(-1);
+  if (old < 0) return false;
+  void* got = ::mmap(host, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (got != host) ::mprotect(host, size, PROT_NONE);  // at least unreachable
+  ::close(old);
+  return true;
 }
 
 GuestMemory& GuestMemory::Instance() {
