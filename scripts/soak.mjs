@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControlClient } from '#daemon/control/control-client.js';
 import { RfbClient } from '../dist-test/test/support/rfb-client.js';
+import { hostilePhase, stallingQmp } from './soak-hostile.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -16,6 +17,11 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 const cache = process.env.APPLE_GFXD_CACHE ?? '/var/cache/apple-gfxd';
 const work = mkdtempSync(join(tmpdir(), 'agfx-soak-'));
 const sock = join(work, 'gfx.sock');
+// The hostile phase (scripts/soak-hostile.mjs) takes its seconds from the
+// VM phase's, so --minutes is what the soak takes, as before.
+const HOSTILE_S = 12;
+const qmp = stallingQmp(join(work, 'qmp.sock'));
+await qmp.listen();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
@@ -25,6 +31,12 @@ const daemon = spawn(
     join(root, 'dist/daemon/src/main.js'),
     '--socket-path',
     sock,
+    // mmio: the IOSFC region the hostile phase's leavers map through (the
+    // guest's soft-driver uses BAR0 either way).
+    '--variant',
+    'mmio',
+    '--qmp',
+    join(work, 'qmp.sock'),
     '--display',
     '800x600@60,640x480@60',
     '--vnc',
@@ -62,11 +74,12 @@ const sample = () => ({
 
 // The VM, restarted again and again.
 const deadline = Date.now() + MINUTES * 60_000;
+const hostileStart = deadline - HOSTILE_S * 1000;
 let boots = 0;
 let guestFailures = 0;
 const vmLoop = (async () => {
-  while (Date.now() < deadline - 10_000) {
-    const seconds = Math.max(10, Math.min(RESTART_S, Math.floor((deadline - Date.now()) / 1000) - 8));
+  while (Date.now() < hostileStart - 10_000) {
+    const seconds = Math.max(10, Math.min(RESTART_S, Math.floor((hostileStart - Date.now()) / 1000) - 8));
     boots++;
     const code = await new Promise((res) => {
       const g = spawn(
@@ -99,7 +112,7 @@ const vmLoop = (async () => {
 let viewerCycles = 0;
 let viewerErrors = 0;
 const viewerLoop = (async () => {
-  while (Date.now() < deadline) {
+  while (Date.now() < hostileStart) {
     try {
       const c = await RfbClient.connect(vncPort);
       c.setEncodings([16, 6, 0, -239, -223]);
@@ -124,7 +137,7 @@ const viewerLoop = (async () => {
 
 const samples = [];
 let lastFrames = 0;
-while (Date.now() < deadline && !daemonExit) {
+while (Date.now() < hostileStart && !daemonExit) {
   await sleep(5000);
   const s = sample();
   try {
@@ -148,10 +161,17 @@ while (Date.now() < deadline && !daemonExit) {
 }
 await Promise.all([vmLoop, viewerLoop]);
 await sleep(1500);
+let hostile = null;
+if (!daemonExit) {
+  log('hostile phase: IOSFC leavers, a never-reading vfio-user client, never-reading viewers, a stalled QMP peer');
+  hostile = await hostilePhase({ pid: daemon.pid, sock, vncPort, webUrl, seconds: HOSTILE_S });
+  log('hostile', JSON.stringify(hostile));
+}
 const end = daemonExit ? null : sample();
 const exitedEarly = daemonExit;
 daemon.kill('SIGTERM');
 await new Promise((r) => (daemonExit ? r() : daemon.on('exit', r)));
+qmp.close();
 rmSync(work, { recursive: true, force: true });
 
 // Verdict.
@@ -169,6 +189,25 @@ const base = samples[0];
 if (end && end.fds > base.fds + 4) problems.push(`fds: ${base.fds} at start, ${end.fds} after the last VM left`);
 if (end && end.memfdMaps !== 0) problems.push(`${end.memfdMaps} guest-memory mappings left after the last VM`);
 if (!lastFrames) problems.push('no frame was presented');
+// Across the hostile phase: fds and guest-memory mappings back where they
+// were, RSS within HOSTILE_RSS_SLACK_MIB of where it was once every peer left.
+const HOSTILE_RSS_SLACK_MIB = 48;
+if (hostile) {
+  if (hostile.fds.after > hostile.fds.before) problems.push(`hostile phase: fds ${hostile.fds.before} -> ${hostile.fds.after}`);
+  if (hostile.memfdMaps.after !== hostile.memfdMaps.before)
+    problems.push(`hostile phase: memfd mappings ${hostile.memfdMaps.before} -> ${hostile.memfdMaps.after}`);
+  if (hostile.iosfcLeavers.memfdMapsAfter !== hostile.memfdMaps.before)
+    problems.push(
+      `hostile phase: ${hostile.iosfcLeavers.memfdMapsAfter} memfd mappings after ${hostile.iosfcLeavers.clients} IOSFC leavers`,
+    );
+  if (hostile.iosfcLeavers.mapped !== hostile.iosfcLeavers.clients)
+    problems.push(`hostile phase: ${hostile.iosfcLeavers.mapped} of ${hostile.iosfcLeavers.clients} IOSFC maps succeeded`);
+  // Without the data plane's bound the never-reading vfio-user client's
+  // growth is reported, not held to the slack (soak-hostile.mjs).
+  const unbounded = hostile.neverReadingVfio.bounded ? 0 : Math.max(0, hostile.neverReadingVfio.rssMiBGrowth);
+  if (hostile.rssMiB.after - unbounded - hostile.rssMiB.before > HOSTILE_RSS_SLACK_MIB)
+    problems.push(`hostile phase: RSS ${hostile.rssMiB.before} -> ${hostile.rssMiB.after} MiB (peak ${hostile.rssMiB.peak})`);
+} else if (!exitedEarly) problems.push('the hostile phase did not run');
 const summary = {
   minutes: MINUTES,
   boots,
@@ -178,6 +217,7 @@ const summary = {
   rssMiB: { early: +rssEarly.toFixed(1), late: +rssLate.toFixed(1), max: +Math.max(...samples.map((s) => s.rssMiB)).toFixed(1) },
   fds: { start: base.fds, max: Math.max(...samples.map((s) => s.fds)), end: end?.fds },
   memfdMapsAtEnd: end?.memfdMaps,
+  hostile,
   regionReadP99us: samples
     .map((s) => s.readP99us)
     .filter(Boolean)

@@ -13,9 +13,6 @@ export interface BackendChoice {
   path?: string;
 }
 
-/** Ports the soft backend supports (docs/soft-device.md DISPLAYS). */
-export const SOFT_DISPLAY_PORTS = 4;
-
 export type MemoryModel = 'tasks' | 'static';
 const MEMORY_MODEL = { tasks: 0, static: 1 } as const;
 
@@ -53,10 +50,21 @@ export function checkBackend(choice: BackendChoice): void {
   if (!a?.available) throw new Error(`backend '${choice.kind}' is unavailable: ${a?.reason ?? 'unknown'}`);
 }
 
+/**
+ * The display ports to create the device with; undefined: all its backend
+ * offers (backend.displayPorts). PVG fixes displayPortCount when the device is
+ * created and QEMU leaves it at 1, so for pvg the ports follow the configured
+ * displays, at least 1 (pvg-on-a-mac.md finding 2), bounded by the backend's
+ * own limit; soft and lib devices hot-plug displays up to their limit.
+ */
+export function displayPortsToAsk(choice: BackendChoice, configuredDisplays: number): number | undefined {
+  return choice.kind === 'pvg' ? Math.max(1, configuredDisplays) : undefined;
+}
+
 export function startBackend(
   choice: BackendChoice,
   variant: Variant,
-  displayPorts: number,
+  displayPorts: number | undefined,
   memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {

@@ -264,7 +264,6 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (cfg.vncWebsocket && !cfg.vnc) throw new UsageError('--vnc-websocket needs --vnc');
   if (cfg.vncWebsocketOrigins.length && !cfg.vncWebsocket) throw new UsageError('--vnc-websocket-origin needs --vnc-websocket');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
-  if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
   try {
     checkFrameBudget(cfg.displays);
   } catch (e) {

@@ -4,7 +4,7 @@ import { unlinkSync } from 'node:fs';
 import { defaultServerLimits } from 'vfio-user-ts';
 import { capabilities } from './capabilities.js';
 import { CommanderError, UsageError, parseArgs, secretFileWarnings, type Config } from './cli.js';
-import { SOFT_DISPLAY_PORTS, checkBackend, startBackend } from './backend.js';
+import { checkBackend, displayPortsToAsk, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
 import { Displays, serialBaseFor } from './display/displays.js';
 import type { NativeBackend } from './native.js';
@@ -71,10 +71,13 @@ async function main(): Promise<void> {
   let displays: Displays | null = null;
   let backend: NativeBackend;
   try {
-    backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, cfg.memoryModel, (events) => displays?.handle(events));
+    const ports = displayPortsToAsk(cfg.backend, cfg.displays.length);
+    backend = startBackend(cfg.backend, cfg.variant, ports, cfg.memoryModel, (events) => displays?.handle(events));
+    if (cfg.displays.length > backend.displayPorts)
+      throw new Error(`${cfg.displays.length} displays; backend '${backend.name}' has ${backend.displayPorts} display ports`);
     // Per instance, stable across restarts (pvg-on-a-mac.md finding 18).
     const serialBase = cfg.serialBase ?? serialBaseFor(cfg.socketPath ?? `fd:${cfg.fd ?? 'activation'}`);
-    displays = new Displays(backend, log, SOFT_DISPLAY_PORTS, serialBase);
+    displays = new Displays(backend, log, backend.displayPorts, serialBase);
     cfg.displays.forEach((modes, port) => displays!.attach(modes, port));
   } catch (e) {
     log.fatal({ backend: cfg.backend }, (e as Error).message);

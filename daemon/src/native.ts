@@ -65,6 +65,8 @@ export type BackendEvent =
 
 export interface NativeBackend {
   readonly name: string;
+  /** Display ports the device has: its backend's own limit (agfx_backend max_display_ports) unless fewer were asked for. */
+  readonly displayPorts: number;
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
   /** An 8-byte access whole (agfx_backend mmio_read64); null when the backend has no such call. */
@@ -84,6 +86,12 @@ export interface NativeBackend {
   updateFrame(port: number, buffer: Buffer | null, since: number): FrameUpdate | null;
   cursorPosition(port: number): { x: number; y: number } | null;
   memoryMapChanged(): void;
+  /**
+   * The VMM left (agfx_backend guest_memory_gone): the backend drops what
+   * reaches its guest memory. Returns whether the backend has the call and
+   * what the host still holds for it afterwards.
+   */
+  guestMemoryGone(): { offered: boolean; tasksKept: number; iosfcMappingsKept: number; snapshotsKept: number };
   /** The backend's own state blob, or null when it cannot save. */
   saveState(): Buffer | null;
   /** Throws with the backend's explanation when the blob is refused. */
@@ -136,12 +144,15 @@ export interface NativeAddon {
   Backend: new (
     kind: 'soft' | 'pvg' | 'lib',
     path: string,
-    opts: { variant: number; displayPorts: number; memoryModel?: number },
+    /** displayPorts omitted: as many as the backend offers on this host. */
+    opts: { variant: number; displayPorts?: number; memoryModel?: number },
     onEvents: (events: BackendEvent[]) => void,
   ) => NativeBackend;
   /** macOS builds only: writes PVG's option ROM, padded to a power of two. */
   pvgWriteOptionRom?(path: string): void;
   hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };
+  /** After a client left: guest RAM a backend still holds through IOSFC mappings becomes zero pages, its fd closed. Returns the regions severed. */
+  severKeptGuestMemory(): number;
 }
 
 /**

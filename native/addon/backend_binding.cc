@@ -20,6 +20,7 @@
 #include "addon/main_queue.h"
 #include "addon/napi_util.h"
 #include "agfx_backend.h"
+#include "core/host/backend_host.h"
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
 #include "soft/backend.h"
@@ -95,13 +96,17 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceAccessor("tracksDamage", &Backend::TracksDamage, nullptr),
                         InstanceMethod("cursorPosition", &Backend::CursorPosition),
                         InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
+                        InstanceMethod("guestMemoryGone", &Backend::GuestMemoryGone),
                         InstanceMethod("saveState", &Backend::SaveState),
                         InstanceMethod("restoreState", &Backend::RestoreState),
                         InstanceMethod("setRunning", &Backend::SetRunning),
-                        InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr)});
+                        InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr),
+                        InstanceAccessor("displayPorts", &Backend::DisplayPorts, nullptr)});
   }
 
-  // new Backend(kind: 'soft' | 'lib', path: string, {variant, displayPorts}, onEvents)
+  // new Backend(kind: 'soft' | 'pvg' | 'lib', path: string, {variant, displayPorts?, memoryModel?}, onEvents).
+  // displayPorts: how many ports the device gets; omitted or 0, all the
+  // backend offers (max_display_ports); more than it offers is refused.
   explicit Backend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Backend>(info) {
     Napi::Env env = info.Env();
     std::string kind = info[0].As<Napi::String>();
@@ -113,10 +118,19 @@ class Backend : public Napi::ObjectWrap<Backend> {
     else if (kind == "lib") backend_ = LoadLibraryBackend(env, info[1].As<Napi::String>(), &lib_);
     else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
 
+    uint32_t max_ports = Offers(backend_, &agfx_backend::max_display_ports) ? backend_->max_display_ports()
+                                                                              : AGFX_DEFAULT_DISPLAY_PORTS;
+    Napi::Value asked = opts.Get("displayPorts");
+    uint32_t ports = asked.IsNumber() ? asked.As<Napi::Number>().Uint32Value() : 0;
+    if (ports == 0) ports = max_ports;
+    if (ports == 0 || ports > max_ports)
+      ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' offers " + std::to_string(max_ports) +
+                                  " display ports on this host; " + std::to_string(ports) + " asked for");
+    display_ports_ = ports;
+
     host_ = new HostEventBridge(env, info[3].As<Napi::Function>());
     uint32_t model = opts.Has("memoryModel") ? opts.Get("memoryModel").As<Napi::Number>().Uint32Value() : uint32_t(AGFX_MEMORY_TASKS);
-    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model,
-                           opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
+    agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model, ports};
     char err[256] = {0};
     dev_ = backend_->create(&cfg, host_->ops(), err, sizeof err);
     if (!dev_) {
@@ -154,6 +168,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   }
 
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), backend_->name); }
+  // The display ports the device was created with (its backend's limit unless fewer were asked for).
+  Napi::Value DisplayPorts(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), display_ports_); }
 
   Napi::Value MmioRead(const Napi::CallbackInfo& info) {
     agfx_device* d = Live(info.Env());
@@ -319,6 +335,24 @@ class Backend : public Napi::ObjectWrap<Backend> {
     return info.Env().Undefined();
   }
 
+  // guestMemoryGone() -> {offered, tasksKept, iosfcMappingsKept, snapshotsKept}:
+  // the VMM left (agfx_backend guest_memory_gone; issue 12 defect 2). The
+  // backend drops what reaches the old guest's memory; what the host still
+  // holds for it afterwards is counted, for the log: zero for a backend that
+  // implements the call (PVG may finish a device's teardown later).
+  Napi::Value GuestMemoryGone(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    agfx_device* d = Live(env);
+    bool offered = Offers(backend_, &agfx_backend::guest_memory_gone);
+    if (offered) backend_->guest_memory_gone(d);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("offered", offered);
+    o.Set("tasksKept", double(TaskMemory::Instance().GetStats().tasks));
+    o.Set("iosfcMappingsKept", double(IosfcMappings::Instance().Live()));
+    o.Set("snapshotsKept", double(LiveMemoryMapSnapshots()));
+    return o;
+  }
+
   // saveState() -> Buffer, or null when the backend cannot save.
   Napi::Value SaveState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -360,6 +394,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
   agfx_device* dev_ = nullptr;
   HostEventBridge* host_ = nullptr;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
+  uint32_t display_ports_ = 0;
   bool pumping_ = false;  // holds the main-queue pump (addon/main_queue.h)
 };
 
@@ -375,6 +410,12 @@ Napi::Value TaskStats(const Napi::CallbackInfo& info) {
   o.Set("failures", double(s.failures));
   o.Set("iosfcLive", double(IosfcMappings::Instance().Live()));
   return o;
+}
+// severKeptGuestMemory() -> regions severed: after a client left, the guest
+// RAM a backend without guest_memory_gone still holds through IOSFC mappings
+// becomes zero pages and its fd is closed (GuestRegion::Sever).
+Napi::Value SeverKept(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(IosfcMappings::Instance().SeverAll()));
 }
 }  // namespace
 
@@ -394,6 +435,7 @@ void InitBackend(Napi::Env env, Napi::Object exports) {
   exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
 #endif
   exports.Set("hostStats", Napi::Function::New(env, TaskStats));
+  exports.Set("severKeptGuestMemory", Napi::Function::New(env, SeverKept));
 }
 
 }  // namespace agfx

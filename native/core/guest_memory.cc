@@ -20,7 +20,17 @@ constexpr size_t kMaxRegions = 4096;
 
 GuestRegion::~GuestRegion() {
   ::munmap(host, size);
-  ::close(fd);
+  int f = fd.load();
+  if (f >= 0) ::close(f);
+}
+
+bool GuestRegion::Sever() const {
+  int old = fd.exchange(-1);
+  if (old < 0) return false;
+  void* got = ::mmap(host, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (got != host) ::mprotect(host, size, PROT_NONE);  // at least unreachable
+  ::close(old);
+  return true;
 }
 
 GuestMemory& GuestMemory::Instance() {
@@ -35,14 +45,24 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   // file must really hold the whole range.
   if (int err = platform::CheckMappableFile(fd, fd_offset + size)) return err;
 
-  std::unique_lock lock(mu_);
-  if (regions_.size() + unreachable_.size() >= kMaxRegions) return ENOSPC;
-  if (OverlapsLocked(gpa, size)) return EEXIST;
+  // Mapped before the table is locked: the lock covers the table update only,
+  // never a syscall on the peer's fd (docs/design.md, "Threads and locks").
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* host = ::mmap(nullptr, size, prot, MAP_SHARED, fd, static_cast<off_t>(fd_offset));
   if (host == MAP_FAILED) return errno;
-  regions_.emplace(gpa, std::make_shared<const GuestRegion>(gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable));
-  return 0;
+  int err = 0;
+  {
+    std::unique_lock lock(mu_);
+    if (regions_.size() + unreachable_.size() >= kMaxRegions) {
+      err = ENOSPC;
+    } else if (OverlapsLocked(gpa, size)) {
+      err = EEXIST;
+    } else {
+      regions_.emplace(gpa, std::make_shared<const GuestRegion>(gpa, size, fd_offset, static_cast<uint8_t*>(host), fd, writable));
+    }
+  }
+  if (err) ::munmap(host, size);  // the fd stays the caller's
+  return err;
 }
 
 // Whether [gpa, gpa+size) meets any range of either kind (size > 0, no wrap).
@@ -90,6 +110,9 @@ std::vector<std::array<uint64_t, 3>> GuestMemory::UnreachableSnapshot() const {
 int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated, uint64_t* refused, bool* reachable) {
   if (invalidated) *invalidated = 0;
   if (refused) *refused = 0;
+  // The table's reference, dropped on return, outside the lock: the mmap goes
+  // with the last reference (this one, or an IOSFC mapping's or a snapshot's).
+  RegionRef gone;
   {
     std::unique_lock lock(mu_);
     auto it = regions_.find(gpa);
@@ -103,7 +126,8 @@ int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated, uint64_
       return 0;  // nothing ever reached it: no task alias to cut
     }
     if (reachable) *reachable = true;
-    regions_.erase(it);  // the mmap goes when the last IOSFC reference does
+    gone = std::move(it->second);
+    regions_.erase(it);
   }
   // Task aliases of this memory hold the file; stop the device from using it.
   size_t n = TaskMemory::Instance().InvalidateGuestRange(gpa, size);

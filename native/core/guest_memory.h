@@ -5,8 +5,9 @@
 //
 // Threading: the JS thread adds and removes regions; backend threads look up
 // and copy at any time. A shared_mutex lets lookups run in parallel and never
-// wait for JS (docs/design.md invariant 1): the JS thread holds the lock only for
-// the table update itself, never across a callback.
+// wait for JS (docs/design.md invariant 1): the JS thread holds the lock only
+// for the table update itself, never across a callback or a syscall (mmap
+// before, munmap/close after); copies happen after the lookup let go.
 //
 // Lifetime: a region is reference-counted. DMA_UNMAP removes it from the
 // table at once (nothing new can reach it), but an IOSFC mapping still
@@ -34,8 +35,15 @@ struct GuestRegion {
   const uint64_t size;
   const uint64_t fd_offset;
   uint8_t* const host;
-  const int fd;  // kept open: tasks map guest ranges from it again
+  // Kept open: tasks map guest ranges from it again. -1 once severed.
+  mutable std::atomic<int> fd;
   const bool writable;
+
+  // The VMM is gone and something still holds this region (a backend
+  // without guest_memory_gone): its mapping is replaced in place by private
+  // zero pages, so the host pointers into it stay valid but reach nothing of
+  // the old guest, and the fd is closed. False if already severed.
+  bool Sever() const;
 
   bool Contains(uint64_t a, uint64_t len) const { return a >= gpa && a + len >= a && a + len <= gpa + size; }
 };

@@ -67,7 +67,7 @@ harness() {
   local name="$1"; shift
   local libs=() l
   for l in "$@"; do libs+=("fuzz/out/lib$l.a"); done
-  if [ -n "${FORCE:-}" ] || newer_than "fuzz/out/$name" "fuzz/$name.cc" "${libs[@]}" include; then
+  if [ -n "${FORCE:-}" ] || newer_than "fuzz/out/$name" "fuzz/$name.cc" fuzz/check.h "${libs[@]}" include; then
     echo "build $name"
     "$CXX" "${BIN_FLAGS[@]}" "fuzz/$name.cc" "${libs[@]}" -o "fuzz/out/$name"
   fi

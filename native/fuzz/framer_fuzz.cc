@@ -24,16 +24,9 @@
 #include <vector>
 
 #include "core/framer.h"
+#include "fuzz/check.h"
 
 using agfx::Framer;
-
-#define CHECK(cond)                                                               \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      std::fprintf(stderr, "framer_fuzz: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                               \
-    }                                                                             \
-  } while (0)
 
 namespace {
 

@@ -33,17 +33,10 @@
 #include "core/guest_memory.h"
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
+#include "fuzz/check.h"
 #include "platform/platform.h"
 
 using namespace agfx;
-
-#define CHECK(cond)                                                                         \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      std::fprintf(stderr, "guest_memory_fuzz: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                         \
-    }                                                                                       \
-  } while (0)
 
 namespace {
 

@@ -31,14 +31,7 @@
 #include "agfx_backend.h"
 #include "agfx_soft.h"
 #include "soft/backend.h"
-
-#define CHECK(cond)                                                                       \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "soft_device_fuzz: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                       \
-    }                                                                                     \
-  } while (0)
+#include "fuzz/check.h"
 
 namespace {
 
@@ -251,7 +244,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   int ops = 0;
   while (in.remaining_bytes() > 0 && ops++ < 64) {
-    switch (in.ConsumeIntegralInRange<int>(0, 11)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 12)) {
       case 0: {  // any register write
         uint32_t off = in.ConsumeBool() ? kRegs[in.ConsumeIntegralInRange<size_t>(0, kRegCount - 1)] : in.ConsumeIntegral<uint32_t>();
         uint32_t v = in.ConsumeBool() ? in.ConsumeIntegralInRange<uint32_t>(0, 8) : in.ConsumeIntegral<uint32_t>();
@@ -384,6 +377,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 11:
         be->memory_map_changed(dev);
         break;
+      case 12: {  // the VMM leaves (guest_memory_gone): nothing of its memory is held after
+        be->guest_memory_gone(dev);
+        std::lock_guard lock(fake.mu);
+        CHECK(fake.tasks.empty());
+        CHECK(fake.iosfc.empty());
+        break;
+      }
     }
   }
 

@@ -156,7 +156,7 @@ typedef struct agfx_device_config {
   size_t struct_size;
   uint32_t variant;            /* enum agfx_variant */
   uint32_t memory_model;       /* enum agfx_memory_model */
-  uint32_t display_port_count; /* displays the device may attach */
+  uint32_t display_port_count; /* displays the device may attach (<= max_display_ports) */
 } agfx_device_config;
 
 typedef struct agfx_frame_info {
@@ -265,7 +265,29 @@ typedef struct agfx_backend {
    * the daemon's default: PVG's [PGDeviceDescriptor new].mmioLength for
    * BAR0, as QEMU sizes it. Asked once, after create. */
   uint64_t (*region_size)(agfx_device *dev, uint32_t region);
+  /* The most display ports a device of this backend can have on this host:
+   * the daemon creates devices with display_port_count up to it and offers
+   * that many ports. Called before create, from the daemon's thread.
+   * Optional: NULL, or a library built before the field existed, means
+   * AGFX_DEFAULT_DISPLAY_PORTS. */
+  uint32_t (*max_display_ports)(void);
+  /* The VMM is gone (its vfio-user client disconnected), and with it its
+   * guest memory: drop everything that reaches it, as libvfio-user's
+   * vfu_reset_ctx does on a lost connection. After the call returns the
+   * device holds no task (destroy_task), no IOSFC mapping (iosfc_unmap), no
+   * static-map snapshot (memory_map_release) and no guest-physical address
+   * through which the next VMM could observe the old guest's memory (IOSFC
+   * handles, ring or queue pointers); it may keep what the next VMM could
+   * need and that holds no guest memory (displays, plain registers). Called
+   * on the daemon's thread, with no other call in flight, before the daemon
+   * empties the guest-memory table; memory_map_changed follows. Optional:
+   * without it the daemon logs what the backend still holds
+   * (docs/security.md, "A client leaving"). */
+  void (*guest_memory_gone)(agfx_device *dev);
 } agfx_backend;
+
+/* The display ports of a backend that does not say (max_display_ports). */
+#define AGFX_DEFAULT_DISPLAY_PORTS 4u
 
 typedef const agfx_backend *(*agfx_backend_entry_fn)(void);
 

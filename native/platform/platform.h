@@ -17,8 +17,9 @@
 //             under the integration suite here.
 //
 // Errors: functions returning int give 0 or a positive errno unless said
-// otherwise; none of them blocks (docs/design.md invariant 1: no call here
-// waits on a peer).
+// otherwise. None of them blocks on a peer: the daemon never waits for what a
+// peer controls, on the JS thread or under a lock (docs/design.md, "Threads
+// and locks").
 #pragma once
 #include <sys/socket.h>
 #include <sys/types.h>

@@ -601,6 +601,48 @@ void PvgDevice::Reset() {
   }
 }
 
+// agfx_backend guest_memory_gone: the VMM left with its guest memory (issue
+// 12 defect 2, docs/design.md invariant 5). What PVG requires: the PGDevice
+// goes (PVG destroys its tasks through destroyTask and drops its IOSFC
+// mappings with it; a device given a PGMemoryMapDescriptor cannot be told
+// the map is gone, only replaced), the static model's snapshots go with it,
+// and the next device starts from the next VMM's memory: for the static model
+// once that guest RAM is known (finding 4, the next DMA_MAP and first access),
+// for tasks at once. The displays stay attached for the daemon and come back
+// with the next device (orphans_). gate_ exclusive, as for a swap.
+void PvgDevice::GuestMemoryGone() {
+  std::unique_lock gate(gate_);
+  @autoreleasepool {
+    auto specs = TakeDisplays();
+    DropPgDevice();
+    std::shared_ptr<PinnedMemoryMap> dev, iosfc, pending;  // released after mu_ (may munmap)
+    PGMemoryMapDescriptor* old_pg = nil;
+    {
+      std::lock_guard lock(mu_);
+      dev.swap(dev_map_);
+      iosfc.swap(iosfc_map_);
+      pending.swap(pending_map_);
+      map_stale_ = false;
+      old_pg = memory_map_;
+      memory_map_ = nil;
+      UpdateNeedsSwap();
+    }
+    if (memory_model_ == AGFX_MEMORY_STATIC_MAP) {
+      desc_.memoryMapDescriptor = nil;  // held the old guest's host addresses
+    } else {
+      std::string e;
+      if (!CreatePgDevice(&e)) GuestError("pvg: the VMM left: cannot create a fresh device: " + e);
+    }
+    [old_pg release];
+    ReattachDisplays(&specs);  // without a PGDevice: kept as orphans_ for the next one
+    touched_ = false;
+    guest_touched_ = false;
+    if (pgdev_ && irq_.stopped()) PausePg();
+    std::lock_guard lock(mu_);
+    UpdateNeedsSwap();
+  }
+}
+
 // Daemon thread, after a DMA_MAP/UNMAP. PVG cannot take a new map while it
 // runs: the new one is pinned now (pending_map_) and handed over before the
 // guest's first access (a fresh device), at the next reset

@@ -147,6 +147,10 @@ class PvgDevice {
  public:
   static PvgDevice* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len);
   ~PvgDevice();
+  // agfx_backend.max_display_ports: PGMaxDisplayPortCount() on macOS 13+
+  // (@available-guarded, agfx_pvg_max_display_ports), 1 before; at most the
+  // kMaxPorts slots we keep (pvg_suspend.mm).
+  static uint32_t MaxDisplayPorts();
 
   uint32_t MmioRead(uint32_t region, uint64_t off);
   void MmioWrite(uint32_t region, uint64_t off, uint32_t v);
@@ -164,6 +168,9 @@ class PvgDevice {
   bool ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info);
   bool CursorPosition(uint32_t port, uint32_t* x, uint32_t* y);
   void MemoryMapChanged();
+  // agfx_backend guest_memory_gone: a fresh PGDevice (tasks) or none until
+  // guest RAM is known (static), every map snapshot released.
+  void GuestMemoryGone();
 
   // agfx_backend save_state / restore_state / set_running (pvg_suspend.mm)
   bool SaveState(void** blob, size_t* len);

@@ -468,6 +468,13 @@ uint32_t agfx_pvg_max_display_ports(void) {
   return 1;
 }
 
+namespace agfx::pvg {
+uint32_t PvgDevice::MaxDisplayPorts() {
+  uint32_t n = agfx_pvg_max_display_ports();
+  return n < kMaxPorts ? n : kMaxPorts;
+}
+}  // namespace agfx::pvg
+
 uint32_t agfx_pvg_supported_memory_models(void) {
   uint32_t models = 0;
   // At run time, not by SDK (finding 16).

@@ -41,10 +41,16 @@
 
 namespace agfx::soft {
 
+// The agfx_backend entries are its methods (backend.cc: the table is
+// agfx::BackendTable<SoftDevice>, native/include/agfx_backend_table.h).
 class SoftDevice {
  public:
+  // Null, with a message in err, for a host or config this device cannot use.
+  static SoftDevice* Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len);
   SoftDevice(const agfx_device_config* cfg, const agfx_host* host);
   ~SoftDevice();
+  // DISPLAYS: the same on every host.
+  static uint32_t MaxDisplayPorts() { return AGFX_SOFT_PORTS; }
 
   // registers.cc
   uint32_t MmioRead(uint32_t region, uint64_t off);
@@ -52,12 +58,25 @@ class SoftDevice {
   // Blocking reset (DEVICE_RESET, CONTROL = 1).
   void Reset();
   void SetRunning(bool running);
+  // agfx_backend guest_memory_gone: the VMM left (registers.cc).
+  void GuestMemoryGone();
 
   // The daemon's display calls and the static memory map: the parts'.
-  Displays& displays() { return displays_; }
+  bool AttachDisplay(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n) {
+    return displays_.Attach(port, serial, name, modes, n);
+  }
+  bool SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n) { return displays_.SetModes(port, modes, n); }
+  bool DetachDisplay(uint32_t port) { return displays_.Detach(port); }
+  bool ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info) { return displays_.ReadFrame(port, dst, len, info); }
+  bool UpdateFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info, agfx_frame_update* u) {
+    return displays_.UpdateFrame(port, dst, len, info, u);
+  }
+  bool CursorPosition(uint32_t port, uint32_t* x, uint32_t* y) { return displays_.CursorPosition(port, x, y); }
   void MemoryMapChanged() { tasks_.MemoryMapChanged(); }
 
-  // state.cc
+  // state.cc: save_state (a malloc'd blob) and restore_state.
+  bool SaveState(void** blob, size_t* len);
+  bool RestoreState(const void* blob, size_t len, char* err, size_t err_len);
   std::vector<uint8_t> Save();
   bool Restore(const uint8_t* data, size_t len, std::string* err);
 

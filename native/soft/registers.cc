@@ -141,6 +141,30 @@ void SoftDevice::Reset() {
   resetting_ = false;
 }
 
+// The VMM left with its guest memory (agfx_backend guest_memory_gone; issue 12
+// defect 2, docs/design.md invariant 5). Everything that reaches the old
+// guest's memory goes: tasks, IOSFC mappings and their handles, the
+// static-map copy, and the ring (its base and indices are the old guest's,
+// and a doorbell from the next guest must not run them against its RAM).
+// What holds no guest memory stays, as the next VMM may want it: SCRATCH,
+// FENCE, the counters, the displays and their frames. The worker finishes
+// its command first, as for a reset.
+void SoftDevice::GuestMemoryGone() {
+  std::unique_lock lock(mu_);
+  ParkLocked(lock);
+  ring_base_ = 0;
+  ring_entries_ = 0;
+  ring_ready_ = halted_ = false;
+  head_ = tail_ = 0;
+  irq_status_ = 0;
+  kick_ = false;
+  lock.unlock();
+  ReleaseResources();
+  tasks_.ForgetMemoryMap();
+  lock.lock();
+  resetting_ = false;
+}
+
 // Quiesce for migration: after this returns no command runs, so the device
 // writes no guest memory and raises no interrupt until resumed. A doorbell
 // meanwhile is remembered and served on resume.

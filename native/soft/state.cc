@@ -3,6 +3,8 @@
 // mappings, and each display's mode, frame and cursor. The blob is the soft
 // backend's own format (kStateMagic). The worker is parked while the state is
 // read or replaced.
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -41,6 +43,27 @@ std::vector<uint8_t> SoftDevice::Save() {
   resetting_ = false;
   KickIfPendingLocked();
   return w.out;
+}
+
+bool SoftDevice::SaveState(void** blob, size_t* len) {
+  std::vector<uint8_t> state;
+  try {
+    state = Save();
+  } catch (const std::bad_alloc&) {
+    return false;  // out of memory: no state, the device goes on
+  }
+  *blob = std::malloc(state.size());
+  if (!*blob) return false;
+  std::memcpy(*blob, state.data(), state.size());
+  *len = state.size();
+  return true;
+}
+
+bool SoftDevice::RestoreState(const void* blob, size_t len, char* err, size_t err_len) {
+  std::string why;
+  if (Restore(static_cast<const uint8_t*>(blob), len, &why)) return true;
+  if (err && err_len) std::snprintf(err, err_len, "%s", why.c_str());
+  return false;
 }
 
 // Guest memory must already be shared (DMA_MAP) so tasks and IOSFC mappings

@@ -66,7 +66,7 @@ uint32_t Tasks::Unmap(const uint64_t* a) {
   if (!t) return AGFX_SOFT_ST_NO_TASK;
   if ((a[1] | a[2]) % AGFX_SOFT_PAGE || a[2] == 0) return AGFX_SOFT_ST_BAD_ARGS;
   if (!InTask(t, a[1], a[2])) return AGFX_SOFT_ST_OUT_OF_RANGE;
-  DropAliases(t, a[1], a[2]);
+  DropAliasRange(t->aliases, a[1], a[2]);
   if (static_map_) return AGFX_SOFT_ST_OK;
   return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? AGFX_SOFT_ST_OK : AGFX_SOFT_ST_BAD_ARGS;
 }
@@ -148,7 +148,7 @@ bool Tasks::ReadRows(const Task* t, uint64_t off, uint64_t stride, uint32_t rows
 bool Tasks::MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>& ranges, bool ro) {
   bool ok = true;
   for (const auto& r : ranges) {
-    DropAliases(t, off, r.len);
+    DropAliasRange(t->aliases, off, r.len);
     // Tasks: one host call per range, so that only what the host mapped is
     // recorded as mapped (Covered; a failed range stays a hole).
     if (!static_map_ ? host_.map_memory(host_.opaque, t->handle, off, &r, 1, ro) : Translate(r.gpa, r.len) != nullptr) {
@@ -163,26 +163,6 @@ bool Tasks::MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>&
     off += r.len;
   }
   return ok;
-}
-
-void Tasks::DropAliases(Task* t, uint64_t off, uint64_t len) {
-  auto& m = t->aliases;
-  uint64_t end = off + len;
-  auto it = m.upper_bound(off);
-  if (it != m.begin()) --it;
-  std::vector<std::pair<uint64_t, Task::Alias>> keep;
-  while (it != m.end() && it->first < end) {
-    uint64_t a_off = it->first, a_end = a_off + it->second.len, gpa = it->second.gpa;
-    if (a_end <= off) {
-      ++it;
-      continue;
-    }
-    bool ro = it->second.read_only;
-    if (a_off < off) keep.push_back({a_off, {off - a_off, gpa, ro}});
-    if (a_end > end) keep.push_back({end, {a_end - end, gpa + (end - a_off), ro}});
-    it = m.erase(it);
-  }
-  for (auto& [o, a] : keep) m.emplace(o, a);
 }
 
 void Tasks::ReleaseAll() {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agfx_alias_map.h"
 #include "agfx_backend.h"
 #include "agfx_soft.h"
 #include "platform/platform.h"
@@ -38,7 +39,7 @@ struct Task {
   // Guest ranges mapped into the task, by task offset. In the static model
   // they are the translation itself; in the task model a record of what was
   // asked, so that a saved device state can map them again.
-  std::map<uint64_t, Alias> aliases;
+  AliasMap<Alias> aliases;
 };
 
 class Tasks {
@@ -67,6 +68,12 @@ class Tasks {
 
   // Destroys every task (worker parked).
   void ReleaseAll();
+  // Static memory model: drops the copy of the map (its host addresses are
+  // the old guest's; guest_memory_gone).
+  void ForgetMemoryMap() {
+    std::lock_guard lock(map_mu_);
+    memory_map_.clear();
+  }
   // Tasks as guest-physical range lists, never host addresses.
   void Save(StateWriter& w) const;
   // Into a released table: tasks are created and their ranges mapped again.
@@ -77,7 +84,6 @@ class Tasks {
   // Host address of [gpa, gpa+len) in the static map, or null.
   const uint8_t* Translate(uint64_t gpa, uint64_t len);
   bool MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>& ranges, bool ro);
-  static void DropAliases(Task* t, uint64_t off, uint64_t len);
 
   const agfx_host& host_;
   const bool static_map_;

@@ -76,6 +76,96 @@ describe('--backend lib:PATH', () => {
     }
   });
 
+  // Each backend reports its own display-port limit (agfx_backend
+  // max_display_ports); the daemon creates the device with it and offers that
+  // many ports, no more (the soft device's 4 is not applied to others).
+  it('creates the device with the display ports the library reports, and offers no more', async () => {
+    const two = build('two-ports', ['MAX_PORTS=2']);
+    const d = await startDaemon(['--backend', `lib:${two}`, '--display', '640x480@60', '--display', '800x600@60']);
+    try {
+      const c = await d.connectNegotiated();
+      assert.equal(await c.read32(0, 0x104c), 2, "display_port_count: the library's own limit");
+      c.close();
+    } finally {
+      await d.stop();
+    }
+    const r = spawnSync(
+      process.execPath,
+      [
+        daemonMain,
+        '--socket-path',
+        join(dir, 'three.sock'),
+        '--backend',
+        `lib:${two}`,
+        '--display',
+        '640x480@60',
+        '--display',
+        '640x480@60',
+        '--display',
+        '640x480@60',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /3 displays; backend 'test-lib' has 2 display ports/);
+  });
+
+  it('gives a library built before max_display_ports the 4 ports every backend had before', async () => {
+    const old = build('pre-ports', ['MAX_PORTS=2', 'STRUCT_SIZE=offsetof(agfx_backend,max_display_ports)']);
+    const d = await startDaemon(['--backend', `lib:${old}`, '--display', '640x480@60']);
+    try {
+      const c = await d.connectNegotiated();
+      assert.equal(await c.read32(0, 0x104c), 4, 'AGFX_DEFAULT_DISPLAY_PORTS: the field is past its struct_size');
+      c.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  // The VMM leaving (guest_memory_gone, issue 12 defect 2): a library with
+  // the call lets its IOSFC mapping go; from one without it the daemon takes
+  // the guest RAM away (zero pages in place, fd closed) and says so in a
+  // warning.
+  for (const withCall of [true, false]) {
+    it(`a client leaving: a library ${withCall ? 'with' : 'without'} guest_memory_gone ${withCall ? 'releases its IOSFC mapping' : 'has it severed'}`, async () => {
+      const so = build(withCall ? 'gone' : 'keeps', withCall ? ['GONE'] : []);
+      const d = await startDaemon(['--backend', `lib:${so}`, '--log-level', 'info']);
+      try {
+        const c = await d.connectNegotiated();
+        const ram = native.memfdCreate('lib-guest', 1 << 20);
+        await c.dmaMap({ iova: 0x40000000n, size: 1n << 20n, fd: ram });
+        native.closeFd(ram);
+        await c.write32(0, 0x1010, 0x40000); // the page at 0x40000000
+        c.close();
+        const gone = await d.waitForLog((l) => l.msg === 'apple_gfx_client_detached');
+        assert.equal(gone.iosfcMappingsKept, withCall ? 0 : 1);
+        assert.equal(gone.level, withCall ? 'info' : 'warn', 'a warning when the backend keeps guest memory');
+        await tick(50);
+        assert.equal(gone.regionsSevered, withCall ? 0 : 1, 'what the library kept is severed');
+        assert.equal(d.memfdMappings().length, 0, 'no guest RAM of the old client stays mapped either way');
+      } finally {
+        await d.stop();
+      }
+    });
+  }
+
+  it('the soft backend offers its 4 ports (DISPLAYS), a fifth display is refused', () => {
+    const backend = new native.Backend('soft', '', { variant: 0 }, () => {});
+    try {
+      assert.equal(backend.displayPorts, 4);
+    } finally {
+      backend.destroy();
+    }
+    assert.throws(
+      () => new native.Backend('soft', '', { variant: 0, displayPorts: 5 }, () => {}),
+      /offers 4 display ports on this host; 5 asked for/,
+    );
+    const disp = Array.from({ length: 5 }, () => ['--display', '640x480@60']).flat();
+    const r = spawnSync(process.execPath, [daemonMain, '--socket-path', join(dir, 'five.sock'), ...disp], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /5 displays; backend 'soft' has 4 display ports/);
+  });
+
   const refused: [string, () => string, RegExp][] = [
     [
       'a library whose backend struct is cut short',

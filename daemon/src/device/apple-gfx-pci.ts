@@ -23,7 +23,7 @@ import {
 } from 'vfio-user-ts';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
-import type { NativeBackend } from '../native.js';
+import { native, type NativeBackend } from '../native.js';
 import { Cap, Cfg, CONFIG_SIZE, PciConfigSpace } from './pci-config.js';
 
 export type Variant = 'pci' | 'mmio';
@@ -276,9 +276,21 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.log.info({ variant: this.variant }, 'apple_gfx_reset');
   }
 
+  // The client left (docs/design.md invariant 5; issue 12 defect 2): the
+  // backend first drops what reaches the guest's memory (tasks, IOSFC
+  // mappings, map snapshots, and the handles and pointers the next client
+  // could use to read it), then the table goes, then the interrupt fds.
   disconnected(): void {
+    const kept = this.backend.guestMemoryGone();
     const regions = this.dmaUnmapAll();
+    // A backend that did not let go (a library without the call): what its
+    // IOSFC mappings still reach becomes zero pages, the fds are closed.
+    const regionsSevered = kept.iosfcMappingsKept > 0 ? native.severKeptGuestMemory() : 0;
     this.interrupts.closeAll();
-    this.log.info({ regionsUnmapped: regions }, 'apple_gfx_client_detached');
+    const { offered, tasksKept, iosfcMappingsKept, snapshotsKept } = kept;
+    const detail = { regionsUnmapped: regions, tasksKept, iosfcMappingsKept, snapshotsKept, regionsSevered };
+    if (!offered && tasksKept + iosfcMappingsKept + snapshotsKept > 0)
+      this.log.warn({ ...detail, backend: this.backend.name }, 'apple_gfx_client_detached');
+    else this.log.info(detail, 'apple_gfx_client_detached');
   }
 }

@@ -1,5 +1,7 @@
 #include "core/host/iosfc_map.h"
 
+#include <vector>
+
 namespace agfx {
 
 IosfcMappings& IosfcMappings::Instance() {
@@ -37,6 +39,17 @@ size_t IosfcMappings::ReleaseAll() {
     old.swap(live_);
   }
   return old.size();
+}
+
+size_t IosfcMappings::SeverAll() {
+  std::vector<RegionRef> held;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [host, e] : live_) held.push_back(e.region);
+  }
+  size_t n = 0;  // the mmap and close happen here, outside mu_
+  for (auto& r : held) n += r->Sever();
+  return n;
 }
 
 size_t IosfcMappings::Live() {

@@ -21,6 +21,9 @@ class IosfcMappings {
   // False for an address that no live mapping returned.
   bool Unmap(void* host);
   size_t ReleaseAll();
+  // Severs (GuestRegion::Sever) every region a live mapping still holds: the
+  // VMM is gone and the backend did not let go. Returns the regions severed.
+  size_t SeverAll();
   size_t Live();
 
  private:

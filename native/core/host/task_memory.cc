@@ -71,27 +71,6 @@ void TaskMemory::DestroyAll() {
   }
 }
 
-// Removes [offset, offset+len) from the alias records, splitting as needed.
-void TaskMemory::DropAliases(agfx_task* task, uint64_t offset, uint64_t len) {
-  auto& m = task->aliases;
-  uint64_t end = offset + len;
-  auto it = m.upper_bound(offset);
-  if (it != m.begin()) --it;
-  std::vector<agfx_task::Alias> pieces;
-  while (it != m.end() && it->first < end) {
-    const agfx_task::Alias a = it->second;
-    uint64_t a_end = a.offset + a.len;
-    if (a_end <= offset) {
-      ++it;
-      continue;
-    }
-    if (a.offset < offset) pieces.push_back({a.offset, offset - a.offset, a.gpa});
-    if (a_end > end) pieces.push_back({end, a_end - end, a.gpa + (end - a.offset)});
-    it = m.erase(it);
-  }
-  for (const auto& p : pieces) m.emplace(p.offset, p);
-}
-
 bool TaskMemory::Map(agfx_task* task, uint64_t offset, const agfx_phys_range* ranges, uint32_t count,
                      bool read_only) {
   const uint64_t page = PageSize();
@@ -126,8 +105,8 @@ bool TaskMemory::Map(agfx_task* task, uint64_t offset, const agfx_phys_range* ra
       void* got = ::mmap(at, piece, prot, share | MAP_FIXED, r->fd,
                          static_cast<off_t>(r->fd_offset + (gpa + done - r->gpa)));
       if (got != at) break;
-      DropAliases(task, offset + done, piece);
-      task->aliases.emplace(offset + done, agfx_task::Alias{offset + done, piece, gpa + done});
+      DropAliasRange(task->aliases, offset + done, piece);
+      task->aliases.emplace(offset + done, agfx_task::Alias{piece, gpa + done});
       done += piece;
     }
     if (done < len) {
@@ -150,7 +129,7 @@ bool TaskMemory::Unmap(agfx_task* task, uint64_t offset, uint64_t length) {
     ++failures_;
     return false;  // the old mapping is still there, and so is its record
   }
-  DropAliases(task, offset, length);
+  DropAliasRange(task->aliases, offset, length);
   ++unmaps_;
   return true;
 }
@@ -160,19 +139,19 @@ size_t TaskMemory::InvalidateGuestRange(uint64_t gpa, uint64_t len) {
   size_t n = 0;
   uint64_t end = gpa + len;
   for (agfx_task* t : tasks_) {
-    std::vector<agfx_task::Alias> hits;
+    std::vector<std::pair<uint64_t, agfx_task::Alias>> hits;
     for (const auto& [off, a] : t->aliases)
-      if (a.gpa < end && a.gpa + a.len > gpa) hits.push_back(a);
-    for (const auto& a : hits) {
+      if (a.gpa < end && a.gpa + a.len > gpa) hits.emplace_back(off, a);
+    for (const auto& [a_off, a] : hits) {
       uint64_t from = std::max(a.gpa, gpa), to = std::min(a.gpa + a.len, end);
-      uint64_t off = a.offset + (from - a.gpa);
+      uint64_t off = a_off + (from - a.gpa);
       if (!Hole(t, t->base + off, to - from)) {
         // Cannot replace the alias: take that range's access
         // away rather than leave guest memory the VMM took back reachable.
         ::mprotect(t->base + off, to - from, PROT_NONE);
         ++failures_;
       }
-      DropAliases(t, off, to - from);
+      DropAliasRange(t->aliases, off, to - from);
       ++n;
     }
   }

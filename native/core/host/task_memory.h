@@ -31,6 +31,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agfx_alias_map.h"
 #include "agfx_backend.h"
 
 struct agfx_task {
@@ -38,9 +39,9 @@ struct agfx_task {
   uint64_t size;
   bool zero_fill;  // see the file comment
   struct Alias {
-    uint64_t offset, len, gpa;
+    uint64_t len, gpa;
   };
-  std::map<uint64_t, Alias> aliases;  // by task offset; guarded by TaskMemory::mu_
+  agfx::AliasMap<Alias> aliases;  // by task offset; guarded by TaskMemory::mu_
 };
 
 namespace agfx {
@@ -67,7 +68,6 @@ class TaskMemory {
   bool Known(agfx_task* task) const { return tasks_.count(task) != 0; }
   // Fresh pages over [at, at+len) of `task`: zero-fill or inaccessible.
   static bool Hole(const agfx_task* task, uint8_t* at, uint64_t len);
-  static void DropAliases(agfx_task* task, uint64_t offset, uint64_t len);
 
   std::mutex mu_;
   std::unordered_set<agfx_task*> tasks_;
