@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();
+  logControl.onChange(() => server.refreshTracing());
   const viewers = new Viewers(cfg, displays!, log);
   try {
     await viewers.start();

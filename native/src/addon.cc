@@ -2,6 +2,7 @@
 // interrupt signalling. Loaded once per process.
 #include <napi.h>
 
+#include "dataplane_binding.h"
 #include "fd_util.h"
 #include "guest_memory.h"
 #include "irq_table.h"
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   agfx::InitIrqTable(env, exports);
   agfx::InitBackend(env, exports);
   agfx::InitBench(env, exports);
+  agfx::InitDataPlane(env, exports);
   return exports;
 }
 

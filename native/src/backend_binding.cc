@@ -6,16 +6,20 @@
 // backend. That is safe because every host service the backend may need while
 // serving them (memory, tasks, interrupts, events) completes natively without
 // the JS thread (docs/design.md invariant 1); the JS thread only waits for the
-// backend, never the other way round.
+// backend, never the other way round. Guest MMIO does not come through here
+// in the daemon: each client's data-plane thread calls mmio_read/mmio_write
+// through BackendMmioTarget(), concurrently with these calls.
 #include <dlfcn.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "agfx_backend.h"
+#include "dataplane_binding.h"
 #include "errors.h"
 #include "host/backend_host.h"
 #include "host/iosfc_map.h"
@@ -79,8 +83,46 @@ std::vector<agfx_display_mode> ModesFrom(Napi::Env env, Napi::Value v) {
 
 }  // namespace
 
+// One backend device and what it needs, shared by the JS Backend object and
+// the data planes that call its MMIO: the last owner to let go destroys it,
+// so a data-plane thread in the middle of an mmio call never sees it freed,
+// and the JS thread never waits for that call to finish (docs/design.md
+// invariant 1).
+struct BackendInstance {
+  const agfx_backend* backend = nullptr;
+  agfx_device* dev = nullptr;
+  BackendHost* host = nullptr;
+  ~BackendInstance() {
+    if (dev) backend->destroy(dev);  // joins the backend's threads
+    if (host) host->Release();  // only now: no thread can post events any more
+    // Tasks and IOSFC references the backend leaked die with it.
+    TaskMemory::Instance().DestroyAll();
+    IosfcMappings::Instance().ReleaseAll();
+  }
+};
+
+namespace {
+class BackendMmio : public MmioTarget {
+ public:
+  explicit BackendMmio(std::shared_ptr<BackendInstance> b) : b_(std::move(b)) {}
+  uint32_t Read(uint32_t region, uint64_t offset) override { return b_->backend->mmio_read(b_->dev, region, offset); }
+  void Write(uint32_t region, uint64_t offset, uint32_t value) override {
+    b_->backend->mmio_write(b_->dev, region, offset, value);
+  }
+
+ private:
+  std::shared_ptr<BackendInstance> b_;
+};
+Napi::FunctionReference* backend_ctor = nullptr;  // the JS thread's Backend class
+}  // namespace
+
 class Backend : public Napi::ObjectWrap<Backend> {
  public:
+  std::shared_ptr<MmioTarget> Mmio(Napi::Env env) {
+    if (!instance_) ThrowErrno(env, ENODEV, "backend destroyed");
+    return std::make_shared<BackendMmio>(instance_);
+  }
+
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Backend",
                        {InstanceMethod("mmioRead", &Backend::MmioRead), InstanceMethod("mmioWrite", &Backend::MmioWrite),
@@ -109,30 +151,30 @@ class Backend : public Napi::ObjectWrap<Backend> {
     else if (kind == "lib") backend_ = LoadLibraryBackend(env, info[1].As<Napi::String>(), &lib_);
     else ThrowErrno(env, EINVAL, "unknown backend kind '" + kind + "'");
 
-    host_ = new BackendHost(env, info[3].As<Napi::Function>());
+    BackendHost* host = new BackendHost(env, info[3].As<Napi::Function>());
     uint32_t model = opts.Has("memoryModel") ? opts.Get("memoryModel").As<Napi::Number>().Uint32Value() : uint32_t(AGFX_MEMORY_TASKS);
     agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model,
                            opts.Get("displayPorts").As<Napi::Number>().Uint32Value()};
     char err[256] = {0};
-    dev_ = backend_->create(&cfg, host_->ops(), err, sizeof err);
-    if (!dev_) {
-      host_->Release();
-      host_ = nullptr;
+    agfx_device* dev = backend_->create(&cfg, host->ops(), err, sizeof err);
+    if (!dev) {
+      host->Release();
       ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' failed to start: " + err);
     }
+    instance_ = std::make_shared<BackendInstance>();
+    instance_->backend = backend_;
+    instance_->dev = dev_ = dev;
+    instance_->host = host;
   }
 
   ~Backend() override { Teardown(); }
 
  private:
+  // Drops JS's share: the device is destroyed now, or by the data-plane
+  // thread still using it once it lets go.
   void Teardown() {
-    if (dev_) backend_->destroy(dev_);  // joins the backend's threads
     dev_ = nullptr;
-    if (host_) host_->Release();  // only now: no thread can post events any more
-    host_ = nullptr;
-    // Tasks and IOSFC references the backend leaked die with it.
-    TaskMemory::Instance().DestroyAll();
-    IosfcMappings::Instance().ReleaseAll();
+    instance_.reset();
   }
 
   agfx_device* Live(Napi::Env env) {
@@ -319,8 +361,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   }
 
   const agfx_backend* backend_ = nullptr;
-  agfx_device* dev_ = nullptr;
-  BackendHost* host_ = nullptr;
+  agfx_device* dev_ = nullptr;  // instance_->dev while JS holds it
+  std::shared_ptr<BackendInstance> instance_;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
 };
 
@@ -349,8 +391,16 @@ Napi::Value PvgWriteOptionRom(const Napi::CallbackInfo& info) {
 }
 #endif
 
+std::shared_ptr<MmioTarget> BackendMmioTarget(Napi::Env env, Napi::Value v) {
+  if (!backend_ctor || !v.IsObject() || !v.As<Napi::Object>().InstanceOf(backend_ctor->Value()))
+    ThrowErrno(env, EINVAL, "not a Backend");
+  return Backend::Unwrap(v.As<Napi::Object>())->Mmio(env);
+}
+
 void InitBackend(Napi::Env env, Napi::Object exports) {
-  exports.Set("Backend", Backend::Init(env));
+  Napi::Function ctor = Backend::Init(env);
+  backend_ctor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  exports.Set("Backend", ctor);
 #ifdef __APPLE__
   exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
 #endif

@@ -73,7 +73,7 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
         vectors: ctx.device.interrupts.stats(),
         displays: ctx.displays.list().map(displayInfo),
         viewers: ctx.viewers(),
-        latency: [...ctx.server.latency].map(([name, h]) => ({ name, boundsUs: [...h.boundsUs], counts: h.counts, total: h.total })),
+        latency: ctx.server.latencySnapshot(),
         logLevel: ctx.logs.level,
       },
     };
