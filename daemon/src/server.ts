@@ -86,6 +86,11 @@ export class VfioUserServer {
     return [...out.values()];
   }
 
+  /** The current client's data plane: messages answered natively and handed to the session, output waiting. */
+  dataPlaneStats(): ReturnType<NativeDataPlane['stats']> | null {
+    return this.active?.dataPlane.stats() ?? null;
+  }
+
   /** The log level changed: trace-level MMIO logging follows it. */
   refreshTracing(): void {
     this.active?.dataPlane.setTracing(this.log.isLevelEnabled('trace'));

@@ -64,6 +64,7 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
         uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
         clientConnected: ctx.server.connected,
         clientsServed: ctx.server.clientsServed,
+        dataPlane: ctx.server.dataPlaneStats() ?? undefined,
         negotiated: neg
           ? { maxMsgFds: neg.maxMsgFds, maxDataXferSize: neg.maxDataXferSize, maxDmaMaps: neg.maxDmaMaps, pgsizes: neg.pgsizes, writeMultiple: !!neg.writeMultiple }
           : undefined,

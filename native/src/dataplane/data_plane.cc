@@ -340,17 +340,19 @@ bool DataPlane::ReadOnce(std::string* reason, bool* ended) {
       }
     }
   }
-  if (n < 0) {
+  if (n < 0 && errno != ECONNRESET) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
     *reason = std::string("recvmsg: ") + std::strerror(errno);
     return false;
   }
-  if (msg.msg_flags & MSG_CTRUNC) {
+  if (n > 0 && (msg.msg_flags & MSG_CTRUNC)) {
     CloseAll(fds);
     *reason = "peer sent more file descriptors than fit the control buffer (MSG_CTRUNC)";
     return false;
   }
-  if (n == 0) {
+  // End of stream. ECONNRESET is a peer that closed with our reply unread in
+  // its socket: as much a departure as EOF.
+  if (n <= 0) {
     CloseAll(fds);
     size_t partial = framer_.buffered();
     if (partial > 0)
