@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // apple-gfxd: QEMU's apple-gfx display device, out of process, over vfio-user.
 import { unlinkSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defaultServerLimits } from '../../protocol/src/index.js';
 import { checkBackend } from './backends.js';
 import { capabilities } from './capabilities.js';
@@ -38,6 +39,7 @@ function parseOrExit(argv: string[]): Config {
 }
 
 const VERSION = '0.1.0';
+const LOOP_DELAY_RESOLUTION_MS = 20;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));
@@ -105,6 +107,10 @@ async function main(): Promise<void> {
   }
   // Where a person looks: printed once, on stderr with the logs (it may carry the token).
   if (viewers.webUrl) process.stderr.write(`apple-gfxd: browser viewer at ${viewers.webUrl}\n`);
+  // The JS thread's responsiveness, for `ctl status`: sampled every 20 ms
+  // (a timer of its own, 50 wake-ups a second).
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loopDelay.enable();
   let control: ControlServer | null = null;
   if (cfg.control) {
     control = new ControlServer(
@@ -114,6 +120,7 @@ async function main(): Promise<void> {
         backendName: backend.name,
         memoryModel: cfg.memoryModel,
         startedAt: Date.now(),
+        eventLoopDelay: { histogram: loopDelay, resolutionMs: LOOP_DELAY_RESOLUTION_MS },
         server,
         device,
         displays: displays!,

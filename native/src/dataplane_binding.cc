@@ -145,6 +145,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
     opts.max_fds = o.Get("maxFds").As<Napi::Number>().Uint32Value();
     if (o.Has("maxQueuedBytes")) opts.max_queued_bytes = o.Get("maxQueuedBytes").As<Napi::Number>().Uint32Value();
     if (o.Has("maxEvents")) opts.max_events = o.Get("maxEvents").As<Napi::Number>().Uint32Value();
+    if (o.Has("sliceUs")) opts.slice_ns = uint64_t(o.Get("sliceUs").As<Napi::Number>().Uint32Value()) * 1000;
     if (opts.max_message_size < wire::kHeaderSize) ThrowErrno(env, EINVAL, "maxMessageSize");
 
     // Kept referenced: the data plane keeps the loop alive while a client is
@@ -290,6 +291,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
     o.Set("fdsIn", double(c.fds_in));
     o.Set("queuedBytes", double(c.queued_bytes));
     o.Set("eventsDropped", double(c.events_dropped));
+    o.Set("shortSlice", c.short_slice);
     return o;
   }
 

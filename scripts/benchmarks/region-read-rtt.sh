@@ -10,7 +10,7 @@ work="$(mktemp -d)"
 daemon_pid=""
 cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-gcc -O2 -o "$work/rtt-client" scripts/bench-src/rtt-client.c
+gcc -O2 -o "$work/rtt-client" scripts/bench-src/rtt-client.c -lpthread
 gcc -O2 -o "$work/echo-server" scripts/bench-src/echo-server.c
 
 wait_for_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }

@@ -51,6 +51,12 @@ function needDisplay(ctx: DaemonContext, port: number): DisplaySource {
   return d;
 }
 
+/** How late the JS thread's sampling timer ran: p50, p99 and max of (interval - resolution), in ms. */
+function loopLateness(d: NonNullable<DaemonContext['eventLoopDelay']>): Obj {
+  const late = (ns: number): number => Math.max(0, ns / 1e6 - d.resolutionMs);
+  return { p50Ms: late(d.histogram.percentile(50)), p99Ms: late(d.histogram.percentile(99)), maxMs: late(d.histogram.max), samples: d.histogram.count };
+}
+
 export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => Obj | Promise<Obj>> = {
   status(ctx) {
     const neg = ctx.server.negotiated;
@@ -76,6 +82,7 @@ export const controlHandlers: Record<string, (ctx: DaemonContext, body: Obj) => 
         viewers: ctx.viewers(),
         latency: ctx.server.latencySnapshot(),
         logLevel: ctx.logs.level,
+        eventLoopDelay: ctx.eventLoopDelay ? loopLateness(ctx.eventLoopDelay) : undefined,
       },
     };
   },

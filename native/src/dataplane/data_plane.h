@@ -64,6 +64,9 @@ struct DataPlaneOptions {
   size_t max_queued_bytes = 64 * 1024;
   // Log events waiting for JS; beyond this they are counted and dropped.
   size_t max_events = 1024;
+  // The scheduler time slice the thread asks for (0: the default); see
+  // AskForShortSlice().
+  uint64_t slice_ns = 100 * 1000;
 };
 
 class DataPlane : private EventSink {
@@ -99,6 +102,7 @@ class DataPlane : private EventSink {
 
   struct Counters {
     uint64_t messages = 0, native = 0, handed = 0, errors = 0, fds_in = 0, queued_bytes = 0, events_dropped = 0;
+    bool short_slice = false;  // the scheduler granted the short time slice
   };
   Counters counters() const;
 
@@ -114,6 +118,7 @@ class DataPlane : private EventSink {
 
   // ---- data-plane thread ----
   static void Main(std::shared_ptr<DataPlane> self);
+  static bool AskForShortSlice(uint64_t slice_ns);
   std::string Run();
   bool ServeBuffered(std::string* reason);
   void ServeNative(const Framer::Message& m);
@@ -152,6 +157,7 @@ class DataPlane : private EventSink {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> tracing_{false};
+  std::atomic<bool> short_slice_{false};
   std::atomic<uint32_t> max_data_xfer_{0};  // 0: not negotiated
 
   // JS -> thread hand-back (mu_).
