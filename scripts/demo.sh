@@ -17,9 +17,9 @@ step "2/5 build (native addon + TypeScript)"
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build >/dev/null
 step "3/5 QEMU 11.1 rig (first run ~1 min, then cached)"
-bash scripts/rig/setup.sh
+bash scripts/rig/setup.sh aarch64 # the demo boots the arm64 guest
 step "4/5 guest demo program (aarch64 cross compiler from Debian)"
-bash scripts/rig/build-guest-programs.sh
+bash scripts/rig/build-guest-programs.sh aarch64
 program="${APPLE_GFXD_CACHE:-/var/cache/apple-gfxd}/guest/bin/soft-driver"
 
 work=$(mktemp -d)

@@ -170,10 +170,16 @@ export interface NativeAddon {
   closeFd(fd: number): void;
 
   gmMap(gpa: bigint, size: bigint, fd: number, fdOffset: bigint, writable: boolean): void;
-  /** Returns how many task aliases of the range were cut. */
-  gmUnmap(gpa: bigint, size: bigint): number;
+  /** Records a range mapped without an fd: never reachable, but it takes part in overlap checks. */
+  gmMapUnreachable(gpa: bigint, size: bigint): void;
+  /** Removes either kind of range (exact gpa and size). */
+  gmUnmap(gpa: bigint, size: bigint): { taskAliasesCut: number; reachable: boolean; refusedUses: number };
+  /** Removes every range of both kinds; returns how many. */
   gmUnmapAll(): number;
+  /** The reachable (fd-backed) regions. */
   gmList(): NativeGuestRegion[];
+  /** The ranges mapped without an fd, with how many backend uses of each were refused. */
+  gmListUnreachable(): { gpa: bigint; size: bigint; refusedUses: number }[];
   gmRead(gpa: bigint, len: number): Buffer;
   gmWrite(gpa: bigint, data: Buffer): void;
 

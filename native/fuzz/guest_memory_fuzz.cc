@@ -5,8 +5,11 @@
 // Random map / unmap / read / write / find / task map / task unmap / IOSFC
 // map / unmap sequences run against a shadow model:
 //  - Map succeeds exactly when the range is page aligned, non-empty, does
-//    not wrap, lies inside the file and overlaps no region; Unmap exactly
-//    when it names a region;
+//    not wrap, lies inside the file and overlaps no region of either kind;
+//    MapUnreachable (a DMA_MAP without an fd) likewise, minus the file;
+//    Unmap exactly when it names a region of either kind;
+//  - a failed Read is reported by NoteUnreachable exactly when it touches a
+//    range mapped without an fd, and only the first time per range;
 //  - Read/Write/Find succeed exactly when the range lies inside one region
 //    (Write: a writable one) and see the file's bytes;
 //  - a task page reads (never faulting, process_vm_readv) the file bytes it
@@ -89,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CHECK(::ftruncate(memfd, kFilePages * kPage) == 0);
   std::vector<uint8_t> file(kFilePages * kPage, 0);  // shadow of the memfd
   std::map<uint64_t, MRegion> regions;                // shadow of the table
+  std::map<uint64_t, std::pair<uint64_t, bool>> unreach;  // gpa -> size, reported yet
   std::vector<int> taken_fds;                         // fds the table owns
 
   struct MTask {
@@ -124,19 +128,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         bool writable = in.ConsumeBool();
         int fd = ::fcntl(memfd, F_DUPFD_CLOEXEC, 0);
         CHECK(fd >= 0);
+        bool with_fd = in.ConsumeIntegralInRange<int>(0, 3) != 0;
+        if (!with_fd) off = 0;
         int expect = 0;
         if (len == 0 || (gpa | len | off) % kPage) expect = EINVAL;
         else if (gpa + len < gpa || off + len < off) expect = EINVAL;
-        else if (off + len > file.size()) expect = EINVAL;
-        else
+        else if (with_fd && off + len > file.size()) expect = EINVAL;
+        else {
           for (auto& [g, r] : regions)
             if (g < gpa + len && gpa < g + r.size) expect = EEXIST;
-        int err = gm.Map(gpa, len, fd, off, writable);
+          for (auto& [g, u] : unreach)
+            if (g < gpa + len && gpa < g + u.first) expect = EEXIST;
+        }
+        int err = with_fd ? gm.Map(gpa, len, fd, off, writable) : gm.MapUnreachable(gpa, len);
         CHECK(err == expect);
-        if (err == 0) {
+        if (err == 0 && with_fd) {
           regions[gpa] = MRegion{len, off, writable};
           taken_fds.push_back(fd);
         } else {
+          if (err == 0) unreach[gpa] = {len, false};
           ::close(fd);
         }
         break;
@@ -151,6 +161,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else {
           gpa = PickAddr(in, kGpaPages);
           len = PickLen(in, kFilePages);
+        }
+        auto u = unreach.find(gpa);
+        if (u != unreach.end()) {  // a range without an fd: nothing reached it
+          bool exact = u->second.first == len;
+          CHECK((gm.Unmap(gpa, len) == 0) == exact);
+          if (exact) unreach.erase(u);
+          break;
         }
         auto it = regions.find(gpa);
         bool expect = it != regions.end() && it->second.size == len;
@@ -175,6 +192,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CHECK(ok == (r != nullptr));
         RegionRef found = gm.Find(gpa, len);
         CHECK((found != nullptr) == (r != nullptr));
+        if (!ok) {  // named when it touches a range mapped without an fd, once per range
+          uint64_t end = gpa + (len ? len : 1);
+          if (end < gpa) end = UINT64_MAX;
+          decltype(unreach)::iterator hit = unreach.end();
+          for (auto it = unreach.begin(); it != unreach.end() && hit == unreach.end(); ++it)
+            if (it->first < end && gpa < it->first + it->second.first) hit = it;
+          UnreachableHit h;
+          CHECK(gm.NoteUnreachable(gpa, len, &h) == (hit != unreach.end()));
+          if (hit != unreach.end()) {
+            CHECK(h.gpa == hit->first && h.size == hit->second.first && h.first == !hit->second.second);
+            hit->second.second = true;
+          }
+        }
         if (r) {
           CHECK(found->gpa == r->first && found->size == r->second.size);
           uint64_t foff = r->second.fd_off + (gpa - r->first);
@@ -285,8 +315,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Teardown as on disconnect: everything goes, every fd the table took closes.
   for (auto& m : iosfc) CHECK(io.Unmap(m.host));
   CHECK(io.Live() == 0);
-  CHECK(gm.UnmapAll() == regions.size());
+  CHECK(gm.UnmapAll() == regions.size() + unreach.size());
   CHECK(gm.Snapshot().empty());
+  CHECK(gm.UnreachableSnapshot().empty());
   for (auto& t : tasks) {
     std::vector<uint8_t> page(kPage);
     for (size_t p = 0; p < kTaskPages; ++p) CHECK(!SafeRead(t.base + p * kPage, page.data(), kPage));

@@ -41,13 +41,8 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   if (static_cast<uint64_t>(st.st_size) < fd_offset + size) return EINVAL;
 
   std::unique_lock lock(mu_);
-  if (regions_.size() >= kMaxRegions) return ENOSPC;
-  auto next = regions_.lower_bound(gpa);
-  if (next != regions_.end() && next->first < gpa + size) return EEXIST;
-  if (next != regions_.begin()) {
-    auto prev = std::prev(next);
-    if (prev->first + prev->second->size > gpa) return EEXIST;
-  }
+  if (regions_.size() + unreachable_.size() >= kMaxRegions) return ENOSPC;
+  if (OverlapsLocked(gpa, size)) return EEXIST;
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* host = ::mmap(nullptr, size, prot, MAP_SHARED, fd, static_cast<off_t>(fd_offset));
   if (host == MAP_FAILED) return errno;
@@ -55,11 +50,64 @@ int GuestMemory::Map(uint64_t gpa, uint64_t size, int fd, uint64_t fd_offset, bo
   return 0;
 }
 
-int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated) {
+// Whether [gpa, gpa+size) meets any range of either kind (size > 0, no wrap).
+bool GuestMemory::OverlapsLocked(uint64_t gpa, uint64_t size) const {
+  auto meets = [&](const auto& table, auto size_of) {
+    auto next = table.lower_bound(gpa);
+    if (next != table.end() && next->first < gpa + size) return true;
+    if (next == table.begin()) return false;
+    auto prev = std::prev(next);
+    return prev->first + size_of(prev->second) > gpa;
+  };
+  return meets(regions_, [](const RegionRef& r) { return r->size; }) ||
+         meets(unreachable_, [](const UnreachableRange& r) { return r.size; });
+}
+
+int GuestMemory::MapUnreachable(uint64_t gpa, uint64_t size) {
+  if (size == 0 || (gpa | size) % kPage != 0 || gpa + size < gpa) return EINVAL;
+  std::unique_lock lock(mu_);
+  if (regions_.size() + unreachable_.size() >= kMaxRegions) return ENOSPC;
+  if (OverlapsLocked(gpa, size)) return EEXIST;
+  unreachable_.try_emplace(gpa, size);
+  return 0;
+}
+
+bool GuestMemory::NoteUnreachable(uint64_t gpa, uint64_t len, UnreachableHit* hit) const {
+  uint64_t end = gpa + std::max<uint64_t>(len, 1);
+  if (end < gpa) end = UINT64_MAX;
+  std::shared_lock lock(mu_);
+  auto it = unreachable_.upper_bound(gpa);
+  if (it != unreachable_.begin() && std::prev(it)->first + std::prev(it)->second.size > gpa) --it;
+  if (it == unreachable_.end() || it->first >= end) return false;
+  hit->gpa = it->first;
+  hit->size = it->second.size;
+  hit->first = it->second.refused.fetch_add(1, std::memory_order_relaxed) == 0;
+  return true;
+}
+
+std::vector<std::array<uint64_t, 3>> GuestMemory::UnreachableSnapshot() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::array<uint64_t, 3>> out;
+  for (auto& [gpa, r] : unreachable_) out.push_back({gpa, r.size, r.refused.load(std::memory_order_relaxed)});
+  return out;
+}
+
+int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated, uint64_t* refused, bool* reachable) {
+  if (invalidated) *invalidated = 0;
+  if (refused) *refused = 0;
   {
     std::unique_lock lock(mu_);
     auto it = regions_.find(gpa);
-    if (it == regions_.end() || it->second->size != size) return ENOENT;
+    if (it == regions_.end() || it->second->size != size) {
+      // Not a reachable region: maybe one QEMU mapped without an fd.
+      auto u = unreachable_.find(gpa);
+      if (u == unreachable_.end() || u->second.size != size) return ENOENT;
+      if (refused) *refused = u->second.refused.load(std::memory_order_relaxed);
+      if (reachable) *reachable = false;
+      unreachable_.erase(u);
+      return 0;  // nothing ever reached it: no task alias to cut
+    }
+    if (reachable) *reachable = true;
     regions_.erase(it);  // the mmap goes when the last IOSFC reference does
   }
   // Task aliases of this memory hold the file; stop the device from using it.
@@ -70,12 +118,15 @@ int GuestMemory::Unmap(uint64_t gpa, uint64_t size, size_t* invalidated) {
 
 size_t GuestMemory::UnmapAll() {
   std::map<uint64_t, RegionRef> old;
+  size_t unreachable = 0;
   {
     std::unique_lock lock(mu_);
     old.swap(regions_);
+    unreachable = unreachable_.size();
+    unreachable_.clear();
   }
   for (auto& [gpa, r] : old) TaskMemory::Instance().InvalidateGuestRange(gpa, r->size);
-  return old.size();
+  return old.size() + unreachable;
 }
 
 RegionRef GuestMemory::Find(uint64_t gpa, uint64_t len) const {
@@ -146,12 +197,40 @@ Napi::Value GmMap(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Returns the number of task aliases that had to be cut.
+// gmMapUnreachable(gpa, size): a range mapped without an fd.
+Napi::Value GmMapUnreachable(const Napi::CallbackInfo& info) {
+  int err = GuestMemory::Instance().MapUnreachable(U64(info[0]), U64(info[1]));
+  if (err) ThrowErrno(info.Env(), err, "guest memory map (no fd)");
+  return info.Env().Undefined();
+}
+
+// Returns {taskAliasesCut, reachable, refusedUses}.
 Napi::Value GmUnmap(const Napi::CallbackInfo& info) {
   size_t invalidated = 0;
-  int err = GuestMemory::Instance().Unmap(U64(info[0]), U64(info[1]), &invalidated);
+  uint64_t refused = 0;
+  bool reachable = true;
+  int err = GuestMemory::Instance().Unmap(U64(info[0]), U64(info[1]), &invalidated, &refused, &reachable);
   if (err) ThrowErrno(info.Env(), err, "guest memory unmap");
-  return Napi::Number::New(info.Env(), double(invalidated));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("taskAliasesCut", double(invalidated));
+  o.Set("reachable", reachable);
+  o.Set("refusedUses", double(refused));
+  return o;
+}
+
+// [{gpa, size, refusedUses}] of the ranges mapped without an fd.
+Napi::Value GmListUnreachable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto ranges = GuestMemory::Instance().UnreachableSnapshot();
+  Napi::Array out = Napi::Array::New(env, ranges.size());
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("gpa", Napi::BigInt::New(env, ranges[i][0]));
+    o.Set("size", Napi::BigInt::New(env, ranges[i][1]));
+    o.Set("refusedUses", double(ranges[i][2]));
+    out.Set(i, o);
+  }
+  return out;
 }
 
 Napi::Value GmUnmapAll(const Napi::CallbackInfo& info) {
@@ -193,7 +272,9 @@ Napi::Value GmWrite(const Napi::CallbackInfo& info) {
 
 void InitGuestMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("gmMap", Napi::Function::New(env, GmMap));
+  exports.Set("gmMapUnreachable", Napi::Function::New(env, GmMapUnreachable));
   exports.Set("gmUnmap", Napi::Function::New(env, GmUnmap));
+  exports.Set("gmListUnreachable", Napi::Function::New(env, GmListUnreachable));
   exports.Set("gmUnmapAll", Napi::Function::New(env, GmUnmapAll));
   exports.Set("gmList", Napi::Function::New(env, GmList));
   exports.Set("gmRead", Napi::Function::New(env, GmRead));

@@ -1,33 +1,38 @@
 #!/usr/bin/env bash
-# Compile the guest-side test programs (test/guest/*.c) into static arm64
-# binaries in $RIG_CACHE/guest/bin/, for run-guest.sh --program.
+# Compile the guest-side test programs (test/guest/*.c) into static binaries
+# for each guest architecture, in <guest dir>/bin/ (lib.sh: rig_guest_dir;
+# $RIG_CACHE/guest/bin for aarch64, $RIG_CACHE/guest-x86_64/bin for x86_64),
+# for run-guest.sh --program.
 #
-#   build-guest-programs.sh [--force]
+#   build-guest-programs.sh [--force] [ARCH...]   (default: every architecture)
 #
-# Installs the Debian cross compiler (gcc-aarch64-linux-gnu,
-# libc6-dev-arm64-cross) on the host when it is missing (needs root and the
-# archive). A program is rebuilt only when its source (or this script) is
-# newer than its binary, or with --force.
+# aarch64 uses the Debian cross compiler (gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross), x86_64 the host's gcc (libc6-dev); either is
+# installed on the host when missing (needs root and the archive). A program
+# is rebuilt only when its source (or this script) is newer than its binary,
+# or with --force.
 #
-# Exit status: 0 when every program is built; 77 (RIG UNAVAILABLE) when the
+# Exit status: 0 when every program is built; 77 (RIG UNAVAILABLE) when a
 # compiler is missing and cannot be installed; 1 on a compile error.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/rig/lib.sh
 . "$here/lib.sh"
 
-force=0
-case "${1:-}" in
-  --force) force=1 ;;
-  "") ;;
-  -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
-  *) echo "build-guest-programs.sh: unknown option $1" >&2; exit 2 ;;
-esac
+force=0 arches=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --force) force=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+    -*) echo "build-guest-programs.sh: unknown option $1" >&2; exit 2 ;;
+    *) rig_arch_check "$1"; arches+=("$1") ;;
+  esac
+  shift
+done
+[ "${#arches[@]}" -gt 0 ] || read -r -a arches <<<"$RIG_ARCHES"
 
-CC=aarch64-linux-gnu-gcc
 CFLAGS=(-std=c11 -static -O2 -Wall -Wextra)
 src_dir="$(cd "$here/../../test/guest" && pwd)"
-out_dir="$RIG_GUEST/bin"
 self="${BASH_SOURCE[0]}"
 
 shopt -s nullglob
@@ -37,48 +42,66 @@ if [ "${#sources[@]}" -eq 0 ]; then
   exit 0
 fi
 
-# A working cross compiler: compiler driver present and a static link works.
+# Compiler and the Debian packages that provide it, per architecture.
+arch_cc() { case "$1" in aarch64) echo aarch64-linux-gnu-gcc ;; x86_64) echo gcc ;; esac; }
+arch_cc_pkgs() { case "$1" in aarch64) echo gcc-aarch64-linux-gnu libc6-dev-arm64-cross ;; x86_64) echo gcc libc6-dev ;; esac; }
+
+# A working compiler for $2 ($1 the driver): present, and a static link works
+# and yields a binary of that architecture.
 cc_ok() {
-  command -v "$CC" >/dev/null 2>&1 || return 1
-  local t
+  local cc="$1" arch="$2" t ok=1
+  command -v "$cc" >/dev/null 2>&1 || return 1
   t=$(mktemp -d)
   printf 'int main(void){return 0;}\n' >"$t/t.c"
-  if "$CC" -static -o "$t/t" "$t/t.c" >/dev/null 2>&1; then rm -rf "$t"; return 0; fi
+  if "$cc" -static -o "$t/t" "$t/t.c" >/dev/null 2>&1; then
+    case "$arch:$(od -An -tx1 -j18 -N2 "$t/t" | tr -d ' ')" in # ELF e_machine
+      aarch64:b700 | x86_64:3e00) ok=0 ;;
+    esac
+  fi
   rm -rf "$t"
-  return 1
+  return "$ok"
 }
 
-if ! cc_ok; then
+ensure_cc() {
+  local arch="$1" cc pkgs
+  cc=$(arch_cc "$arch")
+  cc_ok "$cc" "$arch" && return 0
+  read -r -a pkgs <<<"$(arch_cc_pkgs "$arch")"
   [ "$(id -u)" -eq 0 ] ||
-    rig_unavailable "no arm64 cross compiler ($CC) and not root to install it" \
-      "Install gcc-aarch64-linux-gnu and libc6-dev-arm64-cross, or run this script as root."
+    rig_unavailable "no working $arch compiler ($cc) and not root to install it" \
+      "Install ${pkgs[*]}, or run this script as root."
   command -v apt-get >/dev/null 2>&1 ||
-    rig_unavailable "no arm64 cross compiler ($CC) and no apt-get to install it"
+    rig_unavailable "no working $arch compiler ($cc) and no apt-get to install it"
   rig_lock
-  if ! cc_ok; then
+  if ! cc_ok "$cc" "$arch"; then
     # rig_ensure_host_pkgs exits 77 itself when the archive is unreachable.
-    rig_ensure_host_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    cc_ok || rig_unavailable "$CC still cannot link a static program after installing it" \
+    rig_ensure_host_pkgs "${pkgs[@]}"
+    cc_ok "$cc" "$arch" || rig_unavailable "$cc still cannot link a static $arch program after installing ${pkgs[*]}" \
       "see $RIG_LOGS/host-apt.log"
   fi
-fi
+}
 
-mkdir -p "$out_dir"
-built=0 fresh=0
-for src in "${sources[@]}"; do
-  name="$(basename "$src" .c)"
-  bin="$out_dir/$name"
-  if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$self" ]; then
-    fresh=$((fresh + 1))
-    continue
-  fi
-  rig_log "compiling $src -> $bin"
-  tmpbin="$bin.tmp.$$"
-  if ! "$CC" "${CFLAGS[@]}" -o "$tmpbin" "$src" -lm; then
-    rm -f "$tmpbin"
-    rig_die "compiling $src failed"
-  fi
-  mv -f "$tmpbin" "$bin"
-  built=$((built + 1))
+for arch in "${arches[@]}"; do
+  ensure_cc "$arch"
+  cc=$(arch_cc "$arch")
+  out_dir="$(rig_guest_dir "$arch")/bin"
+  mkdir -p "$out_dir"
+  built=0 fresh=0
+  for src in "${sources[@]}"; do
+    name="$(basename "$src" .c)"
+    bin="$out_dir/$name"
+    if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$self" ]; then
+      fresh=$((fresh + 1))
+      continue
+    fi
+    rig_log "compiling $src -> $bin ($arch)"
+    tmpbin="$bin.tmp.$$"
+    if ! "$cc" "${CFLAGS[@]}" -o "$tmpbin" "$src" -lm; then
+      rm -f "$tmpbin"
+      rig_die "compiling $src for $arch failed"
+    fi
+    mv -f "$tmpbin" "$bin"
+    built=$((built + 1))
+  done
+  rig_log "$arch guest programs in $out_dir: $built built, $fresh up to date"
 done
-rig_log "guest programs in $out_dir: $built built, $fresh up to date"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Build the arm64 guest: $RIG_GUEST/vmlinuz (Debian trixie kernel) and
-# $RIG_GUEST/base.cpio.gz (busybox initramfs with the /init contract below).
-# Packages are fetched with a scratch apt configuration; the host's dpkg
-# database is never touched. Idempotent (stamp with versions + recipe hash).
+# Build a guest for ARCH (aarch64, the default, or x86_64): the Debian trixie
+# kernel as $GUEST/vmlinuz and a busybox initramfs with the /init contract
+# below as $GUEST/base.cpio.gz, where $GUEST is $RIG_CACHE/guest (aarch64) or
+# $RIG_CACHE/guest-x86_64. Packages are fetched with a scratch apt
+# configuration; the host's dpkg database is never touched. Idempotent (stamp
+# with versions + recipe hash).
+#
+#   build-guest.sh [ARCH]
 #
 # /init contract (qemu-rig.md §5), read by scripts/rig/run-guest.sh:
 #   prints "RIG-INIT: reached /init uptime=<s>", loads the bundled modules
@@ -10,12 +14,16 @@
 #   "<module>.<param>=<value>" are passed to insmod; rig.modules=0 skips them),
 #   runs rig.script=PATH (default /test.sh) with "RIG-TEST-BEGIN: <path>" and
 #   "RIG-TEST-EXIT: <rc>", then an interactive shell if rig.shell=1, then
-#   "poweroff -f".
+#   "poweroff -f". The console is the kernel's (console= on its command line).
 set -euo pipefail
 # shellcheck source=scripts/rig/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-APTDIR="$RIG_CACHE/apt-arm64"
+ARCH="${1:-aarch64}"
+rig_arch_check "$ARCH"
+DEBARCH=$(rig_deb_arch "$ARCH")
+GUEST=$(rig_guest_dir "$ARCH")
+APTDIR="$RIG_CACHE/apt-$DEBARCH"
 DEBS="$RIG_CACHE/guest-debs"
 # Modules in load-request order; dependencies are added automatically.
 MODULES=(uio uio_pci_generic vfio vfio_iommu_type1 vfio_pci_core vfio_pci)
@@ -26,8 +34,8 @@ apt_opts=(
   -o "Dir::State::Lists=$APTDIR/lists"
   -o "Dir::Cache=$APTDIR/cache"
   -o "Dir::State::status=$APTDIR/status"
-  -o APT::Architecture=arm64
-  -o APT::Architectures=arm64
+  -o "APT::Architecture=$DEBARCH"
+  -o "APT::Architectures=$DEBARCH"
   -o APT::Sandbox::User=root
 )
 
@@ -37,12 +45,12 @@ scratch_apt_update() {
   : >"$APTDIR/status"
   [ -r /usr/share/keyrings/debian-archive-keyring.gpg ] &&
     signed=" signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
-  echo "deb [arch=arm64$signed] $archive $RIG_SUITE main" >"$APTDIR/sources.list"
-  rig_log "apt-get update (scratch config, arm64 $RIG_SUITE)... log: $RIG_LOGS/guest-apt.log"
-  if ! apt-get "${apt_opts[@]}" update >"$RIG_LOGS/guest-apt.log" 2>&1; then
-    rig_log_is_network_error "$RIG_LOGS/guest-apt.log" &&
-      rig_unavailable "scratch apt-get update failed: archive unreachable" "log: $RIG_LOGS/guest-apt.log"
-    rig_die "scratch apt-get update failed; see $RIG_LOGS/guest-apt.log"
+  echo "deb [arch=$DEBARCH$signed] $archive $RIG_SUITE main" >"$APTDIR/sources.list"
+  rig_log "apt-get update (scratch config, $DEBARCH $RIG_SUITE)... log: $APTLOG"
+  if ! apt-get "${apt_opts[@]}" update >"$APTLOG" 2>&1; then
+    rig_log_is_network_error "$APTLOG" &&
+      rig_unavailable "scratch apt-get update failed: archive unreachable" "log: $APTLOG"
+    rig_die "scratch apt-get update failed; see $APTLOG"
   fi
 }
 
@@ -50,13 +58,13 @@ candidate_version() {
   apt-cache "${apt_opts[@]}" show --no-all-versions "$1" | awk '$1 == "Version:" { print $2; exit }'
 }
 
-# Prints the path of an arm64 .deb of package $1 in $DEBS, downloading it
+# Prints the path of a $DEBARCH .deb of package $1 in $DEBS, downloading it
 # unless the candidate version is already there.
 fetch_deb() {
   local pkg="$1" want f
   want=$(candidate_version "$pkg")
-  [ -n "$want" ] || rig_die "package $pkg not found in $RIG_SUITE (arm64)"
-  for f in "$DEBS/${pkg}"_*_arm64.deb; do
+  [ -n "$want" ] || rig_die "package $pkg not found in $RIG_SUITE ($DEBARCH)"
+  for f in "$DEBS/${pkg}"_*_"$DEBARCH".deb; do
     [ -e "$f" ] || continue
     if [ "$(dpkg-deb -f "$f" Version)" = "$want" ]; then
       echo "$f"
@@ -65,9 +73,9 @@ fetch_deb() {
     rm -f "$f"
   done
   rig_log "downloading $pkg $want"
-  (cd "$DEBS" && apt-get "${apt_opts[@]}" download "$pkg" >>"$RIG_LOGS/guest-apt.log" 2>&1) ||
-    rig_die "apt-get download $pkg failed; see $RIG_LOGS/guest-apt.log"
-  for f in "$DEBS/${pkg}"_*_arm64.deb; do
+  (cd "$DEBS" && apt-get "${apt_opts[@]}" download "$pkg" >>"$APTLOG" 2>&1) ||
+    rig_die "apt-get download $pkg failed; see $APTLOG"
+  for f in "$DEBS/${pkg}"_*_"$DEBARCH".deb; do
     [ -e "$f" ] && { echo "$f"; return 0; }
   done
   rig_die "downloaded $pkg but found no .deb in $DEBS"
@@ -193,17 +201,18 @@ INIT
   chmod 755 "$INITRD/init"
 }
 
-if rig_guest_ready; then
-  rig_log "guest ready ($RIG_GUEST)"
+if rig_guest_ready "$ARCH"; then
+  rig_log "$ARCH guest ready ($GUEST)"
   exit 0
 fi
 rig_require_root
 rig_lock
-if rig_guest_ready; then
-  rig_log "guest ready ($RIG_GUEST)"
+if rig_guest_ready "$ARCH"; then
+  rig_log "$ARCH guest ready ($GUEST)"
   exit 0
 fi
-mkdir -p "$RIG_LOGS" "$DEBS" "$RIG_GUEST"
+mkdir -p "$RIG_LOGS" "$DEBS" "$GUEST"
+APTLOG="$RIG_LOGS/guest-apt-$DEBARCH.log"
 rig_ensure_host_pkgs cpio xz-utils zstd gzip
 
 ARCHIVE=$(rig_archive_url) ||
@@ -212,13 +221,14 @@ rig_probe_archive "$ARCHIVE"
 start=$SECONDS
 scratch_apt_update "$ARCHIVE"
 
-kpkg="${RIG_GUEST_KERNEL:-}"
+kpkg=""
+[ "$ARCH" = aarch64 ] && kpkg="${RIG_GUEST_KERNEL:-}" # a pinned arm64 kernel package
 if [ -z "$kpkg" ]; then
-  kpkg=$(apt-cache "${apt_opts[@]}" depends linux-image-arm64 |
+  kpkg=$(apt-cache "${apt_opts[@]}" depends "linux-image-$DEBARCH" |
     awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
 fi
-[ -n "$kpkg" ] || rig_die "cannot resolve linux-image-arm64 to a versioned kernel package"
-rig_log "fetching $kpkg and busybox-static (arm64; ~90 MB unless already in $DEBS)..."
+[ -n "$kpkg" ] || rig_die "cannot resolve linux-image-$DEBARCH to a versioned kernel package"
+rig_log "fetching $kpkg and busybox-static ($DEBARCH; ~90 MB unless already in $DEBS)..."
 kdeb=$(fetch_deb "$kpkg")
 bdeb=$(fetch_deb busybox-static)
 
@@ -251,15 +261,15 @@ printf 'kernel=%s\nkernel_package=%s %s\nbusybox=%s\n' "$kver" "$kpkg" "$kdebver
   >"$INITRD/etc/rig-release"
 
 (cd "$INITRD" && find . -print0 | cpio --null -o -H newc --quiet -R 0:0 | gzip -9) \
-  >"$RIG_GUEST/base.cpio.gz.tmp"
-cp "$kimage" "$RIG_GUEST/vmlinuz.tmp"
-mv -f "$RIG_GUEST/base.cpio.gz.tmp" "$RIG_GUEST/base.cpio.gz"
-mv -f "$RIG_GUEST/vmlinuz.tmp" "$RIG_GUEST/vmlinuz"
+  >"$GUEST/base.cpio.gz.tmp"
+cp "$kimage" "$GUEST/vmlinuz.tmp"
+mv -f "$GUEST/base.cpio.gz.tmp" "$GUEST/base.cpio.gz"
+mv -f "$GUEST/vmlinuz.tmp" "$GUEST/vmlinuz"
 {
   echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "recipe=$(rig_guest_recipe)"
   cat "$INITRD/etc/rig-release"
   echo "modules=$(tr '\n' ' ' <"$INITRD/etc/rig-modules")"
-} >"$RIG_GUEST/guest.stamp"
-rig_log "guest ready in $((SECONDS - start)) s: kernel $kver, busybox $bbver," \
-  "initramfs $(du -h "$RIG_GUEST/base.cpio.gz" | cut -f1)"
+} >"$GUEST/guest.stamp"
+rig_log "$ARCH guest ready in $((SECONDS - start)) s: kernel $kver, busybox $bbver," \
+  "initramfs $(du -h "$GUEST/base.cpio.gz" | cut -f1)"

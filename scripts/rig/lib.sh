@@ -4,10 +4,16 @@
 # The rig keeps everything it builds in $RIG_CACHE, outside the repository, so
 # fresh clones (CI) on the same machine reuse it. Recipe: docs in
 # /work/shared/reference/qemu-rig.md (QEMU 11.1 from trixie-backports in a
-# debootstrapped trixie root, run through trixie's ld.so; arm64 guest).
+# debootstrapped trixie root, run through trixie's ld.so) and platforms.md
+# (x86_64 guests).
+#
+# Guest architectures, by their QEMU / uname names: aarch64 (arm64 `virt`,
+# the default everywhere) and x86_64 (`q35` with SeaBIOS). Both run under TCG:
+# nested KVM fails on the machines this runs on.
 
 RIG_CACHE="${APPLE_GFXD_CACHE:-/var/cache/apple-gfxd}"
 RIG_ROOT="$RIG_CACHE/qemu-root"
+RIG_ARCHES="aarch64 x86_64"
 RIG_QEMU="$RIG_CACHE/bin/qemu-system-aarch64"
 RIG_GUEST="$RIG_CACHE/guest"
 RIG_LOGS="$RIG_CACHE/logs"
@@ -112,17 +118,42 @@ rig_ensure_host_pkgs() {
   fi
 }
 
-# "stamp present + executable": the QEMU root and wrapper are ready.
-rig_qemu_ready() {
-  [ -s "$RIG_CACHE/qemu.stamp" ] && [ -x "$RIG_QEMU" ] &&
-    [ -x "$RIG_ROOT/usr/bin/qemu-system-aarch64" ]
+# Fails (status 2, with a message) unless $1 is a guest architecture we know.
+rig_arch_check() {
+  case " $RIG_ARCHES " in
+    *" $1 "*) return 0 ;;
+  esac
+  printf '[rig] ERROR: unknown guest architecture %s (known: %s)\n' "$1" "$RIG_ARCHES" >&2
+  exit 2
 }
 
-# Guest kernel + base initramfs are ready and built by the current recipe.
+# Per-architecture facts, one place each.
+rig_qemu_bin() { echo "$RIG_CACHE/bin/qemu-system-$1"; }          # the loader wrapper
+rig_guest_dir() {                                                  # kernel, initramfs, programs
+  if [ "$1" = aarch64 ]; then echo "$RIG_GUEST"; else echo "$RIG_CACHE/guest-$1"; fi
+}
+rig_deb_arch() { case "$1" in aarch64) echo arm64 ;; x86_64) echo amd64 ;; esac; }
+# Packages the QEMU root needs for this architecture (from trixie-backports).
+rig_qemu_pkgs() { case "$1" in aarch64) echo qemu-system-arm ;; x86_64) echo qemu-system-x86 seabios ;; esac; }
+
+# "stamp present + executable": the QEMU root and the wrapper for $1
+# (default aarch64) are ready.
+rig_qemu_ready() {
+  local arch="${1:-aarch64}"
+  [ -s "$RIG_CACHE/qemu.stamp" ] && [ -x "$(rig_qemu_bin "$arch")" ] &&
+    [ -x "$RIG_ROOT/usr/bin/qemu-system-$arch" ] || return 1
+  # q35 boots SeaBIOS; Debian's copy in usr/share/qemu is a symlink into it.
+  [ "$arch" != x86_64 ] || [ -s "$RIG_ROOT/usr/share/seabios/bios-256k.bin" ]
+}
+
+# Guest kernel + base initramfs for $1 (default aarch64) are ready and built
+# by the current recipe.
 rig_guest_ready() {
-  [ -s "$RIG_GUEST/vmlinuz" ] && [ -s "$RIG_GUEST/base.cpio.gz" ] &&
-    [ -s "$RIG_GUEST/guest.stamp" ] &&
-    grep -qx "recipe=$(rig_guest_recipe)" "$RIG_GUEST/guest.stamp"
+  local dir
+  dir=$(rig_guest_dir "${1:-aarch64}")
+  [ -s "$dir/vmlinuz" ] && [ -s "$dir/base.cpio.gz" ] &&
+    [ -s "$dir/guest.stamp" ] &&
+    grep -qx "recipe=$(rig_guest_recipe)" "$dir/guest.stamp"
 }
 
 # Recipe fingerprint of the guest build: rebuild when build-guest.sh changes.

@@ -1,39 +1,24 @@
 // End to end through the soft device's guest interface (docs/soft-device.md):
-// a static arm64 driver (test/guest/soft-driver.c) runs in the real QEMU 11.1
-// guest with no kernel driver, drives the command ring, tasks, displays,
-// cursor, IOSFC and resets, and prints what it expects; the daemon's log says
-// what the device saw. Each check compares the two sides.
+// a static driver (test/guest/soft-driver.c) runs in a real QEMU 11.1 guest
+// with no kernel driver, on arm64 `virt` and x86_64 `q35`, drives the command
+// ring, tasks, displays, cursor, IOSFC and resets, and prints what it expects;
+// the daemon's log says what the device saw. Each check compares the two
+// sides, and neither QEMU nor the daemon may report an error.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot, startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
-import { ensureRig, loudSkip } from '../support/rig.js';
+import { GUEST_ARCHES, assertNoErrors, ensureGuestPrograms, guestProgram, loudSkip, qemuStderrOf, type GuestArch } from '../support/rig.js';
 
 const DISPLAY = ['--display', '640x480@60,320x240@60'];
-const rigCache = process.env.APPLE_GFXD_CACHE ?? '/var/cache/apple-gfxd';
-const driverBin = join(rigCache, 'guest', 'bin', 'soft-driver');
-
-/** Compiles test/guest/*.c (installs the cross compiler if needed). */
-function buildGuestPrograms(): { ok: boolean; reason: string } {
-  const r = spawnSync('bash', [join(repoRoot, 'scripts/rig/build-guest-programs.sh')], {
-    encoding: 'utf8',
-    timeout: 15 * 60 * 1000,
-  });
-  const out = `${r.stdout}\n${r.stderr}`;
-  if (r.status === 0 && existsSync(driverBin)) return { ok: true, reason: '' };
-  if (r.status === 77) return { ok: false, reason: (out.match(/RIG UNAVAILABLE: .*/)?.[0] ?? 'cannot build guest programs').trim() };
-  throw new Error(`scripts/rig/build-guest-programs.sh failed (exit ${r.status}):\n${out.slice(-4000)}`);
-}
-
-const rig = ensureRig();
-const progs = rig.ok ? buildGuestPrograms() : rig;
-const skip = progs.ok ? false : loudSkip(progs.reason);
 
 interface SoftRun {
+  arch: GuestArch;
   status: number | null;
   output: string;
+  /** QEMU's own stderr lines (run-guest.sh marks them "QEMU-STDERR: "). */
+  qemuStderr: string[];
   /** Results of each step ("AGFX-RESULT" lines after "AGFX-STEP <step>: start"). */
   step: Map<string, Map<string, string>>;
   /** Results printed by soft-e2e.sh itself (status, failed_step...). */
@@ -47,12 +32,14 @@ interface SoftRun {
  * purpose: the daemon's debug log must keep draining while the guest runs
  * (a blocked stderr pipe would stall the device).
  */
-async function runSoft(d: RunningDaemon, steps: string, append = '', timeoutS = 150): Promise<SoftRun> {
+async function runSoft(d: RunningDaemon, arch: GuestArch, steps: string, append = '', timeoutS = 150): Promise<SoftRun> {
   const firstLog = d.logs.length;
+  const started = Date.now();
   const args = [
     join(repoRoot, 'scripts/rig/run-guest.sh'),
+    '--arch', arch,
     '--socket', d.socketPath,
-    '--program', driverBin,
+    '--program', guestProgram(arch, 'soft-driver'),
     '--test', join(repoRoot, 'test/guest/soft-e2e.sh'),
     '--timeout', String(timeoutS),
     '--append', `agfx.steps=${steps}${append ? ` ${append}` : ''}`,
@@ -87,7 +74,8 @@ async function runSoft(d: RunningDaemon, steps: string, append = '', timeoutS = 
     const m = line.match(/^AGFX-RESULT (\S+?)=(.*)$/);
     if (m) cur.set(m[1]!, m[2]!.trim());
   }
-  return { status, output, step, top, logs: d.logs.slice(firstLog) };
+  process.stdout.write(`# ${arch} soft-device boot (${steps}): ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return { arch, status, output, qemuStderr: qemuStderrOf(output), step, top, logs: d.logs.slice(firstLog) };
 }
 
 function ctx(run: SoftRun): string {
@@ -121,6 +109,32 @@ function expectStepPassed(run: SoftRun, steps: string[]): void {
   for (const s of steps) assert.equal(results(run, s).get(s), 'pass', `step ${s} verdict${ctx(run)}`);
   assert.equal(run.top.get('status'), 'pass', `soft-e2e.sh status${ctx(run)}`);
   assert.equal(run.status, 0, `guest exit status${ctx(run)}`);
+  assertNoErrors(run.qemuStderr, run.logs, ` (${run.arch})${ctx(run)}`);
+}
+
+/**
+ * The fdless step (q35 only: the std VGA's BAR0 is memory QEMU maps without
+ * an fd): every use refused with its documented status, and the daemon named
+ * the range in exactly one log line however many uses it refused.
+ */
+function expectFdlessResults(run: SoftRun, iosfc: boolean): void {
+  const r = expectResults(run, 'fdless', {
+    st_fdless_task_map: 'MAP_FAILED',
+    st_fdless_list: 'GUEST_MEMORY',
+    st_fdless_checksum: 'NOT_MAPPED',
+    fdless_ring_ready: '0',
+    fdless_fence_irqs: '2',
+    ...(iosfc ? { st_fdless_iosfc_map: 'MAP_FAILED' } : {}),
+  });
+  expectSame(run, 'fdless', 'completed_expected', 'completed');
+  expectSame(run, 'fdless', 'errors_expected', 'errors');
+  const range = `guest memory ${r.get('fdless_gpa')}+${r.get('fdless_size')} `;
+  const named = run.logs.filter((l) => l.msg === 'apple_gfx_guest_error' && String(l.what).includes(range));
+  assert.equal(named.length, 1, `one line names ${range}: ${JSON.stringify(named)}${ctx(run)}`);
+  assert.match(String(named[0]!.what), /without an fd/);
+  // QEMU sends no DMA_UNMAP at poweroff: the count shows when the client's memory is cleared.
+  const cleared = run.logs.filter((l) => l.msg === 'guest_memory_cleared');
+  assert.ok(cleared.length === 1 && num(cleared[0]!.refusedUses) >= (iosfc ? 9 : 8), `refused uses counted: ${JSON.stringify(cleared)}`);
 }
 
 function expectRingResults(run: SoftRun): void {
@@ -158,11 +172,17 @@ function expectRingResults(run: SoftRun): void {
   assert.ok(Number(results(run, 'ring').get('completed')) > 50, 'many commands completed');
 }
 
-describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
+for (const { arch, machine } of GUEST_ARCHES) {
+const progs = ensureGuestPrograms(arch);
+const skip = progs.ok ? false : loudSkip(`${arch}: ${progs.reason}`);
+/** q35 has a std VGA whose BAR QEMU maps without an fd: the fdless step runs there. */
+const fdless = machine === 'q35' ? ',fdless' : '';
+
+describe(`soft device: guest driver through real QEMU 11.1 [${arch} ${machine}]`, { skip }, () => {
   it('demo: bars scrolled by COPY_RECT and hinted presents end on exactly the frame the guest drew', async () => {
     const d = await startDaemon(['--display', '800x600@60,640x480@60']);
     try {
-      const run = await runSoft(d, 'demo', 'agfx.seed=4');
+      const run = await runSoft(d, arch, 'demo', 'agfx.seed=4');
       expectStepPassed(run, ['demo']);
       const r = results(run, 'demo');
       const frames = Number(r.get('demo_frames'));
@@ -181,9 +201,10 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
   it('command ring, tasks, checksums, fences, frames, cursor and reset', async () => {
     const d = await startDaemon(DISPLAY);
     try {
-      const run = await runSoft(d, 'ring,present,reset');
+      const run = await runSoft(d, arch, `ring,present${fdless},reset`);
       expectStepPassed(run, ['ring', 'present', 'reset']);
       expectRingResults(run);
+      if (fdless) expectFdlessResults(run, false);
 
       // present: frames as the daemon saw them
       const p = expectResults(run, 'present', {
@@ -284,8 +305,9 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
   it('--variant mmio: IOSFC maps guest memory as a live alias, one vector-1 interrupt per command; reset releases mappings', async () => {
     const d = await startDaemon(['--variant', 'mmio', ...DISPLAY]);
     try {
-      const run = await runSoft(d, 'iosfc,ring,reset', 'agfx.variant=mmio');
+      const run = await runSoft(d, arch, `iosfc,ring${fdless},reset`, 'agfx.variant=mmio');
       expectStepPassed(run, ['iosfc', 'ring', 'reset']);
+      if (fdless) expectFdlessResults(run, true);
       expectResults(run, 'reset', { after_reset_iosfc_mapped: '0', after_reset_fence_irqs: '3' });
       const r = expectResults(run, 'iosfc', {
         msix_vectors: '2',
@@ -312,7 +334,7 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
   it('survives hostile input: halted ring, invalid rings, 200 random commands; the next boot still works', async () => {
     const d = await startDaemon(DISPLAY);
     try {
-      const run = await runSoft(d, 'garbage');
+      const run = await runSoft(d, arch, 'garbage');
       expectStepPassed(run, ['garbage']);
       const g = expectResults(run, 'garbage', {
         bad_ring_outside_ram_ready: '0',
@@ -332,7 +354,7 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
       assert.ok(byMsg(run.logs, 'apple_gfx_guest_error').length >= 5, `hostile accesses logged as apple_gfx_guest_error${ctx(run)}`);
       assert.ok(d.alive(), `daemon alive after hostile input; stderr tail:\n${d.stderrText().slice(-3000)}`);
 
-      const again = await runSoft(d, 'ring');
+      const again = await runSoft(d, arch, 'ring');
       expectStepPassed(again, ['ring']);
       expectRingResults(again);
       assert.ok(d.alive(), 'daemon alive after the second boot');
@@ -341,3 +363,4 @@ describe('soft device: guest driver through real QEMU 11.1', { skip }, () => {
     }
   });
 });
+}

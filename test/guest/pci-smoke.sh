@@ -15,7 +15,7 @@ lib=/lib.sh
 
 VENDOR=0x106b
 DEVICE=0xeeee
-ITER=20            # interrupts per vector
+ITER=20            # interrupts per vector (kernel arg agfx.irqs=N)
 POLL_CS=200        # wait up to 2 s for each interrupt
 MAX_MISSES=2       # give up on a vector after this many misses in a row
 MSI_DATA=0xA6F0000 # + vector number
@@ -36,6 +36,7 @@ guest_mem=""
 for arg in $cmdline; do
   case "$arg" in
     agfx.variant=*) variant=${arg#agfx.variant=} ;;
+    agfx.irqs=*) ITER=${arg#agfx.irqs=} ;;
     mem=*) guest_mem=${arg#mem=} ;;
   esac
 done
@@ -120,7 +121,11 @@ if [ -z "$mb" ]; then
   check msix_mem "none (no mem=NNNM on the kernel command line)" ok
   mb=0
 else
-  ram=$((0x40000000 + mb * 1048576))
+  case "$(uname -m)" in # where guest RAM starts: virt at 1 GiB, q35 at 0
+    x86_64) ram_base=0 ;;
+    *) ram_base=$((0x40000000)) ;;
+  esac
+  ram=$((ram_base + mb * 1048576))
   mmio_write32 "$ram" 0x5a5a1234
   if [ "$(mmio_read32 "$ram")" = 0x5a5a1234 ]; then m=ok; else m=unusable; fi
   result msix_ram "$(hex32 "$ram")"

@@ -1,7 +1,8 @@
 // Guest-side driver for apple-gfxd's soft device (docs/soft-device.md), for
-// the arm64 rig guest (busybox initramfs, no kernel driver).
+// the rig's guests (busybox initramfs, no kernel driver): arm64 on `virt`
+// and x86_64 on `q35`.
 //
-//   soft-driver ring|present|iosfc|reset|garbage [seed]
+//   soft-driver ring|present|iosfc|reset|garbage|fdless [seed]
 //
 // It maps BAR0 (and BAR2) through sysfs resourceN, enables the device,
 // bus mastering and MSI-X through the sysfs config file, and uses the RAM that
@@ -14,7 +15,7 @@
 // "AGFX-RESULT <step>=pass|fail"; the exit status is 0 only on pass.
 // Every wait is bounded (TIMEOUT_MS), so a broken device fails fast.
 //
-// Build: aarch64-linux-gnu-gcc -std=c11 -static -O2 -Wall -Wextra
+// Build: aarch64-linux-gnu-gcc (or gcc for x86_64) -std=c11 -static -O2 -Wall -Wextra
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -70,7 +71,17 @@ static const char *const status_names[S_COUNT] = {
   "GUEST_MEMORY",
 };
 
-#define OUTSIDE_RAM 0x1000000000000ull // 2^48: no RAM there on virt
+#define OUTSIDE_RAM 0x1000000000000ull // 2^48: no RAM there on virt or q35
+#if defined(__aarch64__)
+#define RAM_BASE 0x40000000ull // virt: RAM starts at 1 GiB
+// Linux maps RAM it does not own through /dev/mem as device memory only
+// with O_SYNC, which needs aligned accesses (ram_write below keeps to them).
+#define DEVMEM_FLAGS (O_RDWR | O_SYNC)
+#else
+#define RAM_BASE 0x0ull // q35: RAM from 0 (below the PCI hole for the rig's 512 MiB)
+// x86: PAT refuses an uncached mapping over RAM (EAGAIN); write-back it is.
+#define DEVMEM_FLAGS O_RDWR
+#endif
 #define MSI_DATA 0xA6F00000u
 #define TIMEOUT_MS 2000
 #define PAGE 4096u
@@ -273,8 +284,9 @@ static void map_hidden_ram(void) {
     }
   }
   if (!mem) die("no mem= on the kernel command line: no hidden RAM for DMA (boot with mem= below -m)");
-  hidden_gpa = 0x40000000ull + mem;
-  // Real RAM size from the device tree (memory@40000000 reg: 2 cells addr, 2 cells size).
+  hidden_gpa = RAM_BASE + mem;
+  // Real RAM size from the device tree where there is one (virt: memory@40000000
+  // reg, 2 cells addr, 2 cells size); otherwise the runner's default.
   uint64_t total = 0;
   int fd = open("/proc/device-tree/memory@40000000/reg", O_RDONLY);
   if (fd >= 0) {
@@ -287,7 +299,7 @@ static void map_hidden_ram(void) {
   hidden_size = total - mem;
   if (hidden_size > (64u << 20)) hidden_size = 64u << 20;
   if (hidden_size < HIDDEN_NEED) die("only %zu bytes of RAM above mem=, need %u", hidden_size, HIDDEN_NEED);
-  fd = open("/dev/mem", O_RDWR | O_SYNC);
+  fd = open("/dev/mem", DEVMEM_FLAGS);
   if (fd < 0) die("open /dev/mem: %s", strerror(errno));
   void *m = mmap(NULL, hidden_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)hidden_gpa);
   if (m == MAP_FAILED) die("mmap /dev/mem at 0x%" PRIx64 ": %s", hidden_gpa, strerror(errno));
@@ -912,6 +924,75 @@ static void step_iosfc(void) {
   check_u64("vector-1 interrupts (one per COMMAND)", irqs, cmds);
 }
 
+// Memory the VMM maps for the device without an fd: on q35 the std VGA's
+// BAR0 (video RAM QEMU keeps private; ROM and flash likewise). Every use of
+// it is refused with its documented status, never served (the daemon cannot
+// reach it without DMA_READ/WRITE, docs/design.md invariant 3); the daemon
+// logs one line naming it. Needs a std VGA (1234:1111) with memory decode on.
+static void step_fdless(void) {
+  char vga[300] = "";
+  DIR *d = opendir("/sys/bus/pci/devices");
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    char p[300];
+    snprintf(p, sizeof p, "/sys/bus/pci/devices/%s", e->d_name);
+    if (e->d_name[0] != '.' && read_hex_file(p, "vendor") == 0x1234 && read_hex_file(p, "device") == 0x1111) {
+      snprintf(vga, sizeof vga, "%s", p);
+      break;
+    }
+  }
+  if (d) closedir(d);
+  if (!vga[0]) die("no std VGA (1234:1111): no memory the VMM maps without an fd");
+  char p[400], line[200];
+  snprintf(p, sizeof p, "%s/resource", vga);
+  if (read_file(p, line, sizeof line) < 0) die("cannot read %s", p);
+  uint64_t start = strtoull(line, NULL, 0), end = strtoull(strchr(line, ' ') ? strchr(line, ' ') + 1 : line, NULL, 0);
+  if (!start || end <= start) die("VGA BAR0 not assigned (%s)", line);
+  snprintf(p, sizeof p, "%s/config", vga);
+  int fd = open(p, O_RDONLY);
+  uint8_t cmdreg[2] = {0};
+  if (fd < 0 || pread(fd, cmdreg, 2, 4) != 2) die("cannot read %s", p);
+  close(fd);
+  if (!(cmdreg[0] & 2)) die("VGA memory decode is off: QEMU has not mapped its BAR0");
+  result("fdless_gpa", "0x%" PRIx64, start);
+  result("fdless_size", "0x%" PRIx64, end - start + 1);
+
+  counters_baseline();
+  ring_config(OFF_RING, 64);
+  enum { T = 9 };
+  EXPECT_R("st_fdless_task_create", S_OK, OP_TASK_CREATE, T, 0x100000);
+  const uint64_t r1[1][2] = {{start + 0x10000, 2 * PAGE}};
+  put_ranges(OFF_LIST, r1, 1);
+  EXPECT_R("st_fdless_task_map", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
+  for (int i = 0; i < 5; i++) EXPECT("task map into it again", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
+  EXPECT_R("st_fdless_list", S_GUEST_MEMORY, OP_TASK_MAP, T, 0, start + 0x20000, 1, 0);
+  EXPECT_R("st_fdless_checksum", S_NOT_MAPPED, OP_CHECKSUM, T, 0, 64);
+  EXPECT_R("st_fdless_task_destroy", S_OK, OP_TASK_DESTROY, T);
+  check_counters();
+
+  // A command ring there is not taken.
+  wr(R_RING_BASE_LO, (uint32_t)start);
+  wr(R_RING_BASE_HI, (uint32_t)(start >> 32));
+  wr(R_RING_ENTRIES, 64);
+  uint32_t st = rd(R_STATUS);
+  result("fdless_ring_ready", "%u", st & ST_RING_READY);
+  check_u64("RING_READY with the ring in VGA memory", st & ST_RING_READY, 0);
+
+  if (bar2) { // the IOSFC (variant mmio)
+    unsigned irqs = 0;
+    wr2(I_GPA_LO, (uint32_t)start);
+    wr2(I_GPA_HI, (uint32_t)(start >> 32));
+    wr2(I_LENGTH, PAGE);
+    st = iosfc_cmd(1, &irqs);
+    result("st_fdless_iosfc_map", "%s", sname(st));
+    expect_st("IOSFC map of VGA memory", S_MAP_FAILED, st);
+    check_u64("IOSFC HANDLE after the refused map", rd2(I_HANDLE), 0);
+  }
+  ring_config(OFF_RING, 64); // and the device works on
+  counters_baseline();
+  fences(2, 0xfd1e55000ull, "fdless_fence");
+}
+
 static void step_reset(void) {
   ring_config(OFF_RING, 16);
   const uint64_t T = 3;
@@ -1246,7 +1327,7 @@ static void step_demo(unsigned seconds) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage [seed] | demo [seconds]\n", argv[0]);
+    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage|fdless [seed] | demo [seconds]\n", argv[0]);
     return 2;
   }
   step = argv[1];
@@ -1263,6 +1344,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "iosfc")) fn = step_iosfc;
   else if (!strcmp(step, "reset")) fn = step_reset;
   else if (!strcmp(step, "garbage")) fn = step_garbage;
+  else if (!strcmp(step, "fdless")) fn = step_fdless;
   else {
     fprintf(stderr, "soft-driver: unknown step %s\n", step);
     return 2;

@@ -116,6 +116,44 @@ describe('DMA_UNMAP', () => {
     c.close();
   });
 
+  // Ranges QEMU mapped without an fd (q35: ROM, pflash, the VGA BAR) are
+  // unmapped like any other; before they were refused at map time and their
+  // unmaps failed with ENOENT, one error line each on QEMU's stderr.
+  it('unmaps a range mapped without an fd, exact match only, and the range is free again', async () => {
+    const c = await connect();
+    await c.dmaMap({ iova: 0xe0000n, size: 0x20000n, fd: null });
+    for (const [iova, size] of [[0xe0000n, 0x10000n], [0xf0000n, 0x10000n], [0xdf000n, 0x22000n]] as const)
+      assertError(await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, iova, size)), Errno.ENOENT);
+    const mark = d.logs.length;
+    const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, 0xe0000n, 0x20000n));
+    assert.equal(r.header.flags, MsgFlag.TYPE_REPLY, `error ${r.header.error}`);
+    assert.deepEqual(r.payload, unmapPayload(0, 0xe0000n, 0x20000n));
+    const removed = await d.waitForLog((l) => d.logs.indexOf(l) >= mark && l.msg === 'guest_memory_region_removed');
+    assert.deepEqual([removed.iova, removed.size, removed.fd], ['0xe0000', '0x20000', false]);
+    await assert.rejects(c.dmaUnmap(0xe0000n, 0x20000n), { errno: Errno.ENOENT }, 'gone: a second unmap finds nothing');
+    // PAM toggling on q35: the same range comes back as shared RAM.
+    const name = await mapFresh(c, 0xe0000n, 0x20000n);
+    await c.dmaUnmap(0xe0000n, 0x20000n);
+    assert.deepEqual(mappingsOf(name), []);
+    c.close();
+  });
+
+  it('FLAG_ALL unmaps ranges with and without an fd alike', async () => {
+    const c = await connect();
+    const before = await settledFds(c);
+    const name = await mapFresh(c, 0n, 0xa0000n);
+    await c.dmaMap({ iova: 0xc0000n, size: 0x20000n, fd: null });
+    await c.dmaMap({ iova: 0xfd000000n, size: 0x1000000n, fd: null });
+    await c.dmaUnmapAll();
+    assert.deepEqual(mappingsOf(name), []);
+    assert.equal(await settledFds(c), before);
+    for (const [iova, size] of [[0xc0000n, 0x20000n], [0xfd000000n, 0x1000000n]] as const)
+      await assert.rejects(c.dmaUnmap(iova, size), { errno: Errno.ENOENT });
+    await c.dmaMap({ iova: 0xfd000000n, size: 0x1000000n, fd: null }); // free again
+    await c.dmaUnmapAll();
+    c.close();
+  });
+
   const bad: [string, Buffer, number][] = [
     ['FLAG_ALL with a non-zero address', unmapPayload(DmaUnmapFlag.ALL, 0x40000000n, 0n), Errno.EINVAL],
     ['FLAG_ALL with a non-zero size', unmapPayload(DmaUnmapFlag.ALL, 0n, 0x8000n), Errno.EINVAL],

@@ -84,6 +84,23 @@ describe('DEVICE_SET_IRQS', () => {
     c.close();
   });
 
+  it("holds QEMU's ERR eventfd (wired at realize) and never signals it, even on a loopback trigger", async () => {
+    const c = await connect();
+    const before = await settledFds(c);
+    const msix = eventfd();
+    const err = eventfd();
+    await c.setIrqEventfds(PciIrq.MSIX, 0, [msix]);
+    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 }), [err]));
+    assert.equal(await settledFds(c), before + 2, 'the daemon holds both');
+    await raise(c, 0);
+    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | F.ACTION_TRIGGER, index: PciIrq.ERR, start: 0, count: 1 })));
+    assert.equal(native.eventfdRead(msix), 1, 'the device vector fired once: the ERR trigger raised nothing');
+    assert.equal(native.eventfdRead(err), 0, 'ERR never signalled');
+    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 })));
+    assert.equal(await settledFds(c), before + 1, 'de-assigned: the ERR copy is closed');
+    c.close();
+  });
+
   it('de-assigns with EVENTFD and no fds: raising no longer signals and the fd is closed', async () => {
     const c = await connect();
     const before = await settledFds(c);
@@ -231,7 +248,8 @@ describe('DEVICE_SET_IRQS', () => {
     ['MSI-X vector 1 on a 1-vector device', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 1 }, 1],
     ['start + count overflowing 32 bits', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0xffffffff, count: 1 }, 1],
     ['an INTx eventfd (INTx has 0 vectors)', { flags: EVENTFD_TRIGGER, index: PciIrq.INTX, start: 0, count: 1 }, 1],
-    ['an ERR eventfd (ERR has 0 vectors)', { flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1 }, 1],
+    ['ERR vector 1 (ERR has 1 vector)', { flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 1, count: 1 }, 1],
+    ['a REQ eventfd (REQ has 0 vectors)', { flags: EVENTFD_TRIGGER, index: PciIrq.REQ, start: 0, count: 1 }, 1],
     ['NONE|TRIGGER of a vector beyond the count', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 1, count: 1 }, 0],
     ['2 fds for count 1', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1 }, 2],
     ['fds with DATA_NONE (a disable carrying an fd)', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }, 1],

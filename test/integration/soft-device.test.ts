@@ -189,6 +189,40 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
     assert.equal((await v.ring.run(Op.TASK_DESTROY, [4])).status, St.OK);
   });
 
+  it('refuses uses of a range mapped without an fd where they happen, with one log line naming it', async () => {
+    const ROM = 0x60000000n; // as q35's ROM or VGA BAR: DMA_MAP without an fd
+    const named = (l: LogLine): boolean => l.msg === 'apple_gfx_guest_error' && String(l.what).includes('0x60000000+0x20000');
+    const mark = d.logs.length;
+    await v.c.dmaMap({ iova: ROM, size: 0x20000n, fd: null });
+    assert.equal((await v.ring.run(Op.TASK_CREATE, [6, 0x10000])).status, St.OK);
+    // Task map of a range in it (tasks model: map_memory; static: not in the map).
+    rangeList(v.ram, [[ROM + 0x1000n, 4096]]);
+    for (let i = 0; i < 10; i++) assert.equal((await v.ring.run(Op.TASK_MAP, [6, 0, LIST, 1, 0])).status, St.MAP_FAILED);
+    // A range list fetched from it.
+    assert.equal((await v.ring.run(Op.TASK_MAP, [6, 0, ROM, 1, 0])).status, St.GUEST_MEMORY);
+    assert.equal((await v.ring.run(Op.CHECKSUM, [6, 0, 16])).status, St.NOT_MAPPED, 'nothing of it was mapped');
+    // A ring in it.
+    await v.c.write32(0, Reg.RING_BASE_LO, Number(ROM & 0xffffffffn));
+    await v.c.write32(0, Reg.RING_BASE_HI, 0);
+    await v.c.write32(0, Reg.RING_ENTRIES, 64);
+    assert.equal((await v.c.read32(0, Reg.STATUS)) & 1, 0, 'a ring there is not ready');
+    await v.ring.configure();
+    assert.equal((await v.ring.run(Op.TASK_DESTROY, [6])).status, St.OK);
+    await logAfter(mark, named);
+    await tick(50); // late lines would show up here
+    const lines = d.logs.slice(mark).filter(named);
+    assert.equal(lines.length, 1, `one line names the range, not one per use: ${JSON.stringify(lines)}`);
+    assert.match(String(lines[0]!.what), /without an fd/);
+    const mark2 = d.logs.length;
+    await v.c.dmaUnmap(ROM, 0x20000n);
+    const removed = await logAfter(mark2, (l) => l.msg === 'guest_memory_region_removed' && l.iova === '0x60000000');
+    assert.equal(removed.fd, false);
+    assert.ok(Number(removed.refusedUses) >= 12, `refused uses counted: ${removed.refusedUses}`);
+    const bad = d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed' || l.level === 'error' || l.level === 'fatal');
+    assert.deepEqual(bad, [], 'the VMM saw no failed request; nothing logged as an error');
+    assert.equal((await v.ring.run(Op.FENCE, [78, 0])).status, St.OK, 'the device works on');
+  });
+
   it('halts on a bad tail, refuses rings outside guest RAM, and recovers when configured again', async () => {
     await v.c.write32(0, Reg.RING_TAIL, (await v.c.read32(0, Reg.RING_HEAD)) + 1000);
     await v.c.write32(0, Reg.DOORBELL, 1);
@@ -271,12 +305,28 @@ describe('soft device IOSFC region (--variant mmio)', () => {
     assert.equal(await r(io.MAPPED), 0);
     await w(io.COMMAND, 3);
     assert.equal(await r(io.STATUS), St.BAD_ARGS, 'unmap of a released handle');
-    let irqs = 0;
-    for (let i = 0; i < 50 && irqs < 4; i++) {
-      irqs += native.eventfdRead(efd1);
-      if (irqs < 4) await tick(5);
+    // A range QEMU mapped without an fd: MAP_FAILED, one line naming it.
+    const mark = d.logs.length;
+    await c.dmaMap({ iova: 0x70000000n, size: 0x10000n, fd: null });
+    for (let i = 0; i < 3; i++) {
+      await w(io.GPA_HI, 0);
+      await w(io.GPA_LO, 0x70001000);
+      await w(io.LENGTH, 4096);
+      await w(io.COMMAND, 1);
+      assert.equal(await r(io.STATUS), St.MAP_FAILED);
+      assert.equal(await r(io.HANDLE), 0);
     }
-    assert.equal(irqs, 4, 'one vector-1 interrupt per COMMAND');
+    const named = (l: LogLine): boolean => l.msg === 'apple_gfx_guest_error' && String(l.what).includes('0x70000000+0x10000');
+    await d.waitForLog((l) => d.logs.indexOf(l) >= mark && named(l));
+    await tick(50);
+    assert.equal(d.logs.slice(mark).filter(named).length, 1, 'one line for three refused maps');
+    assert.match(String(d.logs.slice(mark).find(named)!.what), /^iosfc_map of 0x70001000\+0x1000 refused/);
+    let irqs = 0;
+    for (let i = 0; i < 50 && irqs < 7; i++) {
+      irqs += native.eventfdRead(efd1);
+      if (irqs < 7) await tick(5);
+    }
+    assert.equal(irqs, 7, 'one vector-1 interrupt per COMMAND');
     c.close();
     native.closeFd(efd1);
   });

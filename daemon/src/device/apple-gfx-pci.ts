@@ -126,6 +126,10 @@ export class AppleGfxPciDevice implements VfioUserDevice {
 
   irqInfo(index: number): IrqInfo {
     if (index === PciIrq.MSI || index === PciIrq.MSIX) return { flags: IrqInfoFlag.EVENTFD, count: this.vectors };
+    // One ERR eventfd, as Linux's vfio-pci offers: QEMU wires it at realize
+    // and otherwise warns "Could not enable error recovery for the device"
+    // on every boot. The daemon never signals it (QEMU would stop the VM).
+    if (index === PciIrq.ERR) return { flags: IrqInfoFlag.EVENTFD, count: 1 };
     return { flags: 0, count: 0 };
   }
 
@@ -166,11 +170,14 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionRead(index: number, offset: number, count: number): Buffer {
+    // QEMU reads config space at realize, after its initial DMA_MAPs (P10).
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
     throw this.notHere(index);
   }
 
   regionWrite(index: number, offset: number, data: Buffer): void {
+    this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) {
       this.config.write(offset, data);
       return;

@@ -1,7 +1,7 @@
 // Interrupt routing. The fd table is native: raising a vector is an eventfd
 // write done in C, from any thread, with no JS on the path (invariant 6).
 import type { Logger } from 'pino';
-import type { IrqRequest } from '../../../protocol/src/index.js';
+import { PciIrq, type IrqRequest } from '../../../protocol/src/index.js';
 import { native } from '../native.js';
 
 export class Interrupts {
@@ -22,6 +22,8 @@ export class Interrupts {
         native.irqDisable(r.index);
         break;
       case 'trigger':
+        // A loopback trigger raises device vectors; ERR is QEMU's to act on, never raised here.
+        if (r.index !== PciIrq.MSI && r.index !== PciIrq.MSIX) break;
         for (let i = 0; i < r.count; i++) if (!r.bools || r.bools[i]) this.raise(r.start + i);
         break;
       case 'mask':

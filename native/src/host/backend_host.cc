@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <map>
 #include <new>
 #include <thread>
@@ -41,7 +43,33 @@ HostEvent GuestErrorEvent(const char* msg) {
   ev.message = msg ? msg : "";
   return ev;
 }
+
+std::string Hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
 }  // namespace
+
+// A host service refused [gpa, gpa+len): if that touches memory QEMU mapped
+// without an fd, the first refusal per such range says so in one line naming
+// it; later ones are only counted (DMA_UNMAP logs the count), so a guest
+// retrying in a loop cannot flood the log. Never a DMA_READ/WRITE instead
+// (docs/design.md invariant 3). Returns whether the range was one of those.
+// Any backend thread: a shared lock on the table and the event queue's lock.
+bool BackendHost::ReportUnreachable(const char* service, uint64_t gpa, uint64_t len) {
+  UnreachableHit hit;
+  if (!GuestMemory::Instance().NoteUnreachable(gpa, len, &hit)) return false;
+  if (hit.first)
+    Push(GuestErrorEvent((std::string(service) + " of " + Hex(gpa) + "+" + Hex(len) +
+                                " refused: guest memory " + Hex(hit.gpa) + "+" + Hex(hit.size) +
+                                " was mapped by the VMM without an fd (ROM, flash or a device BAR; all of RAM "
+                                "with a plain -m), so the device cannot reach it; further refusals in it are "
+                                "counted, not logged")
+                             .c_str()));
+  return true;
+}
 
 void* HostMemoryMapAcquire(void*, agfx_memory_range* out, uint32_t max, uint32_t* count) {
   if (!count) return nullptr;
@@ -89,17 +117,25 @@ BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
   ops_.destroy_task = [](void*, agfx_task* t) { TaskMemory::Instance().Destroy(t); };
   ops_.map_memory = [](void* self, agfx_task* t, uint64_t off, const agfx_phys_range* r, uint32_t n, bool ro) {
     if (TaskMemory::Instance().Map(t, off, r, n, ro)) return true;
-    Self(self)->Push(GuestErrorEvent("map_memory: a guest range is not (entirely, writably) in shared guest RAM, or outside the task"));
+    bool unreachable = false;
+    for (uint32_t i = 0; r && i < n && !unreachable; ++i)
+      unreachable = Self(self)->ReportUnreachable("map_memory", r[i].gpa, r[i].len);
+    if (!unreachable)
+      Self(self)->Push(GuestErrorEvent("map_memory: a guest range is not (entirely, writably) in shared guest RAM, or outside the task"));
     return false;
   };
   ops_.unmap_memory = [](void*, agfx_task* t, uint64_t off, uint64_t len) {
     return TaskMemory::Instance().Unmap(t, off, len);
   };
-  ops_.read_memory = [](void*, uint64_t gpa, uint64_t len, void* dst) {
-    return GuestMemory::Instance().Read(gpa, dst, len);
+  ops_.read_memory = [](void* self, uint64_t gpa, uint64_t len, void* dst) {
+    if (GuestMemory::Instance().Read(gpa, dst, len)) return true;
+    Self(self)->ReportUnreachable("read_memory", gpa, len);
+    return false;
   };
-  ops_.write_memory = [](void*, uint64_t gpa, uint64_t len, const void* src) {
-    return GuestMemory::Instance().Write(gpa, src, len);
+  ops_.write_memory = [](void* self, uint64_t gpa, uint64_t len, const void* src) {
+    if (GuestMemory::Instance().Write(gpa, src, len)) return true;
+    Self(self)->ReportUnreachable("write_memory", gpa, len);
+    return false;
   };
   ops_.memory_map = [](void*, agfx_memory_range* out, uint32_t max) {
     auto regions = GuestMemory::Instance().Snapshot();
@@ -110,7 +146,11 @@ BackendHost::BackendHost(Napi::Env env, Napi::Function on_events) {
   ops_.memory_map_acquire = HostMemoryMapAcquire;
   ops_.memory_map_release = HostMemoryMapRelease;
   ops_.raise_interrupt = [](void*, uint32_t vector) { IrqTable::Instance().Raise(vector); };
-  ops_.iosfc_map = [](void*, uint64_t gpa, uint64_t len, bool ro) { return IosfcMappings::Instance().Map(gpa, len, ro); };
+  ops_.iosfc_map = [](void* self, uint64_t gpa, uint64_t len, bool ro) {
+    void* host = IosfcMappings::Instance().Map(gpa, len, ro);
+    if (!host) Self(self)->ReportUnreachable("iosfc_map", gpa, len);
+    return host;
+  };
   ops_.iosfc_unmap = [](void* self, void* host) {
     if (IosfcMappings::Instance().Unmap(host)) return true;
     Self(self)->Push(GuestErrorEvent("IOSFC unmap of an address that is not mapped"));

@@ -62,6 +62,8 @@ class BackendHost {
   ~BackendHost() = default;
   static BackendHost* Self(void* opaque) { return static_cast<BackendHost*>(opaque); }
   void Push(HostEvent&& ev);
+  // A failed guest-memory service: names a range mapped without an fd, once.
+  bool ReportUnreachable(const char* service, uint64_t gpa, uint64_t len);
   void Drain(Napi::Env env, Napi::Function fn);
 
   agfx_host ops_{};

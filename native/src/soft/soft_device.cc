@@ -903,8 +903,15 @@ class SoftDevice {
       ok = host_.map_memory(host_.opaque, t->handle, off, ranges.data(), uint32_t(ranges.size()), ro);
     for (const auto& r : ranges) {
       DropAliases(t, off, r.len);
-      if (!static_map_ || Translate(r.gpa, r.len)) t->aliases.emplace(off, Task::Alias{r.len, r.gpa, ro});
-      else ok = false;
+      if (!static_map_ || Translate(r.gpa, r.len)) {
+        t->aliases.emplace(off, Task::Alias{r.len, r.gpa, ro});
+      } else {
+        ok = false;
+        // Not in the static map: probing its ends through the host lets the
+        // host name a range the VMM mapped without an fd (one log line).
+        uint8_t probe;
+        if (host_.read_memory(host_.opaque, r.gpa, 1, &probe)) host_.read_memory(host_.opaque, r.gpa + r.len - 1, 1, &probe);
+      }
       off += r.len;
     }
     return ok;
