@@ -170,7 +170,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   regionRead(index: number, offset: number, count: number): Buffer {
-    // QEMU reads config space at realize, after its initial DMA_MAPs (P10).
+    // QEMU reads config space at realize, after its initial DMA_MAPs (docs/design.md P10).
     this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
     throw this.notHere(index);

@@ -57,7 +57,7 @@ class ControlPlane {
 
 struct DataPlaneOptions {
   uint32_t max_message_size = 0;  // framing limit (docs/design.md P7)
-  uint32_t max_fds = 16;          // per message (P6)
+  uint32_t max_fds = 16;          // per message (docs/design.md P6)
   // The never-reading client: while more than this waits to be sent, the
   // thread stops reading the socket, so the queue holds at most this plus
   // one reply (docs/design.md invariant 4).
