@@ -108,6 +108,11 @@ export type BackendEvent =
 
 export interface NativeBackend {
   readonly name: string;
+  /**
+   * MMIO from JS: for in-process tests and benchmarks that drive a backend
+   * without a vfio-user client. The daemon never calls these: a client's
+   * MMIO runs on its data-plane thread (docs/design.md invariant 1).
+   */
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
   reset(): void;
