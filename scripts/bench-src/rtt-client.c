@@ -15,8 +15,8 @@
  *
  * The timing thread stands for a vCPU waiting on the reply; like the
  * daemon's data-plane thread it asks the scheduler for a short time slice
- * (EEVDF, Linux 6.12+), so that under load the figure shows the server, not
- * the client's own wait for a core. Set RTT_DEFAULT_SLICE=1 to skip that.
+ * (short-slice.h), so that under load the figure shows the server, not the
+ * client's own wait for a core.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -26,10 +26,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "short-slice.h"
 
 static int read_full(int fd, void *buf, size_t len) {
   size_t got = 0;
@@ -201,18 +202,6 @@ static void *presenter(void *arg) {
   return NULL;
 }
 
-static void short_slice(void) {
-  struct {
-    uint32_t size, policy;
-    uint64_t flags;
-    int32_t nice;
-    uint32_t prio;
-    uint64_t runtime, deadline, period;
-    uint32_t util_min, util_max;
-  } a = {.size = sizeof a, .runtime = 100000};
-  if (!getenv("RTT_DEFAULT_SLICE")) syscall(SYS_sched_setattr, 0, &a, 0);
-}
-
 int main(int argc, char **argv) {
   if (argc != 4 && argc != 7) {
     fprintf(stderr, "usage: %s SOCKET WARMUP COUNT [present W H]\n", argv[0]);
@@ -238,7 +227,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "VERSION failed\n");
     return 1;
   }
-  short_slice();
+  bench_short_slice();
   pthread_t thread;
   if (present) {
     frame_w = (uint32_t)atoi(argv[5]);
