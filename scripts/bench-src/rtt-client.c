@@ -4,11 +4,13 @@
  *
  *   rtt-client SOCKET WARMUP COUNT  ->  prints "p50_us p99_us mean_us"
  *
- * With `present W H` after COUNT it is also a guest that keeps a display
- * busy, as the soft device's driver would (docs/soft-device.md): guest RAM is
- * a memfd shared with DMA_MAP, two W x H BGRA frames that differ everywhere
- * sit in it, and a second thread PRESENTs them alternately at 60 Hz through
- * the command ring (posted REGION_WRITEs of RING_TAIL and DOORBELL = 0, the
+ * With `present W H [SQUARE]` after COUNT it is also a guest that keeps a
+ * display busy, as the soft device's driver would (docs/soft-device.md):
+ * guest RAM is a memfd shared with DMA_MAP, two W x H BGRA frames that differ
+ * everywhere sit in it, and a second thread PRESENTs them alternately at
+ * 60 Hz through the command ring: whole frames, or with SQUARE, only a
+ * SQUARE x SQUARE area given as the damage hint, moving across the display
+ * (as the demo's guest draws) (posted REGION_WRITEs of RING_TAIL and DOORBELL = 0, the
  * work done by the device's worker). Both threads share the socket under a
  * mutex; a round trip is timed from after the mutex is taken, so a present
  * never counts as read latency. Prints the present count as a fourth figure.
@@ -79,6 +81,7 @@ static uint16_t next_id = 1;
 static uint8_t *ram;
 static uint32_t tail;
 static volatile int stop_presenting;
+static uint32_t square; /* 0: whole frames; else the side of the hinted square */
 static unsigned long presents;
 
 static void header(uint8_t *m, uint16_t cmd, uint32_t size, uint32_t flags) {
@@ -137,11 +140,17 @@ static int setup_guest(uint32_t w, uint32_t h) {
   if (mfd < 0 || ftruncate(mfd, (off_t)size) < 0) return -1;
   ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
   if (ram == MAP_FAILED) return -1;
+  /* Whole frames: a gradient where every pixel differs (the worst case for
+   * a VNC encoder). Hinted squares: blocks of eight solid colours, as a
+   * desktop has, shifted by one block between the two frames. */
+  static const uint32_t colours[8] = {0xff203040, 0xffe0e0e0, 0xff3060c0, 0xff40a040,
+                                      0xffc04030, 0xff101010, 0xfff0c020, 0xff808080};
   for (size_t y = 0; y < h; y++)
     for (size_t x = 0; x < w; x++)
       for (int s = 0; s < 2; s++) {
-        uint32_t px = 0xff000000u | (uint32_t)((x * 4 + s * 97) & 0xff) | (uint32_t)(((y * 5 + s * 31) & 0xff) << 8) |
-                      (uint32_t)((((x ^ y) * 3 + s * 7) & 0xff) << 16);
+        uint32_t px = square ? colours[(y / 64 + x / 128 + (size_t)s) % 8]
+                             : 0xff000000u | (uint32_t)((x * 4 + s * 97) & 0xff) | (uint32_t)(((y * 5 + s * 31) & 0xff) << 8) |
+                                   (uint32_t)((((x ^ y) * 3 + s * 7) & 0xff) << 16);
         memcpy(ram + FRAMES_OFF + s * slot + (y * w + x) * 4, &px, 4);
       }
   uint64_t list[2] = {RAM_GPA + FRAMES_OFF, 2 * slot};
@@ -178,7 +187,7 @@ static int setup_guest(uint32_t w, uint32_t h) {
   return (int)slot;
 }
 
-static uint32_t frame_w, slot_bytes;
+static uint32_t frame_w, frame_h, slot_bytes;
 
 static void *presenter(void *arg) {
   (void)arg;
@@ -191,7 +200,12 @@ static void *presenter(void *arg) {
     uint32_t status;
     memcpy(&status, ram + (tail % RING_ENTRIES) * 64 + 8, 4);
     if (tail >= RING_ENTRIES && status == 0xffffffff) continue;
-    uint64_t args[6] = {0, 1, (n & 1) * (uint64_t)slot_bytes, (uint64_t)frame_w * 4, 0, 0};
+    uint64_t hint = 0;
+    if (square) {
+      uint64_t x = (n * 16) % (frame_w - square), y = (n * 9) % (frame_h - square);
+      hint = x | y << 16 | (uint64_t)square << 32 | (uint64_t)square << 48;
+    }
+    uint64_t args[6] = {0, 1, (n & 1) * (uint64_t)slot_bytes, (uint64_t)frame_w * 4, 0, hint};
     pthread_mutex_lock(&sock_mu);
     push(OP_PRESENT, args, 6);
     int bad = write32(REG_RING_TAIL, tail, 1) || write32(REG_DOORBELL, 0, 1);
@@ -203,12 +217,12 @@ static void *presenter(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 && argc != 7) {
-    fprintf(stderr, "usage: %s SOCKET WARMUP COUNT [present W H]\n", argv[0]);
+  if (argc != 4 && argc != 7 && argc != 8) {
+    fprintf(stderr, "usage: %s SOCKET WARMUP COUNT [present W H [SQUARE]]\n", argv[0]);
     return 2;
   }
   int warmup = atoi(argv[2]), count = atoi(argv[3]);
-  int present = argc == 7 && strcmp(argv[4], "present") == 0;
+  int present = argc >= 7 && strcmp(argv[4], "present") == 0;
   int fd = sock = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   strncpy(sa.sun_path, argv[1], sizeof sa.sun_path - 1);
@@ -231,13 +245,20 @@ int main(int argc, char **argv) {
   pthread_t thread;
   if (present) {
     frame_w = (uint32_t)atoi(argv[5]);
-    int slot = setup_guest(frame_w, (uint32_t)atoi(argv[6]));
+    frame_h = (uint32_t)atoi(argv[6]);
+    square = argc == 8 ? (uint32_t)atoi(argv[7]) : 0;
+    if (square >= frame_w || square >= frame_h) square = 0;
+    int slot = setup_guest(frame_w, frame_h);
     if (slot < 0) {
       fprintf(stderr, "guest setup (DMA_MAP, ring, task) failed\n");
       return 1;
     }
     slot_bytes = (uint32_t)slot;
     pthread_create(&thread, NULL, presenter, NULL);
+    /* PRESENT_WARMUP_MS: present for a while before timing anything (the
+     * viewers' first whole-frame updates are behind us then). */
+    const char *w = getenv("PRESENT_WARMUP_MS");
+    if (w) usleep((useconds_t)atoi(w) * 1000);
   }
   /* REGION_READ region 0, offset 0x1000, count 4 */
   memset(msg, 0, sizeof msg);
