@@ -16,7 +16,8 @@ stale=""
 [ -f "$asan_addon" ] || stale=1
 [ -n "$stale" ] || [ -z "$(find native/src native/include native/binding.gyp -newer "$asan_addon" | head -1)" ] || stale=1
 [ -z "$stale" ] || npm run build:native:asan
-npx tsc -p .
+npm run --silent build:ts
+npm run --silent build:test
 
 libasan="$(gcc -print-file-name=libasan.so)"
 [ -f "$libasan" ] || { echo "libasan.so not found (gcc -print-file-name=libasan.so)" >&2; exit 1; }
@@ -25,14 +26,17 @@ reports="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan.XXXXXX")"
 # The addon is found by daemon/src/native.ts locateAddon() as
 # native/build/Release/agfx_native.node above dist/. Without touching the
 # shared checkout's build (other people may be running tests from it), the
-# run happens in a shadow tree: a copy of dist/, the ASan addon at
-# native/build/Release, and symlinks to everything else.
+# run happens in a shadow tree: copies of dist/ and dist-test/ (the tests
+# reach the daemon through package.json's #daemon/* imports, which resolve
+# beside the copy), the ASan addon at native/build/Release, and symlinks to
+# everything else.
 shadow="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan-root.XXXXXX")"
 trap 'rm -rf "$shadow" "$reports"' EXIT
 for entry in * .[!.]*; do
-  case "$entry" in dist|native|.git) ;; *) ln -s "$PWD/$entry" "$shadow/$entry" ;; esac
+  case "$entry" in dist|dist-test|native|.git) ;; *) ln -s "$PWD/$entry" "$shadow/$entry" ;; esac
 done
 cp -r dist "$shadow/dist"
+cp -r dist-test "$shadow/dist-test"
 mkdir -p "$shadow/native/build/Release"
 for entry in native/*; do
   [ "$entry" = native/build ] || ln -s "$PWD/$entry" "$shadow/$entry"
@@ -44,7 +48,7 @@ cd "$shadow"
 files=()
 if [ -n "${ASAN_TEST_FILES:-}" ]; then read -r -a files <<< "$ASAN_TEST_FILES"; suites=(); fi
 for s in "${suites[@]}"; do
-  mapfile -t -O "${#files[@]}" files < <(find "dist/test/$s" -name '*.test.js' | sort)
+  mapfile -t -O "${#files[@]}" files < <(find "dist-test/test/$s" -name '*.test.js' | sort)
 done
 [ "${#files[@]}" -gt 0 ] || { echo "no test files in: ${suites[*]}" >&2; exit 1; }
 

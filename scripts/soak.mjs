@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ControlClient } from '../dist/daemon/src/control/client.js';
-import { RfbClient } from '../dist/test/support/rfb-client.js';
+import { ControlClient } from '#daemon/control/control-client.js';
+import { RfbClient } from '../dist-test/test/support/rfb-client.js';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);

@@ -1,13 +1,49 @@
-// Starts the chosen backend (native) and routes its events to the displays.
-import type { BackendChoice } from './backends.js';
+// The graphics backends: which ones this host can run, the choice on the
+// command line, and starting the chosen one (native) with its events routed
+// to the displays.
 import type { Variant } from './device/apple-gfx-pci.js';
 import { native, type BackendEvent, type NativeBackend } from './native.js';
+
+export type BackendName = 'soft' | 'pvg' | 'lib';
+
+export interface BackendChoice {
+  kind: BackendName;
+  /** For lib:PATH. */
+  path?: string;
+}
 
 /** Ports the soft backend supports (docs/soft-device.md DISPLAYS). */
 export const SOFT_DISPLAY_PORTS = 4;
 
 export type MemoryModel = 'tasks' | 'static';
 const MEMORY_MODEL = { tasks: 0, static: 1 } as const;
+
+export function parseBackend(value: string): BackendChoice {
+  if (value === 'soft' || value === 'pvg') return { kind: value };
+  if (value.startsWith('lib:') && value.length > 4) return { kind: 'lib', path: value.slice(4) };
+  throw new Error(`unknown backend '${value}' (expected soft, pvg or lib:PATH)`);
+}
+
+export function defaultBackend(): string {
+  return process.platform === 'darwin' ? 'pvg' : 'soft';
+}
+
+export function backendAvailability(): { name: string; available: boolean; reason?: string }[] {
+  const mac = process.platform === 'darwin';
+  return [
+    { name: 'soft', available: true },
+    mac
+      ? { name: 'pvg', available: true }
+      : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS' },
+    { name: 'lib', available: true },
+  ];
+}
+
+/** Throws a user-facing error if the chosen backend cannot run here. */
+export function checkBackend(choice: BackendChoice): void {
+  const a = backendAvailability().find((b) => b.name === choice.kind);
+  if (!a?.available) throw new Error(`backend '${choice.kind}' is unavailable: ${a?.reason ?? 'unknown'}`);
+}
 
 export function startBackend(
   choice: BackendChoice,

@@ -1,6 +1,6 @@
 // --print-capabilities: what this build can do, as vhost-user backends print it.
-import { Limits } from '../../protocol/src/index.js';
-import { backendAvailability } from './backends.js';
+import { Limits } from 'vfio-user-ts';
+import { backendAvailability } from './backend.js';
 
 export function capabilities(): object {
   return {

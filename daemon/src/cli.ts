@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
-import { defaultBackend, parseBackend, type BackendChoice } from './backends.js';
+import { defaultBackend, parseBackend, type BackendChoice, type MemoryModel } from './backend.js';
 import type { Variant } from './device/apple-gfx-pci.js';
 import { DEFAULT_MODES, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
-import { parseVncListen, type VncListen } from './sinks/vnc/index.js';
+import { VERSION } from './version.js';
+import { parseVncListen, type VncListen } from './viewers/vnc/index.js';
 
 export interface Config {
   socketPath: string | null;
@@ -20,7 +21,7 @@ export interface Config {
   printCapabilities: boolean;
   /** --write-option-rom PATH: write PVG's option ROM and exit. */
   writeOptionRom: string | null;
-  memoryModel: 'tasks' | 'static';
+  memoryModel: MemoryModel;
   /** Control socket path; null = none. */
   control: string | null;
   /** VNC: display N on port + N. */
@@ -101,7 +102,7 @@ function backendArg(value: string): BackendChoice {
 export function buildProgram(): Command {
   return new Command('apple-gfxd')
     .description("QEMU's apple-gfx display device as a vfio-user server (use with QEMU's vfio-user-pci)")
-    .version('0.1.0')
+    .version(VERSION)
     .addOption(new Option('--socket-path <path>', 'listen on this unix socket (created, replaced if stale)').conflicts('fd'))
     .addOption(new Option('--fd <n>', 'serve an already listening unix socket inherited as fd N').argParser(intArg('--fd', 0, 65535)))
     .addOption(new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'))

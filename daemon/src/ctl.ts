@@ -3,15 +3,16 @@
 // error response or connection failure, 2 on bad usage.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ControlClient, ControlReplyError } from './control/client.js';
+import { ControlClient, ControlReplyError } from './control/control-client.js';
+import type { DisplayInfo, RequestBody, Status } from './control/control-types.js';
+import type { Init, ReplyTo, RequestKind } from './control/schema.js';
 import { formatMode, parseModeList } from './display/modes.js';
-
-type Obj = Record<string, any>;
+import type { DisplayModeSpec } from './native.js';
 
 const fmtBytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`);
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-function humanStatus(s: Obj): string {
+function humanStatus(s: Status): string {
   const lines = [
     `apple-gfxd ${s.version}  backend ${s.backend}  variant ${s.variant}  memory model ${s.memoryModel}  up ${s.uptimeSeconds.toFixed(0)} s  log ${s.logLevel}`,
     `client: ${s.clientConnected ? 'connected' : 'none'} (${s.clientsServed} served)` +
@@ -20,24 +21,24 @@ function humanStatus(s: Obj): string {
       ? [`data plane: ${s.dataPlane.messages} messages, ${s.dataPlane.native} answered natively (${s.dataPlane.errors} refused), ${s.dataPlane.handed} to the session; ${s.dataPlane.queuedBytes} B waiting to be sent; ${s.dataPlane.eventsDropped} log events dropped`]
       : []),
     ...(s.eventLoopDelay ? [`event loop delay: p50 ${s.eventLoopDelay.p50Ms.toFixed(1)} ms  p99 ${s.eventLoopDelay.p99Ms.toFixed(1)} ms  max ${s.eventLoopDelay.maxMs.toFixed(1)} ms`] : []),
-    `guest memory: ${s.guestMemory.length ? s.guestMemory.map((r: Obj) => `${hex(r.gpa)}+${fmtBytes(r.size)}${r.writable ? '' : ' ro'}`).join(', ') : 'none'}`,
-    `tasks: ${s.tasks.tasks} (${s.tasks.aliases} aliases; ${s.tasks.maps} maps, ${s.tasks.unmaps} unmaps, ${s.tasks.failures} failures)  IOSFC mappings: ${s.iosfcMappings}`,
-    `interrupts: ${s.vectors.map((v: Obj) => `vector ${v.vector} raised ${v.raised} delivered ${v.delivered} dropped ${v.dropped}`).join('; ')}`,
+    `guest memory: ${s.guestMemory.length ? s.guestMemory.map((r) => `${hex(r.gpa)}+${fmtBytes(r.size)}${r.writable ? '' : ' ro'}`).join(', ') : 'none'}`,
+    `tasks: ${s.tasks?.tasks ?? 0} (${s.tasks?.aliases ?? 0} aliases; ${s.tasks?.maps ?? 0} maps, ${s.tasks?.unmaps ?? 0} unmaps, ${s.tasks?.failures ?? 0} failures)  IOSFC mappings: ${s.iosfcMappings}`,
+    `interrupts: ${s.vectors.map((v) => `vector ${v.vector} raised ${v.raised} delivered ${v.delivered} dropped ${v.dropped}`).join('; ')}`,
   ];
   for (const d of s.displays)
     lines.push(
-      `display ${d.port} "${d.name}" serial ${hex(d.serial)}: ${d.width}x${d.height}, ${d.framesPresented} frames presented, ${d.framesReadOut} read out; modes ${d.modes.map(formatMode).join(',')}; cursor ${d.cursor.visible ? `at ${d.cursor.x},${d.cursor.y}` : 'hidden'}`,
+      `display ${d.port} "${d.name}" serial ${hex(d.serial)}: ${d.width}x${d.height}, ${d.framesPresented} frames presented, ${d.framesReadOut} read out; modes ${d.modes.map(formatMode).join(',')}; cursor ${d.cursor?.visible ? `at ${d.cursor.x},${d.cursor.y}` : 'hidden'}`,
     );
   for (const v of s.viewers) lines.push(`viewer ${v.kind} ${v.peer} on display ${v.port}: ${v.framesSent} frames sent`);
   for (const h of s.latency) {
     if (!h.total) continue;
-    const buckets = h.counts.map((c: number, i: number) => `${i < h.boundsUs.length ? `<=${h.boundsUs[i]}` : `>${h.boundsUs.at(-1)}`}:${c}`).filter((x: string) => !x.endsWith(':0'));
+    const buckets = h.counts.map((c, i) => `${i < h.boundsUs.length ? `<=${h.boundsUs[i]}` : `>${h.boundsUs.at(-1)}`}:${c}`).filter((x) => !x.endsWith(':0'));
     lines.push(`latency ${h.name} (${h.total}, us): ${buckets.join(' ')}`);
   }
   return lines.join('\n');
 }
 
-function displayLine(d: Obj): string {
+function displayLine(d: DisplayInfo): string {
   return `display ${d.port} "${d.name}" serial ${hex(d.serial)}: ${d.width}x${d.height}; modes ${d.modes.map(formatMode).join(',')}`;
 }
 
@@ -49,8 +50,8 @@ export async function runCtl(argv: string[]): Promise<number> {
     .option('--json', 'print the response as JSON')
     .exitOverride();
 
-  const call = async (kind: string, body: Obj, human: (r: Obj) => string): Promise<void> => {
-    const { control, json } = program.opts();
+  const call = async <K extends RequestKind>(kind: K, body: Init<RequestBody[K]>, human: (r: ReplyTo<K>) => string): Promise<void> => {
+    const { control, json } = program.opts<{ control: string; json?: boolean }>();
     let client: ControlClient | null = null;
     try {
       client = await ControlClient.connect(control);
@@ -64,7 +65,7 @@ export async function runCtl(argv: string[]): Promise<number> {
       client?.close();
     }
   };
-  const modes = (text: string): Obj[] => {
+  const modes = (text: string): DisplayModeSpec[] => {
     try {
       return parseModeList(text);
     } catch (e) {
@@ -83,7 +84,7 @@ export async function runCtl(argv: string[]): Promise<number> {
     .description('hot-plug a display with modes WxH@Hz[,...]')
     .option('--port <n>', 'display port (default: the lowest free one)')
     .option('--name <name>', 'display name')
-    .action((m: string, o: Obj) => call('displayAdd', { modes: modes(m), port: o.port === undefined ? undefined : port(o.port), name: o.name ?? '' }, displayLine));
+    .action((m: string, o: { port?: string; name?: string }) => call('displayAdd', { modes: modes(m), port: o.port === undefined ? undefined : port(o.port), name: o.name ?? '' }, displayLine));
   display.command('remove <port>').description('hot-unplug a display').action((p: string) => call('displayRemove', { port: port(p) }, () => `display ${p} removed`));
   display
     .command('modes <port> <modes>')
@@ -103,7 +104,7 @@ export async function runCtl(argv: string[]): Promise<number> {
     .command('log-level [level]')
     .description('show or set the log level; --events selects debug/trace events')
     .option('--events <names>', 'comma-separated event names to keep at debug/trace ("" for all)')
-    .action((level: string | undefined, o: Obj) =>
+    .action((level: string | undefined, o: { events?: string }) =>
       call(
         'logLevel',
         { level: level ?? '', traceEvents: o.events ? String(o.events).split(',').filter(Boolean) : [], replaceEvents: o.events !== undefined },

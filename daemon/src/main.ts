@@ -2,21 +2,21 @@
 // apple-gfxd: QEMU's apple-gfx display device, out of process, over vfio-user.
 import { unlinkSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { defaultServerLimits } from '../../protocol/src/index.js';
-import { checkBackend } from './backends.js';
+import { defaultServerLimits } from 'vfio-user-ts';
 import { capabilities } from './capabilities.js';
 import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
-import { SOFT_DISPLAY_PORTS, startBackend } from './backend.js';
+import { SOFT_DISPLAY_PORTS, checkBackend, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
 import { Displays } from './display/displays.js';
 import type { NativeBackend } from './native.js';
 import { createLogger } from './logging.js';
 import { native } from './native.js';
-import { VfioUserServer } from './server.js';
-import { ControlServer } from './control/server.js';
+import { VfioUserServer } from './vfio-server.js';
+import { ControlServer } from './control/control-server.js';
 import { runCtl } from './ctl.js';
 import { DeviceMigration } from './state/migration.js';
-import { Viewers } from './viewers.js';
+import { Viewers } from './viewers/index.js';
+import { VERSION } from './version.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -38,7 +38,6 @@ function parseOrExit(argv: string[]): Config {
   }
 }
 
-const VERSION = '0.1.0';
 const LOOP_DELAY_RESOLUTION_MS = 20;
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 // Figures for docs/performance.md: see host-services.sh.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { native } from '../../dist/daemon/src/native.js';
+import { native } from '#daemon/native.js';
 
 const bin = process.env.BENCH_BIN;
 const RUNS = Number(process.env.RUNS ?? 5);

@@ -70,7 +70,21 @@ async function main() {
 
   async function startDaemon(tag) {
     const sock = join(work, `${tag}.sock`);
-    const args = [...pinDaemon, process.execPath, 'dist/daemon/src/main.js', '--socket-path', sock, '--display', '1920x1080@60', '--vnc', '127.0.0.1:0', '--web', '127.0.0.1:0', '--log-level', 'info'];
+    const args = [
+      ...pinDaemon,
+      process.execPath,
+      'dist/daemon/src/main.js',
+      '--socket-path',
+      sock,
+      '--display',
+      '1920x1080@60',
+      '--vnc',
+      '127.0.0.1:0',
+      '--web',
+      '127.0.0.1:0',
+      '--log-level',
+      'info',
+    ];
     const proc = spawn(args[0], args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     let vncPort = 0;
@@ -161,17 +175,21 @@ async function main() {
       const r = await rtt(d.sock, loaded);
       const seconds = (Date.now() - t0) / 1000;
       const s = await d.status();
-      let updates = 0;
-      if (viewers) {
-        viewers.send('count');
-        const [m] = await once(viewers, 'message');
-        updates = m.updates.reduce((a, b) => a + b, 0);
-      }
+      const updates = viewers ? (await counts(viewers)) - before : 0;
       const h = s.latency.find((x) => x.name === 'REGION_READ');
       // The daemon's own handling time of a read (from taking the message to
       // the reply's sendmsg), as a share of reads over 100 us.
       const slowHandling = h ? h.counts.slice(h.boundsUs.findIndex((b) => b >= 100) + 1).reduce((a, b) => a + b, 0) / h.total : 0;
-      return { ...r, seconds, slowHandling, loopP99: s.eventLoopDelay.p99Ms, loopMax: s.eventLoopDelay.maxMs, updates, shots: shots - shots0, errors: d.errors().length };
+      return {
+        ...r,
+        seconds,
+        slowHandling,
+        loopP99: s.eventLoopDelay.p99Ms,
+        loopMax: s.eventLoopDelay.maxMs,
+        updates,
+        shots: shots - shots0,
+        errors: d.errors().length,
+      };
     } finally {
       stopShots = true;
       await shotLoop;
@@ -187,7 +205,9 @@ async function main() {
   };
   const idle = [];
   const loaded = [];
-  console.log(`region-read-load: ${RUNS} runs x ${COUNT} round trips (after ${WARMUP}), placement ${PIN || 'unpinned'}, presents ${LOAD === 'full' ? 'whole frames' : 'a hinted 256x256 square'}, ${VIEWERS} ZRLE viewers${browser ? ' + Chromium showing the browser viewer' : ''}, a screenshot every 0.5 s`);
+  console.log(
+    `region-read-load: ${RUNS} runs x ${COUNT} round trips (after ${WARMUP}), placement ${PIN || 'unpinned'}, presents ${LOAD === 'full' ? 'whole frames' : 'a hinted 256x256 square'}, ${VIEWERS} ZRLE viewers${browser ? ' + Chromium showing the browser viewer' : ''}, a screenshot every 0.5 s`,
+  );
   for (let i = 1; i <= RUNS; i++) {
     idle.push(await phase(false));
     loaded.push(await phase(true));
@@ -202,7 +222,7 @@ async function main() {
   console.log(
     `idle   p50 ${ip50.toFixed(2)} us  p99 ${ip99.toFixed(2)} us  event loop p99 ${m(idle, 'loopP99').toFixed(1)} ms\n` +
       `loaded p50 ${lp50.toFixed(2)} us  p99 ${lp99.toFixed(2)} us  event loop p99 ${m(loaded, 'loopP99').toFixed(1)} ms max ${m(loaded, 'loopMax').toFixed(1)} ms; ` +
-      `${(median(loaded.map((x) => x.updates / x.seconds))).toFixed(1)} viewer updates/s, ${median(loaded.map((x) => x.presents / x.seconds)).toFixed(1)} presents/s\n` +
+      `${median(loaded.map((x) => x.updates / x.seconds)).toFixed(1)} viewer updates/s, ${median(loaded.map((x) => x.presents / x.seconds)).toFixed(1)} presents/s\n` +
       `ratio loaded/idle: p50 ${(lp50 / ip50).toFixed(2)}x  p99 ${(lp99 / ip99).toFixed(2)}x (goal p99 <= 1.5x)`,
   );
   await browser?.close();

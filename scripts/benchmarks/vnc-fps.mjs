@@ -15,11 +15,11 @@ import { once } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, connect } from 'node:net';
 import { pino } from 'pino';
-import { NullInput } from '../../dist/daemon/src/input/input-sink.js';
-import { VncServer } from '../../dist/daemon/src/sinks/vnc/index.js';
-import { RfbClient } from '../../dist/test/support/rfb-client.js';
-import { SoftGuest, pattern } from '../../dist/test/support/soft-guest.js';
-import { Op, xy } from '../../dist/test/support/soft-ring.js';
+import { NullInput } from '#daemon/input/input-sink.js';
+import { VncServer } from '#daemon/viewers/vnc/index.js';
+import { RfbClient } from '../../dist-test/test/support/rfb-client.js';
+import { SoftGuest, pattern } from '../../dist-test/test/support/soft-guest.js';
+import { Op, xy } from '../../dist-test/test/support/soft-ring.js';
 
 const W = 1920;
 const H = 1080;

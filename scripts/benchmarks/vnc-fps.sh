@@ -4,5 +4,5 @@
 # 64x64 change per frame, against baselines measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ -f dist/daemon/src/sinks/vnc/index.js ] || npx tsc -p .
+[ -f dist/daemon/src/viewers/vnc/index.js ] && [ -f dist-test/test/support/soft-guest.js ] || { npm run --silent build:ts && npm run --silent build:test; }
 node scripts/benchmarks/vnc-fps.mjs "$@"

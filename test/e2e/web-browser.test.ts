@@ -7,15 +7,15 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
-import type { InputSink, KeyEvent, PointerEvent } from '../../daemon/src/input/input-sink.js';
-import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
+import { WebViewer } from '#daemon/viewers/web/web-server.js';
 import { repoRoot } from '../support/daemon.js';
 import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
 import { SoftGuest } from '../support/soft-guest.js';
+import { decodePng } from '../support/png.js';
+import { SpyInput } from '../support/spy-input.js';
 
 const ARTIFACTS = process.env.WEB_E2E_ARTIFACTS ?? join(repoRoot, 'dist', 'test-artifacts');
 
@@ -71,36 +71,6 @@ function rgbaOf(bgra: Buffer): Buffer {
     out[i + 3] = 0xff;
   }
   return out;
-}
-
-function pngInfo(png: Buffer): { width: number; height: number; rgba: Buffer } {
-  assert.equal(png.toString('latin1', 1, 4), 'PNG');
-  let off = 8;
-  let width = 0;
-  let height = 0;
-  const idat: Buffer[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.toString('latin1', off + 4, off + 8);
-    if (type === 'IHDR') (width = png.readUInt32BE(off + 8)), (height = png.readUInt32BE(off + 12));
-    if (type === 'IDAT') idat.push(png.subarray(off + 8, off + 8 + len));
-    off += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) raw.copy(rgba, y * width * 4, y * (width * 4 + 1) + 1, (y + 1) * (width * 4 + 1));
-  return { width, height, rgba };
-}
-
-class SpyInput implements InputSink {
-  keys: KeyEvent[] = [];
-  pointers: PointerEvent[] = [];
-  key(ev: KeyEvent): void {
-    this.keys.push(ev);
-  }
-  pointer(ev: PointerEvent): void {
-    this.pointers.push(ev);
-  }
 }
 
 /** The canvas pixels (RGBA) as the page shows them. */
@@ -249,7 +219,7 @@ describe('web viewer in headless Chromium', { skip }, () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#screenshot')]);
     assert.match(download.suggestedFilename(), /^apple-gfxd-display1-.*\.png$/);
     const file = await download.path();
-    const png = pngInfo(readFileSync(file));
+    const png = decodePng(readFileSync(file));
     assert.deepEqual([png.width, png.height], [B.w, B.h]);
     assert.ok(png.rgba.equals(rgbaOf(picB)), 'the PNG holds the frame');
   });

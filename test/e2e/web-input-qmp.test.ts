@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';

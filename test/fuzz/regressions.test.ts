@@ -22,8 +22,8 @@ import {
   encodeDmaUnmap,
   encodeMessage,
   encodeRegionAccess,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { FdPool, runSequence, settled } from './session-gen.js';
 

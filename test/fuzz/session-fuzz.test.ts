@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Command, MsgFlag, encodeMessage } from '../../protocol/src/index.js';
+import { Command, MsgFlag, encodeMessage } from 'vfio-user-ts';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { FdPool, anyMsg, rssKiB, runSequence, settled, validMsg } from './session-gen.js';
 

@@ -16,8 +16,8 @@ import {
   encodeSetIrqs,
   encodeWriteMulti,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import type { RunningDaemon } from '../support/daemon.js';
 
 export type FdKind = 'mem' | 'ev';

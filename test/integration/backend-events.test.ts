@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { writeSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { native, type BackendEvent } from '../../daemon/src/native.js';
+import { native, type BackendEvent } from '#daemon/native.js';
 import { Op, Reg } from '../support/soft-ring.js';
 
 const RAM_GPA = 0x40000000n;

@@ -1,13 +1,14 @@
 // The program: flags, exit codes, signals, socket ownership, socket activation.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
-import { connectClient } from '../../daemon/src/transport.js';
-import { daemonMain, startDaemon, tick } from '../support/daemon.js';
+import { native } from '#daemon/native.js';
+import { connectClient } from '#daemon/native-transport.js';
+import { daemonMain, repoRoot, startDaemon, tick } from '../support/daemon.js';
+import { DEVICE_ID, Reg } from '../support/soft-ring.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [daemonMain, ...args], { encoding: 'utf8', timeout: 10000 });
 const tmp = () => mkdtempSync(join(tmpdir(), 'agfx-cli-'));
@@ -18,6 +19,24 @@ describe('apple-gfxd command line', () => {
     assert.equal(r.status, 0);
     for (const flag of ['--socket-path', '--fd', '--variant', '--backend', '--log-level', '--print-capabilities'])
       assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
+  });
+
+  it("--version prints package.json's version and exits 0", () => {
+    const r = run(['--version']);
+    assert.equal(r.status, 0, r.stderr);
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  it("README's options are apple-gfxd --help, its synopsis docs/usage.md's", () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const block = (text: string, after: string): string => {
+      const start = text.indexOf('```\n', text.indexOf(after)) + 4;
+      return text.slice(start, text.indexOf('```', start));
+    };
+    assert.equal(block(readme, '<!-- options: apple-gfxd --help -->'), run(['--help']).stdout);
+    const usage = readFileSync(join(repoRoot, 'docs/usage.md'), 'utf8');
+    assert.equal(block(readme, '## Synopsis'), block(usage, '## Synopsis'));
   });
 
   const usageErrors: [string, string[], RegExp][] = [
@@ -117,41 +136,32 @@ describe('apple-gfxd command line', () => {
     rmSync(dir, { recursive: true });
   });
 
-  it('serves an inherited listening socket with --fd (socket activation)', async () => {
+  /** Hands the daemon a listening socket as fd 3, checks that it serves on it, then stops it (exit 0). */
+  async function servesInherited(name: string, start: (fd: number) => ChildProcess): Promise<void> {
     const dir = tmp();
-    const path = join(dir, 'activated.sock');
+    const path = join(dir, name);
     const lfd = native.listenUnix(path, 0o600);
-    const proc = spawn(process.execPath, [daemonMain, '--fd', '3'], { stdio: ['ignore', 'ignore', 'pipe', lfd] });
+    const proc = start(lfd);
     native.closeFd(lfd);
     let err = '';
     proc.stderr!.on('data', (b) => (err += b));
     for (let i = 0; i < 100 && !err.includes('apple_gfx_common_init'); i++) await tick(50);
     const c = connectClient(path);
     await c.version();
-    assert.equal(await c.read32(0, 0x1000), 0x58464741);
+    assert.equal(await c.read32(0, Reg.ID), DEVICE_ID);
     c.close();
     proc.kill('SIGTERM');
     assert.equal(await new Promise((r) => proc.on('exit', r)), 0);
     rmSync(dir, { recursive: true });
-  });
+  }
 
-  it('serves a socket handed over by systemd socket activation (LISTEN_FDS/LISTEN_PID, fd 3)', async () => {
-    const dir = tmp();
-    const path = join(dir, 'systemd.sock');
-    const lfd = native.listenUnix(path, 0o600);
-    const proc = spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${daemonMain}"`], { stdio: ['ignore', 'ignore', 'pipe', lfd] });
-    native.closeFd(lfd);
-    let err = '';
-    proc.stderr!.on('data', (b) => (err += b));
-    for (let i = 0; i < 100 && !err.includes('apple_gfx_common_init'); i++) await tick(50);
-    const c = connectClient(path);
-    await c.version();
-    assert.equal(await c.read32(0, 0x1000), 0x58464741);
-    c.close();
-    proc.kill('SIGTERM');
-    assert.equal(await new Promise((r) => proc.on('exit', r)), 0);
-    rmSync(dir, { recursive: true });
-  });
+  it('serves an inherited listening socket with --fd (socket activation)', () =>
+    servesInherited('activated.sock', (lfd) => spawn(process.execPath, [daemonMain, '--fd', '3'], { stdio: ['ignore', 'ignore', 'pipe', lfd] })));
+
+  it('serves a socket handed over by systemd socket activation (LISTEN_FDS/LISTEN_PID, fd 3)', () =>
+    servesInherited('systemd.sock', (lfd) =>
+      spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${daemonMain}"`], { stdio: ['ignore', 'ignore', 'pipe', lfd] }),
+    ));
 
   it('--write-option-rom says plainly that it needs macOS here, exit 1', { skip: process.platform === 'darwin' }, () => {
     const r = run(['--write-option-rom', '/tmp/never-written.rom']);

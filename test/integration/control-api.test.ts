@@ -4,34 +4,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
-import { daemonMain, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
+import type { Error_Code, RequestBody } from '#daemon/control/control-types.js';
+import type { Init, RequestKind } from '#daemon/control/schema.js';
+import type { VfioUserClient } from 'vfio-user-ts';
+import { daemonMain, repoRoot, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';
+import { decodePng } from '../support/png.js';
 
 const RAM = 0x40000000n;
-
-/** PNG -> RGBA pixels (our encoder: 8-bit RGBA, filter 0 rows). */
-function decodePng(png: Buffer): { width: number; height: number; rgba: Buffer } {
-  assert.equal(png.subarray(1, 4).toString(), 'PNG');
-  let off = 8;
-  let width = 0, height = 0;
-  const idat: Buffer[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.subarray(off + 4, off + 8).toString();
-    const data = png.subarray(off + 8, off + 8 + len);
-    if (type === 'IHDR') [width, height] = [data.readUInt32BE(0), data.readUInt32BE(4)];
-    if (type === 'IDAT') idat.push(data);
-    off += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) raw.copy(rgba, y * width * 4, y * (width * 4 + 1) + 1, (y + 1) * (width * 4 + 1));
-  return { width, height, rgba };
-}
 
 describe('control API', () => {
   let d: RunningDaemon;
@@ -61,19 +43,20 @@ describe('control API', () => {
 
   it('reports status: backend, client, negotiation, guest memory, tasks, vectors, displays, latency', async () => {
     const s = await ctl.call('status');
+    assert.equal(s.version, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
     assert.equal(s.backend, 'soft');
     assert.equal(s.variant, 'pci');
     assert.equal(s.clientConnected, true);
-    assert.equal(s.negotiated.maxDataXferSize, 1048576);
+    assert.equal(s.negotiated?.maxDataXferSize, 1048576);
     assert.deepEqual(s.guestMemory, [{ gpa: 0x40000000, size: 4 << 20, writable: true }]);
-    assert.equal(s.tasks.tasks, 1);
-    assert.equal(s.tasks.aliases, 1);
+    assert.equal(s.tasks?.tasks, 1);
+    assert.equal(s.tasks?.aliases, 1);
     assert.equal(s.vectors.length, 1);
     assert.equal(s.displays.length, 1);
-    assert.deepEqual([s.displays[0].width, s.displays[0].height, s.displays[0].framesPresented], [32, 16, 1]);
-    const reads = s.latency.find((h: { name: string }) => h.name === 'REGION_READ');
+    assert.deepEqual([s.displays[0]?.width, s.displays[0]?.height, s.displays[0]?.framesPresented], [32, 16, 1]);
+    const reads = s.latency.find((h) => h.name === 'REGION_READ');
     assert.ok(reads && reads.total >= 5, 'REGION_READ timings recorded');
-    assert.equal(reads.counts.reduce((a: number, b: number) => a + b, 0), reads.total);
+    assert.equal(reads.counts.reduce((a, b) => a + b, 0), reads.total);
   });
 
   it('screenshots a display as PNG with exactly the guest pixels', async () => {
@@ -100,7 +83,7 @@ describe('control API', () => {
     assert.equal((await ctl.call('status')).displays.length, 1);
   });
 
-  const errors: [string, string, Record<string, unknown>, string][] = [
+  const errors: [string, RequestKind, Init<RequestBody[RequestKind]>, Error_Code][] = [
     ['an unknown display', 'screenshot', { port: 9 }, 'UNKNOWN_DISPLAY'],
     ['removing an unknown display', 'displayRemove', { port: 3 }, 'UNKNOWN_DISPLAY'],
     ['a mode of width 0', 'displayAdd', { modes: [{ width: 0, height: 10, refreshHz: 60 }] }, 'BAD_MODE'],
@@ -115,7 +98,7 @@ describe('control API', () => {
     it(`answers ${name} with ${code} and changes nothing`, async () => {
       await assert.rejects(ctl.call(kind, body), (e: unknown) => e instanceof ControlReplyError && e.code === code);
       const s = await ctl.call('status');
-      assert.deepEqual(s.displays.map((x: { port: number; width: number }) => [x.port, x.width]), [[0, 32]]);
+      assert.deepEqual(s.displays.map((x) => [x.port, x.width]), [[0, 32]]);
     });
   }
 

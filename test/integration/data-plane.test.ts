@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient } from '../../daemon/src/control/client.js';
-import { native } from '../../daemon/src/native.js';
-import { Command, MsgFlag, PciIrq, encodeMessage, encodeRegionAccess } from '../../protocol/src/index.js';
+import { ControlClient } from '#daemon/control/control-client.js';
+import { native } from '#daemon/native.js';
+import { Command, MsgFlag, PciIrq, encodeMessage, encodeRegionAccess } from 'vfio-user-ts';
 import { repoRoot, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { Op, Reg } from '../support/soft-ring.js';
@@ -37,7 +37,18 @@ describe('data plane', () => {
   let lib: string;
   before(() => {
     lib = join(dir, 'lib.so');
-    execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-I', join(repoRoot, 'native/include'), '-o', lib, join(repoRoot, 'test/fixtures/lib-backend.c')]);
+    execFileSync('gcc', [
+      '-shared',
+      '-fPIC',
+      '-O1',
+      '-Wall',
+      '-Werror',
+      '-I',
+      join(repoRoot, 'native/include'),
+      '-o',
+      lib,
+      join(repoRoot, 'test/fixtures/lib-backend.c'),
+    ]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -59,7 +70,9 @@ describe('data plane', () => {
         // The daemon handles this on its JS thread and calls the backend's
         // set_modes there, which now takes 2 s: JS is blocked meanwhile.
         let modesAnswered = 0;
-        const modes = ctl.call('displayModes', { port: 0, modes: [{ width: 640, height: 480, refreshHz: 60 }] }).then(() => (modesAnswered = performance.now()));
+        const modes = ctl
+          .call('displayModes', { port: 0, modes: [{ width: 640, height: 480, refreshHz: 60 }] })
+          .then(() => (modesAnswered = performance.now()));
         await tick(300);
         const reads: number[] = [];
         for (let i = 0; i < 50; i++) {
@@ -71,7 +84,10 @@ describe('data plane', () => {
         const readsDone = performance.now();
         await modes;
         assert.ok(modesAnswered - t0 >= 1900, `the JS thread was blocked (control reply after ${(modesAnswered - t0).toFixed(0)} ms)`);
-        assert.ok(readsDone < modesAnswered, `50 reads answered before the JS thread was free again (${(readsDone - t0).toFixed(0)} ms vs ${(modesAnswered - t0).toFixed(0)} ms)`);
+        assert.ok(
+          readsDone < modesAnswered,
+          `50 reads answered before the JS thread was free again (${(readsDone - t0).toFixed(0)} ms vs ${(modesAnswered - t0).toFixed(0)} ms)`,
+        );
       } finally {
         ctl.close();
         c.close();
@@ -96,7 +112,10 @@ describe('data plane', () => {
         assert.equal(status.clientConnected, true);
         assert.equal(await slow, 0x510e);
         assert.ok(slowDone - t0 >= 1400, `the MMIO did take long (${(slowDone - t0).toFixed(0)} ms)`);
-        assert.ok(servedAt < slowDone, `viewer and control were served during the slow MMIO (${(servedAt - t0).toFixed(0)} ms vs ${(slowDone - t0).toFixed(0)} ms)`);
+        assert.ok(
+          servedAt < slowDone,
+          `viewer and control were served during the slow MMIO (${(servedAt - t0).toFixed(0)} ms vs ${(slowDone - t0).toFixed(0)} ms)`,
+        );
         await c.write32(0, SLOW_MS, 0);
       } finally {
         ctl.close();
@@ -121,7 +140,7 @@ describe('data plane', () => {
         assert.equal(kept + (dropped.count as number), 6000, `every event logged or counted (${kept} logged, ${dropped.count} dropped)`);
         assert.ok(kept <= 1024, `at most the queue bound was kept (${kept})`);
         const s = await ctl.call('status');
-        assert.ok(s.dataPlane.eventsDropped >= (dropped.count as number));
+        assert.ok(s.dataPlane!.eventsDropped >= (dropped.count as number));
       } finally {
         ctl.close();
         c.close();
@@ -151,7 +170,14 @@ describe('data plane', () => {
         // together, the map and the interrupt fds first.
         const mapped = c.dmaMap({ iova: RAM, size: BigInt(size), fd: ram });
         const irqs = c.setIrqEventfds(PciIrq.MSIX, 0, [efd]);
-        for (const [off, v] of [[Reg.RING_BASE_LO, Number(RAM)], [Reg.RING_BASE_HI, 0], [Reg.RING_ENTRIES, 16], [Reg.RING_TAIL, 1], [Reg.DOORBELL, 1], [0x100c, 0]])
+        for (const [off, v] of [
+          [Reg.RING_BASE_LO, Number(RAM)],
+          [Reg.RING_BASE_HI, 0],
+          [Reg.RING_ENTRIES, 16],
+          [Reg.RING_TAIL, 1],
+          [Reg.DOORBELL, 1],
+          [0x100c, 0],
+        ])
           c.post(Command.REGION_WRITE, write(0, off!, u32(v!)));
         const completed = c.read32(0, Reg.COMPLETED);
         const errors = c.read32(0, Reg.ERRORS);
@@ -231,8 +257,8 @@ describe('data plane', () => {
         }
         const s = await ctl.call('status');
         assert.ok(sent > 128 * 1024, `sent ${sent} bytes of requests`);
-        assert.ok(s.dataPlane.queuedBytes <= 64 * 1024 + 36, `output waiting: ${s.dataPlane.queuedBytes} bytes`);
-        assert.ok(s.dataPlane.native < sent / 32, `the daemon stopped reading (${s.dataPlane.native} of ${sent / 32} answered)`);
+        assert.ok(s.dataPlane!.queuedBytes <= 64 * 1024 + 36, `output waiting: ${s.dataPlane!.queuedBytes} bytes`);
+        assert.ok(s.dataPlane!.native < sent / 32, `the daemon stopped reading (${s.dataPlane!.native} of ${sent / 32} answered)`);
         assert.ok(rssKiB(d.pid) - rss0 < 16 * 1024, `RSS grew by ${rssKiB(d.pid) - rss0} KiB`);
         assert.equal((await ctl.call('status')).clientConnected, true, 'the control API is served meanwhile');
       } finally {

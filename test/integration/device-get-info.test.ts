@@ -1,10 +1,10 @@
 // DEVICE_GET_INFO (4): what QEMU checks before anything else (PCI flag,
 // >= 8 regions, >= 3 IRQ indices), and the malformed variants.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, DeviceFlag, Errno, MsgFlag, type VfioUserClient } from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { describe, it } from 'node:test';
+import { Command, DeviceFlag, Errno, MsgFlag } from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
+import { useDaemon } from '../support/daemon-fixture.js';
 
 const infoPayload = (argsz: number, len = 16): Buffer => {
   const p = Buffer.alloc(len);
@@ -13,18 +13,8 @@ const infoPayload = (argsz: number, len = 16): Buffer => {
 };
 
 describe('DEVICE_GET_INFO', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
+  const fx = useDaemon();
+  const { connect } = fx;
 
   it('reports a resettable PCI device with 9 regions and 5 IRQ indices', async () => {
     const c = await connect();
@@ -80,12 +70,12 @@ describe('DEVICE_GET_INFO', () => {
   it('refuses fds on the request with EINVAL and closes them', async () => {
     const c = await connect();
     await c.deviceInfo();
-    const before = d.fdCount();
+    const before = fx.d.fdCount();
     const efd = native.eventfdCreate();
     const r = await c.requestRaw(Command.DEVICE_GET_INFO, infoPayload(16), [efd]);
     assert.equal(r.header.error, Errno.EINVAL);
     await c.deviceInfo();
-    assert.equal(d.fdCount(), before);
+    assert.equal(fx.d.fdCount(), before);
     native.closeFd(efd);
     c.close();
   });

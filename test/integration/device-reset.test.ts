@@ -2,31 +2,17 @@
 // reset. It restores register and config state; the client's memory and
 // interrupt fds are the client's business (QEMU re-sends SET_IRQS itself).
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, Errno, MsgFlag, PciIrq, type VfioUserClient } from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { describe, it } from 'node:test';
+import { Command, Errno, MsgFlag, PciIrq, type VfioUserClient } from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
+import { cfg16, cfg32, memfd, useDaemon } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
-const AGFX_ID = 0x58464741;
 const SCRATCH = 0x1008;
 
 describe('DEVICE_RESET', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  const logAfter = (mark: number, pred: (l: LogLine) => boolean): Promise<LogLine> =>
-    d.waitForLog((l) => d.logs.indexOf(l) >= mark && pred(l), 3000);
-  const cfg16 = async (c: VfioUserClient, off: number): Promise<number> => (await c.configRead(off, 2)).readUInt16LE(0);
-  const cfg32 = async (c: VfioUserClient, off: number): Promise<number> => (await c.configRead(off, 4)).readUInt32LE(0);
+  const fx = useDaemon();
+  const { connect, logAfter, mappingsOf } = fx;
   /** Puts state everywhere a reset should clear it. */
   const dirty = async (c: VfioUserClient): Promise<void> => {
     await c.write32(0, SCRATCH, 0x5eedf00d);
@@ -45,13 +31,13 @@ describe('DEVICE_RESET', () => {
     assert.equal(await cfg16(c, 0x42), 0x0080, 'MSI disabled, still 64-bit');
     assert.equal((await c.configRead(0x3c, 1))[0], 0, 'interrupt line cleared');
     assert.equal(await cfg32(c, 0x00), 0xeeee106b, 'IDs intact');
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
   };
 
   it('clears scratch and config state with a header-only reply', async () => {
     const c = await connect();
     await dirty(c);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     const r = await c.requestRaw(Command.DEVICE_RESET);
     assert.equal(r.header.flags, MsgFlag.TYPE_REPLY);
     assert.equal(r.header.command, Command.DEVICE_RESET);
@@ -107,12 +93,12 @@ describe('DEVICE_RESET', () => {
   it('refuses a reset carrying an fd (EINVAL) and closes the fd', async () => {
     const c = await connect();
     await c.write32(0, SCRATCH, 7);
-    const before = d.fdCount();
+    const before = fx.d.fdCount();
     const efd = native.eventfdCreate();
     const r = await c.requestRaw(Command.DEVICE_RESET, undefined, [efd]);
     assert.equal(r.header.error, Errno.EINVAL);
     assert.equal(await c.read32(0, SCRATCH), 7, 'not reset');
-    assert.equal(d.fdCount(), before);
+    assert.equal(fx.d.fdCount(), before);
     native.closeFd(efd);
     c.close();
   });
@@ -128,35 +114,34 @@ describe('DEVICE_RESET', () => {
 
   it('resets while interrupts are assigned: no fd leaks or is lost, and the vector still delivers', async () => {
     const c = await connect();
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    const before = d.fdCount();
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    const before = fx.d.fdCount();
     const efd = native.eventfdCreate();
     await c.setIrqEventfds(PciIrq.MSIX, 0, [efd]);
     await c.write32(0, 0x100c, 0);
     assert.equal(native.eventfdRead(efd), 1);
     await c.reset();
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    assert.equal(d.fdCount(), before + 1, 'the eventfd is still held, once');
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    assert.equal(fx.d.fdCount(), before + 1, 'the eventfd is still held, once');
     await c.write32(0, 0x100c, 0);
     assert.equal(native.eventfdRead(efd), 1, 'as with vfio-pci, reset leaves the eventfd wiring to the client');
     // QEMU's pre-reset disable then releases it.
     await c.disableIrqs(PciIrq.MSIX);
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    assert.equal(d.fdCount(), before);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    assert.equal(fx.d.fdCount(), before);
     native.closeFd(efd);
     c.close();
   });
 
   it('keeps DMA mappings across a reset (they belong to the client, not the device)', async () => {
     const c = await connect();
-    const name = `agfx-it-reset-${process.pid}`;
-    const fd = native.memfdCreate(name, 0x4000);
+    const { fd, name } = memfd(0x4000, 'reset');
     await c.dmaMap({ iova: 0x40000000n, size: 0x4000n, fd });
     native.closeFd(fd);
     await c.reset();
-    assert.equal(d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `)).length, 1);
+    assert.equal(mappingsOf(name).length, 1);
     await c.dmaUnmap(0x40000000n, 0x4000n);
-    assert.equal(d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `)).length, 0);
+    assert.equal(mappingsOf(name).length, 0);
     c.close();
   });
 

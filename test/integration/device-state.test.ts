@@ -2,34 +2,18 @@
 // memory: the second daemon carries on where the first stopped (same frame,
 // tasks re-mapped onto guest memory, pending fences complete).
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { ControlClient, ControlReplyError } from '../../daemon/src/control/client.js';
-import { native } from '../../daemon/src/native.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
-import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
-import protobuf from 'protobufjs';
-import { join } from 'node:path';
-import { repoRoot } from '../support/daemon.js';
-
-const DeviceState = protobuf.loadSync(join(repoRoot, 'daemon/src/state/device-state.proto')).lookupType('apple_gfxd.state.v1.DeviceState');
+import { afterEach, describe, it } from 'node:test';
+import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
+import { native } from '#daemon/native.js';
+import { startDaemon, tick } from '../support/daemon.js';
+import { useDaemon, useGuestRam } from '../support/daemon-fixture.js';
+import { Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+import { decodeDeviceState } from '#daemon/state/device-state.js';
 
 const RAM = 0x40000000n;
 const RAM_SIZE = 8 << 20;
 const BUF = RAM + 0x100000n;
 const LIST = RAM + 0x10000n;
-
-/** Clients of the current test: closed after it, pass or fail, so a failure cannot block the next test's client. */
-const open: VfioUserClient[] = [];
-
-async function attachVmm(d: RunningDaemon, ramFd: number): Promise<{ vmm: VfioUserClient; efd: number }> {
-  const vmm = await d.connectNegotiated();
-  open.push(vmm);
-  await vmm.dmaMap({ iova: RAM, size: BigInt(RAM_SIZE), fd: ramFd });
-  const efd = native.eventfdCreate();
-  await vmm.setIrqEventfds(2, 0, [efd]);
-  return { vmm, efd };
-}
 
 async function waitFor(pred: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -40,36 +24,22 @@ async function waitFor(pred: () => Promise<boolean>, what: string): Promise<void
 }
 
 describe('device state save/restore', () => {
-  let a: RunningDaemon, b: RunningDaemon;
-  let ramFd: number;
-  let ram: GuestRam;
-  before(async () => {
-    a = await startDaemon(['--display', '16x8@60,8x8@60', '--display', '4x4@60']);
-    b = await startDaemon(['--display', '32x32@60']);
-    ramFd = native.memfdCreate('migrating-ram', RAM_SIZE);
-    ram = new GuestRam(ramFd, RAM, RAM_SIZE);
-  });
-  after(async () => {
-    await a.stop();
-    await b.stop();
-    native.closeFd(ramFd);
-  });
-  afterEach(async () => {
-    for (const c of open.splice(0)) c.close();
-    await tick(50); // let the daemons see the disconnects
-  });
+  const a = useDaemon(['--display', '16x8@60,8x8@60', '--display', '4x4@60']);
+  const b = useDaemon(['--display', '32x32@60']);
+  const guest = useGuestRam(RAM, RAM_SIZE, 'migrating-ram');
+  afterEach(() => tick(50)); // let the daemons see the disconnects
 
   it('moves a running soft device from one daemon to another', async () => {
     // Daemon A: a guest workload.
-    const A = await attachVmm(a, ramFd);
-    const ringA = new SoftRing(A.vmm, ram, RAM, 16);
+    const A = await a.attachVmm(guest.region);
+    const ringA = new SoftRing(A.vmm, guest.ram, RAM, 16);
     await ringA.configure();
     const pattern = Buffer.alloc(8192).map((_, i) => (i * 31 + 7) & 0xff);
-    ram.write(BUF, Buffer.from(pattern));
+    guest.ram.write(BUF, Buffer.from(pattern));
     const list = Buffer.alloc(16);
     list.writeBigUInt64LE(BUF, 0);
     list.writeBigUInt64LE(8192n, 8);
-    ram.write(LIST, list);
+    guest.ram.write(LIST, list);
     assert.equal((await ringA.run(Op.TASK_CREATE, [7, 0x20000])).status, St.OK);
     assert.equal((await ringA.run(Op.TASK_MAP, [7, 0x4000, LIST, 1, 1])).status, St.OK);
     assert.equal((await ringA.run(Op.SET_MODE, [0, 8, 8])).status, St.OK);
@@ -77,29 +47,34 @@ describe('device state save/restore', () => {
     assert.equal((await ringA.run(Op.CURSOR_SHOW, [0, 1])).status, St.OK);
     assert.equal((await ringA.run(Op.CURSOR_MOVE, [0, 3, 4])).status, St.OK);
     await A.vmm.write32(0, Reg.SCRATCH, 0xfeed);
-    const ctlA = await ControlClient.connect(`${a.socketPath}.ctl`);
+    const ctlA = await ControlClient.connect(`${a.d.socketPath}.ctl`);
     const shotA = await ctlA.call('screenshot', { port: 0 });
     // Quiesce like a VMM stopping its vCPUs: no more doorbells; save.
     const saved = (await ctlA.call('save')).state as Buffer;
     assert.ok(saved.length > 8 * 8 * 4, 'the state carries the frame');
-    // One protobuf message describes the device; the soft backend's part field by field.
-    const st = DeviceState.toObject(DeviceState.decode(saved), { longs: Number, bytes: Buffer, defaults: true }) as Record<string, any>;
+    // One protobuf message: the daemon's part field by field, the backend's as its own blob.
+    const st = decodeDeviceState(saved);
     assert.equal(st.variant, 'pci');
-    assert.equal(st.backendState.length, 0, 'nothing opaque for the soft backend');
-    assert.equal(st.soft.registers.scratch, 0xfeed);
-    assert.equal(st.soft.registers.ringBase, Number(RAM));
-    assert.deepEqual(st.soft.tasks.map((t: { id: number; size: number }) => [t.id, t.size]), [[7, 0x20000]]);
-    assert.deepEqual(st.soft.tasks[0].ranges, [{ taskOffset: 0x4000, gpa: Number(BUF), length: 8192, readOnly: true }], 'guest ranges, no host address');
-    assert.deepEqual([st.soft.displays[0].width, st.soft.displays[0].height, st.soft.displays[0].frame.length], [8, 8, 8 * 8 * 4]);
-    assert.deepEqual([st.soft.displays[0].cursor.visible, st.soft.displays[0].cursor.x, st.soft.displays[0].cursor.y], [true, 3, 4]);
+    assert.deepEqual(st.guestMemory, [{ gpa: String(RAM), size: String(RAM_SIZE) }]);
+    assert.deepEqual(
+      st.displays.map((d) => [d.port, d.width, d.height, d.modes.length]),
+      [[0, 8, 8, 2], [1, 4, 4, 1]],
+      'displays with their mode lists and the mode in use',
+    );
+    assert.equal(st.backend?.name, 'soft');
+    const blob = st.backend!.data;
+    assert.ok(blob.length > 8 * 8 * 4, "the backend's blob carries the frame");
+    const gpa = Buffer.alloc(8);
+    gpa.writeBigUInt64LE(BUF);
+    assert.ok(blob.includes(gpa), 'the task refers to guest memory by guest-physical address');
     ctlA.close();
     A.vmm.close();
 
     // The guest queued two more fences before it was stopped (tail moved, no doorbell
     // rung on the new daemon yet): they are in guest RAM, the state points at them.
     // Daemon B: the same guest memory, then restore.
-    const B = await attachVmm(b, ramFd);
-    const ctlB = await ControlClient.connect(`${b.socketPath}.ctl`);
+    const B = await b.attachVmm(guest.region);
+    const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
     assert.deepEqual(await ctlB.call('restore', { state: saved }), {});
     const status = await ctlB.call('status');
     assert.deepEqual(status.displays.map((d: { port: number; width: number; height: number }) => [d.port, d.width, d.height]), [[0, 8, 8], [1, 4, 4]], 'displays as saved');
@@ -108,12 +83,12 @@ describe('device state save/restore', () => {
     assert.equal(await B.vmm.read32(0, Reg.SCRATCH), 0xfeed, 'registers');
     assert.equal(await B.vmm.read32(0, Reg.STATUS) & 1, 1, 'the ring is configured');
     const status2 = await ctlB.call('status');
-    assert.equal(status2.tasks.tasks, 1);
-    assert.equal(status2.displays[0].cursor.visible, true);
-    assert.deepEqual([status2.displays[0].cursor.x, status2.displays[0].cursor.y], [3, 4]);
+    assert.equal(status2.tasks?.tasks, 1);
+    assert.equal(status2.displays[0]?.cursor?.visible, true);
+    assert.deepEqual([status2.displays[0]?.cursor?.x, status2.displays[0]?.cursor?.y], [3, 4]);
 
     // The task was re-mapped onto guest memory: CHECKSUM through it on B.
-    const ringB = new SoftRing(B.vmm, ram, RAM, 16);
+    const ringB = new SoftRing(B.vmm, guest.ram, RAM, 16);
     (ringB as unknown as { tail: number }).tail = await B.vmm.read32(0, Reg.RING_TAIL);
     const sum = await ringB.run(Op.CHECKSUM, [7, 0x4000, 8192]);
     assert.equal(sum.status, St.OK);
@@ -137,20 +112,20 @@ describe('device state save/restore', () => {
   });
 
   it('runs commands that were pending at save time once restored', async () => {
-    const A = await attachVmm(a, ramFd);
-    const ringA = new SoftRing(A.vmm, ram, RAM, 16);
+    const A = await a.attachVmm(guest.region);
+    const ringA = new SoftRing(A.vmm, guest.ram, RAM, 16);
     await ringA.configure();
     // Queue a fence but stop the "vCPU" before the doorbell: tail published only.
     ringA.push(Op.FENCE, [99, 0]);
-    const ctlA = await ControlClient.connect(`${a.socketPath}.ctl`);
+    const ctlA = await ControlClient.connect(`${a.d.socketPath}.ctl`);
     // Publish the tail through a posted write (QEMU's BAR writes are posted) and save at once.
     A.vmm.postRegionWrite(0, Reg.RING_TAIL, Buffer.from([1, 0, 0, 0]));
     await A.vmm.read32(0, Reg.ID); // ordering: the posted write is applied
     const saved = (await ctlA.call('save')).state as Buffer;
     ctlA.close();
     A.vmm.close();
-    const B = await attachVmm(b, ramFd);
-    const ctlB = await ControlClient.connect(`${b.socketPath}.ctl`);
+    const B = await b.attachVmm(guest.region);
+    const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
     await ctlB.call('restore', { state: saved });
     await waitFor(async () => (await B.vmm.read32(0, Reg.FENCE_LO)) === 99, 'the pending fence');
     ctlB.close();
@@ -160,8 +135,8 @@ describe('device state save/restore', () => {
   it('refuses a state from another variant, another version, or without its guest memory', async () => {
     const m = await startDaemon(['--variant', 'mmio']);
     try {
-      const A = await attachVmm(a, ramFd);
-      const ctlA = await ControlClient.connect(`${a.socketPath}.ctl`);
+      const A = await a.attachVmm(guest.region);
+      const ctlA = await ControlClient.connect(`${a.d.socketPath}.ctl`);
       const saved = (await ctlA.call('save')).state as Buffer;
       ctlA.close();
       A.vmm.close();
@@ -169,10 +144,10 @@ describe('device state save/restore', () => {
       await assert.rejects(ctlM.call('restore', { state: saved }), (e: unknown) => e instanceof ControlReplyError && e.code === 'WRONG_VARIANT');
       ctlM.close();
       // Daemon B with no guest memory shared yet.
-      const ctlB = await ControlClient.connect(`${b.socketPath}.ctl`);
+      const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
       await assert.rejects(ctlB.call('restore', { state: saved }), (e: unknown) => e instanceof ControlReplyError && /not shared with this daemon/.test(e.message));
       // A corrupted backend blob: refused, device left working.
-      const B = await attachVmm(b, ramFd);
+      const B = await b.attachVmm(guest.region);
       const bad = Buffer.from(saved);
       bad[bad.length - 3]! ^= 0xff;
       bad.writeUInt32LE(0xdeadbeef, bad.length - 40);

@@ -2,7 +2,7 @@
 // way a map can be wrong. Each refusal must cost only an error reply: the fd
 // that came with it is closed and the same session keeps answering.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   DmaFlag,
@@ -10,21 +10,14 @@ import {
   MsgFlag,
   encodeDmaMap,
   type Reply,
-  type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
+import { useDaemon, memfd } from '../support/daemon-fixture.js';
+import type { LogLine } from '../support/daemon.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
 const RW = DmaFlag.READ | DmaFlag.WRITE;
-const AGFX_ID = 0x58464741;
-
-let memfdSerial = 0;
-/** A memfd in this process, with a name unique to the test run. */
-const memfd = (size: number, tag = 'dma'): { fd: number; name: string } => {
-  const name = `agfx-it-${tag}-${process.pid}-${++memfdSerial}`;
-  return { fd: native.memfdCreate(name, size), name };
-};
 
 const mapPayload = (m: { iova: bigint; size: bigint; offset?: bigint; flags?: number; argsz?: number }): Buffer =>
   encodeDmaMap({ flags: m.flags ?? RW, offset: m.offset ?? 0n, iova: m.iova, size: m.size, argsz: m.argsz });
@@ -36,38 +29,18 @@ const assertOk = (r: Reply): void => {
 };
 
 describe('DMA_MAP', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  /** The daemon's fd count once every earlier message on `c` is fully handled. */
-  const settledFds = async (c: VfioUserClient): Promise<number> => {
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    return d.fdCount();
-  };
-  const mappingsOf = (name: string): string[] => d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `));
-  /** A log line that appears after `mark` (an index into d.logs). */
-  const logAfter = (mark: number, pred: (l: LogLine) => boolean): Promise<LogLine> =>
-    d.waitForLog((l) => d.logs.indexOf(l) >= mark && pred(l), 3000);
+  const fx = useDaemon();
+  const { connect, logAfter, settledFds, mappingsOf } = fx;
 
   it('maps a memfd: the daemon really mmaps it, and DMA_UNMAP removes the mapping and the fd', async () => {
     const c = await connect();
     const before = await settledFds(c);
     const m = memfd(0x10000);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova: 0x40000000n, size: 0x10000n }), [m.fd]));
     native.closeFd(m.fd); // the daemon holds its own copy now
     const maps = mappingsOf(m.name);
-    assert.equal(maps.length, 1, `mappings: ${d.memfdMappings().join('\n')}`);
+    assert.equal(maps.length, 1, `mappings: ${fx.d.memfdMappings().join('\n')}`);
     const [range, perms, offset] = maps[0]!.split(/\s+/);
     const [lo, hi] = range!.split('-').map((h) => BigInt(`0x${h}`));
     assert.equal(hi! - lo!, 0x10000n, 'the whole range is mapped');
@@ -88,7 +61,7 @@ describe('DMA_MAP', () => {
   it('maps read-only memory (flags READ) with a read-only mapping', async () => {
     const c = await connect();
     const m = memfd(0x4000);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova: 0x80000n, size: 0x4000n, flags: DmaFlag.READ }), [m.fd]));
     native.closeFd(m.fd);
     const maps = mappingsOf(m.name);
@@ -101,14 +74,14 @@ describe('DMA_MAP', () => {
   });
 
   /** Log lines at level error or fatal since `mark`. */
-  const errorsSince = (mark: number): LogLine[] => d.logs.slice(mark).filter((l) => l.level === 'error' || l.level === 'fatal');
+  const errorsSince = (mark: number): LogLine[] => fx.d.logs.slice(mark).filter((l) => l.level === 'error' || l.level === 'fatal');
 
   // q35 sends ROM, pflash and the VGA BAR without an fd even when RAM is a
   // shared memfd (docs/design.md invariant 3): accepted, recorded, never reached.
   it('accepts a map without an fd, records it as unreachable, and its unmap succeeds', async () => {
     const c = await connect();
     const before = await settledFds(c);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova: 0xc0000n, size: 0x20000n, flags: DmaFlag.READ })));
     const added = await logAfter(mark, (l) => l.msg === 'guest_memory_region_added' && l.iova === '0xc0000');
     assert.equal(added.size, '0x20000');
@@ -127,9 +100,9 @@ describe('DMA_MAP', () => {
     native.closeFd(f.fd);
     assert.equal(mappingsOf(f.name).length, 1);
     await c.dmaUnmap(0xc0000n, 0x20000n);
-    assert.deepEqual(d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'), [], 'no request failed');
+    assert.deepEqual(fx.d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'), [], 'no request failed');
     assert.deepEqual(errorsSince(mark), [], 'no error logged');
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
     c.close();
   });
 
@@ -159,7 +132,7 @@ describe('DMA_MAP', () => {
     await c.dmaUnmapAll();
     assert.deepEqual(mappingsOf(f.name), []);
     native.closeFd(f.fd);
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
     c.close();
   });
 
@@ -184,24 +157,24 @@ describe('DMA_MAP', () => {
   it('says once per client how to start QEMU when guest RAM itself came without an fd (plain -m), and keeps serving', async () => {
     for (const client of [1, 2]) {
       const c = await connect();
-      const mark = d.logs.length;
+      const mark = fx.d.logs.length;
       // What q35 with a plain -m 512M sends: RAM below the VGA hole, above 1 MiB, ROMs, the VGA BAR.
       for (const [iova, size] of [[0n, 0xa0000n], [0xc0000n, 0x20000n], [0x100000n, 0x1ff00000n], [0xfd000000n, 0x1000000n]] as const)
         assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova, size })));
       await c.deviceInfo();
       await c.read32(7, 0); // QEMU reads config space at realize, after its initial maps
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       await c.write32(0, 0x1008, 0x1234);
       assert.equal(await c.read32(0, 0x1008), 0x1234);
-      const hints = d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd');
+      const hints = fx.d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd');
       assert.equal(hints.length, 1, `client ${client}: one hint, not one per map or per request`);
       assert.equal(hints[0]!.level, 'error');
       assert.equal(hints[0]!.ranges, 4);
       assert.match(String(hints[0]!.hint), /memory-backend-memfd/);
       assert.match(String(hints[0]!.hint), /share=on/);
       assert.deepEqual(errorsSince(mark).map((l) => l.msg), ['guest_memory_without_fd'], 'nothing else is an error');
-      assert.deepEqual(d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'), [], 'every map and request answered OK');
-      const detached = d.logs.length;
+      assert.deepEqual(fx.d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'), [], 'every map and request answered OK');
+      const detached = fx.d.logs.length;
       c.close();
       const gone = await logAfter(detached, (l) => l.msg === 'apple_gfx_client_detached');
       assert.equal(gone.regionsUnmapped, 4, 'ranges without an fd are dropped with the client');
@@ -210,7 +183,7 @@ describe('DMA_MAP', () => {
 
   it('gives no hint when RAM is shared and only ROM and the VGA BAR come without an fd (q35 with a memfd)', async () => {
     const c = await connect();
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     const ram = memfd(0x200000, 'q35-ram');
     await c.dmaMap({ iova: 0n, size: 0xa0000n, fd: ram.fd });
     await c.dmaMap({ iova: 0xc0000n, size: 0x20000n, fd: null });
@@ -218,8 +191,8 @@ describe('DMA_MAP', () => {
     await c.dmaMap({ iova: 0xfd000000n, size: 0x1000000n, fd: null });
     native.closeFd(ram.fd);
     await c.deviceInfo();
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    assert.deepEqual(d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd'), []);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    assert.deepEqual(fx.d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd'), []);
     assert.deepEqual(errorsSince(mark), [], 'no error logged');
     assert.equal(mappingsOf(ram.name).length, 2, 'RAM mapped as usual');
     c.close();
@@ -241,7 +214,7 @@ describe('DMA_MAP', () => {
     for (const [iova, size] of overlapping) {
       const r = await c.requestRaw(Command.DMA_MAP, mapPayload({ iova, size }), [b.fd]);
       assertError(r, Errno.EEXIST);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
     }
     assert.deepEqual(mappingsOf(b.name), [], 'nothing of the refused memfd is mapped');
     assert.equal(await settledFds(c), before, 'every refused fd was closed');
@@ -362,7 +335,7 @@ describe('DMA_MAP', () => {
       native.closeFd(f.fd);
       assert.deepEqual(mappingsOf(f.name), []);
       assert.equal(await settledFds(c), before);
-      assert.ok(d.alive());
+      assert.ok(fx.d.alive());
       c.close();
     });
   }
@@ -426,7 +399,7 @@ describe('DMA_MAP', () => {
     await c.dmaMap({ iova: 0x40004000n, size: 0x2000n, offset: 0x2000n, fd: f.fd });
     native.closeFd(f.fd);
     assert.equal(mappingsOf(f.name).length, 2);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     c.close();
     const detached = await logAfter(mark, (l) => l.msg === 'apple_gfx_client_detached');
     assert.equal(detached.regionsUnmapped, 2);

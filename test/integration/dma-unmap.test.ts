@@ -1,7 +1,7 @@
 // DMA_UNMAP (3): exact-match unmaps, QEMU's FLAG_ALL, and every malformed
 // variant. A refused unmap must leave the table as it was.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   DmaUnmapFlag,
@@ -9,41 +9,19 @@ import {
   MsgFlag,
   encodeDmaUnmap,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
-
-const AGFX_ID = 0x58464741;
-
-let memfdSerial = 0;
-const memfd = (size: number, tag = 'unmap'): { fd: number; name: string } => {
-  const name = `agfx-it-${tag}-${process.pid}-${++memfdSerial}`;
-  return { fd: native.memfdCreate(name, size), name };
-};
+import { useDaemon, memfd } from '../support/daemon-fixture.js';
+import type { LogLine } from '../support/daemon.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
 const unmapPayload = (flags: number, iova: bigint, size: bigint, argsz?: number): Buffer =>
   encodeDmaUnmap({ flags, iova, size, argsz });
 
 describe('DMA_UNMAP', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  const settledFds = async (c: VfioUserClient): Promise<number> => {
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    return d.fdCount();
-  };
-  const mappingsOf = (name: string): string[] => d.memfdMappings().filter((l) => l.includes(`/memfd:${name} `));
+  const fx = useDaemon();
+  const { connect, settledFds, mappingsOf } = fx;
   /** Maps [iova, iova+size) from a fresh memfd; returns the memfd name. */
   const mapFresh = async (c: VfioUserClient, iova: bigint, size: bigint): Promise<string> => {
     const f = memfd(Number(size));
@@ -124,11 +102,11 @@ describe('DMA_UNMAP', () => {
     await c.dmaMap({ iova: 0xe0000n, size: 0x20000n, fd: null });
     for (const [iova, size] of [[0xe0000n, 0x10000n], [0xf0000n, 0x10000n], [0xdf000n, 0x22000n]] as const)
       assertError(await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, iova, size)), Errno.ENOENT);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, 0xe0000n, 0x20000n));
     assert.equal(r.header.flags, MsgFlag.TYPE_REPLY, `error ${r.header.error}`);
     assert.deepEqual(r.payload, unmapPayload(0, 0xe0000n, 0x20000n));
-    const removed = await d.waitForLog((l) => d.logs.indexOf(l) >= mark && l.msg === 'guest_memory_region_removed');
+    const removed = await fx.d.waitForLog((l: LogLine) => fx.d.logs.indexOf(l) >= mark && l.msg === 'guest_memory_region_removed');
     assert.deepEqual([removed.iova, removed.size, removed.fd], ['0xe0000', '0x20000', false]);
     await assert.rejects(c.dmaUnmap(0xe0000n, 0x20000n), { errno: Errno.ENOENT }, 'gone: a second unmap finds nothing');
     // PAM toggling on q35: the same range comes back as shared RAM.
@@ -213,7 +191,7 @@ describe('DMA_UNMAP', () => {
     const region = await mapFresh(c, 0x40000000n, 0x2000n);
     c.post(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n));
     c.post(Command.DMA_UNMAP, unmapPayload(0, 0x40000000n, 0x2000n)); // now ENOENT, still silent
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
     assert.equal(c.unexpected.length, 0, 'no reply to either posted unmap');
     assert.deepEqual(mappingsOf(region), []);
     c.close();

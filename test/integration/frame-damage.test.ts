@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import type { FrameUpdate } from '../../daemon/src/native.js';
+import type { FrameUpdate } from '#daemon/native.js';
 import { Op, Reg, St, damageArg, xy } from '../support/soft-ring.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 

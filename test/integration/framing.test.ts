@@ -2,8 +2,8 @@
 // logs why, keeps its device state and serves the next client.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Command, MsgFlag, encodeMessage, encodeRegionAccess, encodeDmaMap } from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
+import { Command, MsgFlag, encodeMessage, encodeRegionAccess, encodeDmaMap } from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 
 function header(size: number, command = Command.DEVICE_GET_INFO, id = 1): Buffer {

@@ -2,9 +2,9 @@
 // --variant mmio); ERR takes one (QEMU warns at every boot without it);
 // INTx and REQ have none.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, Errno, IrqInfoFlag, MsgFlag, PciIrq, type VfioUserClient } from '../../protocol/src/index.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+import { describe, it } from 'node:test';
+import { Command, Errno, IrqInfoFlag, MsgFlag, PciIrq } from 'vfio-user-ts';
+import { useDaemon } from '../support/daemon-fixture.js';
 
 const irqPayload = (index: number, argsz = 16, len = 16): Buffer => {
   const p = Buffer.alloc(Math.max(len, 12));
@@ -14,18 +14,8 @@ const irqPayload = (index: number, argsz = 16, len = 16): Buffer => {
 };
 
 describe('DEVICE_GET_IRQ_INFO', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (dd: RunningDaemon = d): Promise<VfioUserClient> => {
-    const c = await dd.connectNegotiated();
-    open.push(c);
-    return c;
-  };
+  const fx = useDaemon();
+  const { connect } = fx;
 
   const expected: [string, number, number, number][] = [
     ['INTx', PciIrq.INTX, 0, 0],
@@ -86,12 +76,10 @@ describe('DEVICE_GET_IRQ_INFO', () => {
   }
 
   describe('--variant mmio', () => {
-    let m: RunningDaemon;
-    before(async () => (m = await startDaemon(['--variant', 'mmio'])));
-    after(async () => m.stop());
+    const mmio = useDaemon(['--variant', 'mmio']);
 
     it('reports 2 vectors (gfx, IOSFC) for MSI and MSI-X and none elsewhere', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       assert.deepEqual(await c.irqInfo(PciIrq.MSI), { flags: IrqInfoFlag.EVENTFD, index: 1, count: 2 });
       assert.deepEqual(await c.irqInfo(PciIrq.MSIX), { flags: IrqInfoFlag.EVENTFD, index: 2, count: 2 });
       for (const index of [PciIrq.INTX, PciIrq.REQ]) assert.equal((await c.irqInfo(index)).count, 0);

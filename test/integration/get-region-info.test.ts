@@ -1,7 +1,7 @@
 // DEVICE_GET_REGION_INFO (5): the region table QEMU builds the PCI device
 // from (BARs, ROM, config, VGA), for both device variants.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   Errno,
@@ -9,25 +9,14 @@ import {
   PciRegion,
   RegionFlag,
   encodeRegionInfoRequest,
-  type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+} from 'vfio-user-ts';
+import { useDaemon } from '../support/daemon-fixture.js';
 
 const RW = RegionFlag.READ | RegionFlag.WRITE;
 
 describe('DEVICE_GET_REGION_INFO', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (dd: RunningDaemon = d): Promise<VfioUserClient> => {
-    const c = await dd.connectNegotiated();
-    open.push(c);
-    return c;
-  };
+  const fx = useDaemon();
+  const { connect } = fx;
 
   it('describes BAR0 as 16 KiB, readable and writable, never mmap-able, with no fd', async () => {
     const c = await connect();
@@ -112,12 +101,10 @@ describe('DEVICE_GET_REGION_INFO', () => {
   }
 
   describe('--variant mmio', () => {
-    let m: RunningDaemon;
-    before(async () => (m = await startDaemon(['--variant', 'mmio'])));
-    after(async () => m.stop());
+    const mmio = useDaemon(['--variant', 'mmio']);
 
     it('adds BAR2 of 64 KiB R|W without MMAP; BAR0 and config unchanged', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       const bar2 = await c.requestRaw(Command.DEVICE_GET_REGION_INFO, encodeRegionInfoRequest(PciRegion.BAR2));
       assert.equal(bar2.fds.length, 0);
       assert.equal(bar2.payload.readUInt32LE(4), RW);

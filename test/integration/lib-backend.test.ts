@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import { daemonMain, repoRoot, startDaemon, tick } from '../support/daemon.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agfx-lib-'));

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 
 const GPA = 0x40000000n;
 const SIZE = 0x10000;

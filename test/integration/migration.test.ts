@@ -3,51 +3,31 @@
 // the soft backend, restore into a second daemon attached to the same guest
 // memory, and the device carries on.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { ControlClient } from '../../daemon/src/control/client.js';
-import { native } from '../../daemon/src/native.js';
-import { Errno, Feature, FeatureFlag, MigState, type VfioUserClient } from '../../protocol/src/index.js';
-import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+import { afterEach, describe, it } from 'node:test';
+import { ControlClient } from '#daemon/control/control-client.js';
+import { native } from '#daemon/native.js';
+import { Errno, Feature, FeatureFlag, MigState } from 'vfio-user-ts';
+import { tick } from '../support/daemon.js';
+import { useDaemon, useGuestRam, type DaemonFixture } from '../support/daemon-fixture.js';
+import { Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 
 const RAM = 0x40000000n;
 const RAM_SIZE = 8 << 20;
 const BUF = RAM + 0x200000n;
 const LIST = RAM + 0x10000n;
 
-const open: VfioUserClient[] = [];
-
-async function vmm(d: RunningDaemon, fd: number): Promise<{ c: VfioUserClient; efd: number }> {
-  const c = await d.connectNegotiated();
-  open.push(c);
-  await c.dmaMap({ iova: RAM, size: BigInt(RAM_SIZE), fd });
-  const efd = native.eventfdCreate();
-  await c.setIrqEventfds(2, 0, [efd]);
-  return { c, efd };
-}
-
 describe('vfio-user migration v2', () => {
-  let a: RunningDaemon, b: RunningDaemon;
-  let fd: number;
-  let ram: GuestRam;
-  before(async () => {
-    a = await startDaemon(['--display', '16x16@60']);
-    b = await startDaemon(['--display', '16x16@60']);
-    fd = native.memfdCreate('migration-ram', RAM_SIZE);
-    ram = new GuestRam(fd, RAM, RAM_SIZE);
-  });
-  after(async () => {
-    await a.stop();
-    await b.stop();
-    native.closeFd(fd);
-  });
-  afterEach(async () => {
-    for (const c of open.splice(0)) c.close();
-    await tick(50);
-  });
+  const a = useDaemon(['--display', '16x16@60']);
+  const b = useDaemon(['--display', '16x16@60']);
+  const guest = useGuestRam(RAM, RAM_SIZE, 'migration-ram');
+  const vmm = async (d: DaemonFixture) => {
+    const { vmm: c, efd } = await d.attachVmm(guest.region);
+    return { c, efd };
+  };
+  afterEach(() => tick(50)); // let the daemons see the disconnects
 
   it('advertises STOP_COPY and answers probes; refuses what it does not support', async () => {
-    const { c } = await vmm(a, fd);
+    const { c } = await vmm(a);
     const flags = await c.feature(Feature.MIGRATION | FeatureFlag.GET);
     assert.equal(flags.readBigUInt64LE(0), 1n, 'VFIO_MIGRATION_STOP_COPY');
     await c.feature(Feature.MIG_DEVICE_STATE | FeatureFlag.PROBE | FeatureFlag.SET);
@@ -62,15 +42,15 @@ describe('vfio-user migration v2', () => {
   });
 
   it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', async () => {
-    const A = await vmm(a, fd);
-    const ringA = new SoftRing(A.c, ram, RAM, 32);
+    const A = await vmm(a);
+    const ringA = new SoftRing(A.c, guest.ram, RAM, 32);
     await ringA.configure();
     const pixels = Buffer.alloc(16 * 16 * 4).map((_, i) => (i * 5) & 0xff);
-    ram.write(BUF, Buffer.from(pixels));
+    guest.ram.write(BUF, Buffer.from(pixels));
     const list = Buffer.alloc(16);
     list.writeBigUInt64LE(BUF, 0);
     list.writeBigUInt64LE(4096n, 8);
-    ram.write(LIST, list);
+    guest.ram.write(LIST, list);
     assert.equal((await ringA.run(Op.TASK_CREATE, [3, 0x10000])).status, St.OK);
     assert.equal((await ringA.run(Op.TASK_MAP, [3, 0, LIST, 1, 1])).status, St.OK);
     assert.equal((await ringA.run(Op.PRESENT, [0, 3, 0, 64, 0])).status, St.OK);
@@ -99,7 +79,7 @@ describe('vfio-user migration v2', () => {
     A.c.close();
 
     // Destination: RUNNING -> RESUMING (through STOP), write, STOP, RUNNING.
-    const B = await vmm(b, fd);
+    const B = await vmm(b);
     await B.c.setMigrationState(MigState.RESUMING);
     assert.equal(await B.c.migrationState(), MigState.RESUMING);
     for (let o = 0; o < stream.length; o += 3000) await B.c.migDataWrite(stream.subarray(o, o + 3000));
@@ -115,11 +95,11 @@ describe('vfio-user migration v2', () => {
     }
     assert.equal(irq, 1, "the destination's VMM got the fence interrupt");
     // Same frame, task still mapped onto guest memory.
-    const ctl = await ControlClient.connect(`${b.socketPath}.ctl`);
+    const ctl = await ControlClient.connect(`${b.d.socketPath}.ctl`);
     const shot = await ctl.call('screenshot', { port: 0 });
     assert.equal(shot.sequence, 1);
     ctl.close();
-    const ringB = new SoftRing(B.c, ram, RAM, 32);
+    const ringB = new SoftRing(B.c, guest.ram, RAM, 32);
     (ringB as unknown as { tail: number }).tail = await B.c.read32(0, Reg.RING_TAIL);
     const sum = await ringB.run(Op.CHECKSUM, [3, 0, 1024]);
     assert.equal(sum.result, fnv1a32(pixels.subarray(0, 1024)));
@@ -127,7 +107,7 @@ describe('vfio-user migration v2', () => {
   });
 
   it('goes to ERROR on a corrupt stream; only a device reset leaves it', async () => {
-    const { c } = await vmm(b, fd);
+    const { c } = await vmm(b);
     await c.setMigrationState(MigState.RESUMING);
     await c.migDataWrite(Buffer.from('this is not a device state'));
     await assert.rejects(c.setMigrationState(MigState.STOP), { errno: Errno.EIO });

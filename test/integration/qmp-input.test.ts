@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { QmpInput } from '../../daemon/src/input/qmp.js';
-import { domCodeToQcode, keysymToQcode } from '../../daemon/src/input/keymap.js';
+import { QmpInput } from '#daemon/input/qmp.js';
+import { domCodeToQcode, keysymToQcode } from '#daemon/input/keymap.js';
 import { tick } from '../support/daemon.js';
 
 class FakeQmp {

@@ -1,7 +1,7 @@
 // Disconnect and reconnect: a client leaving is normal (docs/design.md invariant 5).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 
 describe('disconnect and reconnect', () => {

@@ -2,18 +2,17 @@
 // space as QEMU reads it at realize (whole 256 bytes, then 1/2/4-byte
 // accesses and a capability walk), and every out-of-range variant.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   Errno,
   MsgFlag,
   encodeRegionAccess,
-  type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+} from 'vfio-user-ts';
 import { assertErrorReply as assertError } from '../support/replies.js';
+import { useDaemon } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
-const AGFX_ID = 0x58464741;
 const AGFX_VERSION = 0x00010000;
 const readPayload = (region: number, offset: bigint | number, count: number): Buffer =>
   encodeRegionAccess(BigInt(offset), region, count);
@@ -34,20 +33,8 @@ function walkCaps(cfg: Buffer): Map<number, number> {
 }
 
 describe('REGION_READ', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (dd: RunningDaemon = d): Promise<VfioUserClient> => {
-    const c = await dd.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  const logAfter = (mark: number, pred: (l: LogLine) => boolean): Promise<LogLine> =>
-    d.waitForLog((l) => d.logs.indexOf(l) >= mark && pred(l), 3000);
+  const fx = useDaemon();
+  const { connect, connectRaw, logAfter } = fx;
 
   it('reads the ID register through BAR0 with a 32 + count byte reply', async () => {
     const c = await connect();
@@ -58,7 +45,7 @@ describe('REGION_READ', () => {
     assert.equal(r.payload.readBigUInt64LE(0), 0x1000n, 'offset echoed');
     assert.equal(r.payload.readUInt32LE(8), 0, 'region echoed');
     assert.equal(r.payload.readUInt32LE(12), 4, 'count echoed');
-    assert.equal(r.payload.readUInt32LE(16), AGFX_ID);
+    assert.equal(r.payload.readUInt32LE(16), DEVICE_ID);
     assert.equal(r.payload.subarray(16).toString('latin1'), 'AGFX', 'little-endian "AGFX"');
     assert.equal(r.fds.length, 0);
     c.close();
@@ -77,7 +64,7 @@ describe('REGION_READ', () => {
     const c = await connect();
     const b = await c.regionRead(0, 0x1000, 8);
     assert.equal(b.length, 8);
-    assert.equal(b.readUInt32LE(0), AGFX_ID);
+    assert.equal(b.readUInt32LE(0), DEVICE_ID);
     assert.equal(b.readUInt32LE(4), AGFX_VERSION);
     await c.write32(0, 0x1008, 0xa5a5a5a5);
     const s = await c.regionRead(0, 0x1008, 8);
@@ -105,14 +92,14 @@ describe('REGION_READ', () => {
   for (const [name, offset, count] of invalidSizes) {
     it(`refuses ${name} on BAR0 with EINVAL and logs apple_gfx_guest_error`, async () => {
       const c = await connect();
-      const mark = d.logs.length;
+      const mark = fx.d.logs.length;
       assertError(await c.requestRaw(Command.REGION_READ, readPayload(0, offset, count)), Errno.EINVAL);
       const line = await logAfter(mark, (l) => l.msg === 'apple_gfx_guest_error');
       assert.equal(line.offset, offset);
       assert.equal(line.count, count);
       assert.equal(line.region, 0);
       assert.match(String(line.what), /read/);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       c.close();
     });
   }
@@ -205,20 +192,19 @@ describe('REGION_READ', () => {
     it(`refuses ${name} with EINVAL and keeps the session`, async () => {
       const c = await connect();
       assertError(await c.requestRaw(Command.REGION_READ, payload), Errno.EINVAL);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       c.close();
     });
   }
 
   it('enforces a smaller negotiated max_data_xfer_size before the device sees the read', async () => {
-    const c = d.connect();
-    open.push(c);
+    const c = connectRaw();
     await c.version('{"capabilities":{"max_data_xfer_size":128}}');
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     assertError(await c.requestRaw(Command.REGION_READ, readPayload(7, 0, 256)), Errno.EINVAL);
     const failed = await logAfter(mark, (l) => l.msg === 'vfio_user_request_failed');
     assert.match(String(failed.err), /max_data_xfer_size/);
-    assert.equal(d.logs.slice(mark).filter((l) => l.msg === 'apple_gfx_guest_error').length, 0, 'the device never saw it');
+    assert.equal(fx.d.logs.slice(mark).filter((l) => l.msg === 'apple_gfx_guest_error').length, 0, 'the device never saw it');
     assert.equal((await c.configRead(0, 128)).readUInt16LE(0), 0x106b, 'exactly the limit is fine');
     c.close();
   });
@@ -233,12 +219,10 @@ describe('REGION_READ', () => {
   });
 
   describe('--variant mmio', () => {
-    let m: RunningDaemon;
-    before(async () => (m = await startDaemon(['--variant', 'mmio'])));
-    after(async () => m.stop());
+    const mmio = useDaemon(['--variant', 'mmio']);
 
     it('serves BAR2 dwords, refuses 2-byte BAR2 reads, and shows BAR2 and 2 vectors in config', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       assert.equal(await c.read32(2, 0), 0);
       assert.equal(await c.read32(2, 0xfffc), 0);
       await assert.rejects(c.regionRead(2, 0, 2), { errno: Errno.EINVAL });

@@ -11,8 +11,8 @@ import {
   encodeWriteMulti,
   type VfioUserClient,
   type WriteMultiEntry,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 

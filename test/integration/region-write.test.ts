@@ -2,20 +2,19 @@
 // ordering, config space write masks as QEMU exercises them (BAR and ROM
 // sizing, COMMAND), and every malformed variant.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   Errno,
   MsgFlag,
   PciIrq,
   encodeRegionAccess,
-  type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
+import { useDaemon, cfg16, cfg32 } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
-const AGFX_ID = 0x58464741;
 const AGFX_VERSION = 0x00010000;
 const SCRATCH = 0x1008;
 const u32 = (v: number): Buffer => {
@@ -32,22 +31,8 @@ const writePayload = (region: number, offset: bigint | number, data: Buffer, cou
   encodeRegionAccess(BigInt(offset), region, count, data);
 
 describe('REGION_WRITE', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
-  const logAfter = (mark: number, pred: (l: LogLine) => boolean): Promise<LogLine> =>
-    d.waitForLog((l) => d.logs.indexOf(l) >= mark && pred(l), 3000);
-  const cfg16 = async (c: VfioUserClient, off: number): Promise<number> => (await c.configRead(off, 2)).readUInt16LE(0);
-  const cfg32 = async (c: VfioUserClient, off: number): Promise<number> => (await c.configRead(off, 4)).readUInt32LE(0);
+  const fx = useDaemon();
+  const { connect, connectRaw, logAfter } = fx;
 
   it('writes scratch and reads it back; the reply is the 16-byte header without data', async () => {
     const c = await connect();
@@ -101,7 +86,7 @@ describe('REGION_WRITE', () => {
     it(`never replies to a posted write even when it fails: ${name}`, async () => {
       const c = await connect();
       await c.write32(0, SCRATCH, 0x11111111);
-      const mark = d.logs.length;
+      const mark = fx.d.logs.length;
       c.post(Command.REGION_WRITE, payload);
       assert.equal(await c.read32(0, SCRATCH), 0x11111111, 'nothing written');
       assert.equal(c.unexpected.length, 0, 'no error reply to the posted write (docs/design.md P5)');
@@ -114,10 +99,10 @@ describe('REGION_WRITE', () => {
 
   it('ignores writes to the read-only ID and version registers, logging a guest error', async () => {
     const c = await connect();
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     await c.write32(0, 0x1000, 0x12345678); // accepted, as hardware would
     await c.write32(0, 0x1004, 0xffffffff);
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
     assert.equal(await c.read32(0, 0x1004), AGFX_VERSION);
     const line = await logAfter(mark, (l) => l.msg === 'apple_gfx_guest_error');
     assert.match(String(line.what), /read-only/);
@@ -126,7 +111,7 @@ describe('REGION_WRITE', () => {
 
   it('accepts a self-test write of a vector the device lacks, logging a guest error', async () => {
     const c = await connect();
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     await c.write32(0, 0x100c, 5);
     const line = await logAfter(mark, (l) => l.msg === 'apple_gfx_guest_error');
     assert.match(String(line.what), /vector 5, which the device does not have/);
@@ -270,7 +255,7 @@ describe('REGION_WRITE', () => {
     it(`refuses ${name} with EINVAL, logs a guest error and writes nothing`, async () => {
       const c = await connect();
       await c.write32(0, SCRATCH, 0x22222222);
-      const mark = d.logs.length;
+      const mark = fx.d.logs.length;
       assertError(await c.requestRaw(Command.REGION_WRITE, payload), Errno.EINVAL);
       const line = await logAfter(mark, (l) => l.msg === 'apple_gfx_guest_error');
       assert.match(String(line.what), /write/);
@@ -309,8 +294,7 @@ describe('REGION_WRITE', () => {
   }
 
   it('refuses a write above the negotiated max_data_xfer_size', async () => {
-    const c = d.connect();
-    open.push(c);
+    const c = connectRaw();
     await c.version('{"capabilities":{"max_data_xfer_size":64}}');
     assertError(await c.requestRaw(Command.REGION_WRITE, writePayload(7, 0, Buffer.alloc(128))), Errno.EINVAL);
     assert.equal(await cfg16(c, 0), 0x106b);

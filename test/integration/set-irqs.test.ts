@@ -2,7 +2,7 @@
 // (chunked, argsz 20, fd-less de-assign, count-0 disable on every reset), and
 // interrupts really arriving on them through the self-test register 0x100C.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import {
   Command,
   Errno,
@@ -12,12 +12,12 @@ import {
   encodeSetIrqs,
   type Reply,
   type VfioUserClient,
-} from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, type RunningDaemon } from '../support/daemon.js';
+} from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
+import { useDaemon } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
-const AGFX_ID = 0x58464741;
 const IRQ_TEST = 0x100c;
 const EVENTFD_TRIGGER = F.DATA_EVENTFD | F.ACTION_TRIGGER; // 0x24
 const NONE_TRIGGER = F.DATA_NONE | F.ACTION_TRIGGER; // 0x21
@@ -40,26 +40,13 @@ const eventfd = (): number => {
 };
 
 describe('DEVICE_SET_IRQS', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
+  const fx = useDaemon();
+  const { connect, settledFds } = fx;
   afterEach(() => {
-    for (const c of open.splice(0)) c.close();
     for (const fd of mine.splice(0)) native.closeFd(fd);
   });
-
-  const connect = async (dd: RunningDaemon = d): Promise<VfioUserClient> => {
-    const c = await dd.connectNegotiated();
-    open.push(c);
-    return c;
-  };
   /** The device raises `vector` (guest write to the interrupt self-test register). */
   const raise = (c: VfioUserClient, vector: number): Promise<void> => c.write32(0, IRQ_TEST, vector);
-  const settledFds = async (c: VfioUserClient, dd: RunningDaemon = d): Promise<number> => {
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    return dd.fdCount();
-  };
 
   it('delivers a raised vector to the eventfd assigned to MSI-X vector 0', async () => {
     const c = await connect();
@@ -131,7 +118,7 @@ describe('DEVICE_SET_IRQS', () => {
       const c = await connect();
       assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: NONE_TRIGGER, index, start: 0, count: 0 })));
       assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: NONE_TRIGGER, index, start: 0, count: 0 })));
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
       c.close();
     });
   }
@@ -291,7 +278,7 @@ describe('DEVICE_SET_IRQS', () => {
     it(`refuses ${name} with EINVAL`, async () => {
       const c = await connect();
       assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, payload), Errno.EINVAL);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       c.close();
     });
   }
@@ -362,21 +349,19 @@ describe('DEVICE_SET_IRQS', () => {
     await c.setIrqEventfds(PciIrq.MSIX, 0, [eventfd()]);
     await c.setIrqEventfds(PciIrq.MSI, 0, [eventfd()]);
     assert.equal(await settledFds(c), before + 2);
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     c.close();
-    await d.waitForLog((l) => d.logs.indexOf(l) >= mark && l.msg === 'apple_gfx_client_detached');
+    await fx.d.waitForLog((l) => fx.d.logs.indexOf(l) >= mark && l.msg === 'apple_gfx_client_detached');
     const c2 = await connect();
     assert.equal(await settledFds(c2), before, 'both eventfds closed');
     c2.close();
   });
 
   describe('--variant mmio (2 vectors)', () => {
-    let m: RunningDaemon;
-    before(async () => (m = await startDaemon(['--variant', 'mmio'])));
-    after(async () => m.stop());
+    const mmio = useDaemon(['--variant', 'mmio']);
 
     it('assigns vectors in chunks (start/count) as QEMU splits them by max_msg_fds', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       const [a, b] = [eventfd(), eventfd()];
       // QEMU: enable with no vector, then one chunk per max_msg_fds fds.
       await c.setIrqEventfds(PciIrq.MSIX, 0, [], 1);
@@ -395,14 +380,14 @@ describe('DEVICE_SET_IRQS', () => {
     });
 
     it('assigns both vectors in one message and de-assigns a range starting at 1 only', async () => {
-      const c = await connect(m);
-      const before = await settledFds(c, m);
+      const c = await mmio.connect();
+      const before = await mmio.settledFds(c);
       const [a, b] = [eventfd(), eventfd()];
       assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, argsz: 20 }), [a, b]));
-      assert.equal(await settledFds(c, m), before + 2);
+      assert.equal(await mmio.settledFds(c), before + 2);
       // start 1, count 1: vector 1 only (libvfio-user's irqs_disable got this wrong).
       await c.setIrqEventfds(PciIrq.MSIX, 1, [], 1);
-      assert.equal(await settledFds(c, m), before + 1);
+      assert.equal(await mmio.settledFds(c), before + 1);
       await raise(c, 0);
       await raise(c, 1);
       assert.deepEqual([native.eventfdRead(a), native.eventfdRead(b)], [1, 0]);
@@ -410,7 +395,7 @@ describe('DEVICE_SET_IRQS', () => {
     });
 
     it('fires a chosen vector with DATA_BOOL', async () => {
-      const c = await connect(m);
+      const c = await mmio.connect();
       const [a, b] = [eventfd(), eventfd()];
       await c.setIrqEventfds(PciIrq.MSIX, 0, [a, b]);
       await c.setIrqs({ flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, data: Buffer.from([0, 1]) });
@@ -419,12 +404,12 @@ describe('DEVICE_SET_IRQS', () => {
     });
 
     it('refuses count 2 with 1 fd, and vectors [1, 3)', async () => {
-      const c = await connect(m);
-      const before = await settledFds(c, m);
+      const c = await mmio.connect();
+      const before = await mmio.settledFds(c);
       const a = eventfd();
       assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2 }), [a]), Errno.EINVAL);
       assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 2 }), [a, a]), Errno.EINVAL);
-      assert.equal(await settledFds(c, m), before);
+      assert.equal(await mmio.settledFds(c), before);
       c.close();
     });
   });

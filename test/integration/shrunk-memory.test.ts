@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { ftruncateSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
+import { native } from '#daemon/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St } from '../support/soft-ring.js';
 

@@ -3,8 +3,8 @@
 // invalidation, reset, IOSFC and hostile input.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import { native } from '#daemon/native.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 

@@ -3,12 +3,12 @@
 // malformed headers: ENOSYS / EINVAL error replies, silence for NO_REPLY and
 // for messages typed as replies, and message ids echoed as given.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Command, Errno, MsgFlag, encodeMessage, type Reply, type VfioUserClient } from '../../protocol/src/index.js';
-import { native } from '../../daemon/src/native.js';
-import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-
-const AGFX_ID = 0x58464741;
+import { describe, it } from 'node:test';
+import { Command, Errno, MsgFlag, encodeMessage, type Reply, type VfioUserClient } from 'vfio-user-ts';
+import { native } from '#daemon/native.js';
+import { tick } from '../support/daemon.js';
+import { useDaemon } from '../support/daemon-fixture.js';
+import { DEVICE_ID } from '../support/soft-ring.js';
 
 const deviceInfoPayload = (): Buffer => {
   const p = Buffer.alloc(16);
@@ -28,18 +28,8 @@ const unsupported: [string, number, Buffer][] = [
 ];
 
 describe('unknown commands and malformed headers', () => {
-  let d: RunningDaemon;
-  const open: VfioUserClient[] = [];
-  before(async () => (d = await startDaemon()));
-  after(async () => d.stop());
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  const connect = async (): Promise<VfioUserClient> => {
-    const c = await d.connectNegotiated();
-    open.push(c);
-    return c;
-  };
+  const fx = useDaemon();
+  const { connect, connectRaw } = fx;
   /** Sends one message with a hand-picked header and resolves with its reply. */
   const send = (c: VfioUserClient, h: { id?: number; command: number; flags?: number; error?: number }, payload?: Buffer, fds: number[] = []): Promise<Reply> => {
     const id = h.id ?? c.allocId();
@@ -61,7 +51,7 @@ describe('unknown commands and malformed headers', () => {
       const c = await connect();
       const id = c.allocId();
       assertError(await send(c, { id, command }, payload), { id, command }, Errno.ENOSYS);
-      assert.equal(await c.read32(0, 0x1000), AGFX_ID, 'still serving');
+      assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       c.close();
     });
   }
@@ -71,21 +61,21 @@ describe('unknown commands and malformed headers', () => {
     for (const [, command, payload] of unsupported) {
       c.sendRaw(encodeMessage({ id: c.allocId(), command, flags: MsgFlag.NO_REPLY, error: 0 }, payload));
     }
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
     assert.equal(c.unexpected.length, 0, 'no reply to any of them');
     c.close();
   });
 
   it('closes fds attached to an unsupported command', async () => {
     const c = await connect();
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    const before = d.fdCount();
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    const before = fx.d.fdCount();
     const efd = native.eventfdCreate();
     const mfd = native.memfdCreate(`agfx-it-unknown-${process.pid}`, 4096);
     const id = c.allocId();
     assertError(await send(c, { id, command: Command.DMA_READ }, Buffer.alloc(16), [efd, mfd]), { id, command: Command.DMA_READ }, Errno.ENOSYS);
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    assert.equal(d.fdCount(), before);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    assert.equal(fx.d.fdCount(), before);
     native.closeFd(efd);
     native.closeFd(mfd);
     c.close();
@@ -93,10 +83,10 @@ describe('unknown commands and malformed headers', () => {
 
   it('ignores a message typed as a reply (no answer at all) and carries on', async () => {
     const c = await connect();
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
-    const before = d.fdCount();
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
+    const before = fx.d.fdCount();
     const efd = native.eventfdCreate();
-    const mark = d.logs.length;
+    const mark = fx.d.logs.length;
     const sends: [number, number, Buffer | undefined, number[]][] = [
       [Command.DEVICE_GET_INFO, MsgFlag.TYPE_REPLY, deviceInfoPayload(), []],
       [Command.DMA_READ, MsgFlag.TYPE_REPLY, Buffer.alloc(24), []],
@@ -109,8 +99,8 @@ describe('unknown commands and malformed headers', () => {
     }
     assert.equal(await c.read32(0, 0x1008), 0x42, 'the "reply" to DEVICE_RESET did not reset anything');
     assert.equal(c.unexpected.length, 0, 'nothing answered the replies');
-    assert.equal(d.fdCount(), before, 'the fd on the stray reply was closed');
-    const warned = await d.waitForLog((l) => d.logs.indexOf(l) >= mark && l.msg === 'vfio_user_unexpected_reply');
+    assert.equal(fx.d.fdCount(), before, 'the fd on the stray reply was closed');
+    const warned = await fx.d.waitForLog((l) => fx.d.logs.indexOf(l) >= mark && l.msg === 'vfio_user_unexpected_reply');
     assert.equal(warned.id, 0x7777);
     assert.equal((await c.deviceInfo()).numRegions, 9);
     native.closeFd(efd);
@@ -146,8 +136,7 @@ describe('unknown commands and malformed headers', () => {
   });
 
   it('answers unknown commands before VERSION with EINVAL (negotiate first), then serves', async () => {
-    const c = d.connect();
-    open.push(c);
+    const c = connectRaw();
     const id = c.allocId();
     assertError(await send(c, { id, command: 999 }), { id, command: 999 }, Errno.EINVAL);
     await c.version();
@@ -179,7 +168,7 @@ describe('unknown commands and malformed headers', () => {
     assert.equal(r1.header.command, Command.DEVICE_GET_INFO);
     assert.equal(r1.header.flags, MsgFlag.TYPE_REPLY);
     // The second reply had no waiter left: it lands in `unexpected`.
-    assert.equal(await c.read32(0, 0x1000), AGFX_ID);
+    assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
     await tick(0);
     assert.equal(c.unexpected.length, 1);
     assert.equal(c.unexpected[0]!.header.id, id);

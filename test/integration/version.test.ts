@@ -1,7 +1,7 @@
 // VERSION (1): negotiation as QEMU 11.1 does it, and every malformed variant.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Command, Errno, Limits, MsgFlag, QEMU_VERSION_JSON, encodeMessage } from '../../protocol/src/index.js';
+import { Command, Errno, Limits, MsgFlag, QEMU_VERSION_JSON, encodeMessage } from 'vfio-user-ts';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 
 const versionPayload = (major: number, minor: number, json?: string | Buffer): Buffer => {

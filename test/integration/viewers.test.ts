@@ -5,10 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ControlClient } from '../../daemon/src/control/client.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import { ControlClient } from '#daemon/control/control-client.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
 import { presentFrame } from '../support/soft-ring.js';
 
@@ -74,8 +74,8 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     const ctl = await ControlClient.connect(`${d.socketPath}.ctl`);
     const s = await ctl.call('status');
     assert.equal(s.viewers.length, 1);
-    assert.equal(s.viewers[0].kind, 'vnc');
-    assert.ok(s.viewers[0].framesSent >= 1);
+    assert.equal(s.viewers[0]?.kind, 'vnc');
+    assert.ok(s.viewers[0]!.framesSent >= 1);
     ctl.close();
 
     // Keyboard and pointer go to QEMU as input-send-event.

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { DisplaySource } from '../../daemon/src/display/display-source.js';
-import { NullInput } from '../../daemon/src/input/input-sink.js';
-import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import type { DisplaySource } from '#daemon/display/display-source.js';
+import { NullInput } from '#daemon/input/input-sink.js';
+import { VncServer } from '#daemon/viewers/vnc/index.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 

@@ -1,4 +1,4 @@
-// The VNC server (daemon/src/sinks/vnc) in-process over the real native soft
+// The VNC server (daemon/src/viewers/vnc) in-process over the real native soft
 // backend: the guest presents known frames through the command ring and a
 // small RFB client (written independently of the server's encoders) checks
 // what viewers get, byte for byte, plus pacing, hot-plug and hostile clients.
@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { KeyEvent, PointerEvent } from '../../daemon/src/input/input-sink.js';
-import { parseVncListen, VncServer } from '../../daemon/src/sinks/vnc/index.js';
-import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
-import type { PixelFormat } from '../../daemon/src/sinks/vnc/pixel-format.js';
-import { Encoding } from '../../daemon/src/sinks/vnc/rfb.js';
+import type { KeyEvent, PointerEvent } from '#daemon/input/input-sink.js';
+import { parseVncListen, VncServer } from '#daemon/viewers/vnc/index.js';
+import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
+import type { PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
+import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { SoftGuest, pattern } from '../support/soft-guest.js';
 

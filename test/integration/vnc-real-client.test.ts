@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { NullInput } from '../../daemon/src/input/input-sink.js';
-import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
-import { VncServer } from '../../daemon/src/sinks/vnc/index.js';
+import { NullInput } from '#daemon/input/input-sink.js';
+import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
+import { VncServer } from '#daemon/viewers/vnc/index.js';
 import { SoftGuest } from '../support/soft-guest.js';
 
 const W = 320;

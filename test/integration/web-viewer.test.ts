@@ -10,10 +10,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { KeyEvent, PointerEvent, InputSink } from '../../daemon/src/input/input-sink.js';
-import { WebViewer } from '../../daemon/src/sinks/web/http-server.js';
+import { WebViewer } from '#daemon/viewers/web/web-server.js';
 import { Op } from '../support/soft-ring.js';
 import { SoftGuest } from '../support/soft-guest.js';
+import { decodePng } from '../support/png.js';
+import { SpyInput } from '../support/spy-input.js';
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -161,8 +162,13 @@ class TestWs {
     const h = Buffer.alloc(len < 126 ? 2 : len < 0x10000 ? 4 : 10);
     h[0] = ((opts.fin ?? true) ? 0x80 : 0) | ((opts.rsv ?? 0) << 4) | op;
     if (len < 126) h[1] = len;
-    else if (len < 0x10000) (h[1] = 126), h.writeUInt16BE(len, 2);
-    else (h[1] = 127), h.writeBigUInt64BE(BigInt(len), 2);
+    else if (len < 0x10000) {
+      h[1] = 126;
+      h.writeUInt16BE(len, 2);
+    } else {
+      h[1] = 127;
+      h.writeBigUInt64BE(BigInt(len), 2);
+    }
     if (mask) h[1]! |= 0x80;
     parts.push(h);
     if (mask) {
@@ -241,17 +247,6 @@ class TestWs {
 
 // ---------------------------------------------------------------------------
 
-class SpyInput implements InputSink {
-  keys: KeyEvent[] = [];
-  pointers: PointerEvent[] = [];
-  key(ev: KeyEvent): void {
-    this.keys.push(ev);
-  }
-  pointer(ev: PointerEvent): void {
-    this.pointers.push(ev);
-  }
-}
-
 function httpGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
@@ -262,35 +257,6 @@ function httpGet(port: number, path: string, headers: Record<string, string> = {
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Decodes the PNGs encodePng writes (8-bit RGBA, filter 0 on every row). */
-function decodePng(png: Buffer): { width: number; height: number; rgba: Buffer } {
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  let off = 8;
-  let width = 0;
-  let height = 0;
-  const idat: Buffer[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.toString('latin1', off + 4, off + 8);
-    const data = png.subarray(off + 8, off + 8 + len);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      assert.equal(data[8], 8);
-      assert.equal(data[9], 6);
-    }
-    if (type === 'IDAT') idat.push(data);
-    off += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    assert.equal(raw[y * (width * 4 + 1)], 0, 'filter none');
-    raw.copy(rgba, y * width * 4, y * (width * 4 + 1) + 1, (y + 1) * (width * 4 + 1));
-  }
-  return { width, height, rgba };
 }
 
 interface LogLine {

@@ -6,10 +6,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectClient } from '../../daemon/src/transport.js';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import { connectClient } from '#daemon/native-transport.js';
+import type { VfioUserClient } from 'vfio-user-ts';
 
-/** dist/test/support -> repository root. */
+/** dist-test/test/support -> repository root. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const daemonMain = join(repoRoot, 'dist', 'daemon', 'src', 'main.js');
 

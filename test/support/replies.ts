@@ -1,6 +1,6 @@
 // Assertions on vfio-user replies shared by the per-message tests.
 import assert from 'node:assert/strict';
-import { MsgFlag, type Reply } from '../../protocol/src/index.js';
+import { MsgFlag, type Reply } from 'vfio-user-ts';
 
 /** An error reply: header only, the given errno, no fds (as QEMU builds them). */
 export function assertErrorReply(r: Reply, errno: number): void {

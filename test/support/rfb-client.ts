@@ -6,10 +6,10 @@
 // the other. `decode: false` only parses and skips pixel data (benchmark).
 import { connect, type Socket } from 'node:net';
 import { constants, createInflate, type Inflate } from 'node:zlib';
-import { ByteQueue } from '../../daemon/src/sinks/vnc/byte-queue.js';
-import { vncAuthResponse } from '../../daemon/src/sinks/vnc/des.js';
-import { decodePixelFormat, encodePixelFormat, type PixelFormat } from '../../daemon/src/sinks/vnc/pixel-format.js';
-import { Encoding, type Rect } from '../../daemon/src/sinks/vnc/rfb.js';
+import { ByteQueue } from '#daemon/viewers/vnc/byte-queue.js';
+import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
+import { decodePixelFormat, encodePixelFormat, type PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
+import { Encoding, type Rect } from '#daemon/viewers/vnc/rfb.js';
 
 export interface ClientRect extends Rect {
   encoding: number;

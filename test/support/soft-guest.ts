@@ -5,9 +5,9 @@
 import { once } from 'node:events';
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { Displays } from '../../daemon/src/display/displays.js';
-import type { DisplaySource } from '../../daemon/src/display/display-source.js';
-import { native, type DisplayModeSpec, type NativeBackend } from '../../daemon/src/native.js';
+import { Displays } from '#daemon/display/displays.js';
+import type { DisplaySource } from '#daemon/display/display-source.js';
+import { native, type DisplayModeSpec, type NativeBackend } from '#daemon/native.js';
 import { Op, Reg, damageArg, xy } from './soft-ring.js';
 
 /**

@@ -1,7 +1,10 @@
 // Drives the soft device's command ring (docs/soft-device.md) the way a guest
 // driver would, with a memfd standing in for guest RAM.
 import { readSync, writeSync } from 'node:fs';
-import type { VfioUserClient } from '../../protocol/src/index.js';
+import type { VfioUserClient } from 'vfio-user-ts';
+
+/** What the ID register reads: "AGFX", little-endian. */
+export const DEVICE_ID = 0x58464741;
 
 export const Reg = {
   ID: 0x1000,
@@ -150,7 +153,7 @@ export async function presentFrame(
   opts: { ramGpa: bigint; name: string; port: number; width: number; pixels: Buffer },
 ): Promise<{ ram: GuestRam; ring: SoftRing }> {
   const size = 4 << 20;
-  const { memfdCreate } = (await import('../../daemon/src/native.js')).native;
+  const { memfdCreate } = (await import('#daemon/native.js')).native;
   const fd = memfdCreate(opts.name, size);
   await vmm.dmaMap({ iova: opts.ramGpa, size: BigInt(size), fd });
   const ram = new GuestRam(fd, opts.ramGpa, size);

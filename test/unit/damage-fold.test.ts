@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { appendChanges, mergeDown, subtract, type Changes, type Move, type Rect } from '../../daemon/src/display/damage.js';
+import { appendChanges, mergeDown, subtract, type Changes, type Move, type Rect } from '#daemon/display/damage.js';
 
 const W = 24;
 const H = 16;

@@ -3,8 +3,8 @@
 // (protocol/src/constants.ts): one definition each, checked to agree.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { native } from '../../daemon/src/native.js';
-import { Command, Errno, HEADER_SIZE, Limits, MsgFlag } from '../../protocol/src/index.js';
+import { native } from '#daemon/native.js';
+import { Command, Errno, HEADER_SIZE, Limits, MsgFlag } from 'vfio-user-ts';
 
 describe('data-plane wire constants', () => {
   it('match protocol/src/constants.ts', () => {

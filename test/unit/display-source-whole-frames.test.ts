@@ -1,13 +1,13 @@
 // DisplaySource over a backend that does not track damage (pvg: whole GPU
 // read-backs, rows possibly padded): every read-out is compared with the last
-// one in 64x64 tiles, frames reach the sinks with packed rows, and the change
+// one in 64x64 tiles, frames reach the viewers with packed rows, and the change
 // log folds per viewer. The backend here is a plain object playing pvg's part
 // of the ABI; the soft backend's damage path is covered by the integration
 // tests.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DisplaySource } from '../../daemon/src/display/display-source.js';
-import type { FrameReadout, NativeBackend } from '../../daemon/src/native.js';
+import { DisplaySource } from '#daemon/display/display-source.js';
+import type { FrameReadout, NativeBackend } from '#daemon/native.js';
 
 const W = 200;
 const H = 130;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Cap, Cfg, PciConfigSpace } from '../../daemon/src/device/pci-config.js';
+import { Cap, Cfg, PciConfigSpace } from '#daemon/device/pci-config.js';
 
 describe('PCI config space model', () => {
   const make = () => {

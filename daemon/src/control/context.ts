@@ -3,7 +3,7 @@ import type { IntervalHistogram } from 'node:perf_hooks';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
 import type { LogControl } from '../logging.js';
-import type { VfioUserServer } from '../server.js';
+import type { VfioUserServer } from '../vfio-server.js';
 
 export interface ViewerInfo {
   kind: 'vnc' | 'web';

@@ -1,48 +1,43 @@
-// The control schema (control.proto), loaded by reflection with protobufjs.
-// The .proto file is read from the source tree, next to this file's source.
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// The control schema (control.proto, loaded by reflection with protobufjs
+// from next to this module; the build copies it into dist/), the types of
+// its messages (control-types.ts, generated from the .proto), and the
+// stream framing: varint length-delimited messages.
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import type { Request, RequestBody, Response, ResponseBody } from './control-types.js';
 
 export const CONTROL_SCHEMA_VERSION = 1;
 
-function protoPath(): string {
-  // src: daemon/src/control/schema.ts; dist: dist/daemon/src/control/schema.js
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [join(here, 'control.proto'), resolve(here, '../../../../daemon/src/control/control.proto')])
-    if (existsSync(candidate)) return candidate;
-  throw new Error('control.proto not found next to the control code');
-}
+const root = protobuf.loadSync(fileURLToPath(new URL('control.proto', import.meta.url)));
+const RequestType = root.lookupType('apple_gfxd.control.v1.Request');
+const ResponseType = root.lookupType('apple_gfxd.control.v1.Response');
 
-const root = protobuf.loadSync(protoPath());
-export const RequestType = root.lookupType('apple_gfxd.control.v1.Request');
-export const ResponseType = root.lookupType('apple_gfxd.control.v1.Response');
-export const ErrorCode = root.lookupEnum('apple_gfxd.control.v1.Error.Code').values as Record<string, number>;
+/** What each request is answered with (besides an error). */
+export const REPLY_TO = {
+  status: 'status',
+  displayAdd: 'display',
+  displayRemove: 'ok',
+  displayModes: 'display',
+  screenshot: 'screenshot',
+  reset: 'ok',
+  logLevel: 'logLevel',
+  save: 'saved',
+  restore: 'ok',
+} as const satisfies { [K in keyof RequestBody]: keyof ResponseBody };
 
-/** Plain-object views (toObject with longs as numbers, enums as strings). */
-export const toPlain = (t: protobuf.Type, m: protobuf.Message): Record<string, any> =>
-  t.toObject(m, { longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true, arrays: true });
+export type RequestKind = keyof RequestBody;
+/** The response body a request of this kind gets. */
+export type ReplyTo<K extends RequestKind> = ResponseBody[(typeof REPLY_TO)[K]];
 
-export type ErrorName =
-  | 'BAD_REQUEST'
-  | 'UNKNOWN_DISPLAY'
-  | 'BAD_MODE'
-  | 'VERSION_MISMATCH'
-  | 'WRONG_VARIANT'
-  | 'UNSUPPORTED'
-  | 'NO_FREE_PORT'
-  | 'INTERNAL';
+/** What an encoder takes: any field may be left out (proto3 defaults). */
+export type Init<T> = T extends Buffer ? Buffer : T extends (infer U)[] ? Init<U>[] : T extends object ? { [K in keyof T]?: Init<T[K]> | null } : T;
 
-/** A typed control error: becomes Response.error. */
-export class ControlError extends Error {
-  constructor(
-    readonly code: ErrorName,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true, arrays: true };
+
+export const decodeRequest = (bytes: Uint8Array): Request => RequestType.toObject(RequestType.decode(bytes), TO_OBJECT) as Request;
+export const decodeResponse = (bytes: Uint8Array): Response => ResponseType.toObject(ResponseType.decode(bytes), TO_OBJECT) as Response;
+export const encodeRequest = (r: Init<Request>): Buffer => delimited(RequestType, r);
+export const encodeResponse = (r: Init<Response>): Buffer => delimited(ResponseType, r);
 
 /** Splits a stream into varint-length-delimited messages. Throws on a bad or oversized prefix. */
 export class DelimitedReader {
@@ -63,8 +58,8 @@ export class DelimitedReader {
         if (!(b & 0x80)) break;
       }
       if (i === this.buf.length) return out; // prefix incomplete
-      if (i === 5) throw new ControlError('BAD_REQUEST', 'length prefix longer than 5 bytes');
-      if (len > this.maxMessage) throw new ControlError('BAD_REQUEST', `message of ${len} bytes exceeds ${this.maxMessage}`);
+      if (i === 5) throw new Error('length prefix longer than 5 bytes');
+      if (len > this.maxMessage) throw new Error(`message of ${len} bytes exceeds ${this.maxMessage}`);
       const start = i + 1;
       if (this.buf.length < start + len) return out;
       out.push(this.buf.subarray(start, start + len));
@@ -73,8 +68,8 @@ export class DelimitedReader {
   }
 }
 
-export function delimited(t: protobuf.Type, obj: Record<string, unknown>): Buffer {
-  const msg = t.fromObject(obj); // converts enum names, numbers and nested objects
+function delimited(t: protobuf.Type, obj: object): Buffer {
+  const msg = t.fromObject(obj as Record<string, unknown>); // converts enum names, numbers and nested objects
   const err = t.verify(msg);
   if (err) throw new Error(`invalid ${t.name}: ${err}`);
   return Buffer.from(t.encodeDelimited(msg).finish());

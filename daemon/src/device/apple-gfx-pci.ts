@@ -18,7 +18,7 @@ import {
   type MigratableDevice,
   type RegionInfo,
   type VfioUserDevice,
-} from '../../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
 import type { DataPlaneRegion, NativeBackend } from '../native.js';
@@ -186,7 +186,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   /** Refuses what regionRead/regionWrite would refuse, without doing the access. */
-  checkAccess(index: number, offset: number, count: number, write: boolean): void {
+  checkAccess(index: number, _offset: number, _count: number, _write: boolean): void {
     if (index !== PciRegion.CONFIG) throw this.notHere(index);
   }
 

@@ -9,7 +9,7 @@
 // backend's use of it fails there, and the host service names the range in
 // one log line (native/src/host/backend_host.cc).
 import type { Logger } from 'pino';
-import { Errno, VfioUserError, type DmaMapping } from '../../../protocol/src/index.js';
+import { Errno, VfioUserError, type DmaMapping } from 'vfio-user-ts';
 import { native } from '../native.js';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;

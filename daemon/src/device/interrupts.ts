@@ -1,7 +1,7 @@
 // Interrupt routing. The fd table is native: raising a vector is an eventfd
 // write done in C, from any thread, with no JS on the path (invariant 6).
 import type { Logger } from 'pino';
-import { PciIrq, type IrqRequest } from '../../../protocol/src/index.js';
+import { PciIrq, type IrqRequest } from 'vfio-user-ts';
 import { native } from '../native.js';
 
 export class Interrupts {

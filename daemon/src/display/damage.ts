@@ -1,6 +1,6 @@
-// What changed between two versions of a display's frame, as the sinks use
+// What changed between two versions of a display's frame, as the viewers use
 // it: an optional move (a blit: VNC CopyRect) and damaged rectangles, folded
-// over any number of read-outs; and the tile grid the sinks send updates in.
+// over any number of read-outs; and the tile grid the viewers send updates in.
 
 export interface Rect {
   x: number;

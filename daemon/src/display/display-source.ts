@@ -1,4 +1,4 @@
-// One display as the sinks see it (VNC, web viewer, screenshots): the current
+// One display as the viewers see it (VNC, web viewer, screenshots): the current
 // mode, the latest frame, what changed between frames, the cursor, and
 // events when any of them changes.
 //
@@ -194,7 +194,7 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     const f = this.backend.readFrame(this.port);
     if (!f) return null;
     this.readoutBytes += f.data.length;
-    // Rows may be padded (stride > width * 4); sinks get packed rows.
+    // Rows may be padded (stride > width * 4); viewers get packed rows.
     const data = f.stride === f.width * 4 ? f.data : packRows(f.data, f.width, f.height, f.stride);
     let changes: Changes | null = null;
     if (prev && prev.width === f.width && prev.height === f.height) {

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BackendEvent, DisplayModeSpec, NativeBackend } from '../native.js';
 import { DisplaySource } from './display-source.js';
+import { DeviceError } from '../device-error.js';
 import { formatMode } from './modes.js';
 
 /** 32-bit FNV-1a, as the soft device's CHECKSUM command computes it. */
@@ -43,8 +44,8 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
 
   /** Hot-plugs a display; `port` defaults to the lowest free one. */
   attach(modes: DisplayModeSpec[], port = this.freePort(), name = `apple-gfxd ${port}`): DisplaySource {
-    if (port < 0 || port >= this.maxPorts) throw new Error(`display port ${port} outside 0..${this.maxPorts - 1}`);
-    if (this.ports.has(port)) throw new Error(`display port ${port} is in use`);
+    if (port < 0 || port >= this.maxPorts) throw new DeviceError('invalid', `display port ${port} outside 0..${this.maxPorts - 1}`);
+    if (this.ports.has(port)) throw new DeviceError('invalid', `display port ${port} is in use`);
     const src = new DisplaySource(this.backend, port, displaySerial(port), name, modes);
     this.ports.set(port, src); // before attaching: the backend reports the first mode at once
     if (!this.backend.attachDisplay(port, src.serial, name, modes)) {
@@ -58,7 +59,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
 
   detach(port: number): void {
     const src = this.ports.get(port);
-    if (!src) throw new Error(`no display on port ${port}`);
+    if (!src) throw new DeviceError('no-such-display', `no display on port ${port}`);
     this.backend.detachDisplay(port);
     this.ports.delete(port);
     src.onDetached();
@@ -68,7 +69,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
 
   setModes(port: number, modes: DisplayModeSpec[]): void {
     const src = this.ports.get(port);
-    if (!src) throw new Error(`no display on port ${port}`);
+    if (!src) throw new DeviceError('no-such-display', `no display on port ${port}`);
     if (!this.backend.setModes(port, modes)) throw new Error(`backend refused the mode list for display ${port}`);
     src.modes = modes;
     this.log.info({ port, modes: modes.map(formatMode) }, 'apple_gfx_display_modes');
@@ -76,7 +77,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
 
   private freePort(): number {
     for (let p = 0; p < this.maxPorts; p++) if (!this.ports.has(p)) return p;
-    throw new Error(`all ${this.maxPorts} display ports are in use`);
+    throw new DeviceError('no-free-port', `all ${this.maxPorts} display ports are in use`);
   }
 
   /** Backend events, delivered on the JS thread (fire-and-forget on the backend side). */

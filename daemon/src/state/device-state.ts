@@ -1,22 +1,24 @@
-// Saving and restoring the whole device (control API `save`/`restore`).
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// Saving and restoring the whole device (control API `save`/`restore`,
+// vfio-user migration). The daemon writes what is its own (configuration
+// space, displays and their modes, the guest memory it expects shared) and
+// the backend's state as the backend gave it: an opaque blob, the same way
+// for every backend (device-state.proto).
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { ControlError } from '../control/schema.js';
+import { DeviceError } from '../device-error.js';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
-import { decodeSoftState, encodeSoftState, type SoftState } from './soft-state.js';
+import type { DeviceState } from './device-state-types.js';
 
-export const DEVICE_STATE_VERSION = 1;
+export const DEVICE_STATE_VERSION = 2;
 
-function protoPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [join(here, 'device-state.proto'), resolve(here, '../../../../daemon/src/state/device-state.proto')])
-    if (existsSync(c)) return c;
-  throw new Error('device-state.proto not found');
+/** The schema, from device-state.proto next to this module (the build copies it into dist/). */
+export const DeviceStateType = protobuf.loadSync(fileURLToPath(new URL('device-state.proto', import.meta.url))).lookupType('apple_gfxd.state.v1.DeviceState');
+
+/** Decoded with 64-bit integers as decimal strings (guest addresses need all 64 bits). */
+export function decodeDeviceState(bytes: Buffer): DeviceState {
+  return DeviceStateType.toObject(DeviceStateType.decode(bytes), { longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true, arrays: true }) as DeviceState;
 }
-const StateType = protobuf.loadSync(protoPath()).lookupType('apple_gfxd.state.v1.DeviceState');
 
 export interface StateParts {
   device: AppleGfxPciDevice;
@@ -26,22 +28,20 @@ export interface StateParts {
 }
 
 export function saveDeviceState(p: StateParts): Buffer {
-  const blob = p.device.backend.saveState();
-  if (!blob) throw new ControlError('UNSUPPORTED', `backend '${p.backendName}' cannot save its state`);
-  const msg = StateType.fromObject({
+  const data = p.device.backend.saveState();
+  if (!data) throw new DeviceError('unsupported', `backend '${p.backendName}' cannot save its state`);
+  const state: DeviceState = {
     schemaVersion: DEVICE_STATE_VERSION,
     variant: p.device.variant,
-    backend: p.backendName,
     memoryModel: p.memoryModel,
     configSpace: p.device.config.read(0, 256),
-    displays: p.displays.list().map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes })),
+    displays: p.displays.list().map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes, width: d.width, height: d.height })),
     guestMemory: p.device.memory.regions().map((r) => ({ gpa: r.gpa.toString(), size: r.size.toString() })),
-    vectors: p.device.interrupts.stats(),
-    // The soft backend's state goes in field by field; others stay opaque.
-    ...(p.backendName === 'soft' ? { soft: decodeSoftState(blob) } : { backendState: blob }),
+    vectors: p.device.interrupts.stats().map((v) => ({ vector: v.vector, raised: String(v.raised), delivered: String(v.delivered), dropped: String(v.dropped) })),
     savedAtUnix: Date.now() / 1000,
-  });
-  return Buffer.from(StateType.encode(msg).finish());
+    backend: { name: p.backendName, data },
+  };
+  return Buffer.from(DeviceStateType.encode(DeviceStateType.fromObject(state)).finish());
 }
 
 /**
@@ -51,60 +51,54 @@ export function saveDeviceState(p: StateParts): Buffer {
 export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): Promise<void> {
   const expected = restoreDeviceState(p, bytes);
   const deadline = Date.now() + 1000;
-  while (Date.now() < deadline && expected.some((e) => {
-    const d = p.displays.get(e.port);
-    return d && (d.width !== e.width || d.height !== e.height);
-  }))
-    await new Promise((r) => setTimeout(r, 5));
+  const pending = (): boolean =>
+    expected.some((e) => {
+      const d = p.displays.get(e.port);
+      return d && (d.width !== e.width || d.height !== e.height);
+    });
+  while (Date.now() < deadline && pending()) await new Promise((r) => setTimeout(r, 5));
 }
 
 /** Returns the display sizes the backend will report for the restored state. */
 export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
-  let s: Record<string, any>;
+  let s: DeviceState;
   try {
-    s = StateType.toObject(StateType.decode(bytes), { longs: String, bytes: Buffer, defaults: true, arrays: true });
+    s = decodeDeviceState(bytes);
   } catch (e) {
-    throw new ControlError('BAD_REQUEST', `not a device state: ${(e as Error).message}`);
+    throw new DeviceError('invalid', `not a device state: ${(e as Error).message}`);
   }
   if (s.schemaVersion !== DEVICE_STATE_VERSION)
-    throw new ControlError('VERSION_MISMATCH', `device state version ${s.schemaVersion}; this daemon reads ${DEVICE_STATE_VERSION}`);
+    throw new DeviceError('version-mismatch', `device state version ${s.schemaVersion}; this daemon reads ${DEVICE_STATE_VERSION}`);
   if (s.variant !== p.device.variant)
-    throw new ControlError('WRONG_VARIANT', `state saved from the ${s.variant} variant; this device is ${p.device.variant}`);
-  if (s.backend !== p.backendName)
-    throw new ControlError('BAD_REQUEST', `state saved by the ${s.backend} backend; this daemon runs ${p.backendName}`);
-  if (s.configSpace.length !== 256) throw new ControlError('BAD_REQUEST', 'configuration space of the wrong size');
+    throw new DeviceError('wrong-variant', `state saved from the ${s.variant} variant; this device is ${p.device.variant}`);
+  if (!s.backend || s.backend.data.length === 0) throw new DeviceError('invalid', 'the state has no backend state');
+  if (s.backend.name !== p.backendName)
+    throw new DeviceError('invalid', `state saved by the ${s.backend.name} backend; this daemon runs ${p.backendName}`);
+  if (s.configSpace.length !== 256) throw new DeviceError('invalid', 'configuration space of the wrong size');
   const shared = p.device.memory.regions();
-  for (const r of s.guestMemory as { gpa: string; size: string }[])
+  for (const r of s.guestMemory)
     if (!shared.some((m) => m.gpa === BigInt(r.gpa) && m.size === BigInt(r.size)))
-      throw new ControlError('BAD_REQUEST', `guest memory 0x${BigInt(r.gpa).toString(16)}+0x${BigInt(r.size).toString(16)} of the saved device is not shared with this daemon (the VMM must map guest RAM first)`);
+      throw new DeviceError(
+        'invalid',
+        `guest memory 0x${BigInt(r.gpa).toString(16)}+0x${BigInt(r.size).toString(16)} of the saved device is not shared with this daemon (the VMM must map guest RAM first)`,
+      );
   // Displays are the daemon's: make the set match the saved one first, so the
   // backend finds each display it restores.
-  const want = new Map<number, { modes: { width: number; height: number; refreshHz: number }[]; name: string }>(
-    (s.displays as { port: number; name: string; modes: { width: number; height: number; refreshHz: number }[] }[]).map((d) => [d.port, d]),
-  );
+  const want = new Map(s.displays.map((d) => [d.port, d]));
   for (const d of p.displays.list()) if (!want.has(d.port)) p.displays.detach(d.port);
   for (const [port, d] of want) {
     if (p.displays.get(port)) p.displays.setModes(port, d.modes);
     else p.displays.attach(d.modes, port, d.name || undefined);
   }
-  let blob: Buffer = s.backendState;
-  if (p.backendName === 'soft') {
-    if (!s.soft) throw new ControlError('BAD_REQUEST', 'the state has no soft-device part');
-    try {
-      blob = encodeSoftState(s.soft as SoftState);
-    } catch (e) {
-      throw new ControlError('BAD_REQUEST', `soft-device state: ${(e as Error).message}`);
-    }
-  }
   try {
-    p.device.backend.restoreState(blob);
+    p.device.backend.restoreState(s.backend.data);
   } catch (e) {
-    throw new ControlError('BAD_REQUEST', (e as Error).message);
+    throw new DeviceError('invalid', (e as Error).message);
   }
   p.device.config.load(s.configSpace);
-  return p.backendName === 'soft' && s.soft
-    ? (s.soft.displays as { port: number; attached: boolean; width: number; height: number }[])
-        .filter((d) => d.attached && want.has(d.port) && want.get(d.port)!.modes.some((m) => m.width === d.width && m.height === d.height))
-        .map((d) => ({ port: d.port, width: d.width, height: d.height }))
-    : [];
+  // The mode each display was in, where it is one of its modes (a backend
+  // reports only a mode from the list).
+  return s.displays
+    .filter((d) => d.width > 0 && d.modes.some((m) => m.width === d.width && m.height === d.height))
+    .map((d) => ({ port: d.port, width: d.width, height: d.height }));
 }

@@ -7,7 +7,7 @@
 // Any other pair goes through STOP (the shortest path); PRE_COPY and the P2P
 // states are not offered. ERROR is left only by a device reset.
 import type { Logger } from 'pino';
-import { Errno, MigState, VfioUserError, migStateName, type MigratableDevice } from '../../../protocol/src/index.js';
+import { Errno, MigState, VfioUserError, migStateName, type MigratableDevice } from 'vfio-user-ts';
 import { restoreDeviceState, saveDeviceState, type StateParts } from './device-state.js';
 
 const SUPPORTED = new Set<number>([MigState.RUNNING, MigState.STOP, MigState.STOP_COPY, MigState.RESUMING]);

@@ -1,7 +1,7 @@
 import { DmaFlag, DmaUnmapFlag, Errno } from '../../constants.js';
 import { decodeDmaMap, decodeDmaUnmap, encodeDmaUnmap } from '../../codec/dma.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 

@@ -8,7 +8,7 @@ import {
   encodeRegionInfo,
 } from '../../codec/device-info.js';
 import { invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 export const deviceInfo: Handler = {
   acceptsFds: false,

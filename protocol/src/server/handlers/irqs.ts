@@ -2,7 +2,7 @@ import { Errno, IrqInfoFlag, IrqSetFlag as F } from '../../constants.js';
 import { decodeSetIrqs } from '../../codec/set-irqs.js';
 import type { IrqRequest } from '../../device.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 export const setIrqs: Handler = {
   acceptsFds: true,

@@ -13,7 +13,7 @@ import {
 } from '../../codec/migration.js';
 import type { MigratableDevice } from '../../device.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler, HandlerContext } from '../handlers.js';
+import type { Handler, HandlerContext } from '../handler.js';
 
 function migration(ctx: HandlerContext): MigratableDevice {
   const m = ctx.device.migration;

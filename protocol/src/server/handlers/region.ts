@@ -1,7 +1,7 @@
 import { RegionFlag } from '../../constants.js';
 import { decodeRegionAccess, decodeWriteMulti, encodeRegionAccess } from '../../codec/region-access.js';
 import { invalid } from '../../errors.js';
-import type { Handler, HandlerContext } from '../handlers.js';
+import type { Handler, HandlerContext } from '../handler.js';
 
 /** Checks one access against the region table; returns the offset as a number. */
 function checkAccess(ctx: HandlerContext, region: number, offset: bigint, count: number, write: boolean): number {

@@ -1,6 +1,6 @@
 import { DeviceFlag, Errno } from '../../constants.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 export const deviceReset: Handler = {
   acceptsFds: false,

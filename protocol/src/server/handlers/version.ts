@@ -1,7 +1,7 @@
 import { Errno, Limits } from '../../constants.js';
 import { decodeVersion, encodeVersion, negotiate } from '../../codec/version.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler } from '../handlers.js';
+import type { Handler } from '../handler.js';
 
 /** The protocol version this server speaks (QEMU 11 asks for 0.0). */
 export const SERVER_MAJOR = 0;

@@ -1,12 +1,6 @@
-// Command id -> handler. Each handler decodes and checks its message, calls
-// the device, and returns the reply payload (undefined = header only).
+// Command id -> handler (one file per command family in handlers/).
 import { Command } from '../constants.js';
-import type { VfioUserDevice } from '../device.js';
-import type { Header } from '../header.js';
-import type { Logger } from '../logger.js';
-import type { Capabilities } from '../codec/version.js';
-import type { FdBag } from './fd-bag.js';
-import type { ServerLimits } from './session.js';
+import type { Handler } from './handler.js';
 import { dmaMap, dmaUnmap } from './handlers/dma.js';
 import { deviceInfo, irqInfo, regionInfo } from './handlers/info.js';
 import { setIrqs } from './handlers/irqs.js';
@@ -14,19 +8,6 @@ import { deviceReset } from './handlers/reset.js';
 import { regionRead, regionWrite, regionWriteMulti } from './handlers/region.js';
 import { version } from './handlers/version.js';
 import { deviceFeature, migDataRead, migDataWrite } from './handlers/migration.js';
-
-export interface HandlerContext {
-  readonly device: VfioUserDevice;
-  readonly limits: ServerLimits;
-  readonly log: Logger;
-  negotiated: Capabilities | null;
-  readonly maxDataXferSize: number;
-}
-
-export interface Handler {
-  acceptsFds: boolean;
-  handle(ctx: HandlerContext, h: Header, payload: Buffer, fds: FdBag): Buffer | undefined;
-}
 
 export const handlers = new Map<number, Handler>([
   [Command.VERSION, version],

@@ -2,7 +2,7 @@
 // exceeds what the client asked for, and says how much it needs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RegionCap, RegionFlag, encodeRegionInfo } from '../../protocol/src/index.js';
+import { RegionCap, RegionFlag, encodeRegionInfo } from 'vfio-user-ts';
 
 function sparseCap(areas: [bigint, bigint][]): Buffer {
   const b = Buffer.alloc(16 + areas.length * 16);

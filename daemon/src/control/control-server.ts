@@ -5,8 +5,11 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DaemonContext } from './context.js';
-import { controlHandlers } from './handlers.js';
-import { CONTROL_SCHEMA_VERSION, ControlError, DelimitedReader, RequestType, ResponseType, delimited, toPlain } from './schema.js';
+import { controlHandlers, type ControlHandler } from './control-handlers.js';
+import { DeviceError } from '../device-error.js';
+import { errorReply } from './control-errors.js';
+import type { Request, RequestBody, Response } from './control-types.js';
+import { CONTROL_SCHEMA_VERSION, DelimitedReader, REPLY_TO, decodeRequest, encodeResponse, type Init, type RequestKind } from './schema.js';
 
 const MAX_REQUEST = 64 << 20; // a saved device state can be large
 const MAX_CLIENTS = 32;
@@ -82,27 +85,33 @@ export class ControlServer {
 
   private async handle(bytes: Buffer): Promise<Buffer> {
     let id = 0;
-    let body: Record<string, any>;
+    let response: Init<Response>;
     try {
-      let req: Record<string, any>;
+      let req: Request;
       try {
-        req = toPlain(RequestType, RequestType.decode(bytes));
+        req = decodeRequest(bytes);
       } catch (e) {
-        throw new ControlError('BAD_REQUEST', `not a Request message: ${(e as Error).message}`);
+        throw new DeviceError('invalid', `not a Request message: ${(e as Error).message}`);
       }
       id = req.id;
       if (req.schemaVersion !== CONTROL_SCHEMA_VERSION)
-        throw new ControlError('VERSION_MISMATCH', `schema version ${req.schemaVersion}; this daemon speaks ${CONTROL_SCHEMA_VERSION}`);
-      const kind = req.body as string | undefined;
-      const handler = kind ? controlHandlers[kind] : undefined;
-      if (!kind || !handler) throw new ControlError('BAD_REQUEST', 'request without a known body');
-      this.log.debug({ id, kind }, 'control_request');
-      body = await handler(this.ctx, req[kind] ?? {});
+        throw new DeviceError('version-mismatch', `schema version ${req.schemaVersion}; this daemon speaks ${CONTROL_SCHEMA_VERSION}`);
+      if (!req.body) throw new DeviceError('invalid', 'request without a known body');
+      this.log.debug({ id, kind: req.body }, 'control_request');
+      response = { id, ...(await this.dispatch(req.body, req)) };
     } catch (e) {
-      const code = e instanceof ControlError ? e.code : 'INTERNAL';
-      if (code === 'INTERNAL') this.log.error({ err: (e as Error).message }, 'control_internal_error');
-      body = { error: { code, message: (e as Error).message } };
+      const error = errorReply(e);
+      if (error.code === 'INTERNAL') this.log.error({ err: error.message }, 'control_internal_error');
+      response = { id, error };
     }
-    return delimited(ResponseType, { id, ...body });
+    return encodeResponse(response);
+  }
+
+  /** Runs the handler for `kind`; its result goes in the response field REPLY_TO[kind]. */
+  private async dispatch<K extends RequestKind>(kind: K, req: Request): Promise<Init<Response>> {
+    const body = req[kind] as RequestBody[K] | undefined;
+    if (!body) throw new DeviceError('invalid', `request ${kind} without its body`);
+    const handler = controlHandlers[kind] as ControlHandler<K>;
+    return { [REPLY_TO[kind]]: await handler(this.ctx, body) };
   }
 }

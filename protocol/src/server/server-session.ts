@@ -7,7 +7,7 @@
 // on error (docs/design.md P5). Nothing from the socket is trusted: every field is checked
 // before the device sees it, and a bad message costs an error reply, never the
 // session.
-import { Command, Errno, HEADER_SIZE, Limits, MsgFlag, commandName } from '../constants.js';
+import { Command, Errno, HEADER_SIZE, MsgFlag, commandName } from '../constants.js';
 import { type Capabilities } from '../codec/version.js';
 import type { VfioUserDevice } from '../device.js';
 import { VfioUserError, errnoOf, invalid } from '../errors.js';
@@ -16,30 +16,9 @@ import type { Logger } from '../logger.js';
 import type { Transport } from '../transport.js';
 import { LatencyHistogram } from '../histogram.js';
 import { FdBag } from './fd-bag.js';
-import { handlers, type HandlerContext } from './handlers.js';
-
-export interface ServerLimits {
-  /** Advertised max_msg_fds (QEMU accepts at most 16). */
-  maxMsgFds: number;
-  maxDataXferSize: number;
-  maxDmaMaps: number;
-  pgsizes: number;
-  /** Advertise write_multiple (only safe with QEMU >= 11.0, see docs/design.md P12). */
-  writeMultiple: boolean;
-}
-
-export const defaultServerLimits: ServerLimits = {
-  maxMsgFds: 16,
-  maxDataXferSize: Limits.DEFAULT_MAX_DATA_XFER,
-  maxDmaMaps: 4096,
-  pgsizes: 4096,
-  writeMultiple: false,
-};
-
-/** Largest message the transport should accept: a maximal region write plus headers. */
-export function maxMessageSize(limits: ServerLimits): number {
-  return limits.maxDataXferSize + 64 * 1024;
-}
+import { handlers } from './command-handlers.js';
+import type { HandlerContext } from './handler.js';
+import type { ServerLimits } from './limits.js';
 
 export interface SessionStats {
   messages: number;

@@ -1,5 +1,5 @@
 // The native socket as a vfio-user Transport (protocol/ stays transport-free).
-import { maxMessageSize, defaultServerLimits, VfioUserClient, type Transport, type TransportHandlers } from '../../protocol/src/index.js';
+import { maxMessageSize, defaultServerLimits, VfioUserClient, type Transport, type TransportHandlers } from 'vfio-user-ts';
 import { native, type NativeConnection } from './native.js';
 
 export interface NativeTransport extends Transport {

@@ -1,4 +1,4 @@
-// One browser viewer on the WebSocket (protocol: see http-server.ts): what it
+// One browser viewer on the WebSocket (protocol: see web-server.ts): what it
 // is subscribed to, the last frame it was sent (to find dirty rectangles),
 // flow control, cursor forwarding, and its keyboard/pointer input.
 import { deflate } from 'node:zlib';

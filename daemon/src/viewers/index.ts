@@ -1,13 +1,13 @@
-// The display sinks a person looks at (VNC, browser) and the input channel
+// The viewers a person looks at (VNC, browser) and the input channel
 // back to QEMU, started from the command line.
 import type { Logger } from 'pino';
-import type { Config } from './cli.js';
-import type { ViewerInfo } from './control/context.js';
-import type { Displays } from './display/displays.js';
-import { NullInput, type InputSink } from './input/input-sink.js';
-import { QmpInput } from './input/qmp.js';
-import { VncServer } from './sinks/vnc/index.js';
-import { WebViewer } from './sinks/web/http-server.js';
+import type { Config } from '../cli.js';
+import type { ViewerInfo } from '../control/context.js';
+import type { Displays } from '../display/displays.js';
+import { NullInput, type InputSink } from '../input/input-sink.js';
+import { QmpInput } from '../input/qmp.js';
+import { VncServer } from './vnc/index.js';
+import { WebViewer } from './web/web-server.js';
 
 export class Viewers {
   readonly input: InputSink;

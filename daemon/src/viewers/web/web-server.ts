@@ -47,10 +47,10 @@
 // A client that sends a non-JSON text, a binary message, a broken or oversized frame is
 // closed; a well-formed but wrong request gets {type:'error'}.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -58,7 +58,7 @@ import type { CursorGlyph, DisplaySource } from '../../display/display-source.js
 import type { Displays } from '../../display/displays.js';
 import { encodePng, encodePngAsync } from '../../display/png.js';
 import type { InputSink } from '../../input/input-sink.js';
-import { Session, type DisplayInfo, type SessionLimits, type ViewerStats } from './session.js';
+import { Session, type DisplayInfo, type SessionLimits, type ViewerStats } from './web-session.js';
 import { CLOSE_GOING_AWAY, WsConnection, checkUpgrade, refuseUpgrade } from './websocket.js';
 
 export interface WebViewerOptions {
@@ -84,19 +84,8 @@ const STATIC_FILES: Record<string, string> = {
   'viewer.css': 'text/css; charset=utf-8',
 };
 
-/** static/ next to this file in the source tree (also when running from dist/). */
-export function staticDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  const tried: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    for (const c of [join(dir, 'static'), join(dir, 'daemon', 'src', 'sinks', 'web', 'static')]) {
-      if (existsSync(join(c, 'index.html'))) return c;
-      tried.push(c);
-    }
-    dir = dirname(dir);
-  }
-  throw new Error(`web viewer page not found (looked in ${tried.slice(0, 3).join(', ')}, ...)`);
-}
+/** The viewer page: static/ beside this module (the build copies it into dist/). */
+const STATIC_DIR = fileURLToPath(new URL('static/', import.meta.url));
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -160,8 +149,7 @@ export class WebViewer {
 
   async start(): Promise<{ url: string }> {
     if (this.started) return { url: this.url };
-    const dir = staticDir();
-    for (const name of Object.keys(STATIC_FILES)) this.files.set(name, readFileSync(join(dir, name)));
+    for (const name of Object.keys(STATIC_FILES)) this.files.set(name, readFileSync(join(STATIC_DIR, name)));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.host, () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QEMU_VERSION_JSON, decodeVersion, encodeVersion, negotiate } from '../../protocol/src/index.js';
+import { QEMU_VERSION_JSON, decodeVersion, encodeVersion, negotiate } from 'vfio-user-ts';
 
 const payload = (json: string): Buffer => Buffer.concat([Buffer.alloc(4), Buffer.from(json + '\0')]);
 const server = { maxMsgFds: 16, maxDataXferSize: 1 << 20, maxDmaMaps: 4096, pgsizes: 4096, writeMultiple: false };

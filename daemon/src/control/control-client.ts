@@ -1,10 +1,12 @@
-// Control API client (used by `apple-gfxd ctl` and tests).
+// Control API client (used by `apple-gfxd ctl`, tests and tools).
 import { createConnection, type Socket } from 'node:net';
-import { CONTROL_SCHEMA_VERSION, DelimitedReader, RequestType, ResponseType, delimited, toPlain } from './schema.js';
+import type { Error_Code, RequestBody, Response } from './control-types.js';
+import { CONTROL_SCHEMA_VERSION, DelimitedReader, REPLY_TO, decodeResponse, encodeRequest, type Init, type ReplyTo, type RequestKind } from './schema.js';
 
+/** An error response, as the client sees it. */
 export class ControlReplyError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: Error_Code,
     message: string,
   ) {
     super(message);
@@ -13,13 +15,13 @@ export class ControlReplyError extends Error {
 
 export class ControlClient {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Record<string, any>) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
   private readonly reader = new DelimitedReader(128 << 20);
 
   private constructor(private readonly sock: Socket) {
     sock.on('data', (chunk) => {
       for (const m of this.reader.push(chunk)) {
-        const r = toPlain(ResponseType, ResponseType.decode(m));
+        const r = decodeResponse(m);
         const p = this.pending.get(r.id);
         if (!p) continue;
         this.pending.delete(r.id);
@@ -41,13 +43,15 @@ export class ControlClient {
   }
 
   /** Sends {kind: body}; resolves with the response body, rejects with ControlReplyError on an error response. */
-  async call(kind: string, body: Record<string, unknown> = {}, schemaVersion = CONTROL_SCHEMA_VERSION): Promise<Record<string, any>> {
+  async call<K extends RequestKind>(kind: K, body?: Init<RequestBody[K]>, schemaVersion = CONTROL_SCHEMA_VERSION): Promise<ReplyTo<K>> {
     const id = this.nextId++;
-    const reply = new Promise<Record<string, any>>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.sock.write(delimited(RequestType, { id, schemaVersion, [kind]: body }));
+    const reply = new Promise<Response>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.sock.write(encodeRequest({ id, schemaVersion, [kind]: body ?? {} }));
     const r = await reply;
-    if (r.body === 'error') throw new ControlReplyError(r.error.code, r.error.message);
-    return r[r.body];
+    if (r.error) throw new ControlReplyError(r.error.code, r.error.message);
+    const out = r[REPLY_TO[kind]];
+    if (!out) throw new Error(`response ${r.body ?? 'without a body'} to ${kind}; expected ${REPLY_TO[kind]}`);
+    return out as ReplyTo<K>;
   }
 
   /** Raw bytes, for tests of malformed input. */

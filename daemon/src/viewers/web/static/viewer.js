@@ -1,5 +1,5 @@
 // apple-gfxd web viewer client: one WebSocket, one canvas per shown display.
-// Protocol: see daemon/src/sinks/web/http-server.ts.
+// Protocol: see daemon/src/viewers/web/web-server.ts.
 'use strict';
 (() => {
   const RECT = 1;

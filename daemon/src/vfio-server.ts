@@ -18,7 +18,7 @@ import {
   type ServerLimits,
   type Transport,
   type VfioUserDevice,
-} from '../../protocol/src/index.js';
+} from 'vfio-user-ts';
 import { native, type DataPlaneEvent, type DataPlaneRegion, type NativeBackend, type NativeDataPlane, type NativeListener } from './native.js';
 
 /** What the server needs of the device: the vfio-user device, its region table and the backend that serves its BARs. */
