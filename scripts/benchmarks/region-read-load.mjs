@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlClient } from '../../dist/daemon/src/control/client.js';
-import { RfbClient } from '../../dist/test/support/rfb-client.js';
+import { ControlClient } from '#daemon/control/control-client.js';
+import { RfbClient } from '../../dist-test/test/support/rfb-client.js';
 
 const ZRLE = 16;
 
@@ -58,7 +58,7 @@ async function main() {
   const pinDaemon = PIN ? ['taskset', '-c', '0'] : [];
   const pinClient = PIN === 'cross' ? ['taskset', '-c', '1'] : PIN === 'same' ? ['taskset', '-c', '0'] : [];
 
-  const { CHROMIUM, CHROMIUM_ARGS } = await import('../../dist/test/support/chromium.js');
+  const { CHROMIUM, CHROMIUM_ARGS } = await import('../../dist-test/test/support/chromium.js');
   const haveBrowser = existsSync(CHROMIUM) && !process.env.NO_BROWSER;
   let browser = null;
   if (haveBrowser) {

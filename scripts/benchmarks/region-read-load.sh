@@ -10,5 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+[ -f dist-test/test/support/rfb-client.js ] || npm run --silent build:test
 gcc -O2 -o "$work/rtt-client" scripts/bench-src/rtt-client.c -lpthread
 WORK="$work" RTT_CLIENT="$work/rtt-client" node scripts/benchmarks/region-read-load.mjs
