@@ -36,10 +36,7 @@ describe('device state save/restore', () => {
     await ringA.configure();
     const pattern = Buffer.alloc(8192).map((_, i) => (i * 31 + 7) & 0xff);
     guest.ram.write(BUF, Buffer.from(pattern));
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(BUF, 0);
-    list.writeBigUInt64LE(8192n, 8);
-    guest.ram.write(LIST, list);
+    guest.ram.writeRangeList(LIST, [[BUF, 8192]]);
     assert.equal((await ringA.run(Op.TASK_CREATE, [7, 0x20000])).status, St.OK);
     assert.equal((await ringA.run(Op.TASK_MAP, [7, 0x4000, LIST, 1, 1])).status, St.OK);
     assert.equal((await ringA.run(Op.SET_MODE, [0, 8, 8])).status, St.OK);

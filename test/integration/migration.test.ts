@@ -47,10 +47,7 @@ describe('vfio-user migration v2', () => {
     await ringA.configure();
     const pixels = Buffer.alloc(16 * 16 * 4).map((_, i) => (i * 5) & 0xff);
     guest.ram.write(BUF, Buffer.from(pixels));
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(BUF, 0);
-    list.writeBigUInt64LE(4096n, 8);
-    guest.ram.write(LIST, list);
+    guest.ram.writeRangeList(LIST, [[BUF, 4096]]);
     assert.equal((await ringA.run(Op.TASK_CREATE, [3, 0x10000])).status, St.OK);
     assert.equal((await ringA.run(Op.TASK_MAP, [3, 0, LIST, 1, 1])).status, St.OK);
     assert.equal((await ringA.run(Op.PRESENT, [0, 3, 0, 64, 0])).status, St.OK);

@@ -23,10 +23,7 @@ describe('guest RAM shrunk under the daemon', () => {
     const ram = new GuestRam(fd, RAM, SIZE);
     const ring = new SoftRing(c, ram, RAM, 16);
     await ring.configure();
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(RAM + 0x200000n, 0);
-    list.writeBigUInt64LE(0x1000n, 8);
-    ram.write(RAM + 0x10000n, list);
+    ram.writeRangeList(RAM + 0x10000n, [[RAM + 0x200000n, 0x1000]]);
     assert.equal((await ring.run(Op.TASK_CREATE, [1, 0x10000])).status, St.OK);
     assert.equal((await ring.run(Op.TASK_MAP, [1, 0, RAM + 0x10000n, 1, 1])).status, St.OK);
     // An IOSFC mapping of the same page.

@@ -31,15 +31,6 @@ async function vmm(d: RunningDaemon): Promise<{ c: VfioUserClient; ram: GuestRam
   return { c, ram, data: new GuestRam(dataFd, DATA, DATA_SIZE), efd, ring };
 }
 
-function rangeList(ram: GuestRam, ranges: [bigint, number][]): void {
-  const b = Buffer.alloc(16 * ranges.length);
-  ranges.forEach(([gpa, len], i) => {
-    b.writeBigUInt64LE(gpa, i * 16);
-    b.writeBigUInt64LE(BigInt(len), i * 16 + 8);
-  });
-  ram.write(LIST, b);
-}
-
 for (const model of ['tasks', 'static'] as const)
 describe(`soft device over vfio-user (--memory-model ${model})`, () => {
   let d: RunningDaemon;
@@ -64,7 +55,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
     const b = Buffer.alloc(4096, 0).map((_, i) => (i * 13 + 5) & 0xff);
     v.ram.write(BUF + 0x40000n, Buffer.from(a)); // deliberately not in address order
     v.ram.write(BUF, Buffer.from(b));
-    rangeList(v.ram, [[BUF + 0x40000n, 8192], [BUF, 4096]]);
+    v.ram.writeRangeList(LIST, [[BUF + 0x40000n, 8192], [BUF, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [1, 1 << 20])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [1, 0x4000, LIST, 2, 0])).status, St.OK);
     const sum = await v.ring.run(Op.CHECKSUM, [1, 0x4000, 12288]);
@@ -98,9 +89,9 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
     for (const [op, args, want] of cases) assert.equal((await v.ring.run(op, args)).status, want, `opcode ${op}`);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [2, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [2, 0x10000])).status, St.TASK_EXISTS);
-    rangeList(v.ram, [[0x1_0000_0000_0000n, 4096]]);
+    v.ram.writeRangeList(LIST, [[0x1_0000_0000_0000n, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_MAP, [2, 0, LIST, 1, 0])).status, St.MAP_FAILED);
-    rangeList(v.ram, [[BUF, 4096], [BUF, 4096]]);
+    v.ram.writeRangeList(LIST, [[BUF, 4096], [BUF, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_MAP, [2, 0xf000, LIST, 2, 0])).status, St.OUT_OF_RANGE);
     assert.equal((await v.ring.run(Op.TASK_MAP, [2, 0, 0x7000_0000n, 1, 0])).status, St.GUEST_MEMORY);
     assert.equal((await v.ring.run(Op.CHECKSUM, [2, 0, 16])).status, St.NOT_MAPPED);
@@ -143,7 +134,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
         expect.set([px[0]!, px[1]!, px[2]!, 0xff], (y * 32 + x) * 4);
       }
     v.ram.write(BUF, img);
-    rangeList(v.ram, [[BUF, 8192]]);
+    v.ram.writeRangeList(LIST, [[BUF, 8192]]);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [3, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [3, 0, LIST, 1, 1])).status, St.OK);
     assert.equal((await v.ring.run(Op.PRESENT, [0, 3, 0, stride, 1])).status, St.OK);
@@ -175,7 +166,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
 
   it('stops the device using guest memory the VMM unmapped (DMA_UNMAP), without a crash', async () => {
     v.data.write(DATA, Buffer.alloc(4096, 0x33));
-    rangeList(v.ram, [[DATA, 4096]]);
+    v.ram.writeRangeList(LIST, [[DATA, 4096]]);
     assert.equal((await v.ring.run(Op.TASK_CREATE, [4, 0x10000])).status, St.OK);
     assert.equal((await v.ring.run(Op.TASK_MAP, [4, 0, LIST, 1, 0])).status, St.OK);
     assert.equal((await v.ring.run(Op.CHECKSUM, [4, 0, 4096])).result, fnv1a32(Buffer.alloc(4096, 0x33)));

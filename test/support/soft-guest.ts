@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Displays } from '#daemon/display/displays.js';
 import type { DisplaySource } from '#daemon/display/display-source.js';
 import { native, type DisplayModeSpec, type NativeBackend } from '#daemon/native.js';
-import { Op, Reg, damageArg, xy } from './soft-ring.js';
+import { Op, Reg, damageArg, encodeRangeList, xy } from './soft-ring.js';
 
 /**
  * Resolves on the next `name` event. The timer keeps the event loop alive
@@ -52,10 +52,7 @@ export class SoftGuest {
     let displays: Displays | null = null;
     this.backend = new native.Backend('soft', '', { variant: 0, displayPorts: 4 }, (evs) => displays?.handle(evs));
     this.displays = displays = new Displays(this.backend, log, 4);
-    const list = Buffer.alloc(16);
-    list.writeBigUInt64LE(RAM_GPA + BigInt(FRAMES_OFF), 0);
-    list.writeBigUInt64LE(BigInt(taskBytes), 8);
-    this.write(LIST_OFF, list);
+    this.write(LIST_OFF, encodeRangeList([[RAM_GPA + BigInt(FRAMES_OFF), taskBytes]]));
     this.backend.mmioWrite(0, Reg.RING_BASE_LO, Number(RAM_GPA & 0xffffffffn));
     this.backend.mmioWrite(0, Reg.RING_BASE_HI, 0);
     this.backend.mmioWrite(0, Reg.RING_ENTRIES, RING_ENTRIES);

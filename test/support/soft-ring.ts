@@ -71,6 +71,16 @@ export function fnv1a32(data: Uint8Array): number {
 }
 
 /** Guest RAM as a memfd mapped at `base`. */
+/** TASK_MAP's range list (docs/soft-device.md): a {gpa, length} pair of u64 per range. */
+export function encodeRangeList(ranges: [gpa: bigint, length: number | bigint][]): Buffer {
+  const b = Buffer.alloc(16 * ranges.length);
+  ranges.forEach(([gpa, len], i) => {
+    b.writeBigUInt64LE(gpa, i * 16);
+    b.writeBigUInt64LE(BigInt(len), i * 16 + 8);
+  });
+  return b;
+}
+
 export class GuestRam {
   constructor(
     readonly fd: number,
@@ -84,6 +94,10 @@ export class GuestRam {
     const b = Buffer.alloc(len);
     readSync(this.fd, b, 0, len, Number(gpa - this.base));
     return b;
+  }
+  /** Writes a TASK_MAP range list at `gpa`. */
+  writeRangeList(gpa: bigint, ranges: [gpa: bigint, length: number | bigint][]): void {
+    this.write(gpa, encodeRangeList(ranges));
   }
 }
 
