@@ -11,10 +11,12 @@ cd "$(dirname "$0")/.."
 suites=("$@")
 [ "${#suites[@]}" -eq 0 ] && suites=(integration)
 
-asan_addon="$PWD/native/build-asan/build/Release/agfx_native.node"
+asan_build="$PWD/native/build-asan/build/Release"
+asan_addon="$asan_build/agfx_native.node"
 stale=""
-[ -f "$asan_addon" ] || stale=1
-[ -n "$stale" ] || [ -z "$(find native/src native/include native/binding.gyp -newer "$asan_addon" | head -1)" ] || stale=1
+[ -f "$asan_addon" ] && [ -f "$asan_build/agfx_native_test.node" ] || stale=1
+[ -n "$stale" ] || [ -z "$(find native/core native/platform native/addon native/soft native/testing native/include native/binding.gyp \
+  -newer "$asan_addon" 2>/dev/null | head -1)" ] || stale=1
 [ -z "$stale" ] || npm run build:native:asan
 npm run --silent build:ts
 npm run --silent build:test
@@ -28,7 +30,7 @@ reports="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan.XXXXXX")"
 # shared checkout's build (other people may be running tests from it), the
 # run happens in a shadow tree: copies of dist/ and dist-test/ (the tests
 # reach the daemon through package.json's #daemon/* imports, which resolve
-# beside the copy), the ASan addon at native/build/Release, and symlinks to
+# beside the copy), the ASan addons (the shipped one and the test one) at native/build/Release, and symlinks to
 # everything else.
 shadow="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan-root.XXXXXX")"
 trap 'rm -rf "$shadow" "$reports"' EXIT
@@ -41,7 +43,7 @@ mkdir -p "$shadow/native/build/Release"
 for entry in native/*; do
   [ "$entry" = native/build ] || ln -s "$PWD/$entry" "$shadow/$entry"
 done
-cp "$asan_addon" "$shadow/native/build/Release/agfx_native.node"
+cp "$asan_addon" "$asan_build/agfx_native_test.node" "$shadow/native/build/Release/"
 if grep -q AGFX_NATIVE_ADDON daemon/src/native.ts; then export AGFX_NATIVE_ADDON="$shadow/native/build/Release/agfx_native.node"; fi
 cd "$shadow"
 

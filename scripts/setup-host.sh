@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages apple-gfxd's build, tests and benchmarks need,
-# only those missing (clang: libFuzzer harnesses and sanitizer builds).
+# only those missing (clang, libfuzzer-14-dev, libclang-rt-14-dev: libFuzzer
+# harnesses and sanitizer builds).
 # Needs root (apt-get). The QEMU rig installs its own
 # (scripts/rig/setup.sh); Node.js 20 and npm are expected on the machine.
 set -euo pipefail
-packages=(g++ gcc make python3 util-linux procps clang)
+packages=(g++ gcc make python3 util-linux procps clang libfuzzer-14-dev libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -15,7 +15,7 @@ case "$suite" in
   lint) dirs="" ;;
   *) echo "unknown suite '$suite' (all, unit, integration, fuzz, e2e, lint)" >&2; exit 2 ;;
 esac
-[ -f native/build/Release/agfx_native.node ] || npm run build:native
+{ [ -f native/build/Release/agfx_native.node ] && [ -f native/build/Release/agfx_native_test.node ]; } || npm run build:native
 npm run --silent build:ts
 npm run --silent build:test
 if [ "$suite" = all ] || [ "$suite" = lint ]; then

@@ -17,7 +17,7 @@ export interface NativeConnection {
 }
 
 /**
- * How the data plane treats one vfio-user region (native/src/dataplane/
+ * How the data plane treats one vfio-user region (native/core/dataplane/
  * region_table.h). The device model builds the table; the data plane answers
  * accesses to `native` regions itself and hands the rest to the session.
  */
@@ -42,7 +42,7 @@ export type DataPlaneEvent =
   | { type: 'trace'; name: string; write: boolean; region: number; offset: number; value: number }
   | { type: 'dropped'; count: number };
 
-/** One client's data-plane thread (native/src/dataplane/data_plane.h). */
+/** One client's data-plane thread (native/core/dataplane/data_plane.h). */
 export interface NativeDataPlane {
   /** Queues a message; sent in order after the message being handled. */
   send(message: Buffer, fds?: readonly number[]): boolean;
@@ -205,30 +205,21 @@ export interface NativeAddon {
   /** macOS builds only: writes PVG's option ROM, padded to a power of two. */
   pvgWriteOptionRom?(path: string): void;
   hostStats(): { tasks: number; aliases: number; maps: number; unmaps: number; failures: number; iosfcLive: number };
-
-  /** Test only: agfx_host.memory_map_acquire as a backend calls it (token null: did not fit, or failed). */
-  testMemoryMapAcquire(max: number): {
-    token: number | null;
-    count: number;
-    ranges: { gpa: bigint; len: bigint; host: bigint }[];
-  };
-  /** Test only: a fault-safe copy from a raw host address; null where nothing is mapped. */
-  testMemoryMapRead(host: bigint, len: number): Buffer | null;
-  /** Test only: agfx_host.memory_map_release, on the JS thread or on a native thread. */
-  testMemoryMapRelease(token: number, fromThread?: boolean): boolean;
-  /** Test only: snapshots acquired and not yet released. */
-  testMemoryMapLive(): number;
 }
 
-/** Finds native/build/Release/agfx_native.node above this file (src or dist). */
-function locateAddon(): string {
+/**
+ * Finds native/build/Release/`file` above this file (src or dist): the shipped
+ * addon, or the test addon (agfx_native_test.node: the same plus test and bench
+ * hooks, loaded by test/support/native-test.ts and scripts/benchmarks).
+ */
+export function locateAddon(file = 'agfx_native.node'): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'native', 'build', 'Release', 'agfx_native.node');
+    const candidate = join(dir, 'native', 'build', 'Release', file);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new Error('native addon not built: run `npm run build:native` (native/build/Release/agfx_native.node)');
+  throw new Error(`native addon not built: run \`npm run build:native\` (native/build/Release/${file})`);
 }
 
 export const native: NativeAddon = createRequire(import.meta.url)(locateAddon()) as NativeAddon;

@@ -2,7 +2,7 @@
 // client is connected the listener is paused, so a second client waits in
 // the backlog until the first leaves (one socket = one client = one device).
 //
-// Each client gets a data plane (native/src/dataplane/data_plane.h): a native
+// Each client gets a data plane (native/core/dataplane/data_plane.h): a native
 // thread that owns the socket, answers the device's BAR accesses itself and
 // hands every other message here, to the session, one at a time and in
 // arrival order (docs/design.md invariant 2). The JS thread never touches the

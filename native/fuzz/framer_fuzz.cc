@@ -1,4 +1,4 @@
-// libFuzzer harness for the vfio-user stream framer (src/framer.{h,cc}).
+// libFuzzer harness for the vfio-user stream framer (core/framer.{h,cc}).
 //
 // The input drives a fake peer: it queues messages (mostly well-formed, some
 // with hostile sizes) and delivers the byte stream in reads of random length,
@@ -23,7 +23,7 @@
 #include <set>
 #include <vector>
 
-#include "framer.h"
+#include "core/framer.h"
 
 using agfx::Framer;
 

@@ -1,6 +1,6 @@
-// libFuzzer harness for the guest-memory table (src/guest_memory.cc), with
-// the task aliases (src/host/task_memory.cc) and IOSFC references
-// (src/host/iosfc_map.cc) that hang off it. Real memfds, real mmaps.
+// libFuzzer harness for the guest-memory table (core/guest_memory.cc), with
+// the task aliases (core/host/task_memory.cc) and IOSFC references
+// (core/host/iosfc_map.cc) that hang off it. Real memfds, real mmaps.
 //
 // Random map / unmap / read / write / find / task map / task unmap / IOSFC
 // map / unmap sequences run against a shadow model:
@@ -31,9 +31,9 @@
 #include <map>
 #include <vector>
 
-#include "guest_memory.h"
-#include "host/iosfc_map.h"
-#include "host/task_memory.h"
+#include "core/guest_memory.h"
+#include "core/host/iosfc_map.h"
+#include "core/host/task_memory.h"
 
 using namespace agfx;
 

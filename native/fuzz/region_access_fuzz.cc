@@ -22,8 +22,8 @@
 #include <cstring>
 #include <vector>
 
-#include "dataplane/region_access.h"
-#include "dataplane/wire.h"
+#include "core/dataplane/region_access.h"
+#include "core/dataplane/wire.h"
 
 using namespace agfx;
 

@@ -1,5 +1,5 @@
 // libFuzzer harness for the soft backend's register file, command ring and
-// command parser (src/soft/soft_device.cc).
+// command parser (soft/).
 //
 // The backend is created against a fake agfx_host: read_memory/write_memory
 // serve a fuzzer-controlled guest RAM buffer (bounds checked here, as the
@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "agfx_backend.h"
-#include "soft/soft_device.h"
+#include "soft/backend.h"
 
 #define CHECK(cond)                                                                       \
   do {                                                                                    \

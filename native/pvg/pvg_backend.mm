@@ -1,5 +1,5 @@
 // The pvg backend's agfx_backend table: C glue onto PvgDevice, the same
-// pattern as native/src/soft/soft_device.cc. Built into the addon on macOS
+// pattern as native/soft/backend.cc. Built into the addon on macOS
 // (binding.gyp); with -DAGFX_PVG_STANDALONE it also exports
 // agfx_backend_entry, for a dylib loaded with --backend lib:PATH.
 #import "pvg_internal.h"

@@ -1,6 +1,6 @@
 /* The scheduler time slice every latency-sensitive thread in the
  * benchmarks asks for, the same one apple-gfxd's data-plane thread asks for
- * (native/src/dataplane/data_plane.cc AskForShortSlice): 100 us under EEVDF
+ * (platform::RequestShortTimeSlice, native/platform/): 100 us under EEVDF
  * (Linux 6.12+), so that a waking thread may preempt a busy core instead of
  * waiting out the running task's slice. Servers (the C floors and the
  * daemon) and clients get it alike, so a ratio compares like with like.

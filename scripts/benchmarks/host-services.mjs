@@ -1,7 +1,11 @@
 // Figures for docs/performance.md: see host-services.sh.
 import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { native } from '#daemon/native.js';
+import { locateAddon } from '#daemon/native.js';
+
+// The bench entry points live in the test addon (native/testing/bench.cc).
+const native = createRequire(import.meta.url)(locateAddon('agfx_native_test.node'));
 
 const bin = process.env.BENCH_BIN;
 const RUNS = Number(process.env.RUNS ?? 5);

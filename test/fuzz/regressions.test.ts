@@ -10,7 +10,7 @@
 //    zero-length copy with a NULL buffer (UB in GuestMemory::Read/Write: not
 //    reachable from the socket, noted for the owner of guest_memory.cc).
 // The framing cases below pin down the attachment rule that the framer
-// extraction (native/src/framer.cc) had to keep, on the boundaries where the
+// extraction (native/core/framer.cc) had to keep, on the boundaries where the
 // framer harness's model and the implementation could most easily part.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

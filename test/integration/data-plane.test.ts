@@ -1,4 +1,4 @@
-// The data plane (native/src/dataplane/): a native thread per client owns the
+// The data plane (native/core/dataplane/): a native thread per client owns the
 // vfio-user socket and answers BAR accesses itself; everything else goes to
 // the TypeScript session, in arrival order. These tests fail without it: an
 // MMIO answered while the daemon's JS thread is blocked, viewers and the

@@ -1,14 +1,14 @@
-// agfx_host.memory_map_acquire / memory_map_release (backend_host.cc): a
-// snapshot of the static guest-RAM map keeps every listed region mapped
-// across a DMA_UNMAP until it is released, as the pvg backend relies on when
-// it hands the host pointers to PGMemoryMapDescriptor. Runs in-process on the
-// addon's guest-memory table (gmUnmap is what DMA_UNMAP calls), through the
-// test-only testMemoryMap* bindings that call the same functions a backend
-// gets in agfx_host.
+// agfx_host.memory_map_acquire / memory_map_release
+// (native/core/host/backend_host.cc): a snapshot of the static guest-RAM map
+// keeps every listed region mapped across a DMA_UNMAP until it is released,
+// as the pvg backend relies on when it hands the host pointers to
+// PGMemoryMapDescriptor. Runs in-process on the test addon's guest-memory
+// table (gmUnmap is what DMA_UNMAP calls), through its testMemoryMap* hooks
+// (native/testing/) that call the same functions a backend gets in agfx_host.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
-import { native } from '#daemon/native.js';
+import { nativeTest as native } from '../support/native-test.js';
 
 const GPA = 0x40000000n;
 const SIZE = 0x10000;

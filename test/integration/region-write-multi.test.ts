@@ -105,8 +105,9 @@ describe('REGION_WRITE_MULTI', () => {
     assertError(await c.requestRaw(Command.REGION_WRITE_MULTI, mixed), Errno.EINVAL);
     assert.equal(await c.read32(0, SCRATCH), 0x34343434, 'the BAR entry was not applied');
     assert.notEqual((await c.configRead(0x3c, 1))[0], 0x55, 'nor the config entry');
-    const failed = d.logs.slice(mark).find((l) => l.msg === 'vfio_user_request_failed');
-    assert.match(String(failed?.err), /region 7 together with device BARs/);
+    // The data plane logs through JS after it has replied: wait for the line.
+    const failed = await d.waitForLog((l) => d.logs.indexOf(l) >= mark && l.msg === 'vfio_user_request_failed');
+    assert.match(String(failed.err), /region 7 together with device BARs/);
     c.close();
   });
 

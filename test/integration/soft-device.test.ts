@@ -187,7 +187,7 @@ describe(`soft device over vfio-user (--memory-model ${model})`, () => {
     await v.c.dmaMap({ iova: ROM, size: 0x20000n, fd: null });
     assert.equal((await v.ring.run(Op.TASK_CREATE, [6, 0x10000])).status, St.OK);
     // Task map of a range in it (tasks model: map_memory; static: not in the map).
-    rangeList(v.ram, [[ROM + 0x1000n, 4096]]);
+    v.ram.writeRangeList(LIST, [[ROM + 0x1000n, 4096]]);
     for (let i = 0; i < 10; i++) assert.equal((await v.ring.run(Op.TASK_MAP, [6, 0, LIST, 1, 0])).status, St.MAP_FAILED);
     // A range list fetched from it.
     assert.equal((await v.ring.run(Op.TASK_MAP, [6, 0, ROM, 1, 0])).status, St.GUEST_MEMORY);

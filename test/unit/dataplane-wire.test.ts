@@ -1,4 +1,4 @@
-// The data plane answers region accesses in C++ (native/src/dataplane/wire.h)
+// The data plane answers region accesses in C++ (native/core/dataplane/wire.h)
 // with the same wire facts the TypeScript protocol package defines
 // (protocol/src/constants.ts): one definition each, checked to agree.
 import assert from 'node:assert/strict';

@@ -134,7 +134,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   }
 
   /**
-   * The region table the data plane reads (native/src/dataplane/
+   * The region table the data plane reads (native/core/dataplane/
    * region_table.h): the device's BARs are served natively, on the client's
    * data-plane thread, with the rules of the PVG register file — aligned 4-
    * and 8-byte accesses only, 8-byte ones split low dword first

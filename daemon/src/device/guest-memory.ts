@@ -7,7 +7,7 @@
 // refused) but never reached: that would take DMA_READ/WRITE, which deadlocks
 // when issued while a vCPU waits on us (docs/design.md invariant 3). A
 // backend's use of it fails there, and the host service names the range in
-// one log line (native/src/host/backend_host.cc).
+// one log line (native/core/host/backend_host.cc).
 import type { Logger } from 'pino';
 import { Errno, VfioUserError, type DmaMapping } from 'vfio-user-ts';
 import { native } from '../native.js';

@@ -99,7 +99,7 @@ export function subtract(a: Rect, b: Rect): Rect[] {
  * composes with the first where the pixels it takes were put there by the
  * first one (a scroll after a scroll is one longer scroll); the rest of both
  * destinations becomes damage. The same rules as the soft backend's history
- * (native/src/soft/frame_history.h).
+ * (native/soft/frame_history.h).
  */
 export function appendChanges(into: Changes, next: Changes): void {
   const m = next.move;

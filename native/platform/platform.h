@@ -1,0 +1,92 @@
+// Every OS-specific call of the native code, behind one small interface.
+// platform_linux.cc implements it for Linux; another platform is another
+// file with the same functions (picked in binding.gyp), not #ifdefs through
+// the code. Everything else in native/ calls only POSIX and these.
+//
+// Errors: functions returning int give 0 or a positive errno unless said
+// otherwise; none of them blocks (docs/design.md invariant 1: no call here
+// waits on a peer).
+#pragma once
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace agfx::platform {
+
+// ---- sockets and fds
+// A unix stream socket, close-on-exec, non-blocking when asked; or -errno.
+int UnixStreamSocket(bool nonblock);
+// The next connection on a listening socket, non-blocking and
+// close-on-exec; or -errno (EINTR included: the caller retries).
+int Accept(int listen_fd);
+// recvmsg without blocking; every fd received (SCM_RIGHTS) is close-on-exec
+// from the moment it exists in this process.
+ssize_t RecvMsg(int fd, msghdr* msg);
+// sendmsg without blocking and without SIGPIPE when the peer is gone.
+ssize_t SendMsg(int fd, const msghdr* msg);
+// A close-on-exec duplicate of fd, or -errno.
+int DupCloexec(int fd);
+int SetNonBlocking(int fd);
+int SetCloexec(int fd);
+// 0 when fd is a regular file holding at least `need` bytes (mmap of it
+// cannot fault past the end); EBADF, or EINVAL for any other fd.
+int CheckMappableFile(int fd, uint64_t need);
+
+// ---- interrupts: the fds a VMM hands over to be written (SET_IRQS)
+enum class NotifierKind { kEventFd, kPipe };
+// What kind of interrupt fd this is: an eventfd (8-byte counter writes) or a
+// pipe/FIFO (one byte per interrupt). EBADF, or EINVAL for anything else
+// (writing into it would corrupt it).
+int ClassifyNotifier(int fd, NotifierKind* kind);
+// Signals once, never blocking: true when written, or when the fd is full
+// (the interrupt is already pending: the peer has not consumed the last one).
+// The fd must be non-blocking (SetNonBlocking) for that to hold.
+bool Notify(int fd, NotifierKind kind);
+
+// ---- the VMM's side, for tools and tests
+// A non-blocking, close-on-exec eventfd; -errno where there is none.
+int CreateEventFd();
+// Reads and resets the counter: 0 or a positive errno (EAGAIN: nothing
+// signalled, *value = 0).
+int ReadEventFd(int fd, uint64_t* value);
+int WriteEventFd(int fd, uint64_t value);
+// Anonymous shared memory of `size` bytes as a close-on-exec fd (a memfd on
+// Linux), as a VMM backs guest RAM; or -errno.
+int CreateSharedMemory(const char* name, uint64_t size);
+
+// ---- threads that poll (the data plane)
+// A wake-up channel for a thread that waits in poll(): an eventfd on Linux
+// (one fd for both ends), a pipe elsewhere; non-blocking, close-on-exec.
+// 0 or a positive errno.
+int CreateWakeup(int* read_fd, int* write_fd);
+// Wakes the poller; never blocks (a wake-up still pending absorbs this one).
+void Wake(int write_fd);
+// Consumes every pending wake-up.
+void DrainWakeup(int read_fd);
+void CloseWakeup(int read_fd, int write_fd);
+// Names the calling thread (ps, gdb, /proc); best effort.
+void NameThread(const char* name);
+// Asks the scheduler to let the calling thread, when it wakes, run within
+// about `ns` nanoseconds instead of waiting out another thread's time slice
+// (Linux 6.12+ EEVDF: a short sched_runtime, no privilege needed). False
+// where the platform has no such thing; the thread then runs as any other.
+bool RequestShortTimeSlice(uint64_t ns);
+
+// ---- fault-safe copies within this process
+// Copies that never fault: false (errno EFAULT) when any byte is not mapped,
+// or lies past the end of a file that shrank since it was mapped (where a
+// memcpy would take SIGBUS). SafeRead: `src` may be bad; SafeWrite: `dst`.
+bool SafeRead(void* dst, const void* src, size_t len);
+bool SafeWrite(void* dst, const void* src, size_t len);
+// Many SafeReads (the rows of a frame) in as few system calls as the
+// platform allows.
+struct CopySpan {
+  void* dst;
+  const void* src;
+  size_t len;
+};
+bool SafeReadSpans(const CopySpan* spans, size_t count);
+
+}  // namespace agfx::platform

@@ -1,0 +1,239 @@
+// Display ports: hot-plug for the daemon, the cursor commands
+// (CURSOR_GLYPH, CURSOR_SHOW, CURSOR_MOVE), reset and state. The frames
+// themselves are in frames.cc.
+#include "soft/displays.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace agfx::soft {
+
+bool Displays::HasMode(const Display& d, uint32_t w, uint32_t h) {
+  return std::any_of(d.modes.begin(), d.modes.end(), [&](const agfx_display_mode& m) { return m.width == w && m.height == h; });
+}
+
+void Displays::SetModeLocked(Display& d, uint32_t w, uint32_t h) {
+  d.width = w;
+  d.height = h;
+  Blank(d);
+}
+
+// Opaque black in the current mode, as a new version with no history.
+void Displays::Blank(Display& d) {
+  auto px = std::make_shared<std::vector<uint8_t>>(size_t(d.width) * d.height * 4, 0);
+  for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
+  d.frame = std::move(px);
+  d.history.Replace();
+}
+
+bool Displays::Attached(uint64_t port) {
+  std::lock_guard lock(disp_mu_);
+  return displays_[port].attached;
+}
+
+// ------------------------------------------------------------ the daemon's
+
+bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n) {
+  if (port >= kPorts || n == 0 || n > AGFX_MAX_MODES) return false;
+  for (uint32_t i = 0; i < n; ++i)
+    if (modes[i].width == 0 || modes[i].height == 0) return false;
+  uint32_t w, h;
+  {
+    std::lock_guard lock(disp_mu_);
+    Display& d = displays_[port];
+    if (d.attached) return false;
+    d = Display{};
+    d.attached = true;
+    d.serial = serial;
+    d.name = name ? name : "";
+    d.modes.assign(modes, modes + n);
+    SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+    w = d.width;
+    h = d.height;
+  }
+  host_.mode_changed(host_.opaque, port, w, h, AGFX_FORMAT_BGRA8);
+  return true;
+}
+
+bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n) {
+  if (port >= kPorts || n == 0 || n > AGFX_MAX_MODES) return false;
+  for (uint32_t i = 0; i < n; ++i)
+    if (modes[i].width == 0 || modes[i].height == 0) return false;
+  bool changed = false;
+  uint32_t w, h;
+  {
+    std::lock_guard lock(disp_mu_);
+    Display& d = displays_[port];
+    if (!d.attached) return false;
+    d.modes.assign(modes, modes + n);
+    if (!HasMode(d, d.width, d.height)) {
+      SetModeLocked(d, modes[0].width, modes[0].height);
+      changed = true;
+    }
+    w = d.width;
+    h = d.height;
+  }
+  if (changed) host_.mode_changed(host_.opaque, port, w, h, AGFX_FORMAT_BGRA8);
+  return true;
+}
+
+bool Displays::Detach(uint32_t port) {
+  if (port >= kPorts) return false;
+  {
+    std::lock_guard lock(disp_mu_);
+    if (!displays_[port].attached) return false;
+    displays_[port] = Display{};
+  }
+  host_.mode_changed(host_.opaque, port, 0, 0, AGFX_FORMAT_BGRA8);
+  return true;
+}
+
+bool Displays::CursorPosition(uint32_t port, uint32_t* x, uint32_t* y) {
+  std::lock_guard lock(disp_mu_);
+  if (port >= kPorts || !displays_[port].attached) return false;
+  *x = displays_[port].cursor_x;
+  *y = displays_[port].cursor_y;
+  return true;
+}
+
+void Displays::Reset() {
+  std::vector<uint32_t> hidden;
+  {
+    std::lock_guard lock(disp_mu_);
+    for (uint32_t p = 0; p < kPorts; ++p) {
+      Display& d = displays_[p];
+      if (!d.attached) continue;
+      Blank(d);
+      d.cursor_x = d.cursor_y = AGFX_CURSOR_OFF_DISPLAY;
+      hidden.push_back(p);
+    }
+  }
+  for (uint32_t p : hidden) host_.cursor_show(host_.opaque, p, false);
+}
+
+// ------------------------------------------------------- the guest's commands
+
+// CURSOR_GLYPH: a0 port, a1 task, a2 task offset, a3 width | height << 16,
+// a4 hot x | hot y << 16.
+uint32_t Displays::CursorGlyph(const uint64_t* a, Tasks& tasks) {
+  if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
+  const Task* t = tasks.Find(a[1]);
+  if (!t) return kNoTask;
+  uint32_t w = a[3] & 0xffff, h = (a[3] >> 16) & 0xffff, hx = a[4] & 0xffff, hy = (a[4] >> 16) & 0xffff;
+  if (w == 0 || h == 0 || w > 256 || h > 256 || (a[3] >> 32) || (a[4] >> 32)) return kBadArgs;
+  uint64_t bytes = uint64_t(w) * h * 4;
+  if (!Tasks::InTask(t, a[2], bytes)) return kOutOfRange;
+  std::vector<uint8_t> px(bytes);
+  if (!tasks.Read(t, a[2], px.data(), px.size())) return kNotMapped;
+  {
+    std::lock_guard lock(disp_mu_);
+    Display& d = displays_[a[0]];
+    d.glyph = px;
+    d.glyph_w = w;
+    d.glyph_h = h;
+    d.hot_x = hx;
+    d.hot_y = hy;
+  }
+  host_.cursor_glyph(host_.opaque, uint32_t(a[0]), px.data(), w, h, w * 4, hx, hy);
+  return kOk;
+}
+
+uint32_t Displays::CursorShow(const uint64_t* a) {
+  if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
+  if (a[1] > 1) return kBadArgs;
+  {
+    std::lock_guard lock(disp_mu_);
+    displays_[a[0]].cursor_shown = a[1] == 1;
+  }
+  host_.cursor_show(host_.opaque, uint32_t(a[0]), a[1] == 1);
+  return kOk;
+}
+
+uint32_t Displays::CursorMove(const uint64_t* a) {
+  if (a[0] >= kPorts) return kNoDisplay;
+  if (a[1] > 0xffff || a[2] > 0xffff) return kBadArgs;
+  {
+    std::lock_guard lock(disp_mu_);
+    Display& d = displays_[a[0]];
+    if (!d.attached) return kNoDisplay;
+    d.cursor_x = uint32_t(a[1]);
+    d.cursor_y = uint32_t(a[2]);
+  }
+  host_.cursor_moved(host_.opaque, uint32_t(a[0]), uint32_t(a[1]), uint32_t(a[2]));
+  return kOk;
+}
+
+// ------------------------------------------------------------------ state
+
+void Displays::Save(StateWriter& w) {
+  std::lock_guard lock(disp_mu_);
+  w.u32(kPorts);
+  for (uint32_t p = 0; p < kPorts; ++p) {
+    const Display& d = displays_[p];
+    w.u8(d.attached);
+    w.u32(d.width);
+    w.u32(d.height);
+    w.u64(d.sequence);
+    w.bytes(*d.frame);
+    w.u32(d.cursor_x);
+    w.u32(d.cursor_y);
+    w.u8(d.cursor_shown);
+    w.u32(d.glyph_w);
+    w.u32(d.glyph_h);
+    w.u32(d.hot_x);
+    w.u32(d.hot_y);
+    w.bytes(d.glyph);
+  }
+}
+
+void Displays::Load(StateReader& r) {
+  uint32_t ports = r.u32();
+  for (uint32_t p = 0; r.ok() && p < ports && p < kPorts; ++p) {
+    bool attached = r.u8() != 0;
+    uint32_t w = r.u32(), h = r.u32();
+    uint64_t seq = r.u64();
+    std::vector<uint8_t> frame = r.bytes(size_t(65535) * 65535 * 4);
+    uint32_t cx = r.u32(), cy = r.u32();
+    bool shown = r.u8() != 0;
+    uint32_t gw = r.u32(), gh = r.u32(), hx = r.u32(), hy = r.u32();
+    std::vector<uint8_t> glyph = r.bytes(256 * 256 * 4);
+    if (!r.ok()) break;
+    bool have = false, mode_ok = false;
+    bool glyph_ok = glyph.size() == size_t(gw) * gh * 4 && gw && gh;
+    {
+      std::lock_guard lock(disp_mu_);
+      Display& d = displays_[p];
+      have = attached && d.attached;  // displays are the daemon's: restored only where attached
+      if (have) {
+        mode_ok = HasMode(d, w, h) && frame.size() == size_t(w) * h * 4;
+        if (mode_ok) {
+          d.width = w;
+          d.height = h;
+          d.frame = std::make_shared<std::vector<uint8_t>>(std::move(frame));
+          d.history.Replace();
+          d.sequence = seq;
+        }
+        d.cursor_x = cx;
+        d.cursor_y = cy;
+        d.cursor_shown = shown;
+        if (glyph_ok) {
+          d.glyph = glyph;
+          d.glyph_w = gw;
+          d.glyph_h = gh;
+          d.hot_x = hx;
+          d.hot_y = hy;
+        }
+      }
+    }
+    if (!have) continue;
+    if (mode_ok) {
+      host_.mode_changed(host_.opaque, p, w, h, AGFX_FORMAT_BGRA8);
+      host_.new_frame(host_.opaque, p);
+    }
+    if (glyph_ok) host_.cursor_glyph(host_.opaque, p, glyph.data(), gw, gh, gw * 4, hx, hy);
+    host_.cursor_show(host_.opaque, p, shown);
+    host_.cursor_moved(host_.opaque, p, cx, cy);
+  }
+}
+
+}  // namespace agfx::soft

@@ -1,0 +1,87 @@
+// The soft device's display ports (docs/soft-device.md): what the daemon
+// attaches (modes), what the guest draws (SET_MODE, PRESENT, COPY_RECT) and
+// its cursor, and the frames and damage the daemon reads out.
+//
+// Threading: the daemon's calls come on the JS thread, the commands on the
+// worker; disp_mu_ guards every Display and is a leaf: host services and
+// events are called after it is released, never with it held. Only the
+// worker writes a frame in place (under disp_mu_); any other change replaces
+// the frame vector, so the worker can compare against its own reference
+// without the lock (docs/design.md, "Threads and locks").
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agfx_backend.h"
+#include "soft/frame_history.h"
+#include "soft/guest_abi.h"
+#include "soft/state_io.h"
+#include "soft/tasks.h"
+
+namespace agfx::soft {
+
+struct Display {
+  bool attached = false;
+  uint32_t serial = 0;
+  std::string name;
+  std::vector<agfx_display_mode> modes;
+  uint32_t width = 0, height = 0;
+  // BGRA8, width*4 per row (see the threading note above).
+  std::shared_ptr<std::vector<uint8_t>> frame = std::make_shared<std::vector<uint8_t>>();
+  FrameHistory history;
+  uint64_t sequence = 0;
+  uint32_t cursor_x = AGFX_CURSOR_OFF_DISPLAY, cursor_y = AGFX_CURSOR_OFF_DISPLAY;
+  bool cursor_shown = false;
+  uint32_t glyph_w = 0, glyph_h = 0, hot_x = 0, hot_y = 0;
+  std::vector<uint8_t> glyph;  // BGRA8
+};
+
+class Displays {
+ public:
+  explicit Displays(const agfx_host& host) : host_(host) {}
+
+  // The daemon's (JS thread).
+  bool Attach(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n);
+  bool SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n);
+  bool Detach(uint32_t port);
+  bool ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info);
+  bool UpdateFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info, agfx_frame_update* u);
+  bool CursorPosition(uint32_t port, uint32_t* x, uint32_t* y);
+
+  // Ring commands (worker thread); each returns a Status.
+  uint32_t SetMode(const uint64_t* a);
+  uint32_t Present(const uint64_t* a, Tasks& tasks);
+  uint32_t CopyRect(const uint64_t* a);
+  uint32_t CursorGlyph(const uint64_t* a, Tasks& tasks);
+  uint32_t CursorShow(const uint64_t* a);
+  uint32_t CursorMove(const uint64_t* a);
+
+  // Device reset: every attached display black, its cursor off the display
+  // and hidden.
+  void Reset();
+  void Save(StateWriter& w);
+  // Restores each saved display onto the port's attached one (displays are
+  // the daemon's: a port not attached now is skipped) and tells the host.
+  void Load(StateReader& r);
+
+ private:
+  bool Attached(uint64_t port);
+  static bool HasMode(const Display& d, uint32_t w, uint32_t h);
+  static void SetModeLocked(Display& d, uint32_t w, uint32_t h);
+  static void Blank(Display& d);
+  // Where two packed frames differ: per band of kDamageBand rows, the box of
+  // the differing pixels; bands with the same columns merge.
+  static constexpr uint32_t kDamageBand = 16;
+  static std::vector<agfx_rect> DiffRects(const uint8_t* a, const uint8_t* b, uint32_t w, uint32_t h);
+
+  const agfx_host& host_;
+  std::vector<uint8_t> present_buf_;  // worker thread only: reused, never shared
+  std::mutex disp_mu_;                // displays_; a leaf
+  std::array<Display, kPorts> displays_{};
+};
+
+}  // namespace agfx::soft

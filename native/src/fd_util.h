@@ -1,6 +1,0 @@
-#pragma once
-#include <napi.h>
-
-namespace agfx {
-void InitFdUtil(Napi::Env env, Napi::Object exports);
-}
