@@ -1,11 +1,12 @@
 // Command line: vfio-user backend-program conventions (--socket-path | --fd,
 // --print-capabilities, foreground only) plus device options.
 import { readFileSync } from 'node:fs';
+import { exposedSecret } from './private-file.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { defaultBackend, parseBackend, type BackendChoice, type MemoryModel } from './backend.js';
 import type { Variant } from './device/apple-gfx-pci.js';
-import { DEFAULT_MODES, parseModeList } from './display/modes.js';
+import { DEFAULT_MODES, checkFrameBudget, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
 import { VERSION } from './version.js';
 import { parseVncListen, type VncListen } from './viewers/vnc/index.js';
@@ -27,6 +28,10 @@ export interface Config {
   /** VNC: display N on port + N. */
   vnc: VncListen | null;
   vncPassword: string | null;
+  /** RFB over WebSocket: display N on port + N. */
+  vncWebsocket: VncListen | null;
+  /** Browser origins allowed on the VNC WebSocket besides the Host's own. */
+  vncWebsocketOrigins: string[];
   /** Browser viewer address. */
   web: { host: string; port: number } | null;
   webToken: string | null;
@@ -61,12 +66,27 @@ function displayArg(value: string, previous: DisplayModeSpec[][] | undefined): D
   }
 }
 
-function vncArg(value: string): VncListen {
-  try {
-    return parseVncListen(value);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
+function vncArg(flag: string) {
+  return (value: string): VncListen => {
+    try {
+      return parseVncListen(value, flag);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+function originArg(value: string, previous: string[] | undefined): string[] {
+  if (value !== '*') {
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(`'${value}' is not an origin such as https://console.example.org or *`);
+    }
+    if (u.origin !== value) throw new InvalidArgumentError(`'${value}' is not an origin (scheme://host[:port], no path): ${u.origin}?`);
   }
+  return [...(previous ?? []), value];
 }
 
 /** [HOST:]PORT for --web; loopback unless a host is given. */
@@ -76,12 +96,17 @@ export function parseHostPort(value: string, flag: string): { host: string; port
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
+/** Warnings about secret files others can read (logged once the logger exists). */
+export const secretFileWarnings: string[] = [];
+
 /** A secret from a file (first line), so it never shows in `ps`. */
 function secretFile(flag: string) {
   return (path: string): string => {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
+      const exposed = exposedSecret(path);
+      if (exposed) secretFileWarnings.push(`${flag}: ${exposed}`);
     } catch (e) {
       throw new InvalidArgumentError(`${flag}: cannot read ${path}: ${(e as Error).message}`);
     }
@@ -109,7 +134,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--variant <variant>', 'device personality').choices(['pci', 'mmio']).default('pci'))
     .addOption(new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH').argParser(backendArg).default(parseBackend(defaultBackend()), defaultBackend()))
     .addOption(new Option('--display <modes>', 'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)').argParser(displayArg))
-    .addOption(new Option('--vnc <[host:]port>', 'VNC server: display N on PORT+N (loopback unless HOST is given)').argParser(vncArg))
+    .addOption(new Option('--vnc <[host:]port>', 'VNC server: display N on PORT+N (loopback unless HOST is given)').argParser(vncArg('--vnc')))
+    .addOption(new Option('--vnc-websocket <[host:]port>', 'RFB over WebSocket for noVNC: display N on PORT+N (loopback unless HOST is given; needs --vnc)').argParser(vncArg('--vnc-websocket')))
+    .addOption(new Option('--vnc-websocket-origin <origin>', 'a browser origin (scheme://host[:port], or *) allowed on --vnc-websocket besides pages of the same host; repeatable').argParser(originArg))
     .addOption(new Option('--vnc-password-file <file>', 'enable VNC authentication with the password in FILE (first line; 8 characters count)').argParser(secretFile('--vnc-password-file')))
     .addOption(new Option('--web <[host:]port>', 'browser viewer on HOST:PORT (loopback unless HOST is given)').argParser((v) => parseHostPort(v, '--web')))
     .addOption(new Option('--web-token-file <file>', 'require ?token=SECRET (the first line of FILE) for the browser viewer').argParser(secretFile('--web-token-file')))
@@ -144,6 +171,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     control: o.control ?? (o.socketPath ? `${o.socketPath}.ctl` : null),
     vnc: o.vnc ?? null,
     vncPassword: o.vncPasswordFile ?? null,
+    vncWebsocket: o.vncWebsocket ?? null,
+    vncWebsocketOrigins: o.vncWebsocketOrigin ?? [],
     web: o.web ?? null,
     webToken: o.webTokenFile ?? null,
     qmp: o.qmp ?? null,
@@ -157,8 +186,15 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (!cfg.printCapabilities && !cfg.writeOptionRom && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
+  if (cfg.vncWebsocket && !cfg.vnc) throw new UsageError('--vnc-websocket needs --vnc');
+  if (cfg.vncWebsocketOrigins.length && !cfg.vncWebsocket) throw new UsageError('--vnc-websocket-origin needs --vnc-websocket');
   if (cfg.webToken && !cfg.web) throw new UsageError('--web-token-file needs --web');
   if (cfg.displays.length > 4) throw new UsageError(`${cfg.displays.length} displays; the soft backend has 4 ports`);
+  try {
+    checkFrameBudget(cfg.displays);
+  } catch (e) {
+    throw new UsageError(`--display: ${(e as Error).message}`);
+  }
   return cfg;
 }
 

@@ -1,13 +1,14 @@
 // `apple-gfxd ctl SUBCOMMAND ...`: the command-line client of the control API.
 // Human output by default, --json for machines. Exit 0 on success, 1 on an
 // error response or connection failure, 2 on bad usage.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ControlClient, ControlReplyError } from './control/control-client.js';
 import type { DisplayInfo, RequestBody, Status } from './control/control-types.js';
 import type { Init, ReplyTo, RequestKind } from './control/schema.js';
 import { formatMode, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
+import { writePrivateFile } from './private-file.js';
 
 const fmtBytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`);
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -95,7 +96,7 @@ export async function runCtl(argv: string[]): Promise<number> {
     .description('write the current frame of a display as PNG')
     .action((p: string, file: string) =>
       call('screenshot', { port: port(p) }, (r) => {
-        writeFileSync(file, r.png);
+        writePrivateFile(file, r.png); // the guest's screen: 0600
         return `${file}: ${r.width}x${r.height} PNG, frame ${r.sequence}`;
       }),
     );
@@ -111,7 +112,7 @@ export async function runCtl(argv: string[]): Promise<number> {
         (r) => `log level ${r.level}${r.traceEvents.length ? `; events ${r.traceEvents.join(',')}` : ''}`,
       ),
     );
-  program.command('save <file>').description('save the device state').action((file: string) => call('save', {}, (r) => (writeFileSync(file, r.state), `state saved to ${file}`)));
+  program.command('save <file>').description('save the device state').action((file: string) => call('save', {}, (r) => (writePrivateFile(file, r.state), `state saved to ${file}`)));
   program
     .command('restore <file>')
     .description('restore a saved device state')

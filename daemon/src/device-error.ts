@@ -16,7 +16,9 @@ export type Refusal =
   /** Not possible with this backend or build. */
   | 'unsupported'
   /** Every display port is in use. */
-  | 'no-free-port';
+  | 'no-free-port'
+  /** A request or state over the control limit, or a state bigger than restore could take. */
+  | 'too-large';
 
 export class DeviceError extends Error {
   constructor(

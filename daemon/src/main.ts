@@ -4,7 +4,7 @@ import { unlinkSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defaultServerLimits } from 'vfio-user-ts';
 import { capabilities } from './capabilities.js';
-import { CommanderError, UsageError, parseArgs, type Config } from './cli.js';
+import { CommanderError, UsageError, parseArgs, secretFileWarnings, type Config } from './cli.js';
 import { SOFT_DISPLAY_PORTS, checkBackend, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
 import { Displays } from './display/displays.js';
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   }
   const logControl = createLogger(cfg.logLevel);
   const log = logControl.logger;
+  for (const what of secretFileWarnings) log.warn({ what }, 'secret_file_exposed');
   try {
     checkBackend(cfg.backend);
   } catch (e) {

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "soft/device.h"
 #include "soft/backend.h"
@@ -46,7 +47,12 @@ const agfx_backend kSoftBackend = {
     [](agfx_device* d, uint32_t port, uint32_t* x, uint32_t* y) { return Dev(d)->displays().CursorPosition(port, x, y); },
     [](agfx_device* d) { Dev(d)->MemoryMapChanged(); },
     [](agfx_device* d, void** blob, size_t* len) {
-      std::vector<uint8_t> state = Dev(d)->Save();
+      std::vector<uint8_t> state;
+      try {
+        state = Dev(d)->Save();
+      } catch (const std::bad_alloc&) {
+        return false;  // out of memory: no state, the device goes on
+      }
       *blob = std::malloc(state.size());
       if (!*blob) return false;
       std::memcpy(*blob, state.data(), state.size());

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace agfx::soft {
 
@@ -12,18 +13,25 @@ bool Displays::HasMode(const Display& d, uint32_t w, uint32_t h) {
   return std::any_of(d.modes.begin(), d.modes.end(), [&](const agfx_display_mode& m) { return m.width == w && m.height == h; });
 }
 
+// Allocates first: when that throws std::bad_alloc the display is as it was.
 void Displays::SetModeLocked(Display& d, uint32_t w, uint32_t h) {
+  auto px = BlackFrame(w, h);
   d.width = w;
   d.height = h;
-  Blank(d);
+  d.frame = std::move(px);
+  d.history.Replace();
 }
 
 // Opaque black in the current mode, as a new version with no history.
 void Displays::Blank(Display& d) {
-  auto px = std::make_shared<std::vector<uint8_t>>(size_t(d.width) * d.height * 4, 0);
-  for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
-  d.frame = std::move(px);
+  d.frame = BlackFrame(d.width, d.height);
   d.history.Replace();
+}
+
+std::shared_ptr<std::vector<uint8_t>> Displays::BlackFrame(uint32_t w, uint32_t h) {
+  auto px = std::make_shared<std::vector<uint8_t>>(size_t(w) * h * 4, 0);
+  for (size_t i = 3; i < px->size(); i += 4) (*px)[i] = 0xff;
+  return px;
 }
 
 bool Displays::Attached(uint64_t port) {
@@ -47,7 +55,12 @@ bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const ag
     d.serial = serial;
     d.name = name ? name : "";
     d.modes.assign(modes, modes + n);
-    SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+    try {
+      SetModeLocked(d, modes[0].width, modes[0].height);  // the preferred mode until the guest picks one
+    } catch (const std::bad_alloc&) {
+      d = Display{};  // no memory for its frame: not attached
+      return false;
+    }
     w = d.width;
     h = d.height;
   }
@@ -65,10 +78,16 @@ bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t 
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[port];
     if (!d.attached) return false;
-    d.modes.assign(modes, modes + n);
-    if (!HasMode(d, d.width, d.height)) {
-      SetModeLocked(d, modes[0].width, modes[0].height);
-      changed = true;
+    std::vector<agfx_display_mode> old = d.modes;
+    try {
+      d.modes.assign(modes, modes + n);
+      if (!HasMode(d, d.width, d.height)) {
+        SetModeLocked(d, modes[0].width, modes[0].height);
+        changed = true;
+      }
+    } catch (const std::bad_alloc&) {
+      d.modes = std::move(old);  // no memory for the new frame: nothing changed
+      return false;
     }
     w = d.width;
     h = d.height;

@@ -73,6 +73,7 @@ class Displays {
   static bool HasMode(const Display& d, uint32_t w, uint32_t h);
   static void SetModeLocked(Display& d, uint32_t w, uint32_t h);
   static void Blank(Display& d);
+  static std::shared_ptr<std::vector<uint8_t>> BlackFrame(uint32_t w, uint32_t h);
   // Where two packed frames differ: per band of kDamageBand rows, the box of
   // the differing pixels; bands with the same columns merge.
   static constexpr uint32_t kDamageBand = 16;

@@ -2,6 +2,7 @@
 // and the worker runs the entries HEAD..TAIL-1 one by one, writing each
 // status back into the entry.
 #include <chrono>
+#include <new>
 
 #include "soft/common.h"
 #include "soft/device.h"
@@ -74,7 +75,15 @@ void SoftDevice::WorkerLoop() {
       Entry e;
       bool readable = host_.read_memory(host_.opaque, gpa, sizeof e, &e);
       uint32_t result = 0;
-      uint32_t st = readable ? Execute(e, &result) : kGuestMemory;
+      uint32_t st = kGuestMemory;
+      // An allocation a command needs (a frame of the new mode, a CHECKSUM
+      // buffer) that fails is that command's NO_MEMORY, never the end of the
+      // process: an exception leaving this thread would terminate it.
+      try {
+        if (readable) st = Execute(e, &result);
+      } catch (const std::bad_alloc&) {
+        st = kNoMemory;
+      }
       uint32_t done[2] = {st, result};
       bool written = readable && host_.write_memory(host_.opaque, gpa + 8, sizeof done, done);
       if (st != kOk && readable) GuestError("ring command " + std::to_string(e.opcode) + " failed: " + StatusName(st));

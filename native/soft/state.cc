@@ -4,6 +4,7 @@
 // backend's own format (kStateMagic). The worker is parked while the state is
 // read or replaced.
 #include <cstring>
+#include <new>
 
 #include "soft/device.h"
 
@@ -12,6 +13,11 @@ namespace agfx::soft {
 std::vector<uint8_t> SoftDevice::Save() {
   std::unique_lock lock(mu_);
   ParkLocked(lock);
+  // Out of memory half way (std::bad_alloc): the worker is not left parked.
+  struct Unpark {
+    bool& parked;
+    ~Unpark() { parked = false; }
+  } unpark{resetting_};
   StateWriter w;
   w.out.reserve(4096);
   w.out.assign(kStateMagic, kStateMagic + 8);
@@ -56,7 +62,12 @@ bool SoftDevice::Restore(const uint8_t* data, size_t len, std::string* err) {
     std::unique_lock lock(mu_);
     ParkLocked(lock);
   }
-  bool ok = ApplyState(r, err);
+  bool ok = false;
+  try {
+    ok = ApplyState(r, err);
+  } catch (const std::bad_alloc&) {
+    *err = "out of memory while restoring (a frame or glyph could not be allocated)";
+  }
   {
     std::lock_guard lock(mu_);
     resetting_ = false;

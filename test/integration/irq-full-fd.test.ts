@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Command, IrqSetFlag as F, PciIrq, encodeSetIrqs, MsgFlag } from '../../protocol/src/index.js';
+import { Command, IrqSetFlag as F, PciIrq, encodeSetIrqs, MsgFlag } from 'vfio-user-ts';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 
 const AGFX_ID = 0x58464741;

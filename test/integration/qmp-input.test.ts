@@ -2,7 +2,6 @@
 // QEMU's greeting/capabilities handshake and recording input-send-event.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,39 +9,7 @@ import { pino } from 'pino';
 import { QmpInput } from '#daemon/input/qmp.js';
 import { domCodeToQcode, keysymToQcode } from '#daemon/input/keymap.js';
 import { tick } from '../support/daemon.js';
-
-class FakeQmp {
-  server: Server;
-  commands: { execute: string; arguments?: { events: { type: string; data: Record<string, unknown> }[] } }[] = [];
-  sockets: Socket[] = [];
-  constructor(readonly path: string) {
-    this.server = createServer((s) => {
-      this.sockets.push(s);
-      s.write(JSON.stringify({ QMP: { version: { qemu: { major: 11, minor: 1, micro: 3 } }, capabilities: [] } }) + '\r\n');
-      let buf = '';
-      s.setEncoding('utf8').on('data', (d: string) => {
-        buf += d;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const cmd = JSON.parse(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-          this.commands.push(cmd);
-          s.write(JSON.stringify({ return: {} }) + '\r\n');
-        }
-      });
-    });
-  }
-  listen(): Promise<void> {
-    return new Promise((r) => this.server.listen(this.path, r));
-  }
-  close(): void {
-    this.sockets.forEach((s) => s.destroy());
-    this.server.close();
-  }
-  events() {
-    return this.commands.filter((c) => c.execute === 'input-send-event').map((c) => c.arguments!.events);
-  }
-}
+import { FakeQmp } from '../support/fake-qmp.js';
 
 describe('QMP input', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agfx-qmp-'));
@@ -78,6 +45,18 @@ describe('QMP input', () => {
       [{ type: 'key', data: { down: false, key: { type: 'qcode', data: 'ret' } } }],
     ]);
     assert.equal(input.stats.unknownKeys, 1);
+  });
+
+  it("sends a scancode (QEMU Extended Key Event) as QEMU's key number, whatever the keysym", async () => {
+    input.key({ keysym: 0x61, scancode: 0x10, down: true }); // 'a' typed on the Q key (AZERTY)
+    input.key({ keysym: 0xff52, scancode: 0xc8, down: false }); // Up: 0xE0 0x48 -> 0xC8
+    input.key({ keysym: 0x41, scancode: 0, down: true }); // no scancode: the keysym
+    await tick(50);
+    assert.deepEqual(qemu.events().slice(-3), [
+      [{ type: 'key', data: { down: true, key: { type: 'number', data: 0x10 } } }],
+      [{ type: 'key', data: { down: false, key: { type: 'number', data: 0xc8 } } }],
+      [{ type: 'key', data: { down: true, key: { type: 'qcode', data: 'a' } } }],
+    ]);
   });
 
   it('scales pointer positions to 0..0x7fff and sends button changes only', async () => {

@@ -123,6 +123,35 @@ describe('VNC CopyRect and damage-driven updates', () => {
     assertShows(c, frame, 'after catching up');
   });
 
+  it('a client 40 read-outs behind (another viewer reads every frame) gets one bounded, exact update (issue 17)', async () => {
+    // Each read-out's move used to copy every damaged rectangle it carried,
+    // doubling the fold per read-out: 2^n rectangles, a RangeError from
+    // push(...rects) after ~18 (the session was closed), cubic merging before that.
+    for (const encodings of [[Encoding.RAW], [Encoding.COPY_RECT, Encoding.RAW]]) {
+      const c = await connect(encodings);
+      for (let i = 0; i < 40; i++) {
+        const presented = once(display, 'frame');
+        await scroll(4, 50 + i);
+        await presented;
+        for (let y = (i * 7) % (H - 20); y < ((i * 7) % (H - 20)) + 20; y++) for (let x = (i * 13) % (W - 24); x < ((i * 13) % (W - 24)) + 24; x++) frame.writeUInt32LE((0xff000000 | (i * 0x10305)) >>> 0, (y * W + x) * 4);
+        guest.store(0, frame);
+        const painted = once(display, 'frame');
+        guest.presentSlot(0, 0, W, { x: (i * 13) % (W - 24), y: (i * 7) % (H - 20), w: 24, h: 20 });
+        await painted;
+        display.latest(); // the other viewer
+      }
+      const started = process.hrtime.bigint();
+      c.requestUpdate(true);
+      const u = await c.nextUpdate(2000);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.ok(u, `an update (the session is ${vnc.stats()[0]!.clients.find((s) => s.updates > 0 && s.phase !== 'normal')?.phase ?? 'open'})`);
+      assert.ok(u.rects.length <= 20, `${u.rects.length} rectangles`);
+      assert.ok(ms < 1000, `composed in ${ms.toFixed(0)} ms`);
+      assertShows(c, frame, `after catching up 40 read-outs with ${encodings.join(',')}`);
+      c.close();
+    }
+  });
+
   it('a pinned frame stays intact while later frames are read into another buffer', async () => {
     const f1 = display.latest()!;
     const before = Buffer.from(f1.data);

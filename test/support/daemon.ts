@@ -37,8 +37,8 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startDaemon(args: string[] = [], opts: { socketName?: string } = {}): Promise<RunningDaemon> {
-  const dir = mkdtempSync(join(tmpdir(), 'agfx-test-'));
+export async function startDaemon(args: string[] = [], opts: { socketName?: string; dir?: string } = {}): Promise<RunningDaemon> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'agfx-test-'));
   const socketPath = join(dir, opts.socketName ?? 'gfx.sock');
   const proc = spawn(process.execPath, [daemonMain, '--socket-path', socketPath, '--log-level', 'debug', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 // does. It is a separate module with its own guest-memory table, so a test
 // that uses a hook does everything else through it too (gmMap etc.).
 import { createRequire } from 'node:module';
-import { locateAddon, type NativeAddon } from '../../daemon/src/native.js';
+import { locateAddon, type NativeAddon } from '#daemon/native.js';
 
 export interface NativeTestAddon extends NativeAddon {
   /** agfx_host.memory_map_acquire as a backend calls it (token null: did not fit, or failed). */

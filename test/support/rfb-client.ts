@@ -5,6 +5,7 @@
 // independently of the server's encoders so the tests check one against
 // the other. `decode: false` only parses and skips pixel data (benchmark).
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { constants, createInflate, type Inflate } from 'node:zlib';
 import { ByteQueue } from '#daemon/viewers/vnc/byte-queue.js';
 import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
@@ -66,6 +67,10 @@ export class RfbClient {
   /** ExtendedDesktopSize rectangles received: {reason, status, width, height}. */
   extDesktop: { reason: number; status: number; width: number; height: number }[] = [];
   closed = false;
+  /** Updates ended by a LastRect rectangle. */
+  lastRects = 0;
+  /** QEMU Extended Key Event rectangles received (the server takes them). */
+  extKeyAcks = 0;
   private readonly q = new ByteQueue();
   private waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | null = null;
   private ended: Error | null = null;
@@ -73,7 +78,7 @@ export class RfbClient {
   private zrle: Inflater | null = null;
 
   private constructor(
-    readonly socket: Socket,
+    readonly socket: Socket | Duplex,
     readonly decode: boolean,
   ) {
     socket.on('data', (c: Buffer) => {
@@ -98,6 +103,18 @@ export class RfbClient {
       });
       s.once('error', reject);
     });
+  }
+
+  /** Runs over an already open byte stream (e.g. a WebSocket: ws-client.ts), handshake included. */
+  static async over(stream: Duplex, opts: { password?: string; version?: string; decode?: boolean } = {}): Promise<RfbClient> {
+    const c = new RfbClient(stream, opts.decode ?? true);
+    try {
+      await c.handshake(opts.password, opts.version);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
   }
 
   /** Connects and completes the handshake through ServerInit. */
@@ -236,6 +253,17 @@ export class RfbClient {
     this.socket.write(b);
   }
 
+  /** QEMU Extended Key Event (client message 255, subtype 0). */
+  extKey(keysym: number, scancode: number, down: boolean): void {
+    const b = Buffer.alloc(12);
+    b[0] = 255;
+    b[1] = 0;
+    b.writeUInt16BE(down ? 1 : 0, 2);
+    b.writeUInt32BE(keysym, 4);
+    b.writeUInt32BE(scancode, 8);
+    this.socket.write(b);
+  }
+
   pointer(x: number, y: number, buttons: number): void {
     const b = Buffer.alloc(6);
     b[0] = 5;
@@ -274,9 +302,14 @@ export class RfbClient {
     if (head[0] !== 0) throw new Error(`unexpected server message ${head[0]}`);
     const n = head.readUInt16BE(2);
     const rects: ClientRect[] = [];
+    // 0xffff: as many as come before a LastRect rectangle (if the client asked for LastRect).
     for (let i = 0; i < n; i++) {
       const h = await this.read(12);
       const r: ClientRect = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), w: h.readUInt16BE(4), h: h.readUInt16BE(6), encoding: h.readInt32BE(8), bytes: 0 };
+      if (r.encoding === Encoding.LAST_RECT && n === 0xffff) {
+        this.lastRects++;
+        break;
+      }
       r.bytes = await this.rect(r);
       rects.push(r);
     }
@@ -317,6 +350,9 @@ export class RfbClient {
       }
       case Encoding.DESKTOP_SIZE:
         this.resize(r.w, r.h);
+        return 0;
+      case Encoding.QEMU_EXTENDED_KEY_EVENT:
+        this.extKeyAcks++;
         return 0;
       case Encoding.EXTENDED_DESKTOP_SIZE: {
         const screens = (await this.read(4))[0]!;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { appendChanges, mergeDown, subtract, type Changes, type Move, type Rect } from '#daemon/display/damage.js';
+import { FOLD_MAX, MERGE_INPUT_MAX, appendChanges, coarsen, mergeDown, subtract, type Changes, type Move, type Rect } from '#daemon/display/damage.js';
 
 const W = 24;
 const H = 16;
@@ -37,7 +37,7 @@ const step = fc.oneof(
 describe('damage folding', () => {
   it('property: move then rectangles, folded over any run of changes, turns an old frame into the newest', () => {
     fc.assert(
-      fc.property(fc.array(step, { minLength: 1, maxLength: 10 }), fc.nat(9), (steps, start) => {
+      fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), fc.nat(39), (steps, start) => {
         let truth: Uint32Array = Uint32Array.from({ length: W * H }, (_, i) => i);
         let paint = 1_000_000;
         const frames: Uint32Array[] = [truth];
@@ -84,5 +84,43 @@ describe('damage folding', () => {
     ]);
     assert.deepEqual(subtract({ x: 0, y: 0, w: 4, h: 4 }, { x: 10, y: 10, w: 1, h: 1 }), [{ x: 0, y: 0, w: 4, h: 4 }]);
     assert.deepEqual(subtract({ x: 0, y: 0, w: 4, h: 4 }, { x: 0, y: 0, w: 4, h: 4 }), []);
+  });
+
+  it('a long run of scrolls with damage folds into a bounded number of rectangles, fast (issue 17)', () => {
+    // The demo's frame: the bars move 4 px left, a strip and a square are repainted.
+    const w = 800;
+    const h = 600;
+    const f: Changes = { move: null, rects: [] };
+    const started = process.hrtime.bigint();
+    for (let t = 0; t < 64; t++) {
+      appendChanges(f, { move: { x: 0, y: 0, w: w - 4, h, srcX: 4, srcY: 0 }, rects: [{ x: w - 4, y: 0, w: 4, h }, { x: (t * 7) % 700, y: (t * 5) % 500, w: 88, h: 85 }] });
+      assert.ok(f.rects.length <= FOLD_MAX + 8, `after ${t + 1} folds: ${f.rects.length} rectangles`);
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.ok(ms < 500, `64 folds took ${ms.toFixed(1)} ms`);
+    assert.deepEqual(f.move, { x: 0, y: 0, w: w - 256, h, srcX: 256, srcY: 0 });
+  });
+
+  it('property: coarsen covers every pixel of its input with at most max rectangles', () => {
+    fc.assert(
+      fc.property(fc.array(rect, { minLength: 0, maxLength: 300 }), fc.integer({ min: 1, max: 80 }), (rs, max) => {
+        const out = coarsen(rs, max);
+        assert.ok(out.length <= Math.max(max, rs.length <= max ? rs.length : 0), `${out.length} > ${max}`);
+        for (const r of rs)
+          for (let y = r.y; y < r.y + r.h; y++)
+            for (let x = r.x; x < r.x + r.w; x++) assert.ok(out.some((o) => x >= o.x && x < o.x + o.w && y >= o.y && y < o.y + o.h), `(${x},${y}) uncovered`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('mergeDown of many thousands of rectangles is bounded in time and output', () => {
+    const rs: Rect[] = [];
+    for (let i = 0; i < 20000; i++) rs.push({ x: (i * 37) % 3800, y: (i * 53) % 2100, w: 1 + (i % 40), h: 1 + (i % 30) });
+    const started = process.hrtime.bigint();
+    const out = mergeDown(rs, 16);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.ok(out.length <= 16);
+    assert.ok(ms < 1000, `took ${ms.toFixed(1)} ms (input coarsened to ${MERGE_INPUT_MAX} first)`);
   });
 });

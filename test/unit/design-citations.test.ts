@@ -80,7 +80,7 @@ describe('design citations', () => {
 
   it('the checker catches what it must', () => {
     const bad = [
-      '// keeps docs/design.md invariant 1',
+      '// keeps DESIGN.md invariant 1',
       '// (docs/design.md invariant 9)',
       '// never larger (P2)',
       '// see P12',

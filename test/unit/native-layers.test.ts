@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { locateAddon } from '../../daemon/src/native.js';
+import { locateAddon } from '#daemon/native.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PLAIN = ['native/core', 'native/platform', 'native/soft'];

@@ -1,7 +1,18 @@
 // Control API client (used by `apple-gfxd ctl`, tests and tools).
 import { createConnection, type Socket } from 'node:net';
 import type { Error_Code, RequestBody, Response } from './control-types.js';
-import { CONTROL_SCHEMA_VERSION, DelimitedReader, REPLY_TO, decodeResponse, encodeRequest, type Init, type ReplyTo, type RequestKind } from './schema.js';
+import {
+  CONTROL_SCHEMA_VERSION,
+  DelimitedReader,
+  REPLY_TO,
+  decodeResponse,
+  encodeRequest,
+  encodeRestoreRequest,
+  type Init,
+  type ReplyTo,
+  type RequestKind,
+} from './schema.js';
+import { MAX_CONTROL_MESSAGE_BYTES } from '../state/limits.js';
 
 /** An error response, as the client sees it. */
 export class ControlReplyError extends Error {
@@ -16,15 +27,31 @@ export class ControlReplyError extends Error {
 export class ControlClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
-  private readonly reader = new DelimitedReader(128 << 20);
+  private readonly reader = new DelimitedReader(MAX_CONTROL_MESSAGE_BYTES);
 
   private constructor(private readonly sock: Socket) {
     sock.on('data', (chunk) => {
-      for (const m of this.reader.push(chunk)) {
-        const r = decodeResponse(m);
-        const p = this.pending.get(r.id);
+      let items: ReturnType<DelimitedReader['push']>;
+      try {
+        items = this.reader.push(chunk);
+      } catch (e) {
+        return void sock.destroy(e as Error);
+      }
+      for (const item of items) {
+        // Responses come in request order: one too big to read answers the oldest request waiting.
+        const r: Response =
+          'message' in item
+            ? decodeResponse(item.message)
+            : ({
+                id: 0,
+                body: 'error',
+                error: { code: 'TOO_LARGE', message: `response of ${item.tooLarge} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}` },
+              } as Response);
+        // id 0: the daemon could not read the request's id (it was too large): the oldest request waiting.
+        const id = r.id === 0 && !this.pending.has(0) ? this.pending.keys().next().value : r.id;
+        const p = id === undefined ? undefined : this.pending.get(id);
         if (!p) continue;
-        this.pending.delete(r.id);
+        this.pending.delete(id!);
         p.resolve(r);
       }
     });
@@ -46,7 +73,13 @@ export class ControlClient {
   async call<K extends RequestKind>(kind: K, body?: Init<RequestBody[K]>, schemaVersion = CONTROL_SCHEMA_VERSION): Promise<ReplyTo<K>> {
     const id = this.nextId++;
     const reply = new Promise<Response>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.sock.write(encodeRequest({ id, schemaVersion, [kind]: body ?? {} }));
+    const state = kind === 'restore' ? (body as Init<RequestBody['restore']> | undefined)?.state : undefined;
+    if (Buffer.isBuffer(state)) {
+      // A state goes out as it is, not copied into the message.
+      this.sock.cork();
+      for (const b of encodeRestoreRequest(id, schemaVersion, state)) this.sock.write(b);
+      this.sock.uncork();
+    } else this.sock.write(encodeRequest({ id, schemaVersion, [kind]: body ?? {} }));
     const r = await reply;
     if (r.error) throw new ControlReplyError(r.error.code, r.error.message);
     const out = r[REPLY_TO[kind]];

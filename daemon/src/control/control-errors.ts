@@ -11,6 +11,7 @@ const CODE: Record<Refusal, Error_Code> = {
   'wrong-variant': 'WRONG_VARIANT',
   unsupported: 'UNSUPPORTED',
   'no-free-port': 'NO_FREE_PORT',
+  'too-large': 'TOO_LARGE',
 };
 
 export function errorReply(e: unknown): ErrorReply {

@@ -5,6 +5,7 @@
 import { native } from '../native.js';
 import { encodePngAsync } from '../display/png.js';
 import { checkModes } from '../display/modes.js';
+import { MAX_STATE_BYTES } from '../state/limits.js';
 import type { DisplaySource } from '../display/display-source.js';
 import { DeviceError } from '../device-error.js';
 import { LOG_LEVELS, type LogLevel } from '../logging.js';
@@ -129,11 +130,16 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
   },
 
   save(ctx) {
-    return { state: saveDeviceState(stateParts(ctx)) };
+    const state = saveDeviceState(stateParts(ctx));
+    // What save writes, restore accepts: a state restore would refuse is not handed out.
+    if (state.length > MAX_STATE_BYTES)
+      throw new DeviceError('too-large', `the device state is ${state.length} bytes; at most ${MAX_STATE_BYTES} can be restored`);
+    return { state };
   },
 
   async restore(ctx, body) {
     if (body.state.length === 0) throw new DeviceError('invalid', 'restore needs a state');
+    if (body.state.length > MAX_STATE_BYTES) throw new DeviceError('too-large', `a state of ${body.state.length} bytes; at most ${MAX_STATE_BYTES}`);
     await restoreDeviceStateSettled(stateParts(ctx), body.state);
     return {};
   },

@@ -1,7 +1,7 @@
 // The control socket: length-delimited protobuf requests, one response each.
 // A bad request gets a typed error and never touches the device; a broken
 // stream (bad length prefix, oversized message) closes that client only.
-import { chmodSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DaemonContext } from './context.js';
@@ -9,14 +9,31 @@ import { controlHandlers, type ControlHandler } from './control-handlers.js';
 import { DeviceError } from '../device-error.js';
 import { errorReply } from './control-errors.js';
 import type { Request, RequestBody, Response } from './control-types.js';
-import { CONTROL_SCHEMA_VERSION, DelimitedReader, REPLY_TO, decodeRequest, encodeResponse, type Init, type RequestKind } from './schema.js';
+import {
+  CONTROL_SCHEMA_VERSION,
+  DelimitedReader,
+  REPLY_TO,
+  decodeRequest,
+  encodeResponse,
+  encodeSavedResponse,
+  type Init,
+  type RequestKind,
+} from './schema.js';
+import { MAX_CONTROL_MESSAGE_BYTES } from '../state/limits.js';
 
-const MAX_REQUEST = 64 << 20; // a saved device state can be large
 const MAX_CLIENTS = 32;
+/**
+ * Bytes held for incomplete requests, all control clients together: one
+ * request of the largest size at a time (a second big restore under way at
+ * the same time drops its client).
+ */
+const MAX_BUFFERED = MAX_CONTROL_MESSAGE_BYTES + (1 << 20);
+/** Responses one client has not read: a response that would take it past this (one state) drops the client. */
+const MAX_UNREAD = MAX_CONTROL_MESSAGE_BYTES;
 
 export class ControlServer {
   private server: Server | null = null;
-  private readonly clients = new Set<Socket>();
+  private readonly clients = new Map<Socket, DelimitedReader>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -35,16 +52,23 @@ export class ControlServer {
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.path, () => {
-        chmodSync(this.path, mode);
-        this.log.info({ path: this.path }, 'control_listening');
-        resolve();
-      });
+      // The socket is created with its final mode: the umask is set around
+      // listen(), whose bind() runs before it returns. A chmod afterwards left
+      // a moment in which any user could connect and keep the connection.
+      const umask = process.umask(~mode & 0o777);
+      try {
+        server.listen(this.path, () => {
+          this.log.info({ path: this.path }, 'control_listening');
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
   }
 
   stop(): void {
-    for (const c of this.clients) c.destroy();
+    for (const c of this.clients.keys()) c.destroy();
     this.server?.close();
     try {
       unlinkSync(this.path);
@@ -58,21 +82,40 @@ export class ControlServer {
       sock.destroy();
       return;
     }
-    this.clients.add(sock);
-    const reader = new DelimitedReader(MAX_REQUEST);
+    const reader = new DelimitedReader(MAX_CONTROL_MESSAGE_BYTES);
+    this.clients.set(sock, reader);
+    const drop = (why: string): void => {
+      this.log.warn({ err: why }, 'control_client_dropped');
+      sock.destroy();
+    };
     sock.on('data', (chunk) => {
-      let messages: Buffer[];
+      let items: ReturnType<DelimitedReader['push']>;
       try {
-        messages = reader.push(chunk);
+        items = reader.push(chunk);
       } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'control_client_dropped');
-        sock.destroy();
-        return;
+        return drop((e as Error).message);
       }
+      let held = 0;
+      for (const r of this.clients.values()) held += r.buffered;
+      if (held > MAX_BUFFERED) return drop(`control requests buffered over ${MAX_BUFFERED} bytes (another big request under way)`);
+      if (items.length === 0) return;
       // In order: each response is written before the next request is handled.
       this.queue = this.queue
         .then(async () => {
-          for (const m of messages) if (!sock.destroyed) sock.write(await this.handle(m));
+          for (const item of items) {
+            if (sock.destroyed) return;
+            const reply =
+              'message' in item
+                ? await this.handle(item.message)
+                : // Its id was never read: id 0 answers the oldest request waiting (responses go in order).
+                  [encodeResponse({ id: 0, error: { code: 'TOO_LARGE', message: `request of ${item.tooLarge} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}` } })];
+            const bytes = reply.reduce((n, b) => n + b.length, 0);
+            if (sock.writableLength > 0 && sock.writableLength + bytes > MAX_UNREAD)
+              return drop(`client does not read its responses (${sock.writableLength} bytes unread)`);
+            sock.cork();
+            for (const b of reply) sock.write(b);
+            sock.uncork();
+          }
         })
         .catch((e) => {
           this.log.error({ err: (e as Error).message }, 'control_internal_error');
@@ -83,7 +126,7 @@ export class ControlServer {
     sock.on('close', () => this.clients.delete(sock));
   }
 
-  private async handle(bytes: Buffer): Promise<Buffer> {
+  private async handle(bytes: Buffer): Promise<Buffer[]> {
     let id = 0;
     let response: Init<Response>;
     try {
@@ -104,7 +147,10 @@ export class ControlServer {
       if (error.code === 'INTERNAL') this.log.error({ err: error.message }, 'control_internal_error');
       response = { id, error };
     }
-    return encodeResponse(response);
+    // A saved state goes out as it is, not copied into the message.
+    const saved = (response as { saved?: { state?: unknown } }).saved?.state;
+    if (Buffer.isBuffer(saved)) return encodeSavedResponse(id, saved);
+    return [encodeResponse(response)];
   }
 
   /** Runs the handler for `kind`; its result goes in the response field REPLY_TO[kind]. */

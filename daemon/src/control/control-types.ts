@@ -58,7 +58,7 @@ export interface Error {
   message: string;
 }
 
-export type Error_Code = 'UNKNOWN' | 'BAD_REQUEST' | 'UNKNOWN_DISPLAY' | 'BAD_MODE' | 'VERSION_MISMATCH' | 'WRONG_VARIANT' | 'UNSUPPORTED' | 'NO_FREE_PORT' | 'INTERNAL';
+export type Error_Code = 'UNKNOWN' | 'BAD_REQUEST' | 'UNKNOWN_DISPLAY' | 'BAD_MODE' | 'VERSION_MISMATCH' | 'WRONG_VARIANT' | 'UNSUPPORTED' | 'NO_FREE_PORT' | 'INTERNAL' | 'TOO_LARGE';
 
 export interface Ok {
 }

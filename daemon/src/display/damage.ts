@@ -54,11 +54,20 @@ export function roundOut(r: Rect, grid: number): Rect {
 }
 
 /**
+ * Above this many rectangles mergeDown first snaps them to a coarse grid
+ * (coarsen), so that its quadratic-per-merge search never runs on a count
+ * the guest or a lagging viewer controls.
+ */
+export const MERGE_INPUT_MAX = 64;
+
+/**
  * Merges rectangles until at most `max` are left, each time the pair whose
- * bounding box adds the least area (few rectangles: quadratic is fine).
+ * bounding box adds the least area. More than MERGE_INPUT_MAX are first
+ * coarsened to at most that many, so the cost is bounded whatever comes in.
  * Empty rectangles must not be passed.
  */
-export function mergeDown(rects: Rect[], max: number): Rect[] {
+export function mergeDown(input: Rect[], max: number): Rect[] {
+  const rects = input.length > MERGE_INPUT_MAX ? coarsen(input, MERGE_INPUT_MAX) : input;
   // Those inside another (or equal to an earlier one) go first.
   const rs = rects
     .filter((r, i) => !rects.some((o, j) => j !== i && intersect(r, o)?.w === r.w && intersect(r, o)?.h === r.h && (area(r) < area(o) || j < i)))
@@ -81,6 +90,23 @@ export function mergeDown(rects: Rect[], max: number): Rect[] {
   return rs;
 }
 
+/**
+ * At most `max` rectangles covering `rects`: their cells on a grid over
+ * their bounding box, the grid as fine as `max` cells allow. Linear in the
+ * input (each rectangle marks at most `max` cells).
+ */
+export function coarsen(rects: Rect[], max: number): Rect[] {
+  if (rects.length <= max) return rects;
+  let box = rects[0]!;
+  for (const r of rects) box = union(box, r);
+  // the smallest cell (a multiple of 8 pixels) that keeps the grid within max cells
+  let cell = Math.max(8, Math.ceil(Math.sqrt((box.w * box.h) / max) / 8) * 8);
+  while (tileCols(box.w, cell) * tileRows(box.h, cell) > max) cell += 8;
+  const marks = new Uint8Array(tileCols(box.w, cell) * tileRows(box.h, cell));
+  for (const r of rects) markRect(marks, box.w, box.h, { x: r.x - box.x, y: r.y - box.y, w: r.w, h: r.h }, cell);
+  return tilesToRects(marks, box.w, box.h, cell).map((r) => ({ x: r.x + box.x, y: r.y + box.y, w: r.w, h: r.h }));
+}
+
 /** a minus b: up to four rectangles (the bands above, below, left and right of b). */
 export function subtract(a: Rect, b: Rect): Rect[] {
   const i = intersect(a, b);
@@ -93,33 +119,42 @@ export function subtract(a: Rect, b: Rect): Rect[] {
   return out;
 }
 
+/** A fold keeps at most this many rectangles (then merges down to FOLD_MERGED), as the soft backend's history does. */
+export const FOLD_MAX = 64;
+const FOLD_MERGED = 16;
+
 /**
  * Appends `next` (the changes after those in `into`) to `into`. Pixels the
- * older frame lacked inside a move's source travel with it. A second move
- * composes with the first where the pixels it takes were put there by the
- * first one (a scroll after a scroll is one longer scroll); the rest of both
- * destinations becomes damage. The same rules as the soft backend's history
- * (native/soft/frame_history.h).
+ * older frame lacked inside a move's source travel with it; damage the move
+ * paints over is gone (the move's destination holds what its source had).
+ * A second move composes with the first where the pixels it takes were put
+ * there by the first one (a scroll after a scroll is one longer scroll); the
+ * rest of both destinations becomes damage. The same rules as the soft
+ * backend's history (native/soft/frame_history.h), and the same bound:
+ * without it every move would copy every rectangle it carries, doubling the
+ * count per read-out folded (issue 17: 2^n rectangles, then a RangeError).
  */
 export function appendChanges(into: Changes, next: Changes): void {
   const m = next.move;
   if (m) {
     const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
-    const carried: Rect[] = [];
+    const dst2 = { x: m.x, y: m.y, w: m.w, h: m.h };
+    const rects: Rect[] = [];
     for (const r of into.rects) {
       const s = intersect(r, src);
-      if (s) carried.push({ x: s.x - m.srcX + m.x, y: s.y - m.srcY + m.y, w: s.w, h: s.h });
+      if (s) rects.push({ x: s.x - m.srcX + m.x, y: s.y - m.srcY + m.y, w: s.w, h: s.h });
+      for (const left of subtract(r, dst2)) rects.push(left);
     }
-    into.rects.push(...carried);
+    into.rects = rects;
     const first = into.move;
     if (!first) into.move = { ...m };
     else {
       const d2x = m.x - m.srcX;
       const d2y = m.y - m.srcY;
-      const dst2 = { x: m.x, y: m.y, w: m.w, h: m.h };
       const dst1 = { x: first.x, y: first.y, w: first.w, h: first.h };
       const kept = intersect(dst2, { x: first.x + d2x, y: first.y + d2y, w: first.w, h: first.h });
-      into.rects.push(...subtract(dst1, dst2), ...(kept ? subtract(dst2, kept) : [dst2]));
+      for (const r of subtract(dst1, dst2)) into.rects.push(r);
+      for (const r of kept ? subtract(dst2, kept) : [dst2]) into.rects.push(r);
       if (kept) into.move = { ...kept, srcX: kept.x - (first.x - first.srcX) - d2x, srcY: kept.y - (first.y - first.srcY) - d2y };
       else {
         into.move = null;
@@ -127,7 +162,8 @@ export function appendChanges(into: Changes, next: Changes): void {
       }
     }
   }
-  into.rects.push(...next.rects);
+  for (const r of next.rects) into.rects.push(r);
+  if (into.rects.length > FOLD_MAX) into.rects = mergeDown(into.rects, FOLD_MERGED);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { BackendEvent, DisplayModeSpec, NativeBackend } from '../native.js';
 import { DisplaySource } from './display-source.js';
 import { DeviceError } from '../device-error.js';
-import { formatMode } from './modes.js';
+import { checkFrameBudget, checkModes, formatMode } from './modes.js';
 
 /** 32-bit FNV-1a, as the soft device's CHECKSUM command computes it. */
 export function fnv1a32(data: Uint8Array): number {
@@ -42,15 +42,46 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     return [...this.ports.values()].sort((a, b) => a.port - b.port);
   }
 
+  /**
+   * Checks a whole set of displays (ports and mode lists) as attach and
+   * setModes would, without changing anything: ports whole, in range and
+   * distinct, every mode list valid (checkModes), the frame memory of the
+   * set within budget. Throws DeviceError.
+   */
+  checkSet(set: readonly { port: unknown; modes: readonly { width?: unknown; height?: unknown; refreshHz?: unknown }[] }[]): DisplayModeSpec[][] {
+    const seen = new Set<number>();
+    const lists = set.map((d) => {
+      if (!Number.isInteger(d.port) || (d.port as number) < 0 || (d.port as number) >= this.maxPorts)
+        throw new DeviceError('invalid', `display port ${String(d.port)} outside 0..${this.maxPorts - 1}`);
+      if (seen.has(d.port as number)) throw new DeviceError('invalid', `display port ${String(d.port)} twice`);
+      seen.add(d.port as number);
+      try {
+        return checkModes(d.modes);
+      } catch (e) {
+        throw new DeviceError('bad-mode', `display ${String(d.port)}: ${(e as Error).message}`);
+      }
+    });
+    checkFrameBudget(lists);
+    return lists;
+  }
+
+  /** The mode lists of the displays attached now, with `port` given `modes` (undefined: removed). */
+  private withModes(port: number, modes: DisplayModeSpec[] | undefined): DisplayModeSpec[][] {
+    const lists = [...this.ports.values()].filter((d) => d.port !== port).map((d) => d.modes);
+    return modes ? [...lists, modes] : lists;
+  }
+
   /** Hot-plugs a display; `port` defaults to the lowest free one. */
   attach(modes: DisplayModeSpec[], port = this.freePort(), name = `apple-gfxd ${port}`): DisplaySource {
     if (port < 0 || port >= this.maxPorts) throw new DeviceError('invalid', `display port ${port} outside 0..${this.maxPorts - 1}`);
     if (this.ports.has(port)) throw new DeviceError('invalid', `display port ${port} is in use`);
+    modes = checkModes(modes);
+    checkFrameBudget(this.withModes(port, modes));
     const src = new DisplaySource(this.backend, port, displaySerial(port), name, modes);
     this.ports.set(port, src); // before attaching: the backend reports the first mode at once
     if (!this.backend.attachDisplay(port, src.serial, name, modes)) {
       this.ports.delete(port);
-      throw new Error(`backend refused display ${port} (${modes.map(formatMode).join(',')})`);
+      throw new DeviceError('bad-mode', `backend refused display ${port} (${modes.map(formatMode).join(',')}): no memory for its frame, or modes it cannot show`);
     }
     this.log.info({ port, serial: src.serial, modes: modes.map(formatMode) }, 'apple_gfx_display_attached');
     this.emit('attached', src);
@@ -70,7 +101,10 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
   setModes(port: number, modes: DisplayModeSpec[]): void {
     const src = this.ports.get(port);
     if (!src) throw new DeviceError('no-such-display', `no display on port ${port}`);
-    if (!this.backend.setModes(port, modes)) throw new Error(`backend refused the mode list for display ${port}`);
+    modes = checkModes(modes);
+    checkFrameBudget(this.withModes(port, modes));
+    if (!this.backend.setModes(port, modes))
+      throw new DeviceError('bad-mode', `backend refused the mode list for display ${port}: no memory for a new frame, or modes it cannot show`);
     src.modes = modes;
     this.log.info({ port, modes: modes.map(formatMode) }, 'apple_gfx_display_modes');
   }

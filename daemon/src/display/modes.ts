@@ -1,11 +1,20 @@
 // Display mode lists: "WxH@Hz[,WxH@Hz...]" as QEMU's apple-gfx display-modes,
-// and the one check every mode list passes (command line, ctl, control API).
+// and the one check every mode list passes, wherever it comes from (the
+// command line, `display add`, `display modes`, a restored state).
 import { DeviceError } from '../device-error.js';
 import type { DisplayModeSpec } from '../native.js';
 
 export const MAX_MODES = 128;
 const MAX_SIDE = 65535;
 const MAX_REFRESH_HZ = 1000;
+/**
+ * Frame memory one display may need: its largest mode at 4 bytes a pixel
+ * (8192x8192 fits; 65535x65535 would be 16 GiB). The backend allocates a
+ * frame of the current mode and the guest may switch to any listed mode.
+ */
+export const MAX_FRAME_BYTES_PER_DISPLAY = 256 << 20;
+/** Frame memory of all displays together (each counted at its largest mode); also what bounds a saved state. */
+export const MAX_FRAME_BYTES = 512 << 20;
 
 /** QEMU apple-gfx's default mode list. */
 export const DEFAULT_MODES: DisplayModeSpec[] = [
@@ -16,22 +25,47 @@ export const DEFAULT_MODES: DisplayModeSpec[] = [
 
 export const formatMode = (m: DisplayModeSpec): string => `${m.width}x${m.height}@${m.refreshHz}`;
 
-/** A mode list a display can take: 1..MAX_MODES modes, each 1..65535 x 1..65535 @ (0, 1000] Hz. */
-export function checkModes(modes: readonly DisplayModeSpec[]): DisplayModeSpec[] {
-  if (modes.length === 0) throw new DeviceError('bad-mode', 'a display needs at least one mode');
-  if (modes.length > MAX_MODES) throw new DeviceError('bad-mode', `${modes.length} modes; at most ${MAX_MODES} per display`);
-  return modes.map(({ width, height, refreshHz }, i) => {
-    const what = `mode ${i} (${width}x${height}@${refreshHz})`;
-    if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && width <= MAX_SIDE && height >= 1 && height <= MAX_SIDE))
-      throw new DeviceError('bad-mode', `${what}: width and height must be 1..${MAX_SIDE}`);
-    if (!(refreshHz > 0 && refreshHz <= MAX_REFRESH_HZ)) throw new DeviceError('bad-mode', `${what}: refresh rate must be in (0, ${MAX_REFRESH_HZ}] Hz`);
+const MiB = (n: number): string => `${Math.ceil(n / 2 ** 20)} MiB`;
+const isDim = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_SIDE;
+
+/**
+ * The one check of a display's mode list: 1..MAX_MODES modes, each
+ * 1..65535 x 1..65535 whole pixels at a finite rate in (0, 1000] Hz, and a
+ * frame of at most MAX_FRAME_BYTES_PER_DISPLAY. Throws DeviceError('bad-mode').
+ */
+export function checkModes(
+  list: readonly { width?: unknown; height?: unknown; refreshHz?: unknown }[] | null | undefined,
+): DisplayModeSpec[] {
+  if (!list || list.length === 0) throw new DeviceError('bad-mode', 'a display needs at least one mode');
+  if (list.length > MAX_MODES) throw new DeviceError('bad-mode', `${list.length} modes; at most ${MAX_MODES} per display`);
+  return list.map((m, i) => {
+    const { width, height, refreshHz } = m;
+    const what = `mode ${i} (${String(width)}x${String(height)}@${String(refreshHz)})`;
+    if (!isDim(width) || !isDim(height)) throw new DeviceError('bad-mode', `${what}: width and height must be 1..${MAX_SIDE}`);
+    if (!(typeof refreshHz === 'number' && refreshHz > 0 && refreshHz <= MAX_REFRESH_HZ))
+      throw new DeviceError('bad-mode', `${what}: refresh rate must be in (0, ${MAX_REFRESH_HZ}] Hz`);
+    const bytes = width * height * 4;
+    if (bytes > MAX_FRAME_BYTES_PER_DISPLAY)
+      throw new DeviceError('bad-mode', `${what}: needs ${MiB(bytes)} of frame memory; at most ${MiB(MAX_FRAME_BYTES_PER_DISPLAY)} a display`);
     return { width, height, refreshHz };
   });
+}
+
+/** Frame memory a display with these modes may need: its largest mode. */
+export const frameBytes = (modes: readonly DisplayModeSpec[]): number => modes.reduce((n, m) => Math.max(n, m.width * m.height * 4), 0);
+
+/** Checks that displays with these mode lists fit MAX_FRAME_BYTES together. Throws DeviceError('bad-mode'). */
+export function checkFrameBudget(lists: Iterable<readonly DisplayModeSpec[]>): void {
+  let total = 0;
+  for (const l of lists) total += frameBytes(l);
+  if (total > MAX_FRAME_BYTES)
+    throw new DeviceError('bad-mode', `the displays would need ${MiB(total)} of frame memory together; at most ${MiB(MAX_FRAME_BYTES)}`);
 }
 
 export function parseModeList(text: string): DisplayModeSpec[] {
   const items = text.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new DeviceError('bad-mode', `empty mode in '${text}'`);
+  if (items.length > MAX_MODES) throw new DeviceError('bad-mode', `${items.length} modes; at most ${MAX_MODES} per display`);
   return checkModes(
     items.map((item) => {
       const m = /^(\d{1,5})x(\d{1,5})@(\d{1,4}(?:\.\d{1,3})?)$/.exec(item);

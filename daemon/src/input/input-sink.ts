@@ -6,6 +6,12 @@ export interface KeyEvent {
   keysym?: number;
   /** DOM KeyboardEvent.code ("KeyA", "Enter", ...), as the web viewer sends it. */
   code?: string;
+  /**
+   * The key's XT scancode as QEMU numbers keys (set 1; 0xE0-prefixed keys
+   * as 0x80 | code), from RFB's QEMU Extended Key Event: names the physical
+   * key whatever the viewer's keyboard layout. Preferred over `keysym`.
+   */
+  scancode?: number;
 }
 
 export interface PointerEvent {

@@ -6,6 +6,13 @@
 // Never blocks the caller: events are written to the socket and forgotten;
 // while QEMU is not connected they are dropped (and counted), and the client
 // reconnects in the background.
+//
+// Bounded (docs/design.md invariant 4, docs/security.md): while QEMU does not
+// take what was written (more than QUEUE_HIGH_WATER bytes waiting), commands
+// wait in a queue of at most MAX_WAITING where pointer motion is coalesced
+// (the newest position replaces the one waiting); past that, input is dropped
+// with a warning. A QMP peer that takes nothing for STALL_MS while input
+// waits is dropped and reconnected.
 import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { InputSink, KeyEvent, PointerEvent } from './input-sink.js';
@@ -23,6 +30,13 @@ const BUTTONS: [number, string][] = [
 
 type QmpEvent = { type: string; data: Record<string, unknown> };
 
+/** Bytes waiting in the socket above which commands wait in our own queue instead. */
+const QUEUE_HIGH_WATER = 64 << 10;
+/** Commands waiting while QEMU does not read (pointer motion coalesced); more are dropped. */
+const MAX_WAITING = 256;
+/** A QMP peer that takes nothing for this long while input waits is dropped and reconnected. */
+const STALL_MS = 5000;
+
 export class QmpInput implements InputSink {
   private sock: Socket | null = null;
   private ready = false;
@@ -30,7 +44,13 @@ export class QmpInput implements InputSink {
   private buttons = 0;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
-  readonly stats = { sent: 0, dropped: 0, errors: 0, unknownKeys: 0 };
+  /** Commands waiting for QEMU to take what was written; `motion` ones may be replaced by newer motion. */
+  private waiting: { line: string; motion: boolean }[] = [];
+  private stallTimer: NodeJS.Timeout | null = null;
+  /** Drops since the last warning (one warning per backed-up spell, not one per event). */
+  private droppedSinceWarn = 0;
+  private lastErrorLog = 0;
+  readonly stats = { sent: 0, dropped: 0, coalesced: 0, errors: 0, unknownKeys: 0, stalls: 0 };
 
   constructor(
     private readonly path: string,
@@ -65,9 +85,14 @@ export class QmpInput implements InputSink {
     sock.on('error', (err) => {
       if (!this.stopped) this.log.debug({ path: this.path, err: err.message }, 'qmp_connect_failed');
     });
+    sock.on('drain', () => this.flush());
     sock.on('close', () => {
       if (this.ready) this.log.warn({ path: this.path }, 'qmp_disconnected');
       this.ready = false;
+      this.waiting = [];
+      this.buttons = 0;
+      if (this.stallTimer) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
       if (!this.stopped) this.retry = setTimeout(() => this.connect(), 1000).unref();
     });
   }
@@ -96,21 +121,76 @@ export class QmpInput implements InputSink {
         this.log.info({ path: this.path }, 'qmp_connected');
       } else if ('error' in msg) {
         this.stats.errors++;
-        this.log.warn({ error: msg.error }, 'qmp_input_error');
+        // At most one line a second: a peer refusing every event must not flood the log.
+        const now = Date.now();
+        if (now - this.lastErrorLog >= 1000) {
+          this.log.warn({ error: msg.error, errors: this.stats.errors }, 'qmp_input_error');
+          this.lastErrorLog = now;
+        }
       }
     }
   }
 
-  private send(events: QmpEvent[]): void {
-    if (!this.ready || !this.sock) {
+  private send(events: QmpEvent[], motion = false): void {
+    const sock = this.sock;
+    if (!this.ready || !sock) {
       this.stats.dropped++;
       return;
     }
-    this.sock.write(JSON.stringify({ execute: 'input-send-event', arguments: { events } }) + '\n');
-    this.stats.sent++;
+    const line = JSON.stringify({ execute: 'input-send-event', arguments: { events } }) + '\n';
+    if (this.waiting.length === 0 && sock.writableLength <= QUEUE_HIGH_WATER) {
+      sock.write(line);
+      this.stats.sent++;
+      return;
+    }
+    const last = this.waiting[this.waiting.length - 1];
+    if (motion && last?.motion) {
+      last.line = line; // only the newest position matters
+      this.stats.coalesced++;
+    } else if (this.waiting.length < MAX_WAITING) {
+      this.waiting.push({ line, motion });
+    } else {
+      this.stats.dropped++;
+      if (this.droppedSinceWarn++ === 0) this.log.warn({ path: this.path, waiting: this.waiting.length, queued: sock.writableLength }, 'qmp_input_dropped');
+    }
+    if (!this.stallTimer) {
+      // QEMU takes nothing: after STALL_MS it is dropped and reconnected.
+      const drained = (sock.bytesWritten ?? 0) - sock.writableLength;
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = null;
+        if (sock !== this.sock || sock.destroyed) return;
+        if ((sock.bytesWritten ?? 0) - sock.writableLength > drained) return this.flush(); // it moved: not stalled
+        this.stats.stalls++;
+        this.log.warn({ path: this.path, queued: sock.writableLength, waiting: this.waiting.length, dropped: this.droppedSinceWarn }, 'qmp_stalled');
+        sock.destroy(); // 'close' reconnects
+      }, STALL_MS).unref();
+    }
+  }
+
+  /** Writes waiting commands while QEMU takes them. */
+  private flush(): void {
+    const sock = this.sock;
+    if (!sock || !this.ready) return;
+    while (this.waiting.length && sock.writableLength <= QUEUE_HIGH_WATER) {
+      sock.write(this.waiting.shift()!.line);
+      this.stats.sent++;
+    }
+    if (this.waiting.length === 0) {
+      if (this.stallTimer) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+      if (this.droppedSinceWarn > 1) this.log.warn({ path: this.path, dropped: this.droppedSinceWarn }, 'qmp_input_dropped');
+      this.droppedSinceWarn = 0;
+    }
   }
 
   key(ev: KeyEvent): void {
+    // A scancode goes as QEMU's key number: input-send-event turns it into a
+    // qcode with qemu_input_key_number_to_qcode(), the table QEMU's own VNC
+    // server uses for this event, so the guest gets exactly that key.
+    if (ev.scancode !== undefined && ev.scancode > 0 && ev.scancode <= 0xff) {
+      this.send([{ type: 'key', data: { down: ev.down, key: { type: 'number', data: ev.scancode } } }]);
+      return;
+    }
     const qcode = ev.code !== undefined ? domCodeToQcode(ev.code) : ev.keysym !== undefined ? keysymToQcode(ev.keysym) : null;
     if (!qcode) {
       this.stats.unknownKeys++;
@@ -130,6 +210,6 @@ export class QmpInput implements InputSink {
     const changed = this.buttons ^ ev.buttons;
     for (const [bit, button] of BUTTONS) if (changed & bit) events.push({ type: 'btn', data: { down: (ev.buttons & bit) !== 0, button } });
     this.buttons = ev.buttons & ~(8 | 16); // wheel "buttons" are clicks, not held
-    this.send(events);
+    this.send(events, events.length === 2);
   }
 }

@@ -9,6 +9,7 @@ import { DeviceError } from '../device-error.js';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
 import type { DeviceState } from './device-state-types.js';
+import { applyDisplays, checkRestoreDisplays, type WantedDisplay } from './restore-check.js';
 
 export const DEVICE_STATE_VERSION = 2;
 
@@ -49,7 +50,11 @@ export function saveDeviceState(p: StateParts): Buffer {
  * restored modes have reached the daemon, so whoever asked sees the result.
  */
 export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): Promise<void> {
-  const expected = restoreDeviceState(p, bytes);
+  const prepared = prepareRestore(p, bytes);
+  // The checks and the apply each copy a big state's frames: a turn between
+  // them lets waiting MMIO through (the worst gap is the longer one, not both).
+  await new Promise((r) => setImmediate(r));
+  const expected = applyRestore(p, prepared);
   const deadline = Date.now() + 1000;
   const pending = (): boolean =>
     expected.some((e) => {
@@ -61,6 +66,16 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
 
 /** Returns the display sizes the backend will report for the restored state. */
 export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
+  return applyRestore(p, prepareRestore(p, bytes));
+}
+
+interface PreparedRestore {
+  s: DeviceState & { backend: NonNullable<DeviceState['backend']> };
+  wanted: WantedDisplay[];
+}
+
+/** Decodes and checks a state whole; changes nothing. Throws DeviceError. */
+function prepareRestore(p: StateParts, bytes: Buffer): PreparedRestore {
   let s: DeviceState;
   try {
     s = decodeDeviceState(bytes);
@@ -82,17 +97,19 @@ export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number
         'invalid',
         `guest memory 0x${BigInt(r.gpa).toString(16)}+0x${BigInt(r.size).toString(16)} of the saved device is not shared with this daemon (the VMM must map guest RAM first)`,
       );
+  // Everything is checked before anything changes (restore-check.ts).
+  const wanted = checkRestoreDisplays(p.displays, s);
+  return { s: s as PreparedRestore['s'], wanted };
+}
+
+function applyRestore(p: StateParts, { s, wanted }: PreparedRestore): { port: number; width: number; height: number }[] {
   // Displays are the daemon's: make the set match the saved one first, so the
-  // backend finds each display it restores.
-  const want = new Map(s.displays.map((d) => [d.port, d]));
-  for (const d of p.displays.list()) if (!want.has(d.port)) p.displays.detach(d.port);
-  for (const [port, d] of want) {
-    if (p.displays.get(port)) p.displays.setModes(port, d.modes);
-    else p.displays.attach(d.modes, port, d.name || undefined);
-  }
+  // backend finds each display it restores; put back if the backend refuses.
+  const undo = applyDisplays(p.displays, wanted);
   try {
     p.device.backend.restoreState(s.backend.data);
   } catch (e) {
+    undo();
     throw new DeviceError('invalid', (e as Error).message);
   }
   p.device.config.load(s.configSpace);

@@ -33,7 +33,15 @@ export class Viewers {
   async start(): Promise<void> {
     if (this.input instanceof QmpInput) this.input.start();
     if (this.cfg.vnc) {
-      this.vnc = new VncServer({ listen: this.cfg.vnc, displays: this.displays, input: this.input, log: this.log, password: this.cfg.vncPassword ?? undefined });
+      this.vnc = new VncServer({
+        listen: this.cfg.vnc,
+        websocket: this.cfg.vncWebsocket,
+        websocketOrigins: this.cfg.vncWebsocketOrigins,
+        displays: this.displays,
+        input: this.input,
+        log: this.log,
+        password: this.cfg.vncPassword ?? undefined,
+      });
       await this.vnc.start();
       for (const d of this.displays.list()) {
         const a = this.vnc.address(d.port);

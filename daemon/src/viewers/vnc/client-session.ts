@@ -5,7 +5,6 @@
 // straight to the newest frame. So a slow or stuck viewer holds one frame at
 // most and never delays the device or the other viewers.
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { intersect, markRect, mergeDown, roundOut, union, tileCols, tileRows, tilesToRects, type Move } from '../../display/damage.js';
 import type { DisplaySource, Frame } from '../../display/display-source.js';
@@ -19,7 +18,27 @@ import { encodeZlib } from './encodings/zlib.js';
 import { encodeZrle } from './encodings/zrle.js';
 import { checkVncAuth, negotiateVersion, newChallenge, securityFailure, securityOffer, securityResult, serverInit } from './handshake.js';
 import { PixelTranslator, SERVER_PIXEL_FORMAT, decodePixelFormat, unsupportedReason } from './pixel-format.js';
-import { ClientMsg, Encoding, PIXEL_ENCODINGS, PROTOCOL_VERSION, Security, updateHeader, type Rect } from './rfb.js';
+import { ClientMsg, Encoding, PIXEL_ENCODINGS, PROTOCOL_VERSION, Security, rectHeader, updateHeader, type Rect } from './rfb.js';
+
+/**
+ * The byte stream a session speaks RFB over: a TCP socket, or a WebSocket
+ * connection (websocket.ts). What is written between cork() and uncork() is
+ * one FramebufferUpdate; a write's callback means its bytes left user space.
+ */
+export interface RfbStream {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly writableLength: number;
+  setNoDelay(noDelay?: boolean): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close' | 'end', listener: () => void): unknown;
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  destroy(): unknown;
+}
 
 export interface SessionOptions {
   id: number;
@@ -91,6 +110,9 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private wantsCopyRect = false;
   private wantsDesktopSize = false;
   private wantsExtDesktopSize = false;
+  private wantsLastRect = false;
+  /** The client listed QEMU Extended Key Event: tell it (a -258 rectangle) that we take them. */
+  private pendingExtKeyAck = false;
   private updateRequested = false;
   private requestArea: Rect | null = null;
   private forcedArea: Rect | null = null;
@@ -127,7 +149,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private readonly onDetached = (): void => this.close('display detached');
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: RfbStream,
     private readonly opts: SessionOptions,
   ) {
     super();
@@ -141,7 +163,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     socket.on('end', () => this.close(null));
     this.handshakeTimer = setTimeout(() => this.drop('handshake timed out'), opts.handshakeTimeoutMs);
     this.log.info({ remote: this.remote }, 'vnc_client_connected');
-    socket.write(PROTOCOL_VERSION);
+    socket.write(Buffer.from(PROTOCOL_VERSION, 'latin1'));
   }
 
   get closed(): boolean {
@@ -355,6 +377,37 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         this.skipBytes = len - q.skip(len); // ignored: we have no clipboard
         return true;
       }
+      case ClientMsg.QEMU: {
+        if (q.length < 2) return false;
+        const subtype = q.peek(2)[1]!;
+        if (subtype !== 0) throw new ProtocolError(`QEMU client message subtype ${subtype}`);
+        if (q.length < 12) return false;
+        const b = q.take(12);
+        const keysym = b.readUInt32BE(4);
+        const scancode = b.readUInt32BE(8);
+        // No scancode (0) or none QEMU could name: the keysym, as for a plain KeyEvent.
+        this.opts.input.key(scancode > 0 && scancode <= 0xff ? { keysym, scancode, down: b.readUInt16BE(2) !== 0 } : { keysym, down: b.readUInt16BE(2) !== 0 });
+        return true;
+      }
+      case ClientMsg.ENABLE_CONTINUOUS_UPDATES: {
+        // We never announce ContinuousUpdates (no EndOfContinuousUpdates), so
+        // a client should not send this; one that does keeps getting
+        // updates on request, as before.
+        if (q.length < 10) return false;
+        q.take(10);
+        this.log.debug('vnc_continuous_updates_refused');
+        return true;
+      }
+      case ClientMsg.CLIENT_FENCE: {
+        // Likewise for Fence: never announced, so read and ignored.
+        if (q.length < 9) return false;
+        const len = q.peek(9)[8]!;
+        if (len > 64) throw new ProtocolError(`ClientFence with ${len} bytes of payload`);
+        if (q.length < 9 + len) return false;
+        q.take(9 + len);
+        this.log.debug('vnc_fence_ignored');
+        return true;
+      }
       case ClientMsg.SET_DESKTOP_SIZE: {
         if (q.length < 8) return false;
         const screens = q.peek(8)[6]!;
@@ -378,6 +431,9 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.wantsCursor = list.includes(Encoding.CURSOR);
     this.wantsCopyRect = list.includes(Encoding.COPY_RECT);
     this.wantsDesktopSize = list.includes(Encoding.DESKTOP_SIZE);
+    this.wantsLastRect = list.includes(Encoding.LAST_RECT);
+    // As QEMU: every SetEncodings that lists it is answered, so the client knows.
+    this.pendingExtKeyAck = list.includes(Encoding.QEMU_EXTENDED_KEY_EVENT);
     const ext = list.includes(Encoding.EXTENDED_DESKTOP_SIZE);
     // A first ExtendedDesktopSize tells the client that we support it.
     if (ext && !this.wantsExtDesktopSize) this.pendingExtDesktop = { reason: ExtDesktopReason.SERVER, status: ExtDesktopStatus.OK };
@@ -427,7 +483,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const out: Buffer[] = [];
     let rects = 0;
     const add = (b: Buffer[]): void => {
-      out.push(...b);
+      for (const x of b) out.push(x);
       rects++;
     };
     const frame = d.latest();
@@ -445,10 +501,19 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       add(encodeExtendedDesktopSize(reason, status, this.fbWidth, this.fbHeight, d.serial));
       this.pendingExtDesktop = null;
     }
+    // The cursor goes after the pixel rectangles: its mask can make it any
+    // number of bytes, and noVNC 1.3's Raw decoder corrupts pixels whose
+    // data does not start 4-byte aligned in its receive buffer (see
+    // PixelTranslator.padding). Everything before the pixels is a multiple of 4.
+    let cursor: Buffer[] | null = null;
+    if (this.pendingExtKeyAck) {
+      add([rectHeader(0, 0, 0, 0, Encoding.QEMU_EXTENDED_KEY_EVENT)]);
+      this.pendingExtKeyAck = false;
+    }
     if (this.cursorDirty && this.wantsCursor) {
       const c = d.cursor;
       const shown = c.visible && c.glyph && c.x !== CURSOR_OFF_DISPLAY;
-      add(encodeCursor(tr, shown ? c.glyph : null));
+      cursor = encodeCursor(tr, shown ? c.glyph : null);
       this.cursorDirty = false;
     }
     if (frame) {
@@ -467,10 +532,18 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         else add(encodeRaw(tr, frame.data, frame.width * 4, r));
       }
     }
+    if (cursor) add(cursor);
     if (rects === 0) return null;
     this.updateRequested = false;
     this.requestArea = null;
     this.forcedArea = null;
+    // With LastRect the count is left open (0xffff) and a LastRect rectangle
+    // ends the update; without it, more than 0xffff rectangles cannot be said.
+    if (this.wantsLastRect) {
+      out.push(rectHeader(0, 0, 0, 0, Encoding.LAST_RECT));
+      return { buffers: [updateHeader(0xffff), ...out], rects };
+    }
+    if (rects > 0xffff) throw new Error(`${rects} rectangles in one update`);
     return { buffers: [updateHeader(rects), ...out], rects };
   }
 
@@ -499,7 +572,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       const m = changes.move;
       if (m && this.wantsCopyRect && within(m, all) && within({ x: m.srcX, y: m.srcY, w: m.w, h: m.h }, all)) copy = m;
       else if (m) rs.push(m);
-      rs.push(...changes.rects);
+      for (const r of changes.rects) rs.push(r); // no spread: a count is no argument list (issue 17)
       const cells = rs.map((r) => intersect(roundOut(r, GRID), all)).filter((r): r is Rect => r !== null);
       this.sent(frame);
       return { copy, rects: mergeDown(cells, MAX_UPDATE_RECTS) };

@@ -101,6 +101,18 @@ export class PixelTranslator {
   readonly cpixelBytes: number;
   /** Byte offset (0 or 1) of the 3 CPIXEL bytes within a 4-byte pixel, in wire order. */
   private readonly cpixelSkip: number;
+  /**
+   * The bits of a pixel that belong to no channel, all set. RFC 6143 leaves
+   * padding bits undefined; clients that put pixels on a canvas read the
+   * padding byte of a 32-bit pixel as alpha, and noVNC 1.3's Raw decoder
+   * (core/decoders/raw.js) means to force it to 255 but writes
+   * `data[i * 4 + 3]` without the rectangle's offset in its receive buffer,
+   * so every pixel past the first `offset / 4` of a chunk keeps the alpha we
+   * send: 0 made those pixels transparent on its backbuffer, and its
+   * source-over flip to the visible canvas then left the old pixels there
+   * (issue 17). Opaque padding makes that bug harmless.
+   */
+  readonly padding: number;
 
   constructor(readonly pf: PixelFormat) {
     this.bpp = bytesPerPixel(pf);
@@ -122,12 +134,15 @@ export class PixelTranslator {
       this.cpixelBytes = this.bpp;
       this.cpixelSkip = 0;
     }
+    const bits = (max: number, shift: number): number => (max * 2 ** shift) >>> 0;
+    const used = bits(pf.redMax, pf.redShift) | bits(pf.greenMax, pf.greenShift) | bits(pf.blueMax, pf.blueShift);
+    this.padding = this.native ? 0 : ((2 ** pf.bitsPerPixel - 1) & ~used) >>> 0;
   }
 
   /** Pixel value of the BGRA pixel at `o` in `src`. */
   value(src: Uint8Array, o: number): number {
     if (this.nativeLE) return src[o]! | (src[o + 1]! << 8) | (src[o + 2]! << 16); // BGRX: the value is the bytes
-    return (this.rT[src[o + 2]!]! | this.gT[src[o + 1]!]! | this.bT[src[o]!]!) >>> 0;
+    return (this.rT[src[o + 2]!]! | this.gT[src[o + 1]!]! | this.bT[src[o]!]! | this.padding) >>> 0;
   }
 
   /** Writes a pixel value as `bytes` bytes (bpp, or the CPIXEL size) at `o`. */
@@ -175,13 +190,13 @@ export class PixelTranslator {
       return out;
     }
     const out = Buffer.allocUnsafe(w * h * this.bpp);
-    const { rT, gT, bT } = this;
+    const { rT, gT, bT, padding } = this;
     let o = 0;
     if (this.bpp === 4 && !this.pf.bigEndian) {
       for (let r = 0; r < h; r++) {
         let s = (y + r) * stride + x * 4;
         for (let c = 0; c < w; c++, s += 4) {
-          const v = rT[src[s + 2]!]! | gT[src[s + 1]!]! | bT[src[s]!]!;
+          const v = rT[src[s + 2]!]! | gT[src[s + 1]!]! | bT[src[s]!]! | padding;
           out[o++] = v & 0xff;
           out[o++] = (v >>> 8) & 0xff;
           out[o++] = (v >>> 16) & 0xff;
@@ -192,7 +207,7 @@ export class PixelTranslator {
     }
     for (let r = 0; r < h; r++) {
       let s = (y + r) * stride + x * 4;
-      for (let c = 0; c < w; c++, s += 4) o = this.writeValue(out, o, (rT[src[s + 2]!]! | gT[src[s + 1]!]! | bT[src[s]!]!) >>> 0);
+      for (let c = 0; c < w; c++, s += 4) o = this.writeValue(out, o, (rT[src[s + 2]!]! | gT[src[s + 1]!]! | bT[src[s]!]! | padding) >>> 0);
     }
     return out;
   }

@@ -12,7 +12,11 @@ export const ClientMsg = {
   KEY_EVENT: 4,
   POINTER_EVENT: 5,
   CLIENT_CUT_TEXT: 6,
+  ENABLE_CONTINUOUS_UPDATES: 150,
+  CLIENT_FENCE: 248,
   SET_DESKTOP_SIZE: 251,
+  /** QEMU client message; subtype 0 is the Extended Key Event. */
+  QEMU: 255,
 } as const;
 
 export const ServerMsg = { FRAMEBUFFER_UPDATE: 0, SET_COLOUR_MAP_ENTRIES: 1, BELL: 2, SERVER_CUT_TEXT: 3 } as const;
@@ -24,6 +28,8 @@ export const Encoding = {
   ZRLE: 16,
   CURSOR: -239,
   DESKTOP_SIZE: -223,
+  LAST_RECT: -224,
+  QEMU_EXTENDED_KEY_EVENT: -258,
   EXTENDED_DESKTOP_SIZE: -308,
 } as const;
 

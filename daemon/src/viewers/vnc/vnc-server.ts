@@ -1,12 +1,17 @@
 // The VNC server: one listening TCP port per display (display port N on
-// PORT + N), following hot-plug. Displays attached later get their port when
-// attached; a detached display's listener and viewers are closed.
-import { createServer, type AddressInfo, type Server } from 'node:net';
+// PORT + N), and with `websocket` one more for RFB over WebSocket (display N
+// on WSPORT + N), following hot-plug. Displays attached later get their
+// ports when attached; a detached display's listeners and viewers are closed.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { DisplaySource } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
 import type { InputSink } from '../../input/input-sink.js';
-import { ClientSession, type SessionStats } from './client-session.js';
+import { refuseUpgrade } from '../web/websocket.js';
+import { ClientSession, type RfbStream, type SessionStats } from './client-session.js';
+import { acceptRfbUpgrade } from './websocket.js';
 
 export interface VncListen {
   host: string;
@@ -16,18 +21,22 @@ export interface VncListen {
 
 export const DEFAULT_VNC_HOST = '127.0.0.1';
 
-/** Parses `--vnc [HOST:]PORT` ("5900", "0.0.0.0:5900", "[::1]:5900"). */
-export function parseVncListen(spec: string): VncListen {
+/** Parses `--vnc [HOST:]PORT` ("5900", "0.0.0.0:5900", "[::1]:5900"); `flag` names it in errors. */
+export function parseVncListen(spec: string, flag = '--vnc'): VncListen {
   const m = /^(?:\[([^\]]+)\]:|([^:[\]]*):)?(\d{1,5})$/.exec(spec.trim());
-  if (!m) throw new Error(`--vnc expects [HOST:]PORT, got '${spec}'`);
+  if (!m) throw new Error(`${flag} expects [HOST:]PORT, got '${spec}'`);
   const port = Number(m[3]);
-  if (port > 65535) throw new Error(`--vnc port ${port} is out of range`);
+  if (port > 65535) throw new Error(`${flag} port ${port} is out of range`);
   const host = m[1] ?? (m[2] || DEFAULT_VNC_HOST);
   return { host, port };
 }
 
 export interface VncServerOptions {
   listen: VncListen | string;
+  /** RFB over WebSocket: display N on port + N (websocket.ts). */
+  websocket?: VncListen | string | null | undefined;
+  /** Browser origins allowed on the WebSocket port besides the Host's own ('*': any). */
+  websocketOrigins?: readonly string[];
   displays: Displays;
   input: InputSink;
   log: Logger;
@@ -44,6 +53,8 @@ export interface VncDisplayStats {
   display: number;
   host: string;
   port: number;
+  /** The RFB-over-WebSocket port, when enabled. */
+  websocketPort?: number;
   clients: SessionStats[];
 }
 
@@ -51,11 +62,15 @@ interface DisplayListener {
   display: DisplaySource;
   server: Server;
   port: number;
+  ws: HttpServer | null;
+  wsPort: number | null;
+  /** Viewers on both ports (one cap for the display). */
   sessions: Set<ClientSession>;
 }
 
 export class VncServer {
   readonly listen: VncListen;
+  readonly websocket: VncListen | null;
   private readonly listeners = new Map<number, DisplayListener>();
   private readonly log: Logger;
   private nextClientId = 1;
@@ -67,6 +82,7 @@ export class VncServer {
 
   constructor(private readonly opts: VncServerOptions) {
     this.listen = typeof opts.listen === 'string' ? parseVncListen(opts.listen) : opts.listen;
+    this.websocket = typeof opts.websocket === 'string' ? parseVncListen(opts.websocket, '--vnc-websocket') : (opts.websocket ?? null);
     this.log = opts.log;
     if (opts.password !== undefined && opts.password.length === 0) throw new Error('VNC password must not be empty');
     if (opts.password && opts.password.length > 8) this.log.warn({ length: opts.password.length }, 'vnc_password_truncated');
@@ -95,52 +111,105 @@ export class VncServer {
     return l ? { host: this.listen.host, port: l.port } : null;
   }
 
+  /** The RFB-over-WebSocket address of display `port`, once listening. */
+  websocketAddress(port: number): { host: string; port: number } | null {
+    const l = this.listeners.get(port);
+    return l && this.websocket && l.wsPort !== null ? { host: this.websocket.host, port: l.wsPort } : null;
+  }
+
   stats(): VncDisplayStats[] {
     return [...this.listeners.values()]
       .sort((a, b) => a.display.port - b.display.port)
-      .map((l) => ({ display: l.display.port, host: this.listen.host, port: l.port, clients: [...l.sessions].map((s) => s.stats()) }));
+      .map((l) => ({
+        display: l.display.port,
+        host: this.listen.host,
+        port: l.port,
+        ...(l.wsPort !== null ? { websocketPort: l.wsPort } : {}),
+        clients: [...l.sessions].map((s) => s.stats()),
+      }));
   }
 
-  private serve(display: DisplaySource): Promise<void> {
-    const wanted = this.listen.port === 0 ? 0 : this.listen.port + display.port;
+  private async serve(display: DisplaySource): Promise<void> {
     const sessions = new Set<ClientSession>();
     const max = this.opts.maxClientsPerDisplay ?? 64;
-    const server = createServer({ noDelay: true }, (socket) => {
-      if (sessions.size >= max) {
-        this.log.warn({ display: display.port, remote: `${socket.remoteAddress}:${socket.remotePort}`, max }, 'vnc_client_refused');
-        socket.destroy();
-        return;
-      }
-      const s = new ClientSession(socket, {
+    const handshakeTimeoutMs = this.opts.handshakeTimeoutMs ?? 10_000;
+    const full = (remote: string, via: string): boolean => {
+      if (sessions.size < max) return false;
+      this.log.warn({ display: display.port, remote, max, via }, 'vnc_client_refused');
+      return true;
+    };
+    const session = (stream: RfbStream): void => {
+      const s = new ClientSession(stream, {
         id: this.nextClientId++,
         display,
         input: this.opts.input,
         log: this.log,
         password: this.opts.password,
-        handshakeTimeoutMs: this.opts.handshakeTimeoutMs ?? 10_000,
+        handshakeTimeoutMs,
         stallTimeoutMs: this.opts.stallTimeoutMs ?? 30_000,
         zlibLevel: this.opts.zlibLevel ?? 1,
       });
       sessions.add(s);
       s.once('closed', () => sessions.delete(s));
+    };
+    const server = createServer({ noDelay: true }, (socket) => {
+      if (full(`${socket.remoteAddress}:${socket.remotePort}`, 'tcp')) return void socket.destroy();
+      session(socket);
     });
     server.maxConnections = max + 8; // the kernel-level cap; the polite one is above
+    let ws: HttpServer | null = null;
+    if (this.websocket) {
+      // A client that never finishes its request is dropped after the handshake timeout (checked every second at most).
+      const checkMs = Math.min(1000, handshakeTimeoutMs);
+      ws = createHttpServer({ maxHeaderSize: 8192, headersTimeout: handshakeTimeoutMs, requestTimeout: handshakeTimeoutMs, connectionsCheckingInterval: checkMs }, (_req, res) => {
+        res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' }).end('RFB over WebSocket only (a VNC client such as noVNC)\n');
+      });
+      ws.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on('error', () => socket.destroy());
+        const sock = socket as Socket;
+        if (full(`${sock.remoteAddress}:${sock.remotePort}`, 'websocket')) return refuseUpgrade(socket, 503, 'too many viewers');
+        const stream = acceptRfbUpgrade(req, socket, head, this.opts.websocketOrigins ?? []);
+        if (stream) session(stream);
+        else this.log.warn({ display: display.port, remote: `${sock.remoteAddress}:${sock.remotePort}`, origin: req.headers.origin ?? null }, 'vnc_websocket_refused');
+      });
+      ws.on('clientError', (_err, socket: Duplex) => {
+        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+        else socket.destroy();
+      });
+      ws.maxConnections = max + 8;
+    }
+    let port: number;
+    let wsPort: number | null = null;
+    try {
+      port = await this.bind(server, this.listen, display.port, 'vnc');
+      if (ws) wsPort = await this.bind(ws, this.websocket!, display.port, 'vnc websocket');
+    } catch (err) {
+      server.close();
+      ws?.close();
+      throw err;
+    }
+    if (!display.isAttached || !this.started) {
+      server.close();
+      ws?.close();
+      return;
+    }
+    this.listeners.set(display.port, { display, server, port, ws, wsPort, sessions });
+    this.log.info({ display: display.port, host: this.listen.host, port, auth: this.opts.password ? 'vnc' : 'none' }, 'vnc_listening');
+    if (ws) this.log.info({ display: display.port, host: this.websocket!.host, port: wsPort, auth: this.opts.password ? 'vnc' : 'none' }, 'vnc_websocket_listening');
+  }
+
+  /** Listens on `listen` (port + display, or any free port for 0); resolves with the port. */
+  private bind(server: Server | HttpServer, listen: VncListen, display: number, what: string): Promise<number> {
+    const wanted = listen.port === 0 ? 0 : listen.port + display;
     return new Promise((resolve, reject) => {
       server.once('error', (err) => {
-        this.log.error({ display: display.port, host: this.listen.host, port: wanted, err: err.message }, 'vnc_listen_failed');
+        this.log.error({ display, host: listen.host, port: wanted, err: err.message, what }, 'vnc_listen_failed');
         reject(err);
       });
-      server.listen({ host: this.listen.host, port: wanted, exclusive: true }, () => {
+      server.listen({ host: listen.host, port: wanted, exclusive: true }, () => {
         server.removeAllListeners('error');
-        server.on('error', (err) => this.log.error({ display: display.port, err: err.message }, 'vnc_server_error'));
-        const port = (server.address() as AddressInfo).port;
-        if (!display.isAttached || !this.started) {
-          server.close();
-          return resolve();
-        }
-        this.listeners.set(display.port, { display, server, port, sessions });
-        this.log.info({ display: display.port, host: this.listen.host, port, auth: this.opts.password ? 'vnc' : 'none' }, 'vnc_listening');
-        resolve();
+        server.on('error', (err) => this.log.error({ display, err: err.message, what }, 'vnc_server_error'));
+        resolve((server.address() as AddressInfo).port);
       });
     });
   }
@@ -150,12 +219,17 @@ export class VncServer {
     if (!l) return Promise.resolve();
     this.listeners.delete(port);
     for (const s of l.sessions) s.close('display detached');
-    return new Promise((resolve) =>
-      l.server.close(() => {
-        this.log.info({ display: port, port: l.port }, 'vnc_server_closed');
-        resolve();
-      }),
-    );
+    const closing = l.ws ? new Promise<void>((resolve) => l.ws!.close(() => resolve())) : Promise.resolve();
+    l.ws?.closeAllConnections();
+    return Promise.all([
+      closing,
+      new Promise<void>((resolve) =>
+        l.server.close(() => {
+          this.log.info({ display: port, port: l.port }, 'vnc_server_closed');
+          resolve();
+        }),
+      ),
+    ]).then(() => {});
   }
 }
 

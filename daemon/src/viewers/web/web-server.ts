@@ -58,7 +58,8 @@ import type { CursorGlyph, DisplaySource } from '../../display/display-source.js
 import type { Displays } from '../../display/displays.js';
 import { encodePng, encodePngAsync } from '../../display/png.js';
 import type { InputSink } from '../../input/input-sink.js';
-import { Session, type DisplayInfo, type SessionLimits, type ViewerStats } from './web-session.js';
+import { DEFAULT_WEB_LIMITS, type WebLimits } from './limits.js';
+import { Session, type DisplayInfo, type ViewerStats } from './web-session.js';
 import { CLOSE_GOING_AWAY, WsConnection, checkUpgrade, refuseUpgrade } from './websocket.js';
 
 export interface WebViewerOptions {
@@ -75,7 +76,8 @@ export interface WebViewerOptions {
   maxClients?: number;
   /** Largest client message. */
   maxMessageBytes?: number;
-  limits?: Partial<SessionLimits>;
+  /** Bounds on what one peer can make the daemon hold (limits.ts). */
+  limits?: Partial<WebLimits>;
 }
 
 const STATIC_FILES: Record<string, string> = {
@@ -106,7 +108,10 @@ export class WebViewer {
   private readonly sessions = new Set<Session>();
   private readonly tokenHash: Buffer | null;
   private readonly files = new Map<string, Buffer>();
-  private readonly limits: SessionLimits;
+  private readonly limits: WebLimits;
+  /** Requests of each HTTP connection not answered yet (pipelined ones wait behind them). */
+  private readonly unanswered = new WeakMap<Duplex, number>();
+  private screenshotsInFlight = 0;
   private readonly glyphUrls = new WeakMap<CursorGlyph, string>();
   private readonly watched = new Set<DisplaySource>();
   private nextClient = 1;
@@ -138,8 +143,24 @@ export class WebViewer {
   constructor(private readonly opts: WebViewerOptions) {
     this.host = opts.host ?? '127.0.0.1';
     this.tokenHash = opts.token ? sha256(opts.token) : null;
-    this.limits = { softBufferedBytes: 8 << 20, hardBufferedBytes: 64 << 20, ...opts.limits };
+    this.limits = { ...DEFAULT_WEB_LIMITS, ...opts.limits };
     this.server = createServer((req, res) => this.onRequest(req, res));
+    this.server.maxConnections = this.limits.maxConnections;
+    // Past this many requests on one connection the connection is closed
+    // (a browser opens another): a pipelined flood is cut off after that
+    // much work instead of being parsed and answered to the end.
+    this.server.maxRequestsPerSocket = this.limits.maxRequestsPerConnection;
+    this.server.on('dropRequest', (_req: IncomingMessage, socket: Duplex) => {
+      if (!socket.destroyed) this.dropHttp(socket, `more than ${this.limits.maxRequestsPerConnection} requests on one connection`);
+    });
+    // An HTTP peer that neither sends nor takes a byte for stallMs is closed
+    // (one we stopped reading because it does not take its responses, too).
+    // Node's socket timeout lets one period pass when a write is pending, so
+    // half the time here is stallMs at most.
+    this.server.setTimeout(this.limits.stallMs / 2, (socket: Duplex) => {
+      if (socket.writableLength > 0) this.dropHttp(socket, `peer took nothing for ${this.limits.stallMs} ms`);
+      else socket.destroy();
+    });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', (_err, socket: Duplex) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -250,7 +271,22 @@ export class WebViewer {
 
   // ---- HTTP ----
 
+  /** Drops an HTTP peer for what it made us queue (limits.ts): stop reading, then close. */
+  private dropHttp(socket: Duplex, reason: string): void {
+    if (socket.destroyed) return;
+    const remote = socket as Socket;
+    this.opts.log.warn({ remote: `${remote.remoteAddress}:${remote.remotePort}`, reason, queued: socket.writableLength }, 'web_client_dropped');
+    // With an error, Node fails the queued writes with that one error instead of one Error each.
+    socket.destroy(new Error(reason));
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Node answers pipelined requests in order and calls us for each as soon
+    // as it is parsed; a peer that sends many without reading would have us
+    // hold (and, for screenshots, encode) all of them.
+    const n = (this.unanswered.get(req.socket) ?? 0) + 1;
+    this.unanswered.set(req.socket, n);
+    if (n > this.limits.maxUnansweredRequests) return this.dropHttp(req.socket, `more than ${this.limits.maxUnansweredRequests} requests unanswered`);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://viewer');
@@ -276,12 +312,16 @@ export class WebViewer {
     if (!src) return this.json(res, 404, { error: `no display on port ${port}` });
     const frame = src.latest();
     if (!frame || frame.width === 0) return this.json(res, 503, { error: `display ${port} has no frame yet` });
+    if (this.screenshotsInFlight >= this.limits.maxScreenshotsInFlight) return this.json(res, 503, { error: 'screenshots busy, retry' }, { 'Retry-After': '1' });
     let png: Buffer;
+    this.screenshotsInFlight++;
     try {
       png = await encodePngAsync(frame.width, frame.height, frame.data);
     } catch (err) {
       this.opts.log.error({ port, err }, 'web_screenshot_failed');
       return this.json(res, 500, { error: 'screenshot failed' });
+    } finally {
+      this.screenshotsInFlight--;
     }
     this.statsData.screenshots++;
     this.opts.log.info({ port, width: frame.width, height: frame.height, bytes: png.length, sequence: frame.sequence }, 'web_screenshot');
@@ -291,6 +331,10 @@ export class WebViewer {
   }
 
   private send(res: ServerResponse, status: number, type: string, body: Buffer, headOnly = false): void {
+    const socket = res.req.socket;
+    this.unanswered.set(socket, Math.max(0, (this.unanswered.get(socket) ?? 1) - 1));
+    if (socket.destroyed) return;
+    if (socket.writableLength + body.length > this.limits.maxQueuedBytes) return this.dropHttp(socket, `more than ${this.limits.maxQueuedBytes} bytes queued`);
     res.writeHead(status, {
       'Content-Type': type,
       'Content-Length': body.length,
@@ -335,8 +379,10 @@ export class WebViewer {
     if (bad) return refuseUpgrade(socket, bad.status, bad.reason, bad.headers);
     if (this.sessions.size >= (this.opts.maxClients ?? 64)) return refuseUpgrade(socket, 503, 'too many viewers');
 
-    const ws = WsConnection.accept(req, socket, head, { maxPayload: this.opts.maxMessageBytes ?? 64 * 1024 });
+    (socket as Socket).setTimeout(0); // a viewer may be idle for hours; WsConnection watches for stalls
+    const ws = WsConnection.accept(req, socket, head, { maxPayload: this.opts.maxMessageBytes ?? 64 * 1024, limits: this.limits });
     const id = this.nextClient++;
+    ws.on('dropped', (reason, queued) => this.opts.log.warn({ client: id, reason, queued }, 'web_client_dropped'));
     const session = new Session(
       ws,
       {

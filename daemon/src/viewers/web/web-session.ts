@@ -8,6 +8,7 @@ import type { CursorGlyph, CursorState, DisplaySource, Frame } from '../../displ
 import type { Displays } from '../../display/displays.js';
 import type { InputSink } from '../../input/input-sink.js';
 import { extractRgba, updateRects, type Rect } from './update-rects.js';
+import type { WebLimits } from './limits.js';
 import type { WsConnection } from './websocket.js';
 
 const deflateAsync = promisify(deflate);
@@ -24,13 +25,6 @@ const DEFLATE_MIN_BYTES = 2048;
 const MAX_WHEEL_STEPS = 16;
 const RFB_WHEEL_UP = 8;
 const RFB_WHEEL_DOWN = 16;
-
-export interface SessionLimits {
-  /** Above this many bytes queued for the client, no frame or cursor update is sent (they wait, then the latest goes). */
-  softBufferedBytes: number;
-  /** Above this many bytes queued for the client (it stopped reading), the client is dropped. */
-  hardBufferedBytes: number;
-}
 
 export interface ViewerStats {
   connections: number;
@@ -52,7 +46,7 @@ export interface SessionContext {
   input: InputSink;
   log: Logger;
   stats: ViewerStats;
-  limits: SessionLimits;
+  limits: Pick<WebLimits, 'softQueuedBytes'>;
   /** PNG data URL of a cursor glyph (cached by the viewer). */
   glyphUrl(glyph: CursorGlyph): string;
   displayInfo(src: DisplaySource): DisplayInfo;
@@ -122,14 +116,9 @@ export class Session {
     this.sendJson({ type: 'hello', version: 1, displays: this.ctx.displays.list().map((d) => this.ctx.displayInfo(d)) });
   }
 
-  /** Sends a JSON message; drops the client if it stopped reading long ago. */
+  /** Sends a JSON message (the connection drops a client whose queue is over the limit). */
   sendJson(msg: object): void {
     if (this.closed) return;
-    if (this.ws.bufferedAmount > this.ctx.limits.hardBufferedBytes) {
-      this.ctx.log.warn({ client: this.id, buffered: this.ws.bufferedAmount }, 'web_client_dropped');
-      this.ws.terminate(1008, 'client does not read');
-      return;
-    }
     this.ws.sendText(JSON.stringify(msg));
   }
 
@@ -251,7 +240,7 @@ export class Session {
   private pump(): void {
     const src = this.source;
     if (!src || this.closed || this.encoding || this.unacked || this.waitingForDrain) return;
-    if (this.ws.bufferedAmount > this.ctx.limits.softBufferedBytes) {
+    if (this.ws.bufferedAmount > this.ctx.limits.softQueuedBytes) {
       this.ctx.stats.backpressured++;
       this.waitingForDrain = true;
       return;
@@ -327,7 +316,7 @@ export class Session {
     const src = this.source;
     this.cursorPending = false;
     if (!src || this.closed) return;
-    if (this.ws.bufferedAmount > this.ctx.limits.softBufferedBytes) {
+    if (this.ws.bufferedAmount > this.ctx.limits.softQueuedBytes) {
       this.cursorPending = true; // the latest state goes out on drain
       this.waitingForDrain = true;
       return;

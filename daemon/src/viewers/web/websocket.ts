@@ -6,10 +6,17 @@
 // Anything a client sends that breaks the protocol closes that connection
 // with the RFC's status code (1002 protocol error, 1007 bad UTF-8, 1009 too
 // big); nothing a client sends can throw out of this module.
+//
+// Every byte queued for the peer (updates, JSON, pongs, the close frame)
+// counts against one limit (limits.ts, docs/design.md invariant 4): a peer
+// that keeps sending while its queue is high is not read until the queue
+// drains, one that takes nothing for a while or whose queue passes the limit
+// is dropped.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { WebLimits } from './limits.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -30,6 +37,15 @@ export const CLOSE_TOO_BIG = 1009;
 
 /** How long we wait for the peer's close frame after sending ours. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** Frames up to this size go out as one write (header and payload copied together). */
+const SMALL_FRAME_BYTES = 4096;
+/**
+ * Frames handled from one peer per event-loop turn; then the peer waits for
+ * the next turn. libuv hands a busy socket up to 32 reads (2 MiB) in a row:
+ * unchecked, a flood of small requests held the JS thread (and every guest
+ * MMIO behind it) for half a second (docs/design.md invariant 4).
+ */
+const FRAMES_PER_TURN = 256;
 
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
@@ -68,6 +84,7 @@ export function refuseUpgrade(socket: Duplex, status: number, reason: string, he
 export interface WsOptions {
   /** Largest message (after reassembling fragments) accepted from the client. */
   maxPayload: number;
+  limits: Pick<WebLimits, 'maxQueuedBytes' | 'readPauseBytes' | 'stallMs' | 'writeCost'>;
 }
 
 export interface WsEvents {
@@ -75,7 +92,11 @@ export interface WsEvents {
   binary: [data: Buffer];
   /** Once, when the connection is gone; `code` is what we or the peer sent. */
   close: [code: number, reason: string];
+  /** The peer was dropped for what it made us queue (`queued`: bytes plus write charges), just before `close`. */
+  dropped: [reason: string, queued: number];
 }
+
+type Sock = Duplex & { bytesWritten?: number; cork?: () => void; uncork?: () => void };
 
 /** One server-side WebSocket connection on an upgraded socket. */
 export class WsConnection extends EventEmitter<WsEvents> {
@@ -91,6 +112,20 @@ export class WsConnection extends EventEmitter<WsEvents> {
   /** False once the peer broke the protocol: its further bytes are ignored. */
   private reading = true;
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
+  /** Writes handed to the socket whose callback has not come yet. */
+  private pendingWrites = 0;
+  /** True while we stopped reading a peer that sends but does not take its replies. */
+  private readPaused = false;
+  private stallTimer: NodeJS.Timeout | null = null;
+  /** Frames handled this event-loop turn; over FRAMES_PER_TURN the rest wait for the next. */
+  private turnFrames = 0;
+  private yielding = false;
+  private lastDrained = 0;
+  private lastProgressAt = 0;
+  private readonly onWritten = (): void => {
+    this.pendingWrites--;
+    if (this.readPaused && this.bufferedAmount <= this.opts.limits.readPauseBytes / 2) this.resumeReading();
+  };
   bytesIn = 0;
   bytesOut = 0;
 
@@ -103,6 +138,7 @@ export class WsConnection extends EventEmitter<WsEvents> {
     socket.on('error', () => this.finish());
     socket.on('close', () => this.finish());
     socket.on('end', () => socket.end()); // the peer half-closed: so do we
+    socket.on('drain', () => this.resumeReading());
   }
 
   /** Completes the handshake on `socket` (already checked with checkUpgrade). */
@@ -125,9 +161,9 @@ export class WsConnection extends EventEmitter<WsEvents> {
     return !this.closed && !this.closeSent;
   }
 
-  /** Bytes queued in user space that the peer has not taken yet. */
+  /** What is queued for the peer: bytes in user space it has not taken yet, plus the charge for each queued write. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.pendingWrites * this.opts.limits.writeCost;
   }
 
   sendText(text: string): boolean {
@@ -158,14 +194,81 @@ export class WsConnection extends EventEmitter<WsEvents> {
       this.closeCode = code;
       this.closeReason = reason;
     }
-    this.socket.destroy();
     this.finish();
+  }
+
+  /** Drops the peer for what it made us queue: stop reading, then close. */
+  private drop(reason: string): void {
+    if (this.closed) return;
+    this.reading = false;
+    this.emit('dropped', reason, this.bufferedAmount);
+    this.terminate(CLOSE_POLICY, reason);
+  }
+
+  /** Bytes the kernel has taken from us so far. */
+  private drained(): number {
+    return ((this.socket as Sock).bytesWritten ?? 0) - this.socket.writableLength;
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused || this.closed) return;
+    this.readPaused = true;
+    this.socket.pause();
+    this.lastDrained = this.drained();
+    this.lastProgressAt = Date.now();
+    this.stallTimer = setInterval(() => this.checkStall(), Math.max(10, Math.min(1000, this.opts.limits.stallMs / 4)));
+    this.stallTimer.unref();
+  }
+
+  private resumeReading(): void {
+    if (!this.readPaused || this.closed) return;
+    this.readPaused = false;
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    this.stallTimer = null;
+    if (!this.yielding) this.socket.resume();
+    this.parse();
+  }
+
+  /** Lets the rest of the daemon run before more of this peer's frames are handled. */
+  private yieldTurn(): void {
+    if (this.yielding) return;
+    this.yielding = true;
+    this.socket.pause();
+    setImmediate(() => {
+      this.yielding = false;
+      this.turnFrames = 0;
+      if (this.closed) return;
+      if (!this.readPaused) this.socket.resume();
+      this.parse();
+    });
+  }
+
+  private checkStall(): void {
+    const d = this.drained();
+    const now = Date.now();
+    if (d > this.lastDrained) {
+      this.lastDrained = d;
+      this.lastProgressAt = now;
+    } else if (now - this.lastProgressAt >= this.opts.limits.stallMs) {
+      return this.drop(`peer took nothing for ${this.opts.limits.stallMs} ms while sending`);
+    }
+    if (this.bufferedAmount <= this.opts.limits.readPauseBytes / 2) this.resumeReading();
+  }
+
+  private write(b: Buffer): void {
+    this.pendingWrites++;
+    this.socket.write(b, this.onWritten);
   }
 
   private sendFrame(opcode: number, payload: Buffer | Buffer[]): boolean {
     if (this.closed || this.closeSent || this.socket.destroyed) return false;
     const parts = Array.isArray(payload) ? payload : [payload];
     const len = parts.reduce((n, p) => n + p.length, 0);
+    const cost = len + 10 + (parts.length + 1) * this.opts.limits.writeCost;
+    if (this.bufferedAmount + cost > this.opts.limits.maxQueuedBytes) {
+      this.drop(`more than ${this.opts.limits.maxQueuedBytes} bytes queued`);
+      return false;
+    }
     let header: Buffer;
     if (len < 126) {
       header = Buffer.allocUnsafe(2);
@@ -181,10 +284,15 @@ export class WsConnection extends EventEmitter<WsEvents> {
     }
     header[0] = 0x80 | opcode; // FIN, no RSV, server frames are not masked
     this.bytesOut += header.length + len;
-    const s = this.socket as Duplex & { cork?: () => void; uncork?: () => void };
+    if (len <= SMALL_FRAME_BYTES) {
+      // One write for a small frame: half the entries in the socket's queue.
+      this.write(Buffer.concat([header, ...parts], header.length + len));
+      return true;
+    }
+    const s = this.socket as Sock;
     s.cork?.();
-    this.socket.write(header);
-    for (const p of parts) if (p.length) this.socket.write(p);
+    this.write(header);
+    for (const p of parts) if (p.length) this.write(p);
     s.uncork?.();
     return true;
   }
@@ -197,6 +305,7 @@ export class WsConnection extends EventEmitter<WsEvents> {
     payload.writeUInt16BE(code, 0);
     r.copy(payload, 2);
     this.sendFrame(OP_CLOSE, payload);
+    if (this.closed) return; // dropped: its queue was full
     this.closeSent = true;
     if (this.closeCode === 1006) {
       this.closeCode = code;
@@ -220,9 +329,13 @@ export class WsConnection extends EventEmitter<WsEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    if (this.stallTimer) clearInterval(this.stallTimer);
     this.buf = Buffer.alloc(0);
     this.fragments = [];
-    if (!this.socket.destroyed) this.socket.destroy();
+    // Destroyed with an error, Node fails every queued write with that one
+    // error; without, it builds an Error per queued write (seconds of JS
+    // thread for a queue of small frames: MMIO would wait, invariant 4).
+    if (!this.socket.destroyed) this.socket.destroy(new Error('connection dropped'));
     this.emit('close', this.closeCode, this.closeReason);
   }
 
@@ -230,8 +343,18 @@ export class WsConnection extends EventEmitter<WsEvents> {
     this.bytesIn += chunk.length;
     if (this.closed || !this.reading) return;
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    // A peer that sends while its replies pile up is not read until they drain.
+    if (this.bufferedAmount > this.opts.limits.readPauseBytes) this.pauseReading();
+    this.parse();
+  }
+
+  /** Handles the complete frames buffered, unless reading is paused. */
+  private parse(): void {
     try {
-      while (!this.closed && this.reading && this.parseOne());
+      while (!this.closed && this.reading && !this.readPaused && !this.yielding && this.parseOne()) {
+        if (this.bufferedAmount > this.opts.limits.readPauseBytes) this.pauseReading();
+        if (++this.turnFrames >= FRAMES_PER_TURN) this.yieldTurn();
+      }
     } catch (e) {
       this.fail(CLOSE_PROTOCOL, `internal: ${(e as Error).message}`);
     }

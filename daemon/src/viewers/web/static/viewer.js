@@ -147,7 +147,7 @@
   function choose() {
     const fromHash = /^#display=(\d+)$/.exec(location.hash);
     if (wanted === null && fromHash) wanted = Number(fromHash[1]);
-    const next = displays.has(wanted) ? wanted : displays.size ? Math.min(...displays.keys()) : null;
+    const next = displays.has(wanted) ? wanted : displays.size ? [...displays.keys()].reduce((a, b) => Math.min(a, b)) : null;
     if (next === null) return show(null);
     if (next !== port) show(next);
   }
