@@ -179,7 +179,7 @@ bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_l
   }
   const agfx_host* h = &host_;
   // All five run synchronously on PVG's threads, also from inside an
-  // mmioWriteAtOffset: on the daemon thread. Each is one native host service
+  // mmioWriteAtOffset: on the data-plane thread. Each is one native host service
   // (address-space reservation, MAP_FIXED alias, memcpy from the DMA regions)
   // and never waits for the JS thread, so that MMIO call can complete.
   desc.createTask = ^PGTask_t*(uint64_t vm_size, void** base) {
@@ -360,7 +360,9 @@ PvgDevice::~PvgDevice() {
   if (display_queue_) dispatch_release(display_queue_);
 }
 
-// MMIO runs on the daemon thread holding only gate_ (shared): PVG may
+// MMIO runs on the client's data-plane thread holding only gate_ (shared), while
+// the JS thread may call the display functions (shared too) or reset
+// (exclusive: it waits for the MMIO in progress). PVG may
 // synchronously call the descriptor blocks from its own queues and wait for
 // them, and every one of them completes natively without gate_ (QEMU instead
 // hops to a global queue because its vCPU thread holds the BQL; we hold

@@ -2,10 +2,13 @@
 // `id` member below is owned, i.e. retained once, and released by its owner).
 //
 // Threads and queues, and what each may touch:
-//  - daemon thread (the ABI calls: MMIO, reset, displays, read_frame, state):
-//    calls into PVG holding no lock of ours but PvgDevice::gate_ (which no
-//    callback takes); takes PvgDevice::mu_ only around table updates and
-//    PvgDisplay::frame_mu only to copy a frame out.
+//  - the daemon's threads (the ABI calls): MMIO on the client's data-plane
+//    thread; reset, displays, read_frame and state on the JS thread, possibly
+//    at the same time (docs/design.md, "Threads and locks"). Both call into
+//    PVG holding no lock of ours but PvgDevice::gate_ (which no callback
+//    takes; shared for MMIO, exclusive for reset/suspend); they take
+//    PvgDevice::mu_ only around table updates and PvgDisplay::frame_mu only
+//    to copy a frame out.
 //  - PVG's own queues: call the descriptor blocks (tasks, memory, interrupts,
 //    IOSFC), which go straight to agfx_host services (native, never the JS
 //    thread: docs/design.md invariant 1) and touch none of our locks.
