@@ -114,6 +114,13 @@ MessageChannel::Read MessageChannel::ReadOnce() {
   return Read::kData;
 }
 
+int MessageChannel::SocketError() const {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (fd_ < 0 || ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return 0;
+  return err;
+}
+
 Framer::Next MessageChannel::Pop(Framer::Message* m) {
   Framer::Next next = framer_.Pop(m);
   if (next == Framer::Next::kError) End(framer_.error());

@@ -53,6 +53,12 @@ class MessageChannel {
   // Bytes waiting in the output queue (the never-reading client's bound is
   // the caller's: docs/design.md invariant 4).
   size_t queued_bytes() const { return queued_bytes_; }
+  size_t queued_messages() const { return outq_.size(); }
+  // Bytes of messages read and not yet handed out (a message cut short).
+  size_t buffered() const { return framer_.buffered(); }
+  // The socket's pending error (SO_ERROR: ECONNRESET when the peer closed
+  // with our data unread), or 0.
+  int SocketError() const;
 
   // Closes the socket and every fd still held. Idempotent.
   void Close();

@@ -162,10 +162,28 @@ std::string DataPlane::Run() {
     // not read at all: a hang-up is seen once JS is done.
     bool want_read = reading_allowed();
     bool want_write = channel_.wants_write();
+    // The never-reading client (docs/design.md invariant 4): stopped for
+    // backed-up replies, it gets stall_ms to take a byte of them.
+    int timeout = -1;
+    if (!awaiting_ && !want_read) {
+      double now = NowUs() / 1000;
+      if (!backed_up_) {
+        backed_up_ = true;
+        stalled_since_ms_ = now;
+      }
+      double left = stalled_since_ms_ + opts_.stall_ms - now;
+      if (left <= 0)
+        return "client read no reply for " + std::to_string(opts_.stall_ms / 1000) + " s (" +
+               std::to_string(channel_.queued_messages()) + " replies, " + std::to_string(channel_.queued_bytes()) +
+               " bytes queued); it was not read meanwhile";
+      timeout = int(left) + 1;
+    } else {
+      backed_up_ = false;
+    }
     pollfd p[2] = {{want_read || want_write ? channel_.fd() : -1,
                     short((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), 0},
                    {wake_fd_, POLLIN, 0}};
-    int n = ::poll(p, 2, -1);
+    int n = ::poll(p, 2, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::string("poll: ") + std::strerror(errno);
@@ -174,17 +192,50 @@ std::string DataPlane::Run() {
       platform::DrainWakeup(wake_fd_);
       TakeFromJs();
     }
-    if (want_write && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      if (!channel_.Flush()) return channel_.end_reason();
-      queued_snapshot_.store(channel_.queued_bytes(), std::memory_order_relaxed);
-    }
-    if (want_read && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+    short ev = p[0].revents;
+    if (want_read && (ev & (POLLIN | POLLHUP | POLLERR))) {
+      // What the peer sent before it left is read (and served) first.
       uint64_t fds_before = channel_.stats().fds_in;
       MessageChannel::Read r = channel_.ReadOnce();
       fds_in_.fetch_add(channel_.stats().fds_in - fds_before, std::memory_order_relaxed);
-      if (r == MessageChannel::Read::kEnded) return channel_.end_reason();  // empty: orderly
+      if (r == MessageChannel::Read::kEnded) {
+        // An orderly end, unless it left replies of ours unread.
+        if (channel_.end_reason().empty() && channel_.queued_messages() > 0) return PeerGone(channel_.SocketError());
+        return channel_.end_reason();
+      }
+    } else if (ev & POLLERR) {
+      // Not reading (replies backed up): its socket error says how it left.
+      return PeerGone(channel_.SocketError());
+    }
+    if (want_write && (ev & (POLLOUT | POLLHUP | POLLERR))) {
+      if (!Flush(&reason)) return reason;
     }
   }
+}
+
+// Why the peer is gone, from its socket error. ECONNRESET with nothing of
+// ours queued and no message cut short is a client that left with our last
+// reply unread in its socket: an orderly departure (empty reason).
+std::string DataPlane::PeerGone(int err) {
+  size_t unread = channel_.queued_messages();
+  if (err == 0) err = ECONNRESET;  // gone, error already reported: it left
+  if (err == ECONNRESET && unread == 0 && channel_.buffered() == 0) return "";
+  std::string why = std::strerror(err);
+  if (unread > 0) why += " (" + std::to_string(unread) + " replies unread)";
+  else if (channel_.buffered() > 0) why += " (inside a message: " + std::to_string(channel_.buffered()) + " bytes of it received)";
+  return why;
+}
+
+bool DataPlane::Flush(std::string* reason) {
+  size_t before = channel_.queued_bytes();
+  if (!channel_.Flush()) {
+    int err = channel_.SocketError();
+    *reason = err ? PeerGone(err) : channel_.end_reason();
+    return false;
+  }
+  if (channel_.queued_bytes() < before) stalled_since_ms_ = NowUs() / 1000;  // it reads: progress
+  queued_snapshot_.store(channel_.queued_bytes(), std::memory_order_relaxed);
+  return true;
 }
 
 // Serves every complete message already read, in order, until one goes to

@@ -63,6 +63,10 @@ struct DataPlaneOptions {
   // thread stops reading the socket, so the queue holds at most this plus
   // one reply (docs/design.md invariant 4).
   size_t max_queued_bytes = 64 * 1024;
+  // A client we stopped reading that takes no byte of its replies for this
+  // long is closed ("read no reply"): it holds a connection and a bounded
+  // queue but does nothing with them. QEMU reads every reply.
+  uint32_t stall_ms = 10000;
   // Log events waiting for JS; beyond this they are counted and dropped.
   size_t max_events = 1024;
   // The scheduler time slice the thread asks for (0: the default): a vCPU
@@ -124,6 +128,8 @@ class DataPlane : private EventSink {
   bool HandOver(Framer::Message& m);
   void Send(const std::vector<uint8_t>& data, std::vector<int>& fds);
   void TakeFromJs();
+  bool Flush(std::string* reason);
+  std::string PeerGone(int err);
   void Shutdown(const std::string& reason);
   bool reading_allowed() const { return !awaiting_ && channel_.queued_bytes() <= opts_.max_queued_bytes; }
 
@@ -145,6 +151,10 @@ class DataPlane : private EventSink {
   bool started_ = false;   // the thread ran (and so closes the socket)
   bool awaiting_ = false;  // a message is with JS
   std::vector<uint8_t> reply_;
+  // Not reading because replies are backed up: since when no byte of them
+  // left (steady clock, ms), for the stall close.
+  bool backed_up_ = false;
+  double stalled_since_ms_ = 0;
 
   // Wake-ups for the thread: Complete, Close, a reply outside a hand-over.
   int wake_fd_ = -1, wake_write_fd_ = -1;
