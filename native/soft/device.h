@@ -70,6 +70,7 @@ class SoftDevice {
   uint32_t Fence(const uint64_t* a);
 
   // state.cc
+  bool Apply(StateReader& r, std::string* err);
   bool ApplyState(StateReader& r, std::string* err);
   // registers.cc. With mu_ held: sets resetting_ and waits until the worker
   // has finished the command it was running; it stays parked until

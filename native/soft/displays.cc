@@ -205,9 +205,23 @@ void Displays::Save(StateWriter& w) {
   }
 }
 
-void Displays::Load(StateReader& r) {
+// The daemon attaches the state's displays before the backend's part is
+// applied; a blob that has another set attached was not written by save with
+// that display list (the two halves disagree), and is refused.
+bool Displays::Load(StateReader& r, std::string* err) {
   uint32_t ports = r.u32();
-  for (uint32_t p = 0; r.ok() && p < ports && p < kPorts; ++p) {
+  if (r.ok() && ports > kPorts) {
+    *err = "display records for " + std::to_string(ports) + " ports; the device has " + std::to_string(kPorts);
+    return false;
+  }
+  for (uint32_t p = ports; r.ok() && p < kPorts; ++p) {
+    std::lock_guard lock(disp_mu_);
+    if (displays_[p].attached) {
+      *err = "display " + std::to_string(p) + " is in the state's display list but not in its backend part";
+      return false;
+    }
+  }
+  for (uint32_t p = 0; r.ok() && p < ports; ++p) {
     bool attached = r.u8() != 0;
     uint32_t w = r.u32(), h = r.u32();
     uint64_t seq = r.u64();
@@ -217,12 +231,13 @@ void Displays::Load(StateReader& r) {
     uint32_t gw = r.u32(), gh = r.u32(), hx = r.u32(), hy = r.u32();
     std::vector<uint8_t> glyph = r.bytes(256 * 256 * 4);
     if (!r.ok()) break;
-    bool have = false, mode_ok = false;
+    bool have = false, mode_ok = false, agree = true;
     bool glyph_ok = glyph.size() == size_t(gw) * gh * 4 && gw && gh;
     {
       std::lock_guard lock(disp_mu_);
       Display& d = displays_[p];
-      have = attached && d.attached;  // displays are the daemon's: restored only where attached
+      agree = attached == d.attached;
+      have = agree && attached;  // displays are the daemon's: restored only where attached
       if (have) {
         mode_ok = HasMode(d, w, h) && frame.size() == size_t(w) * h * 4;
         if (mode_ok) {
@@ -244,6 +259,11 @@ void Displays::Load(StateReader& r) {
         }
       }
     }
+    if (!agree) {
+      *err = "display " + std::to_string(p) + (attached ? " is attached in the state's backend part but not in its display list"
+                                                          : " is in the state's display list but not in its backend part");
+      return false;
+    }
     if (!have) continue;
     if (mode_ok) {
       host_.mode_changed(host_.opaque, p, w, h, AGFX_FORMAT_BGRA8);
@@ -253,6 +273,7 @@ void Displays::Load(StateReader& r) {
     host_.cursor_show(host_.opaque, p, shown);
     host_.cursor_moved(host_.opaque, p, cx, cy);
   }
+  return true;
 }
 
 }  // namespace agfx::soft

@@ -66,7 +66,7 @@ class Displays {
   void Save(StateWriter& w);
   // Restores each saved display onto the port's attached one (displays are
   // the daemon's: a port not attached now is skipped) and tells the host.
-  void Load(StateReader& r);
+  bool Load(StateReader& r, std::string* err);
 
  private:
   bool Attached(uint64_t port);

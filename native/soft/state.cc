@@ -57,6 +57,14 @@ bool SoftDevice::Restore(const uint8_t* data, size_t len, std::string* err) {
     return false;
   }
   (void)static_map;  // tasks carry guest ranges: either memory model can take them
+  return Apply(r, err);
+}
+
+// Resets the device and applies a state to it with the worker parked; on a
+// fault the device is left reset (the daemon puts back what it saved before,
+// daemon/src/state/device-state.ts). Commands the guest queued before the save
+// run afterwards, pending fences included.
+bool SoftDevice::Apply(StateReader& r, std::string* err) {
   Reset();  // a clean device, then the worker parks until the state is in
   {
     std::unique_lock lock(mu_);
@@ -73,11 +81,10 @@ bool SoftDevice::Restore(const uint8_t* data, size_t len, std::string* err) {
     resetting_ = false;
   }
   if (!ok) {
-    Reset();  // never half a state
+    Reset();
     return false;
   }
   std::lock_guard lock(mu_);
-  // Commands the guest queued before the save run now, pending fences included.
   KickIfPendingLocked();
   return true;
 }
@@ -103,8 +110,7 @@ bool SoftDevice::ApplyState(StateReader& r, std::string* err) {
     *err = "bad ring record";
     return false;
   }
-  if (!tasks_.Load(r, err) || !iosfc_.Load(r, err)) return false;
-  displays_.Load(r);
+  if (!tasks_.Load(r, err) || !iosfc_.Load(r, err) || !displays_.Load(r, err)) return false;
   if (!r.ok() || !r.AtEnd()) {
     *err = "truncated or malformed state";
     return false;

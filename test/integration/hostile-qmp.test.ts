@@ -76,7 +76,7 @@ describe('QMP input to a peer that stops reading', () => {
       unit.writeUInt16BE(10 + i, i * 6 + 2);
       unit.writeUInt16BE(20 + i, i * 6 + 4);
     }
-    const f = await flood(c.socket, unit, { ms: 60_000, maxBytes: 6_000_000 });
+    const f = await flood(c.socket as Socket, unit, { ms: 60_000, maxBytes: 6_000_000 });
     // Let the daemon take in what the kernel holds, then notice the stall.
     const stalled = await d.waitForLog((l) => l.msg === 'qmp_stalled', 20_000).then(
       () => true,

@@ -46,8 +46,13 @@ export function wsFrame(op: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(len < 126 ? 2 : len < 0x10000 ? 4 : 10);
   h[0] = 0x80 | op;
   if (len < 126) h[1] = 0x80 | len;
-  else if (len < 0x10000) (h[1] = 0x80 | 126), h.writeUInt16BE(len, 2);
-  else (h[1] = 0x80 | 127), h.writeBigUInt64BE(BigInt(len), 2);
+  else if (len < 0x10000) {
+    h[1] = 0x80 | 126;
+    h.writeUInt16BE(len, 2);
+  } else {
+    h[1] = 0x80 | 127;
+    h.writeBigUInt64BE(BigInt(len), 2);
+  }
   const k = randomBytes(4);
   const body = Buffer.from(payload.map((v, i) => v ^ k[i & 3]!));
   return Buffer.concat([h, k, body]);

@@ -53,7 +53,7 @@ async function child(socketPath: string, intervalMs: number): Promise<void> {
   const lat: number[] = [];
   let worst = -1;
   let worstAt = 0;
-  let started = 0n;
+  let started: bigint | undefined; // set when the first probe goes out
   let stopping = false;
   let pending = false;
   const done = (): void => {
@@ -78,17 +78,20 @@ async function child(socketPath: string, intervalMs: number): Promise<void> {
   const ver = Buffer.alloc(4); // major 0, minor 0, no JSON
   await roundTrip(0, 1, ver);
   process.stdout.write('ready\n');
+  started = process.hrtime.bigint();
   const rr = Buffer.alloc(16);
   rr.writeBigUInt64LE(0x1000n, 0);
   rr.writeUInt32LE(0, 8);
   rr.writeUInt32LE(4, 12);
-  started = process.hrtime.bigint();
   for (let id = 1; !stopping; id = (id % 0xffff) + 1) {
     const t0 = process.hrtime.bigint();
     await roundTrip(id, 9, rr);
     const us = Number(process.hrtime.bigint() - t0) / 1000;
     lat.push(us);
-    if (us > worst) (worst = us), (worstAt = Number(t0 - started) / 1e6);
+    if (us > worst) {
+      worst = us;
+      worstAt = Number(t0 - (started ?? t0)) / 1e6;
+    }
     if (stopping) break;
     await new Promise((r) => setTimeout(r, intervalMs));
   }

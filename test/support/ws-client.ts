@@ -80,8 +80,13 @@ export class WsClient extends Duplex {
     const h = Buffer.alloc(len < 126 ? 2 : len < 0x10000 ? 4 : 10);
     h[0] = 0x80 | op;
     if (len < 126) h[1] = len;
-    else if (len < 0x10000) (h[1] = 126), h.writeUInt16BE(len, 2);
-    else (h[1] = 127), h.writeBigUInt64BE(BigInt(len), 2);
+    else if (len < 0x10000) {
+      h[1] = 126;
+      h.writeUInt16BE(len, 2);
+    } else {
+      h[1] = 127;
+      h.writeBigUInt64BE(BigInt(len), 2);
+    }
     if (!mask) return void this.sock.write(Buffer.concat([h, payload]));
     h[1]! |= 0x80;
     const k = randomBytes(4);

@@ -18,7 +18,10 @@ import {
 
 function varint(n: number): Buffer {
   const out: number[] = [];
-  while (n > 0x7f) out.push((n % 0x80) | 0x80), (n = Math.floor(n / 0x80));
+  while (n > 0x7f) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
   out.push(n);
   return Buffer.from(out);
 }

@@ -40,13 +40,16 @@ export function checkModes(
   if (list.length > MAX_MODES) throw new DeviceError('bad-mode', `${list.length} modes; at most ${MAX_MODES} per display`);
   return list.map((m, i) => {
     const { width, height, refreshHz } = m;
-    const what = `mode ${i} (${String(width)}x${String(height)}@${String(refreshHz)})`;
-    if (!isDim(width) || !isDim(height)) throw new DeviceError('bad-mode', `${what}: width and height must be 1..${MAX_SIDE}`);
+    if (!isDim(width) || !isDim(height))
+      throw new DeviceError('bad-mode', `mode ${i}: ${String(width)}x${String(height)} is outside 1..${MAX_SIDE} x 1..${MAX_SIDE}`);
     if (!(typeof refreshHz === 'number' && refreshHz > 0 && refreshHz <= MAX_REFRESH_HZ))
-      throw new DeviceError('bad-mode', `${what}: refresh rate must be in (0, ${MAX_REFRESH_HZ}] Hz`);
+      throw new DeviceError('bad-mode', `mode ${i}: refresh rate ${String(refreshHz)} Hz outside (0, ${MAX_REFRESH_HZ}]`);
     const bytes = width * height * 4;
     if (bytes > MAX_FRAME_BYTES_PER_DISPLAY)
-      throw new DeviceError('bad-mode', `${what}: needs ${MiB(bytes)} of frame memory; at most ${MiB(MAX_FRAME_BYTES_PER_DISPLAY)} a display`);
+      throw new DeviceError(
+        'bad-mode',
+        `mode ${i}: ${width}x${height} needs ${MiB(bytes)} of frame memory; at most ${MiB(MAX_FRAME_BYTES_PER_DISPLAY)} a display`,
+      );
     return { width, height, refreshHz };
   });
 }
@@ -66,11 +69,17 @@ export function parseModeList(text: string): DisplayModeSpec[] {
   const items = text.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new DeviceError('bad-mode', `empty mode in '${text}'`);
   if (items.length > MAX_MODES) throw new DeviceError('bad-mode', `${items.length} modes; at most ${MAX_MODES} per display`);
-  return checkModes(
-    items.map((item) => {
-      const m = /^(\d{1,5})x(\d{1,5})@(\d{1,4}(?:\.\d{1,3})?)$/.exec(item);
-      if (!m) throw new DeviceError('bad-mode', `mode '${item}' is not <width>x<height>@<rate>`);
-      return { width: Number(m[1]), height: Number(m[2]), refreshHz: Number(m[3]) };
-    }),
-  );
+  const modes = items.map((item) => {
+    const m = /^(\d{1,5})x(\d{1,5})@(\d{1,4}(?:\.\d{1,3})?)$/.exec(item);
+    if (!m) throw new DeviceError('bad-mode', `mode '${item}' is not <width>x<height>@<rate>`);
+    return { width: Number(m[1]), height: Number(m[2]), refreshHz: Number(m[3]) };
+  });
+  try {
+    return checkModes(modes);
+  } catch (e) {
+    // Name the mode as it was written: "mode '70000x10@60': ..." rather than "mode 0: ...".
+    const i = Number(/^mode (\d+):/.exec((e as Error).message)?.[1] ?? -1);
+    if (i < 0) throw e;
+    throw new DeviceError('bad-mode', `mode '${items[i]}': ${(e as Error).message.replace(/^mode \d+: /, '')}`);
+  }
 }

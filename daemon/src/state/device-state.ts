@@ -54,7 +54,17 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
   // The checks and the apply each copy a big state's frames: a turn between
   // them lets waiting MMIO through (the worst gap is the longer one, not both).
   await new Promise((r) => setImmediate(r));
-  const expected = applyRestore(p, prepared);
+  const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
+  try {
+    await settled(p, applyRestore(p, prepared));
+  } catch (e) {
+    await settled(p, was); // refused and put back: answer once the displays are as they were
+    throw e;
+  }
+}
+
+/** Waits (at most a second) until the displays report these sizes. */
+async function settled(p: StateParts, expected: { port: number; width: number; height: number }[]): Promise<void> {
   const deadline = Date.now() + 1000;
   const pending = (): boolean =>
     expected.some((e) => {
@@ -103,6 +113,9 @@ function prepareRestore(p: StateParts, bytes: Buffer): PreparedRestore {
 }
 
 function applyRestore(p: StateParts, { s, wanted }: PreparedRestore): { port: number; width: number; height: number }[] {
+  // The backend's part is opaque here and checked by the backend only as it
+  // applies it; what it holds now is kept to put back if it refuses.
+  const before = p.device.backend.saveState();
   // Displays are the daemon's: make the set match the saved one first, so the
   // backend finds each display it restores; put back if the backend refuses.
   const undo = applyDisplays(p.displays, wanted);
@@ -110,6 +123,7 @@ function applyRestore(p: StateParts, { s, wanted }: PreparedRestore): { port: nu
     p.device.backend.restoreState(s.backend.data);
   } catch (e) {
     undo();
+    if (before) p.device.backend.restoreState(before); // onto the displays it was saved with
     throw new DeviceError('invalid', (e as Error).message);
   }
   p.device.config.load(s.configSpace);

@@ -21,6 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { acceptKey, checkUpgrade, refuseUpgrade, CLOSE_NORMAL, CLOSE_UNSUPPORTED, WsConnection } from '../web/websocket.js';
+import { DEFAULT_WEB_LIMITS } from '../web/limits.js';
 import type { RfbStream } from './client-session.js';
 
 /** Largest WebSocket message a VNC client may send: a ClientCutText (8 + 1 MiB) and then some. */
@@ -44,7 +45,7 @@ export function originRefusal(req: IncomingMessage, allowed: readonly string[]):
   const origin = req.headers.origin;
   if (origin === undefined) return null;
   if (allowed.includes('*') || allowed.includes(origin)) return null;
-  let originHost = '';
+  let originHost: string;
   try {
     originHost = new URL(origin).hostname.toLowerCase();
   } catch {
@@ -80,7 +81,7 @@ export function acceptRfbUpgrade(req: IncomingMessage, socket: Duplex, head: Buf
   );
   (socket as Socket).setNoDelay?.(true);
   if (head.length) socket.unshift(head); // read by WsConnection's 'data' listener first
-  return new WsRfbStream(new WsConnection(socket, { maxPayload: WS_MAX_CLIENT_MESSAGE }), socket as Socket);
+  return new WsRfbStream(new WsConnection(socket, { maxPayload: WS_MAX_CLIENT_MESSAGE, limits: DEFAULT_WEB_LIMITS }), socket as Socket);
 }
 
 /**
