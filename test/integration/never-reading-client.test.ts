@@ -22,7 +22,7 @@ function message(id: number, command: number, payload: Buffer): Buffer {
 }
 
 describe('a vfio-user client that never reads', () => {
-  it('100k pipelined REGION_READs: bounded memory, reading stopped, the real reason logged', { todo: 'the bound lives in the native data plane (issue 13), not merged yet' }, async () => {
+  it('100k pipelined REGION_READs: bounded memory, reading stopped, the real reason logged', async () => {
     const d = await startDaemon(['--log-level', 'info']);
     try {
       const base = rssMiB(d.pid).rss;
@@ -71,7 +71,7 @@ describe('a vfio-user client that never reads', () => {
     }
   });
 
-  it('a client that hangs up with replies unread: the reason is what happened, not a poll error', { todo: 'the native data plane (issue 13) reports it' }, async () => {
+  it('a client that hangs up with replies unread: the reason is what happened, not a poll error', async () => {
     const d = await startDaemon(['--log-level', 'info']);
     try {
       const sock = connect(d.socketPath);
