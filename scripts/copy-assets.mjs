@@ -11,8 +11,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'daemon/src');
 const out = join(root, 'dist/daemon/src');
 
-const assets = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter(
-  (p) => p.endsWith('.proto') || p.includes('/static/'),
-);
+const assets = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('.proto') || p.includes('/static/'));
 for (const p of assets) cpSync(join(src, p), join(out, p), { recursive: true });
 process.stdout.write(`copied ${assets.length} assets to ${relative(root, out)}\n`);

@@ -22,8 +22,16 @@ export const SCHEMAS = [
 ];
 
 const SCALARS = {
-  double: 'number', float: 'number', int32: 'number', uint32: 'number', sint32: 'number', fixed32: 'number', sfixed32: 'number',
-  bool: 'boolean', string: 'string', bytes: 'Buffer',
+  double: 'number',
+  float: 'number',
+  int32: 'number',
+  uint32: 'number',
+  sint32: 'number',
+  fixed32: 'number',
+  sfixed32: 'number',
+  bool: 'boolean',
+  string: 'string',
+  bytes: 'Buffer',
 };
 const LONGS = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
@@ -62,7 +70,11 @@ export function generate({ proto, longs }) {
     const name = typeName(t, pkg);
     lines.push('');
     if (t instanceof protobuf.Enum) {
-      lines.push(`export type ${name} = ${Object.keys(t.values).map((k) => `'${k}'`).join(' | ')};`);
+      lines.push(
+        `export type ${name} = ${Object.keys(t.values)
+          .map((k) => `'${k}'`)
+          .join(' | ')};`,
+      );
       continue;
     }
     lines.push(`export interface ${name} {`);

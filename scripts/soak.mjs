@@ -19,8 +19,23 @@ const sock = join(work, 'gfx.sock');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-const daemon = spawn(process.execPath, [join(root, 'dist/daemon/src/main.js'), '--socket-path', sock, '--display', '800x600@60,640x480@60',
-  '--vnc', '127.0.0.1:0', '--web', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const daemon = spawn(
+  process.execPath,
+  [
+    join(root, 'dist/daemon/src/main.js'),
+    '--socket-path',
+    sock,
+    '--display',
+    '800x600@60,640x480@60',
+    '--vnc',
+    '127.0.0.1:0',
+    '--web',
+    '127.0.0.1:0',
+    '--log-level',
+    'info',
+  ],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+);
 let stderr = '';
 const errors = [];
 daemon.stderr.setEncoding('utf8').on('data', (c) => {
@@ -40,7 +55,9 @@ const sample = () => ({
   t: Date.now(),
   rssMiB: Number(/VmRSS:\s+(\d+)/.exec(proc('status'))[1]) / 1024,
   fds: readdirSync(`/proc/${daemon.pid}/fd`).length,
-  memfdMaps: proc('maps').split('\n').filter((l) => l.includes('/memfd:')).length,
+  memfdMaps: proc('maps')
+    .split('\n')
+    .filter((l) => l.includes('/memfd:')).length,
 });
 
 // The VM, restarted again and again.
@@ -52,8 +69,23 @@ const vmLoop = (async () => {
     const seconds = Math.max(10, Math.min(RESTART_S, Math.floor((deadline - Date.now()) / 1000) - 8));
     boots++;
     const code = await new Promise((res) => {
-      const g = spawn('bash', [join(root, 'scripts/rig/run-guest.sh'), '--socket', sock, '--program', join(cache, 'guest/bin/soft-driver'),
-        '--test', join(root, 'test/guest/demo.sh'), '--append', `agfx.demo_seconds=${seconds}`, '--timeout', String(seconds + 90)], { stdio: 'ignore' });
+      const g = spawn(
+        'bash',
+        [
+          join(root, 'scripts/rig/run-guest.sh'),
+          '--socket',
+          sock,
+          '--program',
+          join(cache, 'guest/bin/soft-driver'),
+          '--test',
+          join(root, 'test/guest/demo.sh'),
+          '--append',
+          `agfx.demo_seconds=${seconds}`,
+          '--timeout',
+          String(seconds + 90),
+        ],
+        { stdio: 'ignore' },
+      );
       g.on('exit', res);
     });
     if (code !== 0) guestFailures++;
@@ -136,11 +168,18 @@ if (end && end.fds > base.fds + 4) problems.push(`fds: ${base.fds} at start, ${e
 if (end && end.memfdMaps !== 0) problems.push(`${end.memfdMaps} guest-memory mappings left after the last VM`);
 if (!lastFrames) problems.push('no frame was presented');
 const summary = {
-  minutes: MINUTES, boots, viewerCycles, viewerErrors, framesPresented: lastFrames,
+  minutes: MINUTES,
+  boots,
+  viewerCycles,
+  viewerErrors,
+  framesPresented: lastFrames,
   rssMiB: { early: +rssEarly.toFixed(1), late: +rssLate.toFixed(1), max: +Math.max(...samples.map((s) => s.rssMiB)).toFixed(1) },
   fds: { start: base.fds, max: Math.max(...samples.map((s) => s.fds)), end: end?.fds },
   memfdMapsAtEnd: end?.memfdMaps,
-  regionReadP99us: samples.map((s) => s.readP99us).filter(Boolean).at(-1),
+  regionReadP99us: samples
+    .map((s) => s.readP99us)
+    .filter(Boolean)
+    .at(-1),
 };
 log('summary', JSON.stringify(summary));
 if (problems.length) {

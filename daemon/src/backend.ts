@@ -52,7 +52,8 @@ export function startBackend(
   memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {
-  if (choice.kind === 'pvg' && process.platform !== 'darwin') throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
+  if (choice.kind === 'pvg' && process.platform !== 'darwin')
+    throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
   const opts = { variant: variant === 'mmio' ? 1 : 0, displayPorts, memoryModel: MEMORY_MODEL[memoryModel] };
   return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);
 }

@@ -9,6 +9,20 @@ export function capabilities(): object {
     protocol: { name: 'vfio-user', version: '0.0', maxMsgFds: Limits.MAX_MAX_FDS, maxDataXferSize: Limits.DEFAULT_MAX_DATA_XFER },
     variants: ['pci', 'mmio'],
     backends: backendAvailability(),
-    features: ['socket-path', 'fd', 'socket-activation', 'msi', 'msix', 'device-reset', 'posted-writes', 'shared-guest-memory', 'reconnect', 'control-api', 'multi-display', 'static-memory-map', 'qmp-input'],
+    features: [
+      'socket-path',
+      'fd',
+      'socket-activation',
+      'msi',
+      'msix',
+      'device-reset',
+      'posted-writes',
+      'shared-guest-memory',
+      'reconnect',
+      'control-api',
+      'multi-display',
+      'static-memory-map',
+      'qmp-input',
+    ],
   };
 }

@@ -130,23 +130,73 @@ export function buildProgram(): Command {
     .version(VERSION)
     .addOption(new Option('--socket-path <path>', 'listen on this unix socket (created, replaced if stale)').conflicts('fd'))
     .addOption(new Option('--fd <n>', 'serve an already listening unix socket inherited as fd N').argParser(intArg('--fd', 0, 65535)))
-    .addOption(new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'))
+    .addOption(
+      new Option('--socket-mode <mode>', 'permissions of the socket created by --socket-path').argParser(modeArg).default(0o600, '0600'),
+    )
     .addOption(new Option('--variant <variant>', 'device personality').choices(['pci', 'mmio']).default('pci'))
-    .addOption(new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH').argParser(backendArg).default(parseBackend(defaultBackend()), defaultBackend()))
-    .addOption(new Option('--display <modes>', 'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)').argParser(displayArg))
-    .addOption(new Option('--vnc <[host:]port>', 'VNC server: display N on PORT+N (loopback unless HOST is given)').argParser(vncArg('--vnc')))
-    .addOption(new Option('--vnc-websocket <[host:]port>', 'RFB over WebSocket for noVNC: display N on PORT+N (loopback unless HOST is given; needs --vnc)').argParser(vncArg('--vnc-websocket')))
-    .addOption(new Option('--vnc-websocket-origin <origin>', 'a browser origin (scheme://host[:port], or *) allowed on --vnc-websocket besides pages of the same host; repeatable').argParser(originArg))
-    .addOption(new Option('--vnc-password-file <file>', 'enable VNC authentication with the password in FILE (first line; 8 characters count)').argParser(secretFile('--vnc-password-file')))
-    .addOption(new Option('--web <[host:]port>', 'browser viewer on HOST:PORT (loopback unless HOST is given)').argParser((v) => parseHostPort(v, '--web')))
-    .addOption(new Option('--web-token-file <file>', 'require ?token=SECRET (the first line of FILE) for the browser viewer').argParser(secretFile('--web-token-file')))
+    .addOption(
+      new Option('--backend <backend>', 'graphics backend: soft, pvg (macOS) or lib:PATH')
+        .argParser(backendArg)
+        .default(parseBackend(defaultBackend()), defaultBackend()),
+    )
+    .addOption(
+      new Option(
+        '--display <modes>',
+        'attach a display with modes WxH@Hz[,WxH@Hz...], first preferred; repeat for more displays (default: one display, 1920x1080@60,1440x1080@60,1280x1024@60)',
+      ).argParser(displayArg),
+    )
+    .addOption(
+      new Option('--vnc <[host:]port>', 'VNC server: display N on PORT+N (loopback unless HOST is given)').argParser(vncArg('--vnc')),
+    )
+    .addOption(
+      new Option(
+        '--vnc-websocket <[host:]port>',
+        'RFB over WebSocket for noVNC: display N on PORT+N (loopback unless HOST is given; needs --vnc)',
+      ).argParser(vncArg('--vnc-websocket')),
+    )
+    .addOption(
+      new Option(
+        '--vnc-websocket-origin <origin>',
+        'a browser origin (scheme://host[:port], or *) allowed on --vnc-websocket besides pages of the same host; repeatable',
+      ).argParser(originArg),
+    )
+    .addOption(
+      new Option(
+        '--vnc-password-file <file>',
+        'enable VNC authentication with the password in FILE (first line; 8 characters count)',
+      ).argParser(secretFile('--vnc-password-file')),
+    )
+    .addOption(
+      new Option('--web <[host:]port>', 'browser viewer on HOST:PORT (loopback unless HOST is given)').argParser((v) =>
+        parseHostPort(v, '--web'),
+      ),
+    )
+    .addOption(
+      new Option('--web-token-file <file>', 'require ?token=SECRET (the first line of FILE) for the browser viewer').argParser(
+        secretFile('--web-token-file'),
+      ),
+    )
     .addOption(new Option('--qmp <path>', "QEMU's QMP unix socket: keyboard and pointer from viewers go to the guest (input-send-event)"))
-    .addOption(new Option('--control <path>', 'control API socket (default: the vfio-user socket path + ".ctl"; none with --fd unless given)'))
-    .addOption(new Option('--memory-model <model>', 'how the backend reaches guest RAM: tasks (PVG createTask/mapMemory callbacks) or static (the whole guest-memory map, PGMemoryMapDescriptor)').choices(['tasks', 'static']).default('tasks'))
+    .addOption(
+      new Option('--control <path>', 'control API socket (default: the vfio-user socket path + ".ctl"; none with --fd unless given)'),
+    )
+    .addOption(
+      new Option(
+        '--memory-model <model>',
+        'how the backend reaches guest RAM: tasks (PVG createTask/mapMemory callbacks) or static (the whole guest-memory map, PGMemoryMapDescriptor)',
+      )
+        .choices(['tasks', 'static'])
+        .default('tasks'),
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
     .addOption(new Option('--print-capabilities', 'print a JSON description of this backend program and exit'))
-    .addOption(new Option('--write-option-rom <path>', "write PVG's option ROM (padded to a power of two) for vfio-user-pci's romfile=, and exit (macOS)"))
+    .addOption(
+      new Option(
+        '--write-option-rom <path>',
+        "write PVG's option ROM (padded to a power of two) for vfio-user-pci's romfile=, and exit (macOS)",
+      ),
+    )
     .showHelpAfterError('(run apple-gfxd --help for usage)')
     .exitOverride();
 }

@@ -10,7 +10,8 @@ import { formatMode, parseModeList } from './display/modes.js';
 import type { DisplayModeSpec } from './native.js';
 import { writePrivateFile } from './private-file.js';
 
-const fmtBytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`);
+const fmtBytes = (n: number): string =>
+  n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`;
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
 function humanStatus(s: Status): string {
@@ -19,9 +20,15 @@ function humanStatus(s: Status): string {
     `client: ${s.clientConnected ? 'connected' : 'none'} (${s.clientsServed} served)` +
       (s.negotiated ? `  max_data_xfer_size ${s.negotiated.maxDataXferSize} max_msg_fds ${s.negotiated.maxMsgFds}` : ''),
     ...(s.dataPlane
-      ? [`data plane: ${s.dataPlane.messages} messages, ${s.dataPlane.native} answered natively (${s.dataPlane.errors} refused), ${s.dataPlane.handed} to the session; ${s.dataPlane.queuedBytes} B waiting to be sent; ${s.dataPlane.eventsDropped} log events dropped`]
+      ? [
+          `data plane: ${s.dataPlane.messages} messages, ${s.dataPlane.native} answered natively (${s.dataPlane.errors} refused), ${s.dataPlane.handed} to the session; ${s.dataPlane.queuedBytes} B waiting to be sent; ${s.dataPlane.eventsDropped} log events dropped`,
+        ]
       : []),
-    ...(s.eventLoopDelay ? [`event loop delay: p50 ${s.eventLoopDelay.p50Ms.toFixed(1)} ms  p99 ${s.eventLoopDelay.p99Ms.toFixed(1)} ms  max ${s.eventLoopDelay.maxMs.toFixed(1)} ms`] : []),
+    ...(s.eventLoopDelay
+      ? [
+          `event loop delay: p50 ${s.eventLoopDelay.p50Ms.toFixed(1)} ms  p99 ${s.eventLoopDelay.p99Ms.toFixed(1)} ms  max ${s.eventLoopDelay.maxMs.toFixed(1)} ms`,
+        ]
+      : []),
     `guest memory: ${s.guestMemory.length ? s.guestMemory.map((r) => `${hex(r.gpa)}+${fmtBytes(r.size)}${r.writable ? '' : ' ro'}`).join(', ') : 'none'}`,
     `tasks: ${s.tasks?.tasks ?? 0} (${s.tasks?.aliases ?? 0} aliases; ${s.tasks?.maps ?? 0} maps, ${s.tasks?.unmaps ?? 0} unmaps, ${s.tasks?.failures ?? 0} failures)  IOSFC mappings: ${s.iosfcMappings}`,
     `interrupts: ${s.vectors.map((v) => `vector ${v.vector} raised ${v.raised} delivered ${v.delivered} dropped ${v.dropped}`).join('; ')}`,
@@ -33,7 +40,9 @@ function humanStatus(s: Status): string {
   for (const v of s.viewers) lines.push(`viewer ${v.kind} ${v.peer} on display ${v.port}: ${v.framesSent} frames sent`);
   for (const h of s.latency) {
     if (!h.total) continue;
-    const buckets = h.counts.map((c, i) => `${i < h.boundsUs.length ? `<=${h.boundsUs[i]}` : `>${h.boundsUs.at(-1)}`}:${c}`).filter((x) => !x.endsWith(':0'));
+    const buckets = h.counts
+      .map((c, i) => `${i < h.boundsUs.length ? `<=${h.boundsUs[i]}` : `>${h.boundsUs.at(-1)}`}:${c}`)
+      .filter((x) => !x.endsWith(':0'));
     lines.push(`latency ${h.name} (${h.total}, us): ${buckets.join(' ')}`);
   }
   return lines.join('\n');
@@ -78,15 +87,23 @@ export async function runCtl(argv: string[]): Promise<number> {
     return Number(text);
   };
 
-  program.command('status').description('device, client, memory, interrupts, displays, viewers, latency').action(() => call('status', {}, (r) => humanStatus(r)));
+  program
+    .command('status')
+    .description('device, client, memory, interrupts, displays, viewers, latency')
+    .action(() => call('status', {}, (r) => humanStatus(r)));
   const display = program.command('display').description('add, remove or re-mode displays while the guest runs');
   display
     .command('add <modes>')
     .description('hot-plug a display with modes WxH@Hz[,...]')
     .option('--port <n>', 'display port (default: the lowest free one)')
     .option('--name <name>', 'display name')
-    .action((m: string, o: { port?: string; name?: string }) => call('displayAdd', { modes: modes(m), port: o.port === undefined ? undefined : port(o.port), name: o.name ?? '' }, displayLine));
-  display.command('remove <port>').description('hot-unplug a display').action((p: string) => call('displayRemove', { port: port(p) }, () => `display ${p} removed`));
+    .action((m: string, o: { port?: string; name?: string }) =>
+      call('displayAdd', { modes: modes(m), port: o.port === undefined ? undefined : port(o.port), name: o.name ?? '' }, displayLine),
+    );
+  display
+    .command('remove <port>')
+    .description('hot-unplug a display')
+    .action((p: string) => call('displayRemove', { port: port(p) }, () => `display ${p} removed`));
   display
     .command('modes <port> <modes>')
     .description("replace a display's mode list")
@@ -100,7 +117,10 @@ export async function runCtl(argv: string[]): Promise<number> {
         return `${file}: ${r.width}x${r.height} PNG, frame ${r.sequence}`;
       }),
     );
-  program.command('reset').description('reset the device').action(() => call('reset', {}, () => 'device reset'));
+  program
+    .command('reset')
+    .description('reset the device')
+    .action(() => call('reset', {}, () => 'device reset'));
   program
     .command('log-level [level]')
     .description('show or set the log level; --events selects debug/trace events')
@@ -108,11 +128,18 @@ export async function runCtl(argv: string[]): Promise<number> {
     .action((level: string | undefined, o: { events?: string }) =>
       call(
         'logLevel',
-        { level: level ?? '', traceEvents: o.events ? String(o.events).split(',').filter(Boolean) : [], replaceEvents: o.events !== undefined },
+        {
+          level: level ?? '',
+          traceEvents: o.events ? String(o.events).split(',').filter(Boolean) : [],
+          replaceEvents: o.events !== undefined,
+        },
         (r) => `log level ${r.level}${r.traceEvents.length ? `; events ${r.traceEvents.join(',')}` : ''}`,
       ),
     );
-  program.command('save <file>').description('save the device state').action((file: string) => call('save', {}, (r) => (writePrivateFile(file, r.state), `state saved to ${file}`)));
+  program
+    .command('save <file>')
+    .description('save the device state')
+    .action((file: string) => call('save', {}, (r) => (writePrivateFile(file, r.state), `state saved to ${file}`)));
   program
     .command('restore <file>')
     .description('restore a saved device state')

@@ -139,7 +139,15 @@ async function main(): Promise<void> {
     }
   }
   log.info(
-    { socket: cfg.socketPath, fd: cfg.fd, control: cfg.control, variant: cfg.variant, backend: backend.name, memoryModel: cfg.memoryModel, displays: cfg.displays.length },
+    {
+      socket: cfg.socketPath,
+      fd: cfg.fd,
+      control: cfg.control,
+      variant: cfg.variant,
+      backend: backend.name,
+      memoryModel: cfg.memoryModel,
+      displays: cfg.displays.length,
+    },
     'apple_gfx_common_init',
   );
 

@@ -19,7 +19,14 @@ import {
   type Transport,
   type VfioUserDevice,
 } from 'vfio-user-ts';
-import { native, type DataPlaneEvent, type DataPlaneRegion, type NativeBackend, type NativeDataPlane, type NativeListener } from './native.js';
+import {
+  native,
+  type DataPlaneEvent,
+  type DataPlaneRegion,
+  type NativeBackend,
+  type NativeDataPlane,
+  type NativeListener,
+} from './native.js';
 
 /** What the server needs of the device: the vfio-user device, its region table and the backend that serves its BARs. */
 export interface DataPlaneDevice extends VfioUserDevice {
@@ -156,7 +163,10 @@ export class VfioUserServer {
     for (const e of events) {
       switch (e.type) {
         case 'request_failed':
-          log.warn({ id: e.id, command: commandName(e.command), errno: e.errno, noReply: e.noReply, err: e.err }, 'vfio_user_request_failed');
+          log.warn(
+            { id: e.id, command: commandName(e.command), errno: e.errno, noReply: e.noReply, err: e.err },
+            'vfio_user_request_failed',
+          );
           break;
         case 'guest_error':
           log.warn({ region: e.region, offset: e.offset, count: e.count, what: e.what }, 'apple_gfx_guest_error');

@@ -24,9 +24,7 @@ export const Command = {
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
-const commandNames = new Map<number, string>(
-  Object.entries(Command).map(([name, id]) => [id, name]),
-);
+const commandNames = new Map<number, string>(Object.entries(Command).map(([name, id]) => [id, name]));
 export function commandName(id: number): string {
   return commandNames.get(id) ?? `UNKNOWN(${id})`;
 }

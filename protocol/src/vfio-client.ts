@@ -2,15 +2,7 @@
 // maps memory, queries, reads and writes regions and sets eventfds. Raw
 // access (sendRaw / request with any payload) lets tests send malformed input.
 import { closeSync } from 'node:fs';
-import {
-  Command,
-  DmaFlag,
-  DmaUnmapFlag,
-  HEADER_SIZE,
-  IrqSetFlag,
-  MsgFlag,
-  PciRegion,
-} from './constants.js';
+import { Command, DmaFlag, DmaUnmapFlag, HEADER_SIZE, IrqSetFlag, MsgFlag, PciRegion } from './constants.js';
 import { decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo, encodeRegionInfoRequest } from './codec/device-info.js';
 import { encodeDmaMap, encodeDmaUnmap } from './codec/dma.js';
 import { encodeRegionAccess, encodeWriteMulti, type WriteMultiEntry } from './codec/region-access.js';
@@ -142,11 +134,11 @@ export class VfioUserClient implements TransportHandlers {
 
   // ------------------------------------------------------------ helpers
 
-  async version(json: string | Capabilities = QEMU_VERSION_JSON): Promise<{ major: number; minor: number; caps: Capabilities; raw: Buffer }> {
+  async version(
+    json: string | Capabilities = QEMU_VERSION_JSON,
+  ): Promise<{ major: number; minor: number; caps: Capabilities; raw: Buffer }> {
     const payload =
-      typeof json === 'string'
-        ? Buffer.concat([Buffer.from([0, 0, 0, 0]), Buffer.from(json + '\0', 'utf8')])
-        : encodeVersion(0, 0, json);
+      typeof json === 'string' ? Buffer.concat([Buffer.from([0, 0, 0, 0]), Buffer.from(json + '\0', 'utf8')]) : encodeVersion(0, 0, json);
     const r = await this.request(Command.VERSION, payload);
     const v = decodeVersion(r.payload);
     return { major: v.major, minor: v.minor, caps: v.caps, raw: r.payload };

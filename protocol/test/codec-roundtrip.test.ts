@@ -137,10 +137,20 @@ describe('codec round trips', () => {
         assert.deepEqual([r.flags, r.index, r.start, r.count, r.data.length], [d | a, index, 3, count, bools?.length ?? 0]);
       }),
     );
-    refused(() => decodeSetIrqs(encodeSetIrqs({ flags: IrqSetFlag.DATA_NONE | IrqSetFlag.DATA_BOOL | IrqSetFlag.ACTION_TRIGGER, index: 0, start: 0, count: 0 })));
+    refused(() =>
+      decodeSetIrqs(
+        encodeSetIrqs({ flags: IrqSetFlag.DATA_NONE | IrqSetFlag.DATA_BOOL | IrqSetFlag.ACTION_TRIGGER, index: 0, start: 0, count: 0 }),
+      ),
+    );
     refused(() => decodeSetIrqs(encodeSetIrqs({ flags: IrqSetFlag.DATA_NONE, index: 0, start: 0, count: 0 })));
-    refused(() => decodeSetIrqs(encodeSetIrqs({ flags: IrqSetFlag.DATA_BOOL | IrqSetFlag.ACTION_TRIGGER, index: 0, start: 0, count: 2, data: Buffer.alloc(1) })));
-    refused(() => decodeSetIrqs(encodeSetIrqs({ flags: IrqSetFlag.DATA_NONE | IrqSetFlag.ACTION_TRIGGER, index: 0, start: 0xffffffff, count: 1 })));
+    refused(() =>
+      decodeSetIrqs(
+        encodeSetIrqs({ flags: IrqSetFlag.DATA_BOOL | IrqSetFlag.ACTION_TRIGGER, index: 0, start: 0, count: 2, data: Buffer.alloc(1) }),
+      ),
+    );
+    refused(() =>
+      decodeSetIrqs(encodeSetIrqs({ flags: IrqSetFlag.DATA_NONE | IrqSetFlag.ACTION_TRIGGER, index: 0, start: 0xffffffff, count: 1 })),
+    );
   });
 
   it('DEVICE_GET_INFO, GET_REGION_INFO, GET_IRQ_INFO: requests and replies', () => {
@@ -188,10 +198,15 @@ describe('codec round trips', () => {
 
   it('DEVICE_FEATURE and MIG_DATA: flags, data, sizes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(FeatureFlag.GET, FeatureFlag.SET, FeatureFlag.PROBE), fc.uint8Array({ maxLength: 32 }), (index, op, bytes) => {
-        const r = decodeFeature(encodeFeature(index | op, Buffer.from(bytes)));
-        assert.deepEqual([r.index, r.flags, r.argsz, Buffer.from(r.data)], [index, index | op, 8 + bytes.length, Buffer.from(bytes)]);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.constantFrom(FeatureFlag.GET, FeatureFlag.SET, FeatureFlag.PROBE),
+        fc.uint8Array({ maxLength: 32 }),
+        (index, op, bytes) => {
+          const r = decodeFeature(encodeFeature(index | op, Buffer.from(bytes)));
+          assert.deepEqual([r.index, r.flags, r.argsz, Buffer.from(r.data)], [index, index | op, 8 + bytes.length, Buffer.from(bytes)]);
+        },
+      ),
     );
     refused(() => decodeFeature(encodeFeature(1 | FeatureFlag.GET | FeatureFlag.SET)));
     refused(() => decodeFeature(encodeFeature(1)));

@@ -22,7 +22,11 @@ describe('session limits', () => {
   it('offers at most what QEMU can take, and no more than the client asked', () => {
     const caps = negotiate({ maxDataXferSize: 4096, maxDmaMaps: 10 }, { ...defaultServerLimits, maxMsgFds: 64 });
     assert.deepEqual(caps, { maxMsgFds: Limits.MAX_MAX_FDS, maxDataXferSize: 4096, maxDmaMaps: 10, pgsizes: 4096 });
-    assert.equal(negotiate({ writeMultiple: true }, defaultServerLimits).writeMultiple, undefined, 'write_multiple only when the server offers it');
+    assert.equal(
+      negotiate({ writeMultiple: true }, defaultServerLimits).writeMultiple,
+      undefined,
+      'write_multiple only when the server offers it',
+    );
     assert.equal(negotiate({ writeMultiple: true }, { ...defaultServerLimits, writeMultiple: true }).writeMultiple, true);
   });
 
@@ -50,7 +54,12 @@ describe('session limits', () => {
   });
 
   it('keeps the VERSION reply inside QEMU 11.1’s 214-byte buffer whatever the limits', async () => {
-    const { client, replies } = loopback(new MemoryDevice(), { ...defaultServerLimits, maxDmaMaps: 0xffffffff, maxDataXferSize: Limits.MAX_MAX_DATA_XFER, writeMultiple: true });
+    const { client, replies } = loopback(new MemoryDevice(), {
+      ...defaultServerLimits,
+      maxDmaMaps: 0xffffffff,
+      maxDataXferSize: Limits.MAX_MAX_DATA_XFER,
+      writeMultiple: true,
+    });
     await client.version();
     assert.ok(replies[0]!.length <= Limits.VERSION_REPLY_MAX, `${replies[0]!.length} bytes`);
   });

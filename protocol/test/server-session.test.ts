@@ -83,7 +83,9 @@ describe('server session state machine', () => {
     await assert.rejects(client.request(0x77), errno(Errno.ENOSYS));
     const id = client.allocId();
     const waiting = client.waitReply(id);
-    client.sendRaw(encodeMessage({ id, command: Command.DEVICE_GET_INFO, flags: MsgFlag.TYPE_COMMAND | 0x100, error: 0 }, Buffer.alloc(16)));
+    client.sendRaw(
+      encodeMessage({ id, command: Command.DEVICE_GET_INFO, flags: MsgFlag.TYPE_COMMAND | 0x100, error: 0 }, Buffer.alloc(16)),
+    );
     const r = await waiting;
     assert.equal(r.header.error, Errno.EINVAL, 'unknown header flag');
     const id2 = client.allocId();
@@ -115,7 +117,10 @@ describe('server session state machine', () => {
     const fd = devNull();
     await client.dmaMap({ iova: 0x10000n, size: 0x1000n, fd, flags: DmaFlag.READ });
     assert.equal(isOpen(fd), true);
-    assert.deepEqual(device.maps.map((m) => [m.iova, m.size, m.fd, m.readable, m.writable]), [[0x10000n, 0x1000n, fd, true, false]]);
+    assert.deepEqual(
+      device.maps.map((m) => [m.iova, m.size, m.fd, m.readable, m.writable]),
+      [[0x10000n, 0x1000n, fd, true, false]],
+    );
     await assert.rejects(client.dmaMap({ iova: 0x10800n, size: 0x1000n }), errno(Errno.EEXIST), "the device's refusal reaches the client");
     await client.dmaUnmap(0x10000n, 0x1000n);
     closeSync(fd);
@@ -142,7 +147,10 @@ describe('server session state machine', () => {
     client.postWriteMulti(entries);
     assert.equal(device.writes.length, 0, 'the refused entry keeps the first from being applied');
     client.postWriteMulti([entries[0]!]);
-    assert.deepEqual(device.writes.map((w) => w.offset), [0x10]);
+    assert.deepEqual(
+      device.writes.map((w) => w.offset),
+      [0x10],
+    );
   });
 
   it('resets the device on DEVICE_RESET', async () => {

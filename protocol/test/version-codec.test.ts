@@ -36,7 +36,7 @@ describe('VERSION codec', () => {
     assert.equal(negotiate({}, { ...server, writeMultiple: true }).writeMultiple, undefined);
   });
 
-  it('encodes a reply that round-trips and fits QEMU\'s 214-byte buffer', () => {
+  it("encodes a reply that round-trips and fits QEMU's 214-byte buffer", () => {
     const reply = encodeVersion(0, 0, negotiate(decodeVersion(payload(QEMU_VERSION_JSON)).caps, server));
     assert.ok(16 + reply.length <= 214, `${16 + reply.length} bytes`);
     assert.equal(reply[reply.length - 1], 0);

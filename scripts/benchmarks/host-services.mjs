@@ -26,8 +26,11 @@ native.gmMap(GPA, BigInt(RAM), native.memfdCreate('bench-ram', RAM), 0n, true);
     floor.push(Number(execFileSync(join(bin, 'mapfixed-loop'), [String(N), '16384']).toString()));
     ours.push(native.benchTaskMapUnmap(Number(GPA), N, 16384));
   }
-  const o = N / (median(ours) / 1e9), f = N / (median(floor) / 1e9);
-  console.log(`task map+unmap 16 KiB: apple-gfxd ${Math.round(o)} pairs/s, C mmap(MAP_FIXED) loop ${Math.round(f)} pairs/s, ratio ${(o / f).toFixed(2)} (goal >= 0.8); medians of ${RUNS} x ${N}`);
+  const o = N / (median(ours) / 1e9),
+    f = N / (median(floor) / 1e9);
+  console.log(
+    `task map+unmap 16 KiB: apple-gfxd ${Math.round(o)} pairs/s, C mmap(MAP_FIXED) loop ${Math.round(f)} pairs/s, ratio ${(o / f).toFixed(2)} (goal >= 0.8); medians of ${RUNS} x ${N}`,
+  );
 }
 
 // 2. IOSFC: 100,000 live 16 KiB mappings, replaced in batches of 20,000.
@@ -37,15 +40,22 @@ native.gmMap(GPA, BigInt(RAM), native.memfdCreate('bench-ram', RAM), 0n, true);
   for (let r = 0; r < RUNS; r++) results.push(native.benchIosfc(Number(GPA), RAM, 100000, 2000000, 20000));
   const rssAfter = process.memoryUsage().rss;
   const best = median(results.map((x) => x.ops / (x.ns / 1e9)));
-  console.log(`IOSFC map+unmap 16 KiB, 100,000 alive, batches of 20,000: ${Math.round(best)} pairs/s (goal >= 1,000,000; PVG's measured load is thousands/s), peak live ${results[0].peakLive}, RSS ${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MiB growth over the run`);
+  console.log(
+    `IOSFC map+unmap 16 KiB, 100,000 alive, batches of 20,000: ${Math.round(best)} pairs/s (goal >= 1,000,000; PVG's measured load is thousands/s), peak live ${results[0].peakLive}, RSS ${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MiB growth over the run`,
+  );
 }
 
 // 3. Interrupt latency: raise on a backend thread -> eventfd readable in another process.
 // Baselines: a forked C raiser/waiter pair, and a raw eventfd write from the
 // same kind of native thread in this process (isolates the IRQ table's cost).
 {
-  const COUNT = 2000, INTERVAL = 300;
-  const floorPairs = execFileSync(join(bin, 'irq-waiter'), [String(COUNT), String(INTERVAL)]).toString().trim().split('\n').map((l) => l.split(' ').map(Number));
+  const COUNT = 2000,
+    INTERVAL = 300;
+  const floorPairs = execFileSync(join(bin, 'irq-waiter'), [String(COUNT), String(INTERVAL)])
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ').map(Number));
   const floor = floorPairs.map(([a, b]) => (b - a) / 1000);
   const measure = async (viaTable) => {
     const efd = native.eventfdCreate();
@@ -70,7 +80,9 @@ native.gmMap(GPA, BigInt(RAM), native.memfdCreate('bench-ram', RAM), 0n, true);
   };
   const raw = await measure(false);
   const ours = await measure(true);
-  const f50 = pct(floor, 0.5), r50 = pct(raw, 0.5), o50 = pct(ours, 0.5);
+  const f50 = pct(floor, 0.5),
+    r50 = pct(raw, 0.5),
+    o50 = pct(ours, 0.5);
   console.log(
     `interrupt latency (raise -> other process awake), ${COUNT} raises every ${INTERVAL} us: ` +
       `apple-gfxd IRQ table p50 ${o50.toFixed(1)} us p99 ${pct(ours, 0.99).toFixed(1)} us; ` +

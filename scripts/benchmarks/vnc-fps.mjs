@@ -108,7 +108,13 @@ async function main() {
     }
     const cpu = process.cpuUsage(c0);
     loop.disable();
-    return { presents: n, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 };
+    return {
+      presents: n,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      wallMs: performance.now() - t0,
+      loopP99: loop.percentile(99) / 1e6,
+      loopMax: loop.max / 1e6,
+    };
   }
 
   async function viewers(args) {
@@ -130,7 +136,9 @@ async function main() {
     rows.push({ name, perFrame, core });
     const fpsText = fps.length ? `viewer fps ${fps.map((f) => f.toFixed(1)).join('/')}` : '';
     const loop = `  loop delay p99 ${r.loopP99.toFixed(1)} ms max ${r.loopMax.toFixed(1)} ms`;
-    console.log(`${name.padEnd(34)} presented ${((r.presents / r.wallMs) * 1000).toFixed(1)} fps  cpu ${perFrame.toFixed(2)} ms/frame = ${core.toFixed(1)}% of a core  ${fpsText}${extra}${loop}`);
+    console.log(
+      `${name.padEnd(34)} presented ${((r.presents / r.wallMs) * 1000).toFixed(1)} fps  cpu ${perFrame.toFixed(2)} ms/frame = ${core.toFixed(1)}% of a core  ${fpsText}${extra}${loop}`,
+    );
     return { perFrame, core };
   };
 
@@ -143,7 +151,15 @@ async function main() {
   // baseline: socket writes of the frame bytes
   async function socketBaseline(n) {
     const v = await viewers([0, n, 'sink', 'raw']);
-    const socks = await Promise.all(Array.from({ length: n }, () => new Promise((r) => { const s = connect(v.ready, '127.0.0.1', () => r(s)); })));
+    const socks = await Promise.all(
+      Array.from(
+        { length: n },
+        () =>
+          new Promise((r) => {
+            const s = connect(v.ready, '127.0.0.1', () => r(s));
+          }),
+      ),
+    );
     let busy = socks.map(() => false);
     let sent = socks.map(() => 0);
     const r = await drive(() => {
@@ -183,7 +199,12 @@ async function main() {
     v.stop();
     await new Promise((r2) => setTimeout(r2, 200));
     const updates = afterCounts.reduce((n, c, i) => n + c - before[i], 0);
-    return report(name, r, afterCounts.map((c, i) => c - before[i]), `  ${(bytes / Math.max(1, updates) / 1024).toFixed(1)} KiB/update`);
+    return report(
+      name,
+      r,
+      afterCounts.map((c, i) => c - before[i]),
+      `  ${(bytes / Math.max(1, updates) / 1024).toFixed(1)} KiB/update`,
+    );
   }
   const ratio = (a, b) => (a.perFrame / b.perFrame).toFixed(2);
   const f1 = await vncRun('vnc raw x1 (full change)', full, 1, 'raw');
@@ -212,12 +233,31 @@ async function main() {
   guest.destroy();
 
   console.log('');
-  console.log(`full change, 1 viewer:  cpu/frame ${ratio(f1, baseSock1)}x socket baseline, ${ratio(f1, baseRead)}x read baseline; ${f1.core.toFixed(1)}% of a core (goal: 60 fps under 100%)`);
-  console.log(`full change, 4 viewers: cpu/frame ${ratio(f4, baseSock4)}x socket baseline, ${ratio(f4, baseRead)}x read baseline; ${f4.core.toFixed(1)}% of a core`);
-  for (const [n, r] of [['raw x1', s1], ['raw x4', s4], ['zrle x1', z1], ['zlib x1', zl1]])
-    console.log(`64x64 change, ${n}: ${r.core.toFixed(1)}% of a core in all, ${(r.core - baseReadSmall.core).toFixed(1)}% above the read baseline (goal: VNC under 5%)`);
-  for (const [n, r] of [['raw x1', h1], ['raw x4', h4], ['zrle x1', hz1]])
-    console.log(`64x64 change with the guest's hint, ${n}: ${r.core.toFixed(1)}% of a core in all (goal: under 5%), ${(r.core - baseReadHint.core).toFixed(1)}% above the read baseline`);
-  console.log(`scroll, copyrect+zrle x1: ${sc.core.toFixed(1)}% of a core, ${ratio(sc, sz)}x the CPU of zrle without CopyRect (${sz.core.toFixed(1)}%); read baseline ${baseReadScroll.core.toFixed(1)}%`);
+  console.log(
+    `full change, 1 viewer:  cpu/frame ${ratio(f1, baseSock1)}x socket baseline, ${ratio(f1, baseRead)}x read baseline; ${f1.core.toFixed(1)}% of a core (goal: 60 fps under 100%)`,
+  );
+  console.log(
+    `full change, 4 viewers: cpu/frame ${ratio(f4, baseSock4)}x socket baseline, ${ratio(f4, baseRead)}x read baseline; ${f4.core.toFixed(1)}% of a core`,
+  );
+  for (const [n, r] of [
+    ['raw x1', s1],
+    ['raw x4', s4],
+    ['zrle x1', z1],
+    ['zlib x1', zl1],
+  ])
+    console.log(
+      `64x64 change, ${n}: ${r.core.toFixed(1)}% of a core in all, ${(r.core - baseReadSmall.core).toFixed(1)}% above the read baseline (goal: VNC under 5%)`,
+    );
+  for (const [n, r] of [
+    ['raw x1', h1],
+    ['raw x4', h4],
+    ['zrle x1', hz1],
+  ])
+    console.log(
+      `64x64 change with the guest's hint, ${n}: ${r.core.toFixed(1)}% of a core in all (goal: under 5%), ${(r.core - baseReadHint.core).toFixed(1)}% above the read baseline`,
+    );
+  console.log(
+    `scroll, copyrect+zrle x1: ${sc.core.toFixed(1)}% of a core, ${ratio(sc, sz)}x the CPU of zrle without CopyRect (${sz.core.toFixed(1)}%); read baseline ${baseReadScroll.core.toFixed(1)}%`,
+  );
   process.exit(0);
 }

@@ -18,7 +18,9 @@ async function smoke(d: RunningDaemon, arch: GuestArch, append?: string, plainRa
   const first = d.logs.length;
   const closedBefore = d.logs.filter((l) => l.msg === 'vfio_user_client_closed').length;
   const run = await runGuest({ arch, sockets: [d.socketPath], test: 'test/guest/pci-smoke.sh', append, plainRam });
-  await d.waitForLog((l) => l.msg === 'vfio_user_client_closed' && d.logs.filter((x) => x.msg === 'vfio_user_client_closed').length > closedBefore);
+  await d.waitForLog(
+    (l) => l.msg === 'vfio_user_client_closed' && d.logs.filter((x) => x.msg === 'vfio_user_client_closed').length > closedBefore,
+  );
   process.stdout.write(`# ${arch} pci smoke boot: ${(run.wallMs / 1000).toFixed(1)} s\n`);
   return { run, logs: d.logs.slice(first) };
 }
@@ -54,8 +56,16 @@ for (const { arch, machine } of GUEST_ARCHES) {
           // The daemon saw guest RAM as a shared fd: all of it on virt; on q35
           // RAM above 1 MiB (below it, ROM and PAM ranges come and go).
           const ram = logs.filter((l) => l.msg === 'guest_memory_region_added' && l.fd !== false);
-          if (arch === 'aarch64') assert.ok(ram.some((l) => l.iova === '0x40000000' && l.size === '0x20000000'), JSON.stringify(ram));
-          else assert.ok(ram.some((l) => l.iova === '0x100000' && l.size === '0x1ff00000' && l.offset === '0x100000'), JSON.stringify(ram));
+          if (arch === 'aarch64')
+            assert.ok(
+              ram.some((l) => l.iova === '0x40000000' && l.size === '0x20000000'),
+              JSON.stringify(ram),
+            );
+          else
+            assert.ok(
+              ram.some((l) => l.iova === '0x100000' && l.size === '0x1ff00000' && l.offset === '0x100000'),
+              JSON.stringify(ram),
+            );
           const closed = d.logs.filter((l) => l.msg === 'vfio_user_client_closed');
           assert.equal(closed.length, boot, `boot ${boot}: QEMU's connection ended`);
           assert.equal(closed[boot - 1]!.errors, 0, 'no request failed');
@@ -93,11 +103,23 @@ for (const { arch, machine } of GUEST_ARCHES) {
         const { run, logs } = await smoke(d, arch, 'agfx.irqs=3', true);
         // Registers and interrupts need no guest RAM on the daemon's side.
         expectResults(run, { count: '1', id: '0x58464741', scratch2: '0x12345678', msix_vector0_count: '3', status: 'pass' });
-        assert.deepEqual(run.qemuStderr.filter((l) => /vfio/i.test(l)), [], "QEMU's stderr has no vfio-user line: every map was accepted");
+        assert.deepEqual(
+          run.qemuStderr.filter((l) => /vfio/i.test(l)),
+          [],
+          "QEMU's stderr has no vfio-user line: every map was accepted",
+        );
         const errors = logs.filter((l) => l.level === 'error' || l.level === 'fatal');
-        assert.deepEqual(errors.map((l) => l.msg), ['guest_memory_without_fd'], 'one error: the hint, once');
+        assert.deepEqual(
+          errors.map((l) => l.msg),
+          ['guest_memory_without_fd'],
+          'one error: the hint, once',
+        );
         assert.match(String(errors[0]!.hint), /memory-backend-memfd.*share=on/);
-        assert.deepEqual(logs.filter((l) => l.msg === 'guest_memory_region_added' && l.fd !== false), [], 'nothing came with an fd');
+        assert.deepEqual(
+          logs.filter((l) => l.msg === 'guest_memory_region_added' && l.fd !== false),
+          [],
+          'nothing came with an fd',
+        );
         const closed = d.logs.filter((l) => l.msg === 'vfio_user_client_closed');
         assert.equal(closed.at(-1)!.errors, 0, 'no request failed');
       } finally {

@@ -29,7 +29,8 @@ const DEMO_SECONDS = 24; // mode changes at 10 s and 20 s
 function guestPrograms(): { ok: boolean; reason: string } {
   const r = spawnSync('bash', [join(repoRoot, 'scripts/rig/build-guest-programs.sh')], { encoding: 'utf8', timeout: 15 * 60 * 1000 });
   if (r.status === 0 && existsSync(driverBin)) return { ok: true, reason: '' };
-  if (r.status === 77) return { ok: false, reason: (`${r.stdout}\n${r.stderr}`.match(/RIG UNAVAILABLE: .*/)?.[0] ?? 'cannot build guest programs').trim() };
+  if (r.status === 77)
+    return { ok: false, reason: (`${r.stdout}\n${r.stderr}`.match(/RIG UNAVAILABLE: .*/)?.[0] ?? 'cannot build guest programs').trim() };
   throw new Error(`scripts/rig/build-guest-programs.sh failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
 }
 
@@ -60,17 +61,26 @@ describe('VNC clients watching the real QEMU guest demo', { skip }, () => {
       'bash',
       [
         join(repoRoot, 'scripts/rig/run-guest.sh'),
-        '--socket', d.socketPath,
-        '--program', driverBin,
-        '--test', join(repoRoot, 'test/guest/demo-idle.sh'),
-        '--append', `agfx.demo_seconds=${DEMO_SECONDS} agfx.idle_seconds=90`,
-        '--timeout', '240',
+        '--socket',
+        d.socketPath,
+        '--program',
+        driverBin,
+        '--test',
+        join(repoRoot, 'test/guest/demo-idle.sh'),
+        '--append',
+        `agfx.demo_seconds=${DEMO_SECONDS} agfx.idle_seconds=90`,
+        '--timeout',
+        '240',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     guest.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
     guest.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));
-    await until(() => output.includes('AGFX-DEMO starting') || output.includes('demo: start') || /AGFX-DEMO \d+ frames/.test(output), 'the demo to start', 180_000);
+    await until(
+      () => output.includes('AGFX-DEMO starting') || output.includes('demo: start') || /AGFX-DEMO \d+ frames/.test(output),
+      'the demo to start',
+      180_000,
+    );
 
     // Clients join while the guest animates.
     http = await serveNoVnc();
@@ -98,7 +108,9 @@ describe('VNC clients watching the real QEMU guest demo', { skip }, () => {
 
     await until(() => output.includes('AGFX-DEMO stopped'), 'the demo to stop', (DEMO_SECONDS + 60) * 1000);
     const file = join(d.dir, 'shot.png');
-    const r = spawnSync(process.execPath, [daemonMain, 'ctl', '--control', `${d.socketPath}.ctl`, 'screenshot', '0', file], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [daemonMain, 'ctl', '--control', `${d.socketPath}.ctl`, 'screenshot', '0', file], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, `ctl screenshot: ${r.stderr}`);
     reference = decodePng(readFileSync(file));
   });

@@ -31,8 +31,6 @@ async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promi
   }
 }
 
-
-
 /** An arrow-ish cursor glyph, hot spot at its tip. */
 function arrowGlyph(): { w: number; h: number; hx: number; hy: number; bgra: Buffer } {
   const w = 12;
@@ -162,7 +160,8 @@ describe('web viewer in headless Chromium', { skip }, () => {
     await guest.copyRect(0, { x: 0, y: rows }, { x: 0, y: 0 }, A.w, A.h - rows);
     const next = Buffer.alloc(A.w * A.h * 4);
     picA.copy(next, 0, rows * A.w * 4);
-    for (let y = A.h - rows; y < A.h; y++) for (let x = 0; x < A.w; x++) next.writeUInt32LE((0xff000000 | (x << 16) | (y << 8) | 0x33) >>> 0, (y * A.w + x) * 4);
+    for (let y = A.h - rows; y < A.h; y++)
+      for (let x = 0; x < A.w; x++) next.writeUInt32LE((0xff000000 | (x << 16) | (y << 8) | 0x33) >>> 0, (y * A.w + x) * 4);
     const before = viewer.stats().frameBytes;
     guest.store(0, next);
     guest.presentSlot(0, 0, A.w, { x: 0, y: A.h - rows, w: A.w, h: rows });

@@ -61,7 +61,9 @@ describe('browser input reaches QEMU over QMP', { skip }, () => {
     const url = /browser viewer at (\S+)/.exec(d.stderrText())![1]!;
     const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     await page.goto(url);
-    await page.waitForFunction(() => (document.getElementById('canvas') as HTMLCanvasElement | null)?.width === 200, null, { timeout: 10000 });
+    await page.waitForFunction(() => (document.getElementById('canvas') as HTMLCanvasElement | null)?.width === 200, null, {
+      timeout: 10000,
+    });
     const box = (await page.locator('#canvas').boundingBox())!;
     // Click at display pixel (150, 25): 3/4 across, 1/4 down.
     await page.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.25);
@@ -76,9 +78,18 @@ describe('browser input reaches QEMU over QMP', { skip }, () => {
     assert.ok(Math.abs(x - (150 * 0x7fff) / 199) < 0x7fff * 0.02, `x ${x}`);
     assert.ok(Math.abs(y - (25 * 0x7fff) / 99) < 0x7fff * 0.03, `y ${y}`);
     assert.deepEqual(press!.find((e) => e.type === 'btn')!.data, { down: true, button: 'left' });
-    assert.ok(events.some((e) => e.some((x) => x.type === 'btn' && !x.data.down && x.data.button === 'left')), 'and its release');
-    const keys = events.flat().filter((e) => e.type === 'key').map((e) => [e.data.key.data, e.data.down]);
-    assert.deepEqual(keys, [['g', true], ['g', false]]);
+    assert.ok(
+      events.some((e) => e.some((x) => x.type === 'btn' && !x.data.down && x.data.button === 'left')),
+      'and its release',
+    );
+    const keys = events
+      .flat()
+      .filter((e) => e.type === 'key')
+      .map((e) => [e.data.key.data, e.data.down]);
+    assert.deepEqual(keys, [
+      ['g', true],
+      ['g', false],
+    ]);
     await page.close();
   });
 });

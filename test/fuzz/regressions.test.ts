@@ -14,15 +14,7 @@
 // framer harness's model and the implementation could most easily part.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  Command,
-  DmaFlag,
-  MsgFlag,
-  encodeDmaMap,
-  encodeDmaUnmap,
-  encodeMessage,
-  encodeRegionAccess,
-} from 'vfio-user-ts';
+import { Command, DmaFlag, MsgFlag, encodeDmaMap, encodeDmaUnmap, encodeMessage, encodeRegionAccess } from 'vfio-user-ts';
 import { native } from '#daemon/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { FdPool, runSequence, settled } from './session-gen.js';
@@ -44,8 +36,7 @@ describe('fuzzer regressions', () => {
     await d?.stop();
   });
 
-  const read = (id: number) =>
-    encodeMessage({ id, command: Command.REGION_READ, flags: 0, error: 0 }, encodeRegionAccess(0x1000n, 0, 4));
+  const read = (id: number) => encodeMessage({ id, command: Command.REGION_READ, flags: 0, error: 0 }, encodeRegionAccess(0x1000n, 0, 4));
   const map = (id: number) =>
     encodeMessage(
       { id, command: Command.DMA_MAP, flags: 0, error: 0 },
@@ -66,7 +57,12 @@ describe('fuzzer regressions', () => {
     assert.equal(rep.header.flags & MsgFlag.ERROR, 0, 'DMA_MAP got its memfd');
     assert.equal(d.memfdMappings().length, 1);
     const r3 = c.waitReply(3);
-    c.sendRaw(encodeMessage({ id: 3, command: Command.DMA_UNMAP, flags: 0, error: 0 }, encodeDmaUnmap({ flags: 0, iova: 0x100000n, size: 0x10000n })));
+    c.sendRaw(
+      encodeMessage(
+        { id: 3, command: Command.DMA_UNMAP, flags: 0, error: 0 },
+        encodeDmaUnmap({ flags: 0, iova: 0x100000n, size: 0x10000n }),
+      ),
+    );
     assert.equal((await r3).header.error, 0);
     c.close();
     await settled(d, baseline);

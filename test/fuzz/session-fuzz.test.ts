@@ -102,20 +102,28 @@ describe('session fuzzing (live daemon)', { timeout: minutes > 0 ? (minutes + 5)
       { name: 'size above the limit', send: (c) => c.sendRaw(rawHeader(0x7fffffff)) },
       {
         name: '17 fds on one message',
-        send: (c) => c.sendRaw(encodeMessage({ id: 0x7777, command: Command.DEVICE_SET_IRQS, flags: 0, error: 0 }, Buffer.alloc(20)), Array(17).fill(pool.ev[0])),
+        send: (c) =>
+          c.sendRaw(
+            encodeMessage({ id: 0x7777, command: Command.DEVICE_SET_IRQS, flags: 0, error: 0 }, Buffer.alloc(20)),
+            Array(17).fill(pool.ev[0]),
+          ),
       },
       { name: 'hang-up inside a message', send: (c) => (c.sendRaw(rawHeader(4096).subarray(0, 16)), c.close()) },
     ];
     await fc.assert(
-      fc.asyncProperty(fc.array(validMsg, { minLength: 0, maxLength: 40 }), fc.integer({ min: 0, max: breakers.length - 1 }), async (msgs, which) => {
-        const c = await d.connectNegotiated();
-        await runSequence(c, pool, msgs);
-        breakers[which]!.send(c);
-        await c.waitClosed();
-        c.close();
-        await settled(d, baselineFds);
-        await freshClientWorks();
-      }),
+      fc.asyncProperty(
+        fc.array(validMsg, { minLength: 0, maxLength: 40 }),
+        fc.integer({ min: 0, max: breakers.length - 1 }),
+        async (msgs, which) => {
+          const c = await d.connectNegotiated();
+          await runSequence(c, pool, msgs);
+          breakers[which]!.send(c);
+          await c.waitClosed();
+          c.close();
+          await settled(d, baselineFds);
+          await freshClientWorks();
+        },
+      ),
       { seed: seed0, numRuns: 40 },
     );
     await settled(d, baselineFds);
@@ -130,4 +138,3 @@ function rawHeader(size: number): Buffer {
   b.writeUInt32LE(MsgFlag.TYPE_COMMAND, 8);
   return b;
 }
-

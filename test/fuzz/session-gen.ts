@@ -107,7 +107,9 @@ const setIrqs = fc
   });
 const infos = fc.oneof(
   fc.constantFrom(16, 8, 0, 100).map((a) => msg(Command.DEVICE_GET_INFO, u32(a, 0, 0, 0))),
-  fc.tuple(fc.integer({ min: 0, max: 12 }), fc.constantFrom(32, 64, 200, 4, 0)).map(([i, a]) => msg(Command.DEVICE_GET_REGION_INFO, encodeRegionInfoRequest(i, a))),
+  fc
+    .tuple(fc.integer({ min: 0, max: 12 }), fc.constantFrom(32, 64, 200, 4, 0))
+    .map(([i, a]) => msg(Command.DEVICE_GET_REGION_INFO, encodeRegionInfoRequest(i, a))),
   fc.tuple(fc.integer({ min: 0, max: 8 }), fc.constantFrom(16, 8, 0)).map(([i, a]) => msg(Command.DEVICE_GET_IRQ_INFO, u32(a, 0, i, 0))),
   noReply.map((f) => msg(Command.DEVICE_RESET, Buffer.alloc(0), f)),
   fc.constant(msg(Command.VERSION, Buffer.from([1, 0, 0, 0]))),
@@ -136,7 +138,11 @@ export const randomMsg: fc.Arbitrary<FuzzMsg> = fc
 
 /** A valid message with bytes flipped (never the size field), or its payload cut or extended. */
 export const mutatedMsg: fc.Arbitrary<FuzzMsg> = fc
-  .tuple(validMsg, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.integer({ min: -24, max: 24 }))
+  .tuple(
+    validMsg,
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+    fc.integer({ min: -24, max: 24 }),
+  )
   .map(([m, flips, resize]) => {
     let b = Buffer.from(m.bytes);
     for (const [at, v] of flips) {

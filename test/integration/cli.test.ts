@@ -156,11 +156,15 @@ describe('apple-gfxd command line', () => {
   }
 
   it('serves an inherited listening socket with --fd (socket activation)', () =>
-    servesInherited('activated.sock', (lfd) => spawn(process.execPath, [daemonMain, '--fd', '3'], { stdio: ['ignore', 'ignore', 'pipe', lfd] })));
+    servesInherited('activated.sock', (lfd) =>
+      spawn(process.execPath, [daemonMain, '--fd', '3'], { stdio: ['ignore', 'ignore', 'pipe', lfd] }),
+    ));
 
   it('serves a socket handed over by systemd socket activation (LISTEN_FDS/LISTEN_PID, fd 3)', () =>
     servesInherited('systemd.sock', (lfd) =>
-      spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${daemonMain}"`], { stdio: ['ignore', 'ignore', 'pipe', lfd] }),
+      spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${daemonMain}"`], {
+        stdio: ['ignore', 'ignore', 'pipe', lfd],
+      }),
     ));
 
   it('--write-option-rom says plainly that it needs macOS here, exit 1', { skip: process.platform === 'darwin' }, () => {

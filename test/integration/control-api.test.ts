@@ -56,7 +56,10 @@ describe('control API', () => {
     assert.deepEqual([s.displays[0]?.width, s.displays[0]?.height, s.displays[0]?.framesPresented], [32, 16, 1]);
     const reads = s.latency.find((h) => h.name === 'REGION_READ');
     assert.ok(reads && reads.total >= 5, 'REGION_READ timings recorded');
-    assert.equal(reads.counts.reduce((a, b) => a + b, 0), reads.total);
+    assert.equal(
+      reads.counts.reduce((a, b) => a + b, 0),
+      reads.total,
+    );
   });
 
   it('screenshots a display as PNG with exactly the guest pixels', async () => {
@@ -64,7 +67,12 @@ describe('control API', () => {
     assert.deepEqual([r.width, r.height, r.sequence], [32, 16, 1]);
     const img = decodePng(r.png);
     assert.deepEqual([img.width, img.height], [32, 16]);
-    for (const [x, y] of [[0, 0], [31, 0], [5, 9], [31, 15]]) {
+    for (const [x, y] of [
+      [0, 0],
+      [31, 0],
+      [5, 9],
+      [31, 15],
+    ]) {
       const o = (y! * 32 + x!) * 4;
       assert.deepEqual([...img.rgba.subarray(o, o + 4)], [0x40, y! * 16, x! * 8, 0xff], `pixel ${x},${y}`);
     }
@@ -75,9 +83,21 @@ describe('control API', () => {
     assert.equal(added.port, 1);
     assert.equal(added.name, 'second');
     await d.waitForLog((l) => l.msg === 'apple_gfx_mode_change' && l.port === 1 && l.width === 64);
-    const same = await ctl.call('displayModes', { port: 1, modes: [{ width: 20, height: 10, refreshHz: 60 }, { width: 64, height: 48, refreshHz: 30 }] });
+    const same = await ctl.call('displayModes', {
+      port: 1,
+      modes: [
+        { width: 20, height: 10, refreshHz: 60 },
+        { width: 64, height: 48, refreshHz: 30 },
+      ],
+    });
     assert.deepEqual([same.width, same.height], [64, 48], 'the current mode is still in the list: kept');
-    const re = await ctl.call('displayModes', { port: 1, modes: [{ width: 20, height: 10, refreshHz: 60 }, { width: 10, height: 5, refreshHz: 60 }] });
+    const re = await ctl.call('displayModes', {
+      port: 1,
+      modes: [
+        { width: 20, height: 10, refreshHz: 60 },
+        { width: 10, height: 5, refreshHz: 60 },
+      ],
+    });
     assert.deepEqual([re.width, re.height], [20, 10], 'the current mode left the list: switched to the new preferred one');
     assert.deepEqual(await ctl.call('displayRemove', { port: 1 }), {});
     assert.equal((await ctl.call('status')).displays.length, 1);
@@ -98,7 +118,10 @@ describe('control API', () => {
     it(`answers ${name} with ${code} and changes nothing`, async () => {
       await assert.rejects(ctl.call(kind, body), (e: unknown) => e instanceof ControlReplyError && e.code === code);
       const s = await ctl.call('status');
-      assert.deepEqual(s.displays.map((x) => [x.port, x.width]), [[0, 32]]);
+      assert.deepEqual(
+        s.displays.map((x) => [x.port, x.width]),
+        [[0, 32]],
+      );
     });
   }
 
@@ -146,7 +169,8 @@ describe('control API', () => {
   });
 
   describe('apple-gfxd ctl', () => {
-    const ctlRun = (...args: string[]) => spawnSync(process.execPath, [daemonMain, 'ctl', '--control', ctlPath, ...args], { encoding: 'utf8' });
+    const ctlRun = (...args: string[]) =>
+      spawnSync(process.execPath, [daemonMain, 'ctl', '--control', ctlPath, ...args], { encoding: 'utf8' });
 
     it('prints status for people and as JSON', () => {
       const human = ctlRun('status');

@@ -55,7 +55,10 @@ describe('device state save/restore', () => {
     assert.deepEqual(st.guestMemory, [{ gpa: String(RAM), size: String(RAM_SIZE) }]);
     assert.deepEqual(
       st.displays.map((d) => [d.port, d.width, d.height, d.modes.length]),
-      [[0, 8, 8, 2], [1, 4, 4, 1]],
+      [
+        [0, 8, 8, 2],
+        [1, 4, 4, 1],
+      ],
       'displays with their mode lists and the mode in use',
     );
     assert.equal(st.backend?.name, 'soft');
@@ -74,11 +77,18 @@ describe('device state save/restore', () => {
     const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
     assert.deepEqual(await ctlB.call('restore', { state: saved }), {});
     const status = await ctlB.call('status');
-    assert.deepEqual(status.displays.map((d: { port: number; width: number; height: number }) => [d.port, d.width, d.height]), [[0, 8, 8], [1, 4, 4]], 'displays as saved');
+    assert.deepEqual(
+      status.displays.map((d: { port: number; width: number; height: number }) => [d.port, d.width, d.height]),
+      [
+        [0, 8, 8],
+        [1, 4, 4],
+      ],
+      'displays as saved',
+    );
     const shotB = await ctlB.call('screenshot', { port: 0 });
     assert.ok(shotB.png.equals(shotA.png), 'the same frame');
     assert.equal(await B.vmm.read32(0, Reg.SCRATCH), 0xfeed, 'registers');
-    assert.equal(await B.vmm.read32(0, Reg.STATUS) & 1, 1, 'the ring is configured');
+    assert.equal((await B.vmm.read32(0, Reg.STATUS)) & 1, 1, 'the ring is configured');
     const status2 = await ctlB.call('status');
     assert.equal(status2.tasks?.tasks, 1);
     assert.equal(status2.displays[0]?.cursor?.visible, true);
@@ -138,11 +148,17 @@ describe('device state save/restore', () => {
       ctlA.close();
       A.vmm.close();
       const ctlM = await ControlClient.connect(`${m.socketPath}.ctl`);
-      await assert.rejects(ctlM.call('restore', { state: saved }), (e: unknown) => e instanceof ControlReplyError && e.code === 'WRONG_VARIANT');
+      await assert.rejects(
+        ctlM.call('restore', { state: saved }),
+        (e: unknown) => e instanceof ControlReplyError && e.code === 'WRONG_VARIANT',
+      );
       ctlM.close();
       // Daemon B with no guest memory shared yet.
       const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
-      await assert.rejects(ctlB.call('restore', { state: saved }), (e: unknown) => e instanceof ControlReplyError && /not shared with this daemon/.test(e.message));
+      await assert.rejects(
+        ctlB.call('restore', { state: saved }),
+        (e: unknown) => e instanceof ControlReplyError && /not shared with this daemon/.test(e.message),
+      );
       // A corrupted backend blob: refused, device left working.
       const B = await b.attachVmm(guest.region);
       const bad = Buffer.from(saved);

@@ -3,14 +3,7 @@
 // that came with it is closed and the same session keeps answering.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  Command,
-  DmaFlag,
-  Errno,
-  MsgFlag,
-  encodeDmaMap,
-  type Reply,
-} from 'vfio-user-ts';
+import { Command, DmaFlag, Errno, MsgFlag, encodeDmaMap, type Reply } from 'vfio-user-ts';
 import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon, memfd } from '../support/daemon-fixture.js';
@@ -100,7 +93,11 @@ describe('DMA_MAP', () => {
     native.closeFd(f.fd);
     assert.equal(mappingsOf(f.name).length, 1);
     await c.dmaUnmap(0xc0000n, 0x20000n);
-    assert.deepEqual(fx.d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'), [], 'no request failed');
+    assert.deepEqual(
+      fx.d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'),
+      [],
+      'no request failed',
+    );
     assert.deepEqual(errorsSince(mark), [], 'no error logged');
     assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
     c.close();
@@ -116,12 +113,22 @@ describe('DMA_MAP', () => {
     const f = memfd(0x2000000, 'ovl-fd');
     const before = await settledFds(c);
     // An fd-backed map over the range without an fd.
-    for (const [iova, size] of [[0xfd000000n, 0x1000n], [0xfcfff000n, 0x2000n], [0xfdfff000n, 0x2000n], [0xfc000000n, 0x2000000n]] as const)
+    for (const [iova, size] of [
+      [0xfd000000n, 0x1000n],
+      [0xfcfff000n, 0x2000n],
+      [0xfdfff000n, 0x2000n],
+      [0xfc000000n, 0x2000000n],
+    ] as const)
       assertError(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova, size }), [f.fd]), Errno.EEXIST);
     assert.deepEqual(mappingsOf(f.name), [], 'nothing of the refused memfd is mapped');
     assert.equal(await settledFds(c), before, 'every refused fd was closed');
     // A map without an fd over fd-backed RAM, and over the other one.
-    for (const [iova, size] of [[0x100000n, 0x1000n], [0x2ff000n, 0x2000n], [0xfd800000n, 0x1000n], [0xfc000000n, 0x2000000n]] as const)
+    for (const [iova, size] of [
+      [0x100000n, 0x1000n],
+      [0x2ff000n, 0x2000n],
+      [0xfd800000n, 0x1000n],
+      [0xfc000000n, 0x2000000n],
+    ] as const)
       assertError(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova, size })), Errno.EEXIST);
     assert.equal(mappingsOf(ram.name).length, 1, 'RAM is untouched');
     // Touching neighbours are fine, and both kinds unmap.
@@ -159,7 +166,12 @@ describe('DMA_MAP', () => {
       const c = await connect();
       const mark = fx.d.logs.length;
       // What q35 with a plain -m 512M sends: RAM below the VGA hole, above 1 MiB, ROMs, the VGA BAR.
-      for (const [iova, size] of [[0n, 0xa0000n], [0xc0000n, 0x20000n], [0x100000n, 0x1ff00000n], [0xfd000000n, 0x1000000n]] as const)
+      for (const [iova, size] of [
+        [0n, 0xa0000n],
+        [0xc0000n, 0x20000n],
+        [0x100000n, 0x1ff00000n],
+        [0xfd000000n, 0x1000000n],
+      ] as const)
         assertOk(await c.requestRaw(Command.DMA_MAP, mapPayload({ iova, size })));
       await c.deviceInfo();
       await c.read32(7, 0); // QEMU reads config space at realize, after its initial maps
@@ -172,8 +184,16 @@ describe('DMA_MAP', () => {
       assert.equal(hints[0]!.ranges, 4);
       assert.match(String(hints[0]!.hint), /memory-backend-memfd/);
       assert.match(String(hints[0]!.hint), /share=on/);
-      assert.deepEqual(errorsSince(mark).map((l) => l.msg), ['guest_memory_without_fd'], 'nothing else is an error');
-      assert.deepEqual(fx.d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'), [], 'every map and request answered OK');
+      assert.deepEqual(
+        errorsSince(mark).map((l) => l.msg),
+        ['guest_memory_without_fd'],
+        'nothing else is an error',
+      );
+      assert.deepEqual(
+        fx.d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed'),
+        [],
+        'every map and request answered OK',
+      );
       const detached = fx.d.logs.length;
       c.close();
       const gone = await logAfter(detached, (l) => l.msg === 'apple_gfx_client_detached');
@@ -192,7 +212,10 @@ describe('DMA_MAP', () => {
     native.closeFd(ram.fd);
     await c.deviceInfo();
     assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
-    assert.deepEqual(fx.d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd'), []);
+    assert.deepEqual(
+      fx.d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd'),
+      [],
+    );
     assert.deepEqual(errorsSince(mark), [], 'no error logged');
     assert.equal(mappingsOf(ram.name).length, 2, 'RAM mapped as usual');
     c.close();

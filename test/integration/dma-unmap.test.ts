@@ -2,22 +2,14 @@
 // variant. A refused unmap must leave the table as it was.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  Command,
-  DmaUnmapFlag,
-  Errno,
-  MsgFlag,
-  encodeDmaUnmap,
-  type VfioUserClient,
-} from 'vfio-user-ts';
+import { Command, DmaUnmapFlag, Errno, MsgFlag, encodeDmaUnmap, type VfioUserClient } from 'vfio-user-ts';
 import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon, memfd } from '../support/daemon-fixture.js';
 import type { LogLine } from '../support/daemon.js';
 import { DEVICE_ID } from '../support/soft-ring.js';
 
-const unmapPayload = (flags: number, iova: bigint, size: bigint, argsz?: number): Buffer =>
-  encodeDmaUnmap({ flags, iova, size, argsz });
+const unmapPayload = (flags: number, iova: bigint, size: bigint, argsz?: number): Buffer => encodeDmaUnmap({ flags, iova, size, argsz });
 
 describe('DMA_UNMAP', () => {
   const fx = useDaemon();
@@ -64,7 +56,10 @@ describe('DMA_UNMAP', () => {
       assertError(await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, iova, size)), Errno.ENOENT);
       const maps = mappingsOf(region);
       assert.equal(maps.length, 1, 'the region is still mapped');
-      const [lo, hi] = maps[0]!.split(/\s+/)[0]!.split('-').map((h) => BigInt(`0x${h}`));
+      const [lo, hi] = maps[0]!
+        .split(/\s+/)[0]!
+        .split('-')
+        .map((h) => BigInt(`0x${h}`));
       assert.equal(hi! - lo!, 0x8000n, 'and still whole');
       await c.dmaUnmap(0x40000000n, 0x8000n);
       assert.deepEqual(mappingsOf(region), []);
@@ -75,11 +70,7 @@ describe('DMA_UNMAP', () => {
   it('unmaps everything with FLAG_ALL and size 0, closing every fd', async () => {
     const c = await connect();
     const before = await settledFds(c);
-    const names = [
-      await mapFresh(c, 0n, 0xa0000n),
-      await mapFresh(c, 0x100000n, 0x100000n),
-      await mapFresh(c, 0x40000000n, 0x1000n),
-    ];
+    const names = [await mapFresh(c, 0n, 0xa0000n), await mapFresh(c, 0x100000n, 0x100000n), await mapFresh(c, 0x40000000n, 0x1000n)];
     assert.equal(await settledFds(c), before + 3);
     const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(DmaUnmapFlag.ALL, 0n, 0n));
     assert.equal(r.header.flags, MsgFlag.TYPE_REPLY);
@@ -100,7 +91,11 @@ describe('DMA_UNMAP', () => {
   it('unmaps a range mapped without an fd, exact match only, and the range is free again', async () => {
     const c = await connect();
     await c.dmaMap({ iova: 0xe0000n, size: 0x20000n, fd: null });
-    for (const [iova, size] of [[0xe0000n, 0x10000n], [0xf0000n, 0x10000n], [0xdf000n, 0x22000n]] as const)
+    for (const [iova, size] of [
+      [0xe0000n, 0x10000n],
+      [0xf0000n, 0x10000n],
+      [0xdf000n, 0x22000n],
+    ] as const)
       assertError(await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, iova, size)), Errno.ENOENT);
     const mark = fx.d.logs.length;
     const r = await c.requestRaw(Command.DMA_UNMAP, unmapPayload(0, 0xe0000n, 0x20000n));
@@ -125,7 +120,10 @@ describe('DMA_UNMAP', () => {
     await c.dmaUnmapAll();
     assert.deepEqual(mappingsOf(name), []);
     assert.equal(await settledFds(c), before);
-    for (const [iova, size] of [[0xc0000n, 0x20000n], [0xfd000000n, 0x1000000n]] as const)
+    for (const [iova, size] of [
+      [0xc0000n, 0x20000n],
+      [0xfd000000n, 0x1000000n],
+    ] as const)
       await assert.rejects(c.dmaUnmap(iova, size), { errno: Errno.ENOENT });
     await c.dmaMap({ iova: 0xfd000000n, size: 0x1000000n, fd: null }); // free again
     await c.dmaUnmapAll();

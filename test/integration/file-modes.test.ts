@@ -47,7 +47,10 @@ function intruder(paths: string[], hello: Buffer) {
     async stop(): Promise<string[]> {
       proc.stdin!.end();
       await new Promise((r) => proc.on('exit', r));
-      return out.split('\n').filter((l) => l.startsWith('ANSWERED ')).map((l) => l.slice(9));
+      return out
+        .split('\n')
+        .filter((l) => l.startsWith('ANSWERED '))
+        .map((l) => l.slice(9));
     },
   };
 }
@@ -95,7 +98,11 @@ describe('modes of what the daemon and ctl create', { skip: asRoot ? false : 'ne
           const file = args[args.length - 1]!;
           rmSync(file, { force: true });
           if (existing) writeFileSync(file, 'old', { mode: 0o644 });
-          const r = spawnSync('sh', ['-c', `umask 022; exec "$0" "$@"`, process.execPath, daemonMain, 'ctl', '--control', control, ...args], { encoding: 'utf8' });
+          const r = spawnSync(
+            'sh',
+            ['-c', `umask 022; exec "$0" "$@"`, process.execPath, daemonMain, 'ctl', '--control', control, ...args],
+            { encoding: 'utf8' },
+          );
           assert.equal(r.status, 0, r.stderr);
           out[`${what}${existing ? ' over 0644' : ''}`] = (statSync(file).mode & 0o777).toString(8);
         }

@@ -19,10 +19,12 @@ function applyChanges(image: Buffer, u: FrameUpdate, current: Buffer): void {
   if (u.move) {
     const m = u.move;
     const rows: Buffer[] = [];
-    for (let y = 0; y < m.h; y++) rows.push(Buffer.from(image.subarray(((m.srcY + y) * W + m.srcX) * 4, ((m.srcY + y) * W + m.srcX + m.w) * 4)));
+    for (let y = 0; y < m.h; y++)
+      rows.push(Buffer.from(image.subarray(((m.srcY + y) * W + m.srcX) * 4, ((m.srcY + y) * W + m.srcX + m.w) * 4)));
     rows.forEach((r, y) => r.copy(image, ((m.y + y) * W + m.x) * 4));
   }
-  for (const r of u.damage) for (let y = r.y; y < r.y + r.h; y++) current.copy(image, (y * W + r.x) * 4, (y * W + r.x) * 4, (y * W + r.x + r.w) * 4);
+  for (const r of u.damage)
+    for (let y = r.y; y < r.y + r.h; y++) current.copy(image, (y * W + r.x) * 4, (y * W + r.x) * 4, (y * W + r.x + r.w) * 4);
 }
 
 describe('frame damage (soft backend update_frame)', () => {
@@ -38,7 +40,7 @@ describe('frame damage (soft backend update_frame)', () => {
   });
   after(() => guest.destroy());
 
-  it('a present with the guest\'s damage hint reads and reports just that rectangle', async () => {
+  it("a present with the guest's damage hint reads and reports just that rectangle", async () => {
     const start = guest.backend.updateFrame(0, null, 0)!;
     assert.equal(start.full, true, 'no version held: the whole frame');
     assert.ok(start.data.equals(whole()));
@@ -90,10 +92,22 @@ describe('frame damage (soft backend update_frame)', () => {
 
   it('COPY_RECT moves pixels within the frame and is reported as a move, overlapping or not', async () => {
     for (const [src, dst] of [
-      [{ x: 0, y: 10 }, { x: 0, y: 0 }], // scroll up by 10 rows (overlapping)
-      [{ x: 0, y: 0 }, { x: 0, y: 7 }], // scroll down (overlapping the other way)
-      [{ x: 20, y: 20 }, { x: 23, y: 20 }], // sideways within the same rows
-      [{ x: 0, y: 0 }, { x: 100, y: 50 }], // apart
+      [
+        { x: 0, y: 10 },
+        { x: 0, y: 0 },
+      ], // scroll up by 10 rows (overlapping)
+      [
+        { x: 0, y: 0 },
+        { x: 0, y: 7 },
+      ], // scroll down (overlapping the other way)
+      [
+        { x: 20, y: 20 },
+        { x: 23, y: 20 },
+      ], // sideways within the same rows
+      [
+        { x: 0, y: 0 },
+        { x: 100, y: 50 },
+      ], // apart
     ] as const) {
       const w = 50;
       const h = 40;
@@ -150,7 +164,11 @@ describe('frame damage (soft backend update_frame)', () => {
   });
 
   it('property: any mix of presents and blits, any recent version held: the buffer catches up exactly', async () => {
-    const rect = fc.record({ x: fc.nat(W - 1), y: fc.nat(H - 1) }).chain(({ x, y }) => fc.record({ x: fc.constant(x), y: fc.constant(y), w: fc.integer({ min: 1, max: W - x }), h: fc.integer({ min: 1, max: H - y }) }));
+    const rect = fc
+      .record({ x: fc.nat(W - 1), y: fc.nat(H - 1) })
+      .chain(({ x, y }) =>
+        fc.record({ x: fc.constant(x), y: fc.constant(y), w: fc.integer({ min: 1, max: W - x }), h: fc.integer({ min: 1, max: H - y }) }),
+      );
     const op = fc.oneof(
       fc.record({ kind: fc.constant('present' as const), area: rect, hint: fc.boolean(), seed: fc.nat(255) }),
       fc.record({ kind: fc.constant('blit' as const), area: rect, dx: fc.nat(W - 1), dy: fc.nat(H - 1) }),
@@ -164,7 +182,9 @@ describe('frame damage (soft backend update_frame)', () => {
           const cur = whole();
           if (o.kind === 'present') {
             const f = Buffer.from(cur);
-            for (let y = o.area.y; y < o.area.y + o.area.h; y++) for (let x = o.area.x; x < o.area.x + o.area.w; x++) f.writeUInt32LE((0xff000000 | (o.seed * 65793 + x * 7 + y)) >>> 0, (y * W + x) * 4);
+            for (let y = o.area.y; y < o.area.y + o.area.h; y++)
+              for (let x = o.area.x; x < o.area.x + o.area.w; x++)
+                f.writeUInt32LE((0xff000000 | (o.seed * 65793 + x * 7 + y)) >>> 0, (y * W + x) * 4);
             guest.store(0, f);
             guest.presentSlot(0, 0, W, o.hint ? o.area : undefined);
           } else {

@@ -20,12 +20,15 @@ const havePrlimit = spawnSync('prlimit', ['--version']).status === 0;
 async function limitedDaemon(args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'agfx-frames-'));
   const sock = join(dir, 'gfx.sock');
-  const proc = spawn('prlimit', [`--as=${LIMIT}`, process.execPath, daemonMain, '--socket-path', sock, '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('prlimit', [`--as=${LIMIT}`, process.execPath, daemonMain, '--socket-path', sock, '--log-level', 'info', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   let exit: number | null | undefined;
   const exited = new Promise<void>((r) => proc.on('exit', (c) => ((exit = c), r())));
-  for (let i = 0; i < 200 && exit === undefined && !stderr.includes('apple_gfx_common_init'); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && exit === undefined && !stderr.includes('apple_gfx_common_init'); i++)
+    await new Promise((r) => setTimeout(r, 50));
   return {
     sock,
     ctl: `${sock}.ctl`,
@@ -110,7 +113,10 @@ describe('frame memory bounds', { skip: havePrlimit ? false : 'no prlimit' }, ()
       assert.match(second, /out of memory|cannot allocate|refused/i);
       // Still serving: status answers, and the failed display is not half there.
       const s = await c.call('status');
-      assert.deepEqual(s.displays.map((x: { port: number }) => x.port), [0, 1]);
+      assert.deepEqual(
+        s.displays.map((x: { port: number }) => x.port),
+        [0, 1],
+      );
       c.close();
     } finally {
       await d.stop();

@@ -67,7 +67,12 @@ describe('framing', () => {
     const c = await d.connectNegotiated();
     const msg = encodeMessage({ id: 77, command: Command.REGION_READ, flags: 0, error: 0 }, encodeRegionAccess(0x1000n, 0, 4));
     const reply = c.waitReply(77);
-    for (const [a, b] of [[0, 3], [3, 11], [11, 20], [20, msg.length]]) {
+    for (const [a, b] of [
+      [0, 3],
+      [3, 11],
+      [11, 20],
+      [20, msg.length],
+    ]) {
       c.sendRaw(msg.subarray(a, b));
       await tick(5);
     }

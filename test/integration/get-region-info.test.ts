@@ -2,14 +2,7 @@
 // from (BARs, ROM, config, VGA), for both device variants.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  Command,
-  Errno,
-  MsgFlag,
-  PciRegion,
-  RegionFlag,
-  encodeRegionInfoRequest,
-} from 'vfio-user-ts';
+import { Command, Errno, MsgFlag, PciRegion, RegionFlag, encodeRegionInfoRequest } from 'vfio-user-ts';
 import { useDaemon } from '../support/daemon-fixture.js';
 
 const RW = RegionFlag.READ | RegionFlag.WRITE;

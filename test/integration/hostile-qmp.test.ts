@@ -78,15 +78,28 @@ describe('QMP input to a peer that stops reading', () => {
     }
     const f = await flood(c.socket as Socket, unit, { ms: 60_000, maxBytes: 6_000_000 });
     // Let the daemon take in what the kernel holds, then notice the stall.
-    const stalled = await d.waitForLog((l) => l.msg === 'qmp_stalled', 20_000).then(
-      () => true,
-      () => false,
-    );
+    const stalled = await d
+      .waitForLog((l) => l.msg === 'qmp_stalled', 20_000)
+      .then(
+        () => true,
+        () => false,
+      );
     await new Promise((r) => setTimeout(r, 1500));
     const mmio = await prober.stop();
     const mem = rssMiB(d.pid);
     const dropped = d.logs.filter((l) => l.msg === 'qmp_input_dropped');
-    console.log(JSON.stringify({ stalled, baseRssMiB: Math.round(base), peakRssMiB: Math.round(mem.hwm), pointerEvents: f.bytesSent / 6, floodMs: f.ms, qmpConnections: qmp.conns.length, dropWarnings: dropped.length, mmio }));
+    console.log(
+      JSON.stringify({
+        stalled,
+        baseRssMiB: Math.round(base),
+        peakRssMiB: Math.round(mem.hwm),
+        pointerEvents: f.bytesSent / 6,
+        floodMs: f.ms,
+        qmpConnections: qmp.conns.length,
+        dropWarnings: dropped.length,
+        mmio,
+      }),
+    );
     c.close();
     assert.ok(mem.hwm - base < 60, `peak RSS ${mem.hwm} MiB from ${base} MiB`);
     assert.ok(stalled, 'the stalled peer is logged');

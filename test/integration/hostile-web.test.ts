@@ -80,7 +80,9 @@ describe('web viewer under floods (never-reading peers)', () => {
     const sock = connect(webPort, '127.0.0.1');
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.pause();
-    const req = Buffer.from(`GET /displays HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n\r\nGET /screenshot/0.png HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n\r\n`);
+    const req = Buffer.from(
+      `GET /displays HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n\r\nGET /screenshot/0.png HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n\r\n`,
+    );
     const f = await measure('HTTP pipeline flood', () => flood(sock, req, { ms: FLOOD_MS }));
     sock.destroy();
     // Node's HTTP parser answers a whole 64 KiB read of pipelined requests

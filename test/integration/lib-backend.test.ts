@@ -12,8 +12,19 @@ import { daemonMain, repoRoot, startDaemon, tick } from '../support/daemon.js';
 const dir = mkdtempSync(join(tmpdir(), 'agfx-lib-'));
 function build(name: string, defines: string[] = []): string {
   const out = join(dir, `${name}.so`);
-  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', ...defines.map((d) => `-D${d}`),
-    '-I', join(repoRoot, 'native/include'), '-o', out, join(repoRoot, 'test/fixtures/lib-backend.c')]);
+  execFileSync('gcc', [
+    '-shared',
+    '-fPIC',
+    '-O1',
+    '-Wall',
+    '-Werror',
+    ...defines.map((d) => `-D${d}`),
+    '-I',
+    join(repoRoot, 'native/include'),
+    '-o',
+    out,
+    join(repoRoot, 'test/fixtures/lib-backend.c'),
+  ]);
   return out;
 }
 
@@ -66,10 +77,22 @@ describe('--backend lib:PATH', () => {
   });
 
   const refused: [string, () => string, RegExp][] = [
-    ['a library whose backend struct is cut short', () => build('short', ['STRUCT_SIZE=offsetof(agfx_backend,set_running)']), /struct is smaller than ABI version 1's/],
-    ['a library built for another ABI version', () => build('v99', ['ABI_VERSION=99']), /implements backend ABI version 99, this daemon speaks 1/],
+    [
+      'a library whose backend struct is cut short',
+      () => build('short', ['STRUCT_SIZE=offsetof(agfx_backend,set_running)']),
+      /struct is smaller than ABI version 1's/,
+    ],
+    [
+      'a library built for another ABI version',
+      () => build('v99', ['ABI_VERSION=99']),
+      /implements backend ABI version 99, this daemon speaks 1/,
+    ],
     ['a library without the entry point', () => build('noentry', ['NO_ENTRY']), /does not export agfx_backend_entry/],
-    ['a file that is not a library', () => (writeFileSync(join(dir, 'junk.so'), 'not ELF'), join(dir, 'junk.so')), /cannot load backend library/],
+    [
+      'a file that is not a library',
+      () => (writeFileSync(join(dir, 'junk.so'), 'not ELF'), join(dir, 'junk.so')),
+      /cannot load backend library/,
+    ],
     ['a path that does not exist', () => join(dir, 'missing.so'), /cannot load backend library/],
   ];
   for (const [name, make, message] of refused) {

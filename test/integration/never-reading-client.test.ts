@@ -39,10 +39,12 @@ describe('a vfio-user client that never reads', () => {
       // 100,000 requests of 32 bytes, as fast as the daemon takes them; 20 s at most.
       const f = await flood(sock, message(1, 9, rr), { ms: 20_000, maxBytes: 100_000 * 32 });
       const during = rssMiB(d.pid);
-      const closed = await d.waitForLog((l) => l.msg === 'vfio_user_client_closed', 20_000).then(
-        (l) => l,
-        () => null,
-      );
+      const closed = await d
+        .waitForLog((l) => l.msg === 'vfio_user_client_closed', 20_000)
+        .then(
+          (l) => l,
+          () => null,
+        );
       sock.destroy();
       const gone = closed ?? (await d.waitForLog((l) => l.msg === 'vfio_user_client_closed', 5000));
       await new Promise((r) => setTimeout(r, 500));

@@ -97,9 +97,24 @@ describe('QMP input', () => {
   });
 
   it('maps the keys a console needs', () => {
-    const want: [number, string][] = [[0xff1b, 'esc'], [0xffbe, 'f1'], [0xffc9, 'f12'], [0x21, '1'], [0x7c, 'backslash'], [0x20, 'spc'], [0xffe3, 'ctrl']];
+    const want: [number, string][] = [
+      [0xff1b, 'esc'],
+      [0xffbe, 'f1'],
+      [0xffc9, 'f12'],
+      [0x21, '1'],
+      [0x7c, 'backslash'],
+      [0x20, 'spc'],
+      [0xffe3, 'ctrl'],
+    ];
     for (const [ks, q] of want) assert.equal(keysymToQcode(ks), q, `keysym 0x${ks.toString(16)}`);
-    const codes: [string, string][] = [['KeyZ', 'z'], ['Digit0', '0'], ['F11', 'f11'], ['ArrowUp', 'up'], ['Quote', 'apostrophe'], ['MetaLeft', 'meta_l']];
+    const codes: [string, string][] = [
+      ['KeyZ', 'z'],
+      ['Digit0', '0'],
+      ['F11', 'f11'],
+      ['ArrowUp', 'up'],
+      ['Quote', 'apostrophe'],
+      ['MetaLeft', 'meta_l'],
+    ];
     for (const [c, q] of codes) assert.equal(domCodeToQcode(c), q, c);
     assert.equal(domCodeToQcode('Unidentified'), null);
   });

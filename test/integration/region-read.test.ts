@@ -3,19 +3,13 @@
 // accesses and a capability walk), and every out-of-range variant.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  Command,
-  Errno,
-  MsgFlag,
-  encodeRegionAccess,
-} from 'vfio-user-ts';
+import { Command, Errno, MsgFlag, encodeRegionAccess } from 'vfio-user-ts';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon } from '../support/daemon-fixture.js';
 import { DEVICE_ID } from '../support/soft-ring.js';
 
 const AGFX_VERSION = 0x00010000;
-const readPayload = (region: number, offset: bigint | number, count: number): Buffer =>
-  encodeRegionAccess(BigInt(offset), region, count);
+const readPayload = (region: number, offset: bigint | number, count: number): Buffer => encodeRegionAccess(BigInt(offset), region, count);
 
 /** Walks the capability list; returns id -> offset. */
 function walkCaps(cfg: Buffer): Map<number, number> {
@@ -143,7 +137,10 @@ describe('REGION_READ', () => {
     assert.notEqual(cfg[0x34], 0, 'capability pointer');
 
     const caps = walkCaps(cfg);
-    assert.deepEqual([...caps.keys()].sort((a, b) => a - b), [0x05, 0x11]);
+    assert.deepEqual(
+      [...caps.keys()].sort((a, b) => a - b),
+      [0x05, 0x11],
+    );
     const msi = caps.get(0x05)!;
     const msiCtl = cfg.readUInt16LE(msi + 2);
     assert.equal(msiCtl & 0x0080, 0x0080, 'MSI: 64-bit address');

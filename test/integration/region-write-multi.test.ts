@@ -3,15 +3,7 @@
 // any bad entry is refused whole, with nothing applied.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import {
-  Command,
-  Errno,
-  MsgFlag,
-  PciIrq,
-  encodeWriteMulti,
-  type VfioUserClient,
-  type WriteMultiEntry,
-} from 'vfio-user-ts';
+import { Command, Errno, MsgFlag, PciIrq, encodeWriteMulti, type VfioUserClient, type WriteMultiEntry } from 'vfio-user-ts';
 import { native } from '#daemon/native.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
@@ -135,7 +127,13 @@ describe('REGION_WRITE_MULTI', () => {
   const malformed: [string, Buffer][] = [
     ['wr_cnt 0', rawBatch(0n, [])],
     ['wr_cnt 0 with an entry', rawBatch(0n, [scratch(0x99)])],
-    ['wr_cnt 201', rawBatch(201n, Array.from({ length: 201 }, () => scratch(0x99)))],
+    [
+      'wr_cnt 201',
+      rawBatch(
+        201n,
+        Array.from({ length: 201 }, () => scratch(0x99)),
+      ),
+    ],
     ['wr_cnt 2^63', rawBatch(1n << 63n, [scratch(0x99)])],
     ['wr_cnt 2 with one entry', rawBatch(2n, [scratch(0x99)])],
     ['wr_cnt 1 with two entries', rawBatch(1n, [scratch(0x99), scratch(0x99)])],

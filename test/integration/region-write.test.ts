@@ -3,13 +3,7 @@
 // sizing, COMMAND), and every malformed variant.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  Command,
-  Errno,
-  MsgFlag,
-  PciIrq,
-  encodeRegionAccess,
-} from 'vfio-user-ts';
+import { Command, Errno, MsgFlag, PciIrq, encodeRegionAccess } from 'vfio-user-ts';
 import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon, cfg16, cfg32 } from '../support/daemon-fixture.js';
@@ -215,7 +209,7 @@ describe('REGION_WRITE', () => {
       const msi = 0x40;
       assert.equal((await c.configRead(msi, 1))[0], 0x05);
       await c.regionWrite(7, msi, u16(0)); // id/next read-only
-      assert.equal(await cfg16(c, msi) & 0xff, 0x05);
+      assert.equal((await cfg16(c, msi)) & 0xff, 0x05);
       await c.regionWrite(7, msi + 2, u16(0xffff));
       assert.equal(await cfg16(c, msi + 2), 0x00f1, 'enable + MME writable; 64-bit bit and MMC fixed');
       await c.write32(7, msi + 4, 0xfee00003);

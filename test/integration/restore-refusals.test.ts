@@ -19,7 +19,8 @@ import { repoRoot, startDaemon, type RunningDaemon } from '../support/daemon.js'
 const DeviceState = protobuf.loadSync(join(repoRoot, 'daemon/src/state/device-state.proto')).lookupType('apple_gfxd.state.v1.DeviceState');
 type Obj = Record<string, any>;
 
-const decode = (b: Buffer): Obj => DeviceState.toObject(DeviceState.decode(b), { longs: String, bytes: Buffer, defaults: true, arrays: true });
+const decode = (b: Buffer): Obj =>
+  DeviceState.toObject(DeviceState.decode(b), { longs: String, bytes: Buffer, defaults: true, arrays: true });
 const encode = (o: Obj): Buffer => Buffer.from(DeviceState.encode(DeviceState.fromObject(o)).finish());
 
 /** What a save shows of the device, without the time it was taken. */

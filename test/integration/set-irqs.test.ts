@@ -3,16 +3,7 @@
 // interrupts really arriving on them through the self-test register 0x100C.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import {
-  Command,
-  Errno,
-  IrqSetFlag as F,
-  MsgFlag,
-  PciIrq,
-  encodeSetIrqs,
-  type Reply,
-  type VfioUserClient,
-} from 'vfio-user-ts';
+import { Command, Errno, IrqSetFlag as F, MsgFlag, PciIrq, encodeSetIrqs, type Reply, type VfioUserClient } from 'vfio-user-ts';
 import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon } from '../support/daemon-fixture.js';
@@ -51,7 +42,13 @@ describe('DEVICE_SET_IRQS', () => {
   it('delivers a raised vector to the eventfd assigned to MSI-X vector 0', async () => {
     const c = await connect();
     const efd = eventfd();
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [efd],
+      ),
+    );
     assert.equal(native.eventfdRead(efd), 0, 'nothing before the device raises');
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 1);
@@ -77,13 +74,29 @@ describe('DEVICE_SET_IRQS', () => {
     const msix = eventfd();
     const err = eventfd();
     await c.setIrqEventfds(PciIrq.MSIX, 0, [msix]);
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 }), [err]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 }),
+        [err],
+      ),
+    );
     assert.equal(await settledFds(c), before + 2, 'the daemon holds both');
     await raise(c, 0);
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | F.ACTION_TRIGGER, index: PciIrq.ERR, start: 0, count: 1 })));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: F.DATA_NONE | F.ACTION_TRIGGER, index: PciIrq.ERR, start: 0, count: 1 }),
+      ),
+    );
     assert.equal(native.eventfdRead(msix), 1, 'the device vector fired once: the ERR trigger raised nothing');
     assert.equal(native.eventfdRead(err), 0, 'ERR never signalled');
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 })));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.ERR, start: 0, count: 1, argsz: 20 }),
+      ),
+    );
     assert.equal(await settledFds(c), before + 1, 'de-assigned: the ERR copy is closed');
     c.close();
   });
@@ -94,7 +107,12 @@ describe('DEVICE_SET_IRQS', () => {
     const efd = eventfd();
     await c.setIrqEventfds(PciIrq.MSIX, 0, [efd]);
     assert.equal(await settledFds(c), before + 1, 'the daemon holds the eventfd');
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 })));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+      ),
+    );
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 0, 'not signalled after de-assign');
     assert.equal(await settledFds(c), before, 'the daemon closed its copy');
@@ -158,9 +176,16 @@ describe('DEVICE_SET_IRQS', () => {
     const efd = eventfd();
     await c.setIrqEventfds(PciIrq.MSIX, 0, [efd]);
     for (const action of [F.ACTION_UNMASK, F.ACTION_MASK, F.ACTION_UNMASK]) {
-      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | action, index: PciIrq.MSIX, start: 0, count: 1 })));
+      assertOk(
+        await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | action, index: PciIrq.MSIX, start: 0, count: 1 })),
+      );
     }
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_NONE | F.ACTION_UNMASK, index: PciIrq.MSI, start: 0, count: 1 })));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: F.DATA_NONE | F.ACTION_UNMASK, index: PciIrq.MSI, start: 0, count: 1 }),
+      ),
+    );
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 1, 'the fd still receives');
     c.close();
@@ -219,7 +244,11 @@ describe('DEVICE_SET_IRQS', () => {
     const before = await settledFds(c);
     const efd = eventfd();
     assertError(
-      await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER | 0x100, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]),
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER | 0x100, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [efd],
+      ),
       Errno.EINVAL,
     );
     assert.equal(await settledFds(c), before);
@@ -248,7 +277,11 @@ describe('DEVICE_SET_IRQS', () => {
     ['BOOL|TRIGGER with count 0', { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }, 0],
     ['a count-0 disable with start 1', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 1, count: 0 }, 0],
     ['DATA_BOOL without its data bytes', { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1 }, 0],
-    ['DATA_BOOL with too many data bytes', { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, data: Buffer.from([1, 1]) }, 0],
+    [
+      'DATA_BOOL with too many data bytes',
+      { flags: F.DATA_BOOL | F.ACTION_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, data: Buffer.from([1, 1]) },
+      0,
+    ],
     ['argsz 0', { flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0, argsz: 0 }, 0],
     ['argsz 19', { flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 19 }, 1],
   ];
@@ -272,7 +305,10 @@ describe('DEVICE_SET_IRQS', () => {
     ['an empty payload', Buffer.alloc(0)],
     ['a 16-byte payload', irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }).subarray(0, 16)],
     ['a 19-byte payload', irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }).subarray(0, 19)],
-    ['trailing bytes without DATA_BOOL', Buffer.concat([irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }), Buffer.alloc(4)])],
+    [
+      'trailing bytes without DATA_BOOL',
+      Buffer.concat([irqsPayload({ flags: NONE_TRIGGER, index: PciIrq.MSIX, start: 0, count: 0 }), Buffer.alloc(4)]),
+    ],
   ];
   for (const [name, payload] of shortPayloads) {
     it(`refuses ${name} with EINVAL`, async () => {
@@ -291,7 +327,11 @@ describe('DEVICE_SET_IRQS', () => {
     const mfd = native.memfdCreate(`agfx-it-irq-${process.pid}`, 4096);
     mine.push(mfd);
     assertError(
-      await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [mfd]),
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [mfd],
+      ),
       Errno.EINVAL,
     );
     assert.equal(await settledFds(c), before);
@@ -319,9 +359,20 @@ describe('DEVICE_SET_IRQS', () => {
   it('accepts EVENTFD|MASK or UNMASK without fds as a de-assign of (absent) notifiers, and the vector still delivers', async () => {
     const c = await connect();
     const efd = eventfd();
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }), [efd]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 20 }),
+        [efd],
+      ),
+    );
     for (const action of [F.ACTION_MASK, F.ACTION_UNMASK])
-      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: F.DATA_EVENTFD | action, index: PciIrq.MSIX, start: 0, count: 1 })));
+      assertOk(
+        await c.requestRaw(
+          Command.DEVICE_SET_IRQS,
+          irqsPayload({ flags: F.DATA_EVENTFD | action, index: PciIrq.MSIX, start: 0, count: 1 }),
+        ),
+      );
     await raise(c, 0);
     assert.equal(native.eventfdRead(efd), 1, 'the trigger eventfd was left alone');
     c.close();
@@ -337,7 +388,13 @@ describe('DEVICE_SET_IRQS', () => {
     await raise(c, 0);
     assert.equal(native.eventfdRead(a), 1);
     const b = eventfd();
-    assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 28 }), [b]));
+    assertOk(
+      await c.requestRaw(
+        Command.DEVICE_SET_IRQS,
+        irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 1, argsz: 28 }),
+        [b],
+      ),
+    );
     await raise(c, 0);
     assert.equal(native.eventfdRead(b), 1);
     c.close();
@@ -383,7 +440,13 @@ describe('DEVICE_SET_IRQS', () => {
       const c = await mmio.connect();
       const before = await mmio.settledFds(c);
       const [a, b] = [eventfd(), eventfd()];
-      assertOk(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, argsz: 20 }), [a, b]));
+      assertOk(
+        await c.requestRaw(
+          Command.DEVICE_SET_IRQS,
+          irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2, argsz: 20 }),
+          [a, b],
+        ),
+      );
       assert.equal(await mmio.settledFds(c), before + 2);
       // start 1, count 1: vector 1 only (libvfio-user's irqs_disable got this wrong).
       await c.setIrqEventfds(PciIrq.MSIX, 1, [], 1);
@@ -407,8 +470,17 @@ describe('DEVICE_SET_IRQS', () => {
       const c = await mmio.connect();
       const before = await mmio.settledFds(c);
       const a = eventfd();
-      assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2 }), [a]), Errno.EINVAL);
-      assertError(await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 2 }), [a, a]), Errno.EINVAL);
+      assertError(
+        await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 0, count: 2 }), [a]),
+        Errno.EINVAL,
+      );
+      assertError(
+        await c.requestRaw(Command.DEVICE_SET_IRQS, irqsPayload({ flags: EVENTFD_TRIGGER, index: PciIrq.MSIX, start: 1, count: 2 }), [
+          a,
+          a,
+        ]),
+        Errno.EINVAL,
+      );
       assert.equal(await mmio.settledFds(c), before);
       c.close();
     });

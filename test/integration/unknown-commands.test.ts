@@ -31,7 +31,12 @@ describe('unknown commands and malformed headers', () => {
   const fx = useDaemon();
   const { connect, connectRaw } = fx;
   /** Sends one message with a hand-picked header and resolves with its reply. */
-  const send = (c: VfioUserClient, h: { id?: number; command: number; flags?: number; error?: number }, payload?: Buffer, fds: number[] = []): Promise<Reply> => {
+  const send = (
+    c: VfioUserClient,
+    h: { id?: number; command: number; flags?: number; error?: number },
+    payload?: Buffer,
+    fds: number[] = [],
+  ): Promise<Reply> => {
     const id = h.id ?? c.allocId();
     const waiting = c.waitReply(id, 2000);
     c.sendRaw(encodeMessage({ id, command: h.command, flags: h.flags ?? MsgFlag.TYPE_COMMAND, error: h.error ?? 0 }, payload), fds);
@@ -73,7 +78,11 @@ describe('unknown commands and malformed headers', () => {
     const efd = native.eventfdCreate();
     const mfd = native.memfdCreate(`agfx-it-unknown-${process.pid}`, 4096);
     const id = c.allocId();
-    assertError(await send(c, { id, command: Command.DMA_READ }, Buffer.alloc(16), [efd, mfd]), { id, command: Command.DMA_READ }, Errno.ENOSYS);
+    assertError(
+      await send(c, { id, command: Command.DMA_READ }, Buffer.alloc(16), [efd, mfd]),
+      { id, command: Command.DMA_READ },
+      Errno.ENOSYS,
+    );
     assert.equal(await c.read32(0, 0x1000), DEVICE_ID);
     assert.equal(fx.d.fdCount(), before);
     native.closeFd(efd);

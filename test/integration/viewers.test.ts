@@ -45,7 +45,18 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
     await new Promise<void>((r) => qmpServer.listen(qmpPath, r));
     const pw = join(dir, 'vnc.pw');
     writeFileSync(pw, 'sekrit\n');
-    d = await startDaemon(['--display', '24x12@60', '--vnc', '127.0.0.1:0', '--vnc-password-file', pw, '--qmp', qmpPath, '--web', '127.0.0.1:0']);
+    d = await startDaemon([
+      '--display',
+      '24x12@60',
+      '--vnc',
+      '127.0.0.1:0',
+      '--vnc-password-file',
+      pw,
+      '--qmp',
+      qmpPath,
+      '--web',
+      '127.0.0.1:0',
+    ]);
     vmm = await d.connectNegotiated();
     await presentFrame(vmm, { ramGpa: RAM, name: 'viewer-ram', port: 0, width: 24, pixels });
     await d.waitForLog((l) => l.msg === 'qmp_connected');
@@ -106,7 +117,9 @@ describe('viewers in the daemon (--vnc, --qmp)', () => {
   it('refuses a password file without --vnc', async () => {
     const { spawnSync } = await import('node:child_process');
     const { daemonMain } = await import('../support/daemon.js');
-    const r = spawnSync(process.execPath, [daemonMain, '--socket-path', '/tmp/x.sock', '--vnc-password-file', '/etc/hostname'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [daemonMain, '--socket-path', '/tmp/x.sock', '--vnc-password-file', '/etc/hostname'], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--vnc-password-file needs --vnc/);
   });

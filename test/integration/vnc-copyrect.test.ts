@@ -133,7 +133,9 @@ describe('VNC CopyRect and damage-driven updates', () => {
         const presented = once(display, 'frame');
         await scroll(4, 50 + i);
         await presented;
-        for (let y = (i * 7) % (H - 20); y < ((i * 7) % (H - 20)) + 20; y++) for (let x = (i * 13) % (W - 24); x < ((i * 13) % (W - 24)) + 24; x++) frame.writeUInt32LE((0xff000000 | (i * 0x10305)) >>> 0, (y * W + x) * 4);
+        for (let y = (i * 7) % (H - 20); y < ((i * 7) % (H - 20)) + 20; y++)
+          for (let x = (i * 13) % (W - 24); x < ((i * 13) % (W - 24)) + 24; x++)
+            frame.writeUInt32LE((0xff000000 | (i * 0x10305)) >>> 0, (y * W + x) * 4);
         guest.store(0, frame);
         const painted = once(display, 'frame');
         guest.presentSlot(0, 0, W, { x: (i * 13) % (W - 24), y: (i * 7) % (H - 20), w: 24, h: 20 });
@@ -144,7 +146,10 @@ describe('VNC CopyRect and damage-driven updates', () => {
       c.requestUpdate(true);
       const u = await c.nextUpdate(2000);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      assert.ok(u, `an update (the session is ${vnc.stats()[0]!.clients.find((s) => s.updates > 0 && s.phase !== 'normal')?.phase ?? 'open'})`);
+      assert.ok(
+        u,
+        `an update (the session is ${vnc.stats()[0]!.clients.find((s) => s.updates > 0 && s.phase !== 'normal')?.phase ?? 'open'})`,
+      );
       assert.ok(u.rects.length <= 20, `${u.rects.length} rectangles`);
       assert.ok(ms < 1000, `composed in ${ms.toFixed(0)} ms`);
       assertShows(c, frame, `after catching up 40 read-outs with ${encodings.join(',')}`);

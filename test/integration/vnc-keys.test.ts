@@ -27,7 +27,9 @@ import { ensureTigerVnc, findWindows, startVncViewer, Xvfb, type Viewer } from '
 
 const chromiumMissing = ensureChromium();
 const debianMissing = chromiumMissing ?? ensureDebianNoVnc();
-const tigerMissing = ensureTigerVnc() ?? (spawnSync('sh', ['-c', 'command -v xdotool'], { stdio: 'ignore' }).status === 0 ? null : 'xdotool missing (apt-get install xdotool)');
+const tigerMissing =
+  ensureTigerVnc() ??
+  (spawnSync('sh', ['-c', 'command -v xdotool'], { stdio: 'ignore' }).status === 0 ? null : 'xdotool missing (apt-get install xdotool)');
 if (chromiumMissing) browserSkipBanner('NOVNC KEYBOARD TESTS', chromiumMissing);
 if (tigerMissing) browserSkipBanner('TIGERVNC KEYBOARD TESTS', tigerMissing);
 
@@ -45,7 +47,12 @@ describe('VNC keys: QEMU Extended Key Event to QMP, LastRect, unannounced extens
   const clients: RfbClient[] = [];
   const keysSince = async (n: number, want: number, ms = 5000): Promise<{ down: unknown; key: unknown }[]> => {
     const end = Date.now() + ms;
-    const keys = (): { down: unknown; key: unknown }[] => qmp.events().slice(n).filter((e) => e[0]!.type === 'key').map(key);
+    const keys = (): { down: unknown; key: unknown }[] =>
+      qmp
+        .events()
+        .slice(n)
+        .filter((e) => e[0]!.type === 'key')
+        .map(key);
     while (keys().length < want && Date.now() < end) await sleep(20);
     await sleep(100); // and nothing more
     return keys();
@@ -142,8 +149,16 @@ describe('VNC keys: QEMU Extended Key Event to QMP, LastRect, unannounced extens
       const cdp = await page.context().newCDPSession(page);
       const n = qmp.events().length;
       // The Q key on an AZERTY layout types 'a'; Up is an extended (0xE0) key.
-      for (const type of ['keyDown', 'keyUp'] as const) await cdp.send('Input.dispatchKeyEvent', { type, code: 'KeyQ', key: 'a', text: type === 'keyDown' ? 'a' : undefined, windowsVirtualKeyCode: 65 });
-      for (const type of ['keyDown', 'keyUp'] as const) await cdp.send('Input.dispatchKeyEvent', { type, code: 'ArrowUp', key: 'ArrowUp', windowsVirtualKeyCode: 38 });
+      for (const type of ['keyDown', 'keyUp'] as const)
+        await cdp.send('Input.dispatchKeyEvent', {
+          type,
+          code: 'KeyQ',
+          key: 'a',
+          text: type === 'keyDown' ? 'a' : undefined,
+          windowsVirtualKeyCode: 65,
+        });
+      for (const type of ['keyDown', 'keyUp'] as const)
+        await cdp.send('Input.dispatchKeyEvent', { type, code: 'ArrowUp', key: 'ArrowUp', windowsVirtualKeyCode: 38 });
       assert.deepEqual(await keysSince(n, 4), [
         { down: true, key: { type: 'number', data: 0x10 } },
         { down: false, key: { type: 'number', data: 0x10 } },

@@ -55,13 +55,13 @@ describe('noVNC in Chromium follows an animating guest pixel for pixel', { skip 
 
   before(async () => {
     stage = new AnimatedDisplay(
-    pino({ level: 'warn' }),
-    [
-      [640, 480],
-      [512, 384],
-    ],
-    { modeEveryMs: 2500, frameMs: 20, cursorSize: [13, 19] },
-  );
+      pino({ level: 'warn' }),
+      [
+        [640, 480],
+        [512, 384],
+      ],
+      { modeEveryMs: 2500, frameMs: 20, cursorSize: [13, 19] },
+    );
     await stage.start();
     http = await serveNoVnc();
     browser = await launchChromium();
@@ -73,7 +73,9 @@ describe('noVNC in Chromium follows an animating guest pixel for pixel', { skip 
         if (c.lite) {
           const port = new URL(stage.wsUrl).port;
           await page.goto(`${http.base}/debian/vnc_lite.html?host=127.0.0.1&port=${port}&path=`);
-          await page.waitForFunction(() => (document.getElementById('status')?.textContent ?? '').startsWith('Connected'), undefined, { timeout: 20_000 });
+          await page.waitForFunction(() => (document.getElementById('status')?.textContent ?? '').startsWith('Connected'), undefined, {
+            timeout: 20_000,
+          });
         } else {
           await openNoVnc(page, http.base, c.tree, stage.wsUrl, { without: c.without });
           const st = await noVncState(page);
@@ -152,7 +154,10 @@ describe('noVNC with VNC Authentication over the WebSocket port', { skip }, () =
       await openNoVnc(bad, http.base, tree, stage.wsUrl, { password: 'wrong' });
       const st = await noVncState(bad);
       assert.equal(st.state, 'disconnected');
-      assert.ok(st.events.some((e) => e.startsWith('securityfailure')), st.events.join(', '));
+      assert.ok(
+        st.events.some((e) => e.startsWith('securityfailure')),
+        st.events.join(', '),
+      );
       await good.close();
       await bad.close();
     });

@@ -30,7 +30,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The pixel value a client with format `pf` must get for this BGRA pixel. */
 function expected(pf: PixelFormat, bgra: Buffer, i: number): number {
   const ch = (v: number, max: number, shift: number): number => Math.round((v * max) / 255) * 2 ** shift;
-  return (ch(bgra[i * 4 + 2]!, pf.redMax, pf.redShift) + ch(bgra[i * 4 + 1]!, pf.greenMax, pf.greenShift) + ch(bgra[i * 4]!, pf.blueMax, pf.blueShift)) >>> 0;
+  return (
+    (ch(bgra[i * 4 + 2]!, pf.redMax, pf.redShift) +
+      ch(bgra[i * 4 + 1]!, pf.greenMax, pf.greenShift) +
+      ch(bgra[i * 4]!, pf.blueMax, pf.blueShift)) >>>
+    0
+  );
 }
 
 function assertFramebuffer(c: RfbClient, bgra: Buffer, width: number, height: number, what: string): void {
@@ -48,13 +53,90 @@ function assertFramebuffer(c: RfbClient, bgra: Buffer, width: number, height: nu
 }
 
 const FORMATS: Record<string, PixelFormat> = {
-  'bgrx32 (server format)': { bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 16, greenShift: 8, blueShift: 0 },
-  'rgbx32 big-endian, high bytes': { bitsPerPixel: 32, depth: 24, bigEndian: true, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 24, greenShift: 16, blueShift: 8 },
-  'xbgr32 little-endian': { bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 0, greenShift: 8, blueShift: 16 },
-  '32bpp depth 32 (4-byte CPIXEL)': { bitsPerPixel: 32, depth: 32, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 16, greenShift: 8, blueShift: 0 },
-  'rgb565 little-endian': { bitsPerPixel: 16, depth: 16, bigEndian: false, trueColour: true, redMax: 31, greenMax: 63, blueMax: 31, redShift: 11, greenShift: 5, blueShift: 0 },
-  'rgb555 big-endian': { bitsPerPixel: 16, depth: 15, bigEndian: true, trueColour: true, redMax: 31, greenMax: 31, blueMax: 31, redShift: 10, greenShift: 5, blueShift: 0 },
-  'bgr233 8bpp': { bitsPerPixel: 8, depth: 8, bigEndian: false, trueColour: true, redMax: 7, greenMax: 7, blueMax: 3, redShift: 0, greenShift: 3, blueShift: 6 },
+  'bgrx32 (server format)': {
+    bitsPerPixel: 32,
+    depth: 24,
+    bigEndian: false,
+    trueColour: true,
+    redMax: 255,
+    greenMax: 255,
+    blueMax: 255,
+    redShift: 16,
+    greenShift: 8,
+    blueShift: 0,
+  },
+  'rgbx32 big-endian, high bytes': {
+    bitsPerPixel: 32,
+    depth: 24,
+    bigEndian: true,
+    trueColour: true,
+    redMax: 255,
+    greenMax: 255,
+    blueMax: 255,
+    redShift: 24,
+    greenShift: 16,
+    blueShift: 8,
+  },
+  'xbgr32 little-endian': {
+    bitsPerPixel: 32,
+    depth: 24,
+    bigEndian: false,
+    trueColour: true,
+    redMax: 255,
+    greenMax: 255,
+    blueMax: 255,
+    redShift: 0,
+    greenShift: 8,
+    blueShift: 16,
+  },
+  '32bpp depth 32 (4-byte CPIXEL)': {
+    bitsPerPixel: 32,
+    depth: 32,
+    bigEndian: false,
+    trueColour: true,
+    redMax: 255,
+    greenMax: 255,
+    blueMax: 255,
+    redShift: 16,
+    greenShift: 8,
+    blueShift: 0,
+  },
+  'rgb565 little-endian': {
+    bitsPerPixel: 16,
+    depth: 16,
+    bigEndian: false,
+    trueColour: true,
+    redMax: 31,
+    greenMax: 63,
+    blueMax: 31,
+    redShift: 11,
+    greenShift: 5,
+    blueShift: 0,
+  },
+  'rgb555 big-endian': {
+    bitsPerPixel: 16,
+    depth: 15,
+    bigEndian: true,
+    trueColour: true,
+    redMax: 31,
+    greenMax: 31,
+    blueMax: 31,
+    redShift: 10,
+    greenShift: 5,
+    blueShift: 0,
+  },
+  'bgr233 8bpp': {
+    bitsPerPixel: 8,
+    depth: 8,
+    bigEndian: false,
+    trueColour: true,
+    redMax: 7,
+    greenMax: 7,
+    blueMax: 3,
+    redShift: 0,
+    greenShift: 3,
+    blueShift: 6,
+  },
 };
 
 const ENCODINGS: Record<string, number> = { raw: Encoding.RAW, zlib: Encoding.ZLIB, zrle: Encoding.ZRLE };
@@ -85,7 +167,13 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
 
   before(async () => {
     guest = new SoftGuest(log, BW * BH * 4, 2);
-    guest.attach([{ width: W, height: H, refreshHz: 60 }, { width: 32, height: 24, refreshHz: 60 }], 0);
+    guest.attach(
+      [
+        { width: W, height: H, refreshHz: 60 },
+        { width: 32, height: 24, refreshHz: 60 },
+      ],
+      0,
+    );
     guest.attach([{ width: BW, height: BH, refreshHz: 60 }], 1);
     vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input, log, stallTimeoutMs: 1500 });
     locked = new VncServer({ listen: '127.0.0.1:0', displays: guest.displays, input, log, password: 'sesame' });
@@ -156,7 +244,12 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     c.close();
     const mark = lines.length;
     await assert.rejects(client(0, { password: 'wrong' }), /security failure: authentication failed/);
-    await assert.rejects(client(0, { password: 'sesame', version: 'RFB 003.003\n' }).then((c2) => c2.close()).then(() => client(0, { password: 'x', version: 'RFB 003.003\n' })), /security failure/);
+    await assert.rejects(
+      client(0, { password: 'sesame', version: 'RFB 003.003\n' })
+        .then((c2) => c2.close())
+        .then(() => client(0, { password: 'x', version: 'RFB 003.003\n' })),
+      /security failure/,
+    );
     await waitFor(() => linesSince(mark, 'vnc_auth_failed').length >= 2);
     // a client that picks None where only VNC Authentication is offered
     const raw = await RfbClient.open(port(0, locked));
@@ -178,7 +271,10 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
         c.requestUpdate(false);
         const u = await c.nextUpdate();
         assert.ok(u, 'an update');
-        assert.ok(u.rects.every((r) => r.encoding === enc), `every rect is ${encName}`);
+        assert.ok(
+          u.rects.every((r) => r.encoding === enc),
+          `every rect is ${encName}`,
+        );
         assertFramebuffer(c, frame1, BW, BH, `${encName}/${pfName}`);
         // and again after a change, incrementally (the persistent zlib stream continues)
         const next = pattern(BW, BH, ++seed);
@@ -248,7 +344,10 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     await guest.present(1, next, BW);
     c.requestUpdate(true, { x: 0, y: 0, w: 64, h: 64 });
     const u = await c.nextUpdate();
-    assert.deepEqual(u!.rects.map(({ x, y, w, h }) => ({ x, y, w, h })), [{ x: 0, y: 0, w: 64, h: 64 }]);
+    assert.deepEqual(
+      u!.rects.map(({ x, y, w, h }) => ({ x, y, w, h })),
+      [{ x: 0, y: 0, w: 64, h: 64 }],
+    );
     c.requestUpdate(true);
     assert.ok(await c.nextUpdate());
     assertFramebuffer(c, next, BW, BH, 'after the owed tiles');
@@ -310,7 +409,10 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     b.setDesktopSize(100, 100);
     b.requestUpdate(true);
     const refused = await b.nextUpdate();
-    assert.ok(refused!.rects.some((r) => r.encoding === Encoding.EXTENDED_DESKTOP_SIZE && r.x === 1 && r.y === 1), 'reason client, status prohibited');
+    assert.ok(
+      refused!.rects.some((r) => r.encoding === Encoding.EXTENDED_DESKTOP_SIZE && r.x === 1 && r.y === 1),
+      'reason client, status prohibited',
+    );
 
     await guest.setMode(0, 32, 24);
     const small = pattern(32, 24, 5);
@@ -358,7 +460,10 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     ['an unknown message type', async (c) => void (await c.handshake(), c.socket.write(Buffer.from([0x77, 1, 2, 3])))],
     ['SetEncodings with 65535 entries', async (c) => void (await c.handshake(), c.socket.write(Buffer.from([2, 0, 0xff, 0xff])))],
     ['ClientCutText of 2 GiB', async (c) => void (await c.handshake(), c.socket.write(Buffer.from([6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff])))],
-    ['a colour-map pixel format', async (c) => void (await c.handshake(), c.setPixelFormat({ ...FORMATS['bgr233 8bpp']!, trueColour: false }))],
+    [
+      'a colour-map pixel format',
+      async (c) => void (await c.handshake(), c.setPixelFormat({ ...FORMATS['bgr233 8bpp']!, trueColour: false })),
+    ],
   ];
   for (const [what, misbehave] of garbage)
     it(`${what} closes only that client, with a log line`, async () => {
@@ -401,8 +506,17 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     const good = await client(1);
     good.requestUpdate(false);
     await good.nextUpdate();
-    const sleeperStats = () => vnc.stats().find((d) => d.display === 1)!.clients.find((c) => c.id !== goodId);
-    const goodId = Math.max(...vnc.stats().find((d) => d.display === 1)!.clients.map((c) => c.id));
+    const sleeperStats = () =>
+      vnc
+        .stats()
+        .find((d) => d.display === 1)!
+        .clients.find((c) => c.id !== goodId);
+    const goodId = Math.max(
+      ...vnc
+        .stats()
+        .find((d) => d.display === 1)!
+        .clients.map((c) => c.id),
+    );
     let stuck: ReturnType<typeof sleeperStats>;
     let i = 0;
     // Until the kernel buffers are full and the sleeper's update stays pending.

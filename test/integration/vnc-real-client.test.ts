@@ -36,7 +36,8 @@ function ensureTools(): string | null {
   if (have('vncsnapshot') && have('djpeg')) return null;
   if (process.getuid?.() !== 0) return 'vncsnapshot/djpeg missing and not root (apt-get install vncsnapshot libjpeg-turbo-progs)';
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (): void => void execFileSync('apt-get', ['install', '-y', '-q', 'vncsnapshot', 'libjpeg-turbo-progs'], { env, stdio: 'ignore', timeout: 300_000 });
+  const install = (): void =>
+    void execFileSync('apt-get', ['install', '-y', '-q', 'vncsnapshot', 'libjpeg-turbo-progs'], { env, stdio: 'ignore', timeout: 300_000 });
   try {
     install();
   } catch {
@@ -108,7 +109,13 @@ describe('a real VNC client (Debian vncsnapshot) captures the display', { skip: 
     guest = new SoftGuest(log, W * H * 4, 1);
     guest.attach([{ width: W, height: H, refreshHz: 60 }], 0);
     open = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input: new NullInput(), log });
-    locked = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input: new NullInput(), log, password: PASSWORD });
+    locked = new VncServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      displays: guest.displays,
+      input: new NullInput(),
+      log,
+      password: PASSWORD,
+    });
     await open.start();
     await locked.start();
     await guest.present(0, frame, W);
@@ -153,7 +160,11 @@ describe('a real VNC client (Debian vncsnapshot) captures the display', { skip: 
           const y = by * BLOCK + BLOCK / 2;
           const s = (y * W + x) * 4;
           const d = (y * W + x) * 3;
-          const diff = Math.max(Math.abs(img.rgb[d]! - frame[s + 2]!), Math.abs(img.rgb[d + 1]! - frame[s + 1]!), Math.abs(img.rgb[d + 2]! - frame[s]!));
+          const diff = Math.max(
+            Math.abs(img.rgb[d]! - frame[s + 2]!),
+            Math.abs(img.rgb[d + 1]! - frame[s + 1]!),
+            Math.abs(img.rgb[d + 2]! - frame[s]!),
+          );
           worst = Math.max(worst, diff);
         }
       assert.ok(worst <= 6, `block centres within JPEG tolerance (worst channel error ${worst})`);

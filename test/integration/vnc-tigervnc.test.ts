@@ -13,7 +13,16 @@ import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { AnimatedDisplay, sleep } from '../support/animated-display.js';
 import { browserSkipBanner } from '../support/chromium.js';
 import { bgraToRgba } from '../support/pixels.js';
-import { captureWindow, ensureTigerVnc, findWindows, rfbEncodingsFilter, startVncViewer, tigerVncVersion, Xvfb, type Viewer } from '../support/tigervnc.js';
+import {
+  captureWindow,
+  ensureTigerVnc,
+  findWindows,
+  rfbEncodingsFilter,
+  startVncViewer,
+  tigerVncVersion,
+  Xvfb,
+  type Viewer,
+} from '../support/tigervnc.js';
 
 const ANIMATE_MS = Number(process.env.VNC_ANIMATE_MS ?? 8000);
 const missing = ensureTigerVnc();
@@ -42,13 +51,13 @@ describe("TigerVNC's viewer follows an animating guest pixel for pixel", { skip 
 
   before(async () => {
     stage = new AnimatedDisplay(
-    pino({ level: 'warn' }),
-    [
-      [640, 480],
-      [512, 384],
-    ],
-    { modeEveryMs: 2500, frameMs: 20, cursorSize: [13, 19] },
-  );
+      pino({ level: 'warn' }),
+      [
+        [640, 480],
+        [512, 384],
+      ],
+      { modeEveryMs: 2500, frameMs: 20, cursorSize: [13, 19] },
+    );
     await stage.start();
     // Side by side: xwd captures what is on screen, so no window may cover another.
     xvfb = await Xvfb.start(1400, 1100);

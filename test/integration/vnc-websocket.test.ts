@@ -34,7 +34,10 @@ describe('RFB over WebSocket', () => {
   let frame = pattern(W, H, 5);
   const sockets: { destroy(): void }[] = [];
   const wsPort = (s: VncServer, display = 0): number => s.websocketAddress(display)!.port;
-  const rfbOverWs = async (s: VncServer, opts: { password?: string; headers?: Record<string, string | null> } = {}): Promise<{ c: RfbClient; ws: WsClient }> => {
+  const rfbOverWs = async (
+    s: VncServer,
+    opts: { password?: string; headers?: Record<string, string | null> } = {},
+  ): Promise<{ c: RfbClient; ws: WsClient }> => {
     const h = await openWebSocket(wsPort(s), '/websockify', opts.headers ?? {});
     assert.equal(h.status, 101);
     sockets.push(h.ws!);
@@ -45,8 +48,19 @@ describe('RFB over WebSocket', () => {
   before(async () => {
     guest = new SoftGuest(log, W * H * 4, 1);
     await guest.attachMode(0, W, H);
-    const common = { listen: { host: '127.0.0.1', port: 0 }, websocket: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input: new NullInput(), log };
-    open = new VncServer({ ...common, maxClientsPerDisplay: 2, handshakeTimeoutMs: 600, websocketOrigins: ['https://console.example.org'] });
+    const common = {
+      listen: { host: '127.0.0.1', port: 0 },
+      websocket: { host: '127.0.0.1', port: 0 },
+      displays: guest.displays,
+      input: new NullInput(),
+      log,
+    };
+    open = new VncServer({
+      ...common,
+      maxClientsPerDisplay: 2,
+      handshakeTimeoutMs: 600,
+      websocketOrigins: ['https://console.example.org'],
+    });
     locked = new VncServer({ ...common, password: PASSWORD });
     await open.start();
     await locked.start();

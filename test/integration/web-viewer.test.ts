@@ -26,8 +26,6 @@ async function until(pred: () => boolean, what: string, timeoutMs = 3000): Promi
   }
 }
 
-
-
 /** A BGRA test pattern, different for every (seed, x, y); alpha 0xff. */
 function pattern(width: number, height: number, seed: number): Buffer {
   const b = Buffer.alloc(width * height * 4);
@@ -90,7 +88,10 @@ class TestWs {
   ended = false;
   readonly closed: Promise<void>;
 
-  private constructor(readonly sock: Socket, rest: Buffer) {
+  private constructor(
+    readonly sock: Socket,
+    rest: Buffer,
+  ) {
     this.closed = new Promise((res) => sock.on('close', () => ((this.ended = true), this.wake?.(), res())));
     sock.on('data', (c: Buffer) => this.onData(c));
     sock.on('error', () => {});
@@ -104,8 +105,21 @@ class TestWs {
       const key = randomBytes(16).toString('base64');
       sock.on('error', reject);
       sock.on('connect', () => {
-        const h = { Host: `127.0.0.1:${port}`, Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers };
-        sock.write(`GET ${path} HTTP/1.1\r\n` + Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+        const h = {
+          Host: `127.0.0.1:${port}`,
+          Upgrade: 'websocket',
+          Connection: 'Upgrade',
+          'Sec-WebSocket-Key': key,
+          'Sec-WebSocket-Version': '13',
+          ...headers,
+        };
+        sock.write(
+          `GET ${path} HTTP/1.1\r\n` +
+            Object.entries(h)
+              .map(([k, v]) => `${k}: ${v}\r\n`)
+              .join('') +
+            '\r\n',
+        );
       });
       let head = Buffer.alloc(0);
       const onData = (c: Buffer): void => {
@@ -119,7 +133,9 @@ class TestWs {
           sock.destroy();
           return reject(new Error(status));
         }
-        const expect = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        const expect = createHash('sha1')
+          .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+          .digest('base64');
         assert.match(text, new RegExp(`\\r\\nsec-websocket-accept: ${expect.replace(/[+/]/g, '\\$&')}`, 'i'));
         resolve(new TestWs(sock, head.subarray(end + 4)));
       };
@@ -247,7 +263,11 @@ class TestWs {
 
 // ---------------------------------------------------------------------------
 
-function httpGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+function httpGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -346,8 +366,7 @@ describe('web viewer (in-process, soft backend)', () => {
     await ws.silent(200);
 
     const changed = Buffer.from(frame0);
-    for (let y = 7; y < 9; y++)
-      for (let x = 10; x < 13; x++) changed.writeUInt32LE(0xff00ff00 + x + y * 256, (y * W + x) * 4);
+    for (let y = 7; y < 9; y++) for (let x = 10; x < 13; x++) changed.writeUInt32LE(0xff00ff00 + x + y * 256, (y * W + x) * 4);
     changed.writeUInt32LE(0xff123456, (40 * W + 50) * 4); // and one pixel far away
     await guest.show(0, changed);
     const u = await ws.update();
@@ -401,7 +420,9 @@ describe('web viewer (in-process, soft backend)', () => {
         if (r.enc === 2) {
           const sx = r.pixels.readUInt16LE(0);
           const sy = r.pixels.readUInt16LE(2);
-          const rows = Array.from({ length: r.h }, (_, j) => Buffer.from(canvas.subarray(((sy + j) * W + sx) * 4, ((sy + j) * W + sx + r.w) * 4)));
+          const rows = Array.from({ length: r.h }, (_, j) =>
+            Buffer.from(canvas.subarray(((sy + j) * W + sx) * 4, ((sy + j) * W + sx + r.w) * 4)),
+          );
           rows.forEach((row, j) => row.copy(canvas, ((r.y + j) * W + r.x) * 4));
         } else for (let j = 0; j < r.h; j++) r.pixels.copy(canvas, ((r.y + j) * W + r.x) * 4, j * r.w * 4, (j + 1) * r.w * 4);
       }
@@ -421,7 +442,11 @@ describe('web viewer (in-process, soft backend)', () => {
       for (let n = 0; n < 3 && !canvases[i]!.equals(rgbaOf(next, W, { x: 0, y: 0, w: W, h: H })); n++) {
         const u = await ws.update();
         if (ws === copier && n === 0) assert.equal(u.rects[0]!.enc, 2, 'the copier gets a copy first');
-        if (ws === plain) assert.ok(u.rects.every((r) => r.enc !== 2), 'no copy for a client that did not ask');
+        if (ws === plain)
+          assert.ok(
+            u.rects.every((r) => r.enc !== 2),
+            'no copy for a client that did not ask',
+          );
         draw(canvases[i]!, u);
         ws.send({ type: 'ack', update: u.update });
       }
@@ -512,7 +537,14 @@ describe('web viewer (in-process, soft backend)', () => {
   it('announces hot-plugged displays and mode changes; a subscriber of a removed display is told', async () => {
     const ws = await TestWs.open(port);
     await ws.json('hello');
-    const src = guest.displays.attach([{ width: 32, height: 32, refreshHz: 60 }, { width: 16, height: 8, refreshHz: 60 }], 2, 'hotplug');
+    const src = guest.displays.attach(
+      [
+        { width: 32, height: 32, refreshHz: 60 },
+        { width: 16, height: 8, refreshHz: 60 },
+      ],
+      2,
+      'hotplug',
+    );
     const att = await ws.json('attached');
     assert.equal(att.display.port, 2);
     assert.equal(att.display.name, 'hotplug');
@@ -528,7 +560,10 @@ describe('web viewer (in-process, soft backend)', () => {
     assert.deepEqual([mode.port, mode.width, mode.height], [2, 16, 8]);
     const resized = await ws.update();
     assert.deepEqual([resized.fw, resized.fh, resized.rects.length], [16, 8, 1], 'a new size: the whole frame');
-    assert.deepEqual(resized.rects.map(({ x, y, w, h }) => [x, y, w, h]), [[0, 0, 16, 8]]);
+    assert.deepEqual(
+      resized.rects.map(({ x, y, w, h }) => [x, y, w, h]),
+      [[0, 0, 16, 8]],
+    );
     assert.ok(resized.rects[0]!.pixels.equals(Buffer.alloc(16 * 8 * 4, Buffer.from([0, 0, 0, 0xff]))), 'cleared to black');
     guest.displays.detach(2);
     const unsub = await ws.json('unsubscribed');
@@ -581,10 +616,14 @@ describe('web viewer (in-process, soft backend)', () => {
       ['reserved bits', (ws) => ws.frame(1, Buffer.from('{}'), { rsv: 4 }), 1002],
       ['unknown opcode', (ws) => ws.frame(5, Buffer.from('x')), 1002],
       ['oversized message', (ws) => ws.frame(2, Buffer.alloc(16), { declaredLength: 1 << 30 }), 1009],
-      ['fragments adding up past the cap', (ws) => {
-        ws.frame(1, Buffer.alloc(40000, 0x20), { fin: false });
-        ws.frame(0, Buffer.alloc(40000, 0x20), { fin: false });
-      }, 1009],
+      [
+        'fragments adding up past the cap',
+        (ws) => {
+          ws.frame(1, Buffer.alloc(40000, 0x20), { fin: false });
+          ws.frame(0, Buffer.alloc(40000, 0x20), { fin: false });
+        },
+        1009,
+      ],
       ['continuation without a start', (ws) => ws.frame(0, Buffer.from('x')), 1002],
       ['text that is not UTF-8', (ws) => ws.frame(1, Buffer.from([0xc3, 0x28])), 1007],
       ['text that is not JSON', (ws) => ws.frame(1, Buffer.from('hello?')), 1003],
@@ -665,7 +704,10 @@ describe('web viewer (in-process, soft backend)', () => {
       await guest.show(3, f);
       fast.send({ type: 'ack', update: u.update });
       u = await fast.update();
-      assert.ok(u.rects.every((r) => r.pixels.equals(rgbaOf(f, 640, r))), `frame ${i}`);
+      assert.ok(
+        u.rects.every((r) => r.pixels.equals(rgbaOf(f, 640, r))),
+        `frame ${i}`,
+      );
     }
     const full = 640 * 480 * 4 + 24;
     const sent = viewer.stats().frameBytes - bytesBefore;

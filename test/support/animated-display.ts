@@ -41,7 +41,14 @@ export class AnimatedDisplay {
       'apple-gfxd test',
     );
     this.display = this.guest.displays.get(0)!;
-    this.vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, websocket: { host: '127.0.0.1', port: 0 }, input, ...server, displays: this.guest.displays, log });
+    this.vnc = new VncServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      websocket: { host: '127.0.0.1', port: 0 },
+      input,
+      ...server,
+      displays: this.guest.displays,
+      log,
+    });
     this.anim = new DemoAnimator(this.guest, { port: 0, modes, ...demo });
   }
 

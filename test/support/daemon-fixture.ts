@@ -69,7 +69,9 @@ export function useDaemon(args: string[] = []): DaemonFixture {
       return d().fdCount();
     },
     mappingsOf(name) {
-      return d().memfdMappings().filter((l) => l.includes(`/memfd:${name} `));
+      return d()
+        .memfdMappings()
+        .filter((l) => l.includes(`/memfd:${name} `));
     },
     async attachVmm(ram) {
       const vmm = await this.connect();

@@ -53,13 +53,21 @@ async function child(socketPath: string, intervalMs: number): Promise<void> {
   const lat: number[] = [];
   let worst = -1;
   let worstAt = 0;
-  let started: bigint | undefined; // set when the first probe goes out
   let stopping = false;
   let pending = false;
   const done = (): void => {
     lat.sort((a, b) => a - b);
     const at = (q: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * q))]! : -1);
-    process.stdout.write(JSON.stringify({ count: lat.length, p50Us: at(0.5), p99Us: at(0.99), maxUs: worst, maxAtMs: Math.round(worstAt), missing: pending ? 1 : 0 }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        count: lat.length,
+        p50Us: at(0.5),
+        p99Us: at(0.99),
+        maxUs: worst,
+        maxAtMs: Math.round(worstAt),
+        missing: pending ? 1 : 0,
+      }) + '\n',
+    );
     process.exit(0);
   };
   process.stdin.on('end', () => {
@@ -78,7 +86,7 @@ async function child(socketPath: string, intervalMs: number): Promise<void> {
   const ver = Buffer.alloc(4); // major 0, minor 0, no JSON
   await roundTrip(0, 1, ver);
   process.stdout.write('ready\n');
-  started = process.hrtime.bigint();
+  const started = process.hrtime.bigint(); // when the first probe goes out
   const rr = Buffer.alloc(16);
   rr.writeBigUInt64LE(0x1000n, 0);
   rr.writeUInt32LE(0, 8);
@@ -90,7 +98,7 @@ async function child(socketPath: string, intervalMs: number): Promise<void> {
     lat.push(us);
     if (us > worst) {
       worst = us;
-      worstAt = Number(t0 - (started ?? t0)) / 1e6;
+      worstAt = Number(t0 - started) / 1e6;
     }
     if (stopping) break;
     await new Promise((r) => setTimeout(r, intervalMs));
@@ -100,7 +108,9 @@ async function child(socketPath: string, intervalMs: number): Promise<void> {
 
 /** Starts the prober against a daemon's vfio-user socket (it must be free: the daemon serves one client). */
 export async function startMmioProber(socketPath: string, intervalMs = 1): Promise<MmioProber> {
-  const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), socketPath, String(intervalMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), socketPath, String(intervalMs)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));

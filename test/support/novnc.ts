@@ -68,7 +68,13 @@ window.readCanvas = () => {
 };
 </script></body></html>`;
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.html': 'text/html',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
 
 /** Serves /harness.html and the two noVNC trees (/npm/..., /debian/...) on 127.0.0.1. */
 export async function serveNoVnc(): Promise<{ server: Server; base: string }> {
@@ -101,8 +107,14 @@ export interface NoVncOptions {
 export async function openNoVnc(page: Page, base: string, tree: NoVncTree, wsUrl: string, opts: NoVncOptions = {}): Promise<void> {
   await page.goto(`${base}/harness.html`);
   await page.waitForFunction(() => typeof (window as unknown as { startVnc?: unknown }).startVnc === 'function');
-  await page.evaluate(([t, u, o]) => (window as unknown as { startVnc: (...a: unknown[]) => Promise<void> }).startVnc(t, u, o), [tree, wsUrl, { without: opts.without ?? [], password: opts.password ?? null }] as const);
-  await page.waitForFunction(() => (window as unknown as { vnc: { state: string } }).vnc.state !== 'connecting', undefined, { timeout: 15_000 });
+  await page.evaluate(([t, u, o]) => (window as unknown as { startVnc: (...a: unknown[]) => Promise<void> }).startVnc(t, u, o), [
+    tree,
+    wsUrl,
+    { without: opts.without ?? [], password: opts.password ?? null },
+  ] as const);
+  await page.waitForFunction(() => (window as unknown as { vnc: { state: string } }).vnc.state !== 'connecting', undefined, {
+    timeout: 15_000,
+  });
 }
 
 export interface NoVncState {
@@ -116,6 +128,8 @@ export const noVncState = (page: Page): Promise<NoVncState> => page.evaluate(() 
 
 /** The noVNC canvas: width, height and RGBA pixels. */
 export async function readNoVncCanvas(page: Page): Promise<{ width: number; height: number; rgba: Buffer }> {
-  const r = await page.evaluate(() => (window as unknown as { readCanvas: () => { width: number; height: number; rgba: string } }).readCanvas());
+  const r = await page.evaluate(() =>
+    (window as unknown as { readCanvas: () => { width: number; height: number; rgba: string } }).readCanvas(),
+  );
   return { width: r.width, height: r.height, rgba: Buffer.from(r.rgba, 'base64') };
 }

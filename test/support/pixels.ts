@@ -28,7 +28,9 @@ export function diffRgba(got: Buffer, want: Buffer, width: number): { differ: nu
     differ++;
     if (examples.length < 4) {
       const p = i / 4;
-      examples.push(`(${p % width},${Math.floor(p / width)}) rgba(${got[i]},${got[i + 1]},${got[i + 2]},${got[i + 3]}) want rgb(${want[i]},${want[i + 1]},${want[i + 2]})`);
+      examples.push(
+        `(${p % width},${Math.floor(p / width)}) rgba(${got[i]},${got[i + 1]},${got[i + 2]},${got[i + 3]}) want rgb(${want[i]},${want[i + 1]},${want[i + 2]})`,
+      );
     }
   }
   return { differ, examples };

@@ -118,7 +118,10 @@ export class RfbClient {
   }
 
   /** Connects and completes the handshake through ServerInit. */
-  static async connect(port: number, opts: { host?: string; password?: string; version?: string; decode?: boolean } = {}): Promise<RfbClient> {
+  static async connect(
+    port: number,
+    opts: { host?: string; password?: string; version?: string; decode?: boolean } = {},
+  ): Promise<RfbClient> {
     const c = await RfbClient.open(port, opts.host, opts.decode ?? true);
     try {
       await c.handshake(opts.password, opts.version);
@@ -305,7 +308,14 @@ export class RfbClient {
     // 0xffff: as many as come before a LastRect rectangle (if the client asked for LastRect).
     for (let i = 0; i < n; i++) {
       const h = await this.read(12);
-      const r: ClientRect = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), w: h.readUInt16BE(4), h: h.readUInt16BE(6), encoding: h.readInt32BE(8), bytes: 0 };
+      const r: ClientRect = {
+        x: h.readUInt16BE(0),
+        y: h.readUInt16BE(2),
+        w: h.readUInt16BE(4),
+        h: h.readUInt16BE(6),
+        encoding: h.readInt32BE(8),
+        bytes: 0,
+      };
       if (r.encoding === Encoding.LAST_RECT && n === 0xffff) {
         this.lastRects++;
         break;
@@ -368,10 +378,12 @@ export class RfbClient {
 
   /** CopyRect: the rectangle at (sx, sy) of the framebuffer, as it was, goes to r. */
   private copyWithin(sx: number, sy: number, r: Rect): void {
-    if (sx + r.w > this.width || sy + r.h > this.height || r.x + r.w > this.width || r.y + r.h > this.height) throw new Error('CopyRect outside the framebuffer');
+    if (sx + r.w > this.width || sy + r.h > this.height || r.x + r.w > this.width || r.y + r.h > this.height)
+      throw new Error('CopyRect outside the framebuffer');
     const bpp = this.bpp;
     const rows: Buffer[] = [];
-    for (let y = 0; y < r.h; y++) rows.push(Buffer.from(this.fb.subarray(((sy + y) * this.width + sx) * bpp, ((sy + y) * this.width + sx + r.w) * bpp)));
+    for (let y = 0; y < r.h; y++)
+      rows.push(Buffer.from(this.fb.subarray(((sy + y) * this.width + sx) * bpp, ((sy + y) * this.width + sx + r.w) * bpp)));
     rows.forEach((row, y) => row.copy(this.fb, ((r.y + y) * this.width + r.x) * bpp));
   }
 
@@ -383,7 +395,9 @@ export class RfbClient {
   /** CPIXEL size and where its bytes go in a full pixel (RFC 6143 7.7.6). */
   private cpixel(): { size: number; at: number } {
     const pf = this.pf;
-    const top = Math.max(...[pf.redMax, pf.greenMax, pf.blueMax].map((m, i) => [pf.redShift, pf.greenShift, pf.blueShift][i]! + Math.log2(m + 1)));
+    const top = Math.max(
+      ...[pf.redMax, pf.greenMax, pf.blueMax].map((m, i) => [pf.redShift, pf.greenShift, pf.blueShift][i]! + Math.log2(m + 1)),
+    );
     const low = Math.min(pf.redShift, pf.greenShift, pf.blueShift);
     if (pf.trueColour && pf.bitsPerPixel === 32 && pf.depth <= 24) {
       if (top <= 24) return { size: 3, at: pf.bigEndian ? 1 : 0 };
@@ -461,7 +475,16 @@ export class RfbClient {
   pixel(x: number, y: number): number {
     const bpp = this.bpp;
     const o = (y * this.width + x) * bpp;
-    const v = bpp === 4 ? (this.pf.bigEndian ? this.fb.readUInt32BE(o) : this.fb.readUInt32LE(o)) : bpp === 2 ? (this.pf.bigEndian ? this.fb.readUInt16BE(o) : this.fb.readUInt16LE(o)) : this.fb[o]!;
+    const v =
+      bpp === 4
+        ? this.pf.bigEndian
+          ? this.fb.readUInt32BE(o)
+          : this.fb.readUInt32LE(o)
+        : bpp === 2
+          ? this.pf.bigEndian
+            ? this.fb.readUInt16BE(o)
+            : this.fb.readUInt16LE(o)
+          : this.fb[o]!;
     const pf = this.pf;
     const mask = (pf.redMax * 2 ** pf.redShift + pf.greenMax * 2 ** pf.greenShift + pf.blueMax * 2 ** pf.blueShift) >>> 0;
     return (v & mask) >>> 0;

@@ -19,7 +19,9 @@ function next(emitter: DisplaySource, name: 'frame' | 'mode' | 'cursor', ms = 50
   let timer: NodeJS.Timeout;
   return Promise.race([
     once(emitter, name).finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no '${name}' event on display ${emitter.port} within ${ms} ms`)), ms))),
+    new Promise(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`no '${name}' event on display ${emitter.port} within ${ms} ms`)), ms)),
+    ),
   ]);
 }
 

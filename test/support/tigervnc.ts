@@ -25,7 +25,11 @@ export function ensureTigerVnc(): string | null {
   if (process.getuid?.() !== 0) return `missing ${missing.join(', ')} and not root to apt-get install them`;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 5 * 60 * 1000 });
-  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { encoding: 'utf8', env, timeout: 10 * 60 * 1000 });
+  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
+    encoding: 'utf8',
+    env,
+    timeout: 10 * 60 * 1000,
+  });
   const still = TOOLS.filter(([cmd]) => !have(cmd)).map(([, pkg]) => pkg);
   return still.length === 0 ? null : `apt-get install ${still.join(' ')} failed (exit ${r.status})`;
 }
@@ -43,7 +47,9 @@ export class Xvfb {
   ) {}
 
   static async start(width = 1280, height = 1024): Promise<Xvfb> {
-    const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset'], {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
     const display = await new Promise<string>((resolve, reject) => {
@@ -77,10 +83,14 @@ export interface Viewer {
 
 /** Starts vncviewer on `display` against 127.0.0.1:port with TigerVNC parameters (e.g. PreferredEncoding=raw). */
 export function startVncViewer(display: string, port: number, params: string[] = []): Viewer {
-  const proc = spawn('vncviewer', ['-Shared', '-RemoteResize=0', '-Log', '*:stderr:30', ...params.map((p) => `-${p}`), `127.0.0.1::${port}`], {
-    env: { ...process.env, DISPLAY: display },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    'vncviewer',
+    ['-Shared', '-RemoteResize=0', '-Log', '*:stderr:30', ...params.map((p) => `-${p}`), `127.0.0.1::${port}`],
+    {
+      env: { ...process.env, DISPLAY: display },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   proc.stdout!.on('data', (d) => (log += d));
   proc.stderr!.on('data', (d) => (log += d));

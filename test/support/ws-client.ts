@@ -22,7 +22,14 @@ export function openWebSocket(port: number, path = '/', headers: Record<string, 
     const key = randomBytes(16).toString('base64');
     sock.on('error', reject);
     sock.on('connect', () => {
-      const h: Record<string, string | null> = { Host: `127.0.0.1:${port}`, Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers };
+      const h: Record<string, string | null> = {
+        Host: `127.0.0.1:${port}`,
+        Upgrade: 'websocket',
+        Connection: 'Upgrade',
+        'Sec-WebSocket-Key': key,
+        'Sec-WebSocket-Version': '13',
+        ...headers,
+      };
       const lines = Object.entries(h)
         .filter((e): e is [string, string] => e[1] !== null)
         .map(([k, v]) => `${k}: ${v}\r\n`);
@@ -46,7 +53,12 @@ export function openWebSocket(port: number, path = '/', headers: Record<string, 
         sock.destroy();
         return resolve({ status, headers: hdrs, ws: null });
       }
-      assert.equal(hdrs['sec-websocket-accept'], createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64'));
+      assert.equal(
+        hdrs['sec-websocket-accept'],
+        createHash('sha1')
+          .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+          .digest('base64'),
+      );
       resolve({ status, headers: hdrs, ws: new WsClient(sock, head.subarray(end + 4)) });
     };
     sock.on('data', onData);

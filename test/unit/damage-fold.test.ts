@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { FOLD_MAX, MERGE_INPUT_MAX, appendChanges, coarsen, mergeDown, subtract, type Changes, type Move, type Rect } from '#daemon/display/damage.js';
+import {
+  FOLD_MAX,
+  MERGE_INPUT_MAX,
+  appendChanges,
+  coarsen,
+  mergeDown,
+  subtract,
+  type Changes,
+  type Move,
+  type Rect,
+} from '#daemon/display/damage.js';
 
 const W = 24;
 const H = 16;
@@ -24,7 +34,9 @@ function painted(image: Uint32Array, r: Rect, from: Uint32Array): Uint32Array {
 
 const rect = fc
   .record({ x: fc.nat(W - 1), y: fc.nat(H - 1) })
-  .chain(({ x, y }) => fc.record({ x: fc.constant(x), y: fc.constant(y), w: fc.integer({ min: 1, max: W - x }), h: fc.integer({ min: 1, max: H - y }) }));
+  .chain(({ x, y }) =>
+    fc.record({ x: fc.constant(x), y: fc.constant(y), w: fc.integer({ min: 1, max: W - x }), h: fc.integer({ min: 1, max: H - y }) }),
+  );
 const step = fc.oneof(
   rect.map((r) => ({ kind: 'paint' as const, r })),
   fc.record({ r: rect, dx: fc.nat(W - 1), dy: fc.nat(H - 1) }).map(({ r, dx, dy }) => {
@@ -66,7 +78,10 @@ describe('damage folding', () => {
   });
 
   it('a scroll after a scroll is one longer scroll plus the uncovered band', () => {
-    const up = (n: number): Changes => ({ move: { x: 0, y: 0, w: W, h: H - n, srcX: 0, srcY: n }, rects: [{ x: 0, y: H - n, w: W, h: n }] });
+    const up = (n: number): Changes => ({
+      move: { x: 0, y: 0, w: W, h: H - n, srcX: 0, srcY: n },
+      rects: [{ x: 0, y: H - n, w: W, h: n }],
+    });
     const f: Changes = { move: null, rects: [] };
     appendChanges(f, up(2));
     appendChanges(f, up(3));
@@ -93,7 +108,13 @@ describe('damage folding', () => {
     const f: Changes = { move: null, rects: [] };
     const started = process.hrtime.bigint();
     for (let t = 0; t < 64; t++) {
-      appendChanges(f, { move: { x: 0, y: 0, w: w - 4, h, srcX: 4, srcY: 0 }, rects: [{ x: w - 4, y: 0, w: 4, h }, { x: (t * 7) % 700, y: (t * 5) % 500, w: 88, h: 85 }] });
+      appendChanges(f, {
+        move: { x: 0, y: 0, w: w - 4, h, srcX: 4, srcY: 0 },
+        rects: [
+          { x: w - 4, y: 0, w: 4, h },
+          { x: (t * 7) % 700, y: (t * 5) % 500, w: 88, h: 85 },
+        ],
+      });
       assert.ok(f.rects.length <= FOLD_MAX + 8, `after ${t + 1} folds: ${f.rects.length} rectangles`);
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -108,7 +129,11 @@ describe('damage folding', () => {
         assert.ok(out.length <= Math.max(max, rs.length <= max ? rs.length : 0), `${out.length} > ${max}`);
         for (const r of rs)
           for (let y = r.y; y < r.y + r.h; y++)
-            for (let x = r.x; x < r.x + r.w; x++) assert.ok(out.some((o) => x >= o.x && x < o.x + o.w && y >= o.y && y < o.y + o.h), `(${x},${y}) uncovered`);
+            for (let x = r.x; x < r.x + r.w; x++)
+              assert.ok(
+                out.some((o) => x >= o.x && x < o.x + o.w && y >= o.y && y < o.y + o.h),
+                `(${x},${y}) uncovered`,
+              );
       }),
       { numRuns: 300 },
     );

@@ -43,11 +43,7 @@ interface Finding {
 }
 
 /** Problems with the citations on one line of a source file. */
-export function checkLine(
-  line: string,
-  where: string,
-  defined: ReturnType<typeof definedCitations>,
-): Finding[] {
+export function checkLine(line: string, where: string, defined: ReturnType<typeof definedCitations>): Finding[] {
   const out: Finding[] = [];
   if (/(?<!docs\/)DESIGN\.md/.test(line) || /(?<![\w/])design\.md (invariant|P\d)/.test(line)) {
     out.push({ where, problem: 'cites a design file other than docs/design.md' });
@@ -74,7 +70,10 @@ describe('design citations', () => {
   const defined = definedCitations(design);
 
   it('docs/design.md defines invariants 1-6 and pitfalls P1-P18', () => {
-    assert.deepEqual([...defined.invariants].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      [...defined.invariants].sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6],
+    );
     assert.equal(defined.pitfalls.size, 18);
   });
 
@@ -93,7 +92,7 @@ describe('design citations', () => {
       '// (docs/design.md P2)',
       '// see docs/design.md P12',
       '// (docs/design.md P18: every fd is a fresh dup)',
-      "const m = /^P6\\s+(\\d+)/.exec(text); // a PPM header",
+      'const m = /^P6\\s+(\\d+)/.exec(text); // a PPM header',
     ];
     for (const l of good) assert.deepEqual(checkLine(l, 'x', defined), [], `false alarm: ${l}`);
   });
@@ -101,7 +100,9 @@ describe('design citations', () => {
   it('every citation in the tree names something docs/design.md defines', () => {
     const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
       .split('\n')
-      .filter((f) => sourceFile.test(f) && !f.startsWith('node_modules/') && f !== 'docs/design.md' && f !== 'test/unit/design-citations.test.ts');
+      .filter(
+        (f) => sourceFile.test(f) && !f.startsWith('node_modules/') && f !== 'docs/design.md' && f !== 'test/unit/design-citations.test.ts',
+      );
     assert.ok(files.length > 50, `only ${files.length} source files found under ${root}`);
     const findings: Finding[] = [];
     for (const f of files) {

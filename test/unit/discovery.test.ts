@@ -9,12 +9,32 @@ import { describe, it } from 'node:test';
 import { repoRoot } from '../support/daemon.js';
 
 // The backend types vhost-user.json enumerates.
-const VHOST_USER_TYPES = ['bridge', 'block', 'console', 'crypto', 'fs', 'gpio', 'gpu', 'input', 'net', 'rproc-serial', 'scmi', 'scsi', 'sound', 'video', 'vsock'];
+const VHOST_USER_TYPES = [
+  'bridge',
+  'block',
+  'console',
+  'crypto',
+  'fs',
+  'gpio',
+  'gpu',
+  'input',
+  'net',
+  'rproc-serial',
+  'scmi',
+  'scsi',
+  'sound',
+  'video',
+  'vsock',
+];
 
 describe('discovery file', () => {
   it('installs 50-apple-gfxd.json with the vhost-user description shape', () => {
     const dir = mkdtempSync(join(tmpdir(), 'agfx-disc-'));
-    const out = execFileSync('bash', [join(repoRoot, 'scripts/install-discovery.sh'), '--dir', dir, '--binary', '/opt/apple-gfxd/bin/apple-gfxd'], { encoding: 'utf8' });
+    const out = execFileSync(
+      'bash',
+      [join(repoRoot, 'scripts/install-discovery.sh'), '--dir', dir, '--binary', '/opt/apple-gfxd/bin/apple-gfxd'],
+      { encoding: 'utf8' },
+    );
     assert.match(out, /installed/);
     const doc = JSON.parse(readFileSync(join(dir, '50-apple-gfxd.json'), 'utf8'));
     assert.deepEqual(Object.keys(doc).sort(), ['binary', 'description', 'tags', 'type']);
@@ -27,6 +47,8 @@ describe('discovery file', () => {
   });
 
   it('refuses a relative binary path', () => {
-    assert.throws(() => execFileSync('bash', [join(repoRoot, 'scripts/install-discovery.sh'), '--dir', tmpdir(), '--binary', 'rel/path'], { stdio: 'pipe' }));
+    assert.throws(() =>
+      execFileSync('bash', [join(repoRoot, 'scripts/install-discovery.sh'), '--dir', tmpdir(), '--binary', 'rel/path'], { stdio: 'pipe' }),
+    );
   });
 });

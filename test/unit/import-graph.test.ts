@@ -60,6 +60,9 @@ describe('import graph', () => {
 
   it('the daemon imports the protocol as vfio-user-ts, never by path', () => {
     const byPath = sources(join(repoRoot, 'daemon/src')).filter((f) => specifiers(f).some((s) => s.includes('protocol/')));
-    assert.deepEqual(byPath.map((f) => relative(repoRoot, f)), []);
+    assert.deepEqual(
+      byPath.map((f) => relative(repoRoot, f)),
+      [],
+    );
   });
 });

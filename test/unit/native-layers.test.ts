@@ -51,7 +51,10 @@ describe('native layers', () => {
     const req = createRequire(import.meta.url);
     const shipped = Object.keys(req(locateAddon()) as object);
     const test = Object.keys(req(locateAddon('agfx_native_test.node')) as object);
-    assert.deepEqual(shipped.filter((k) => HOOKS.test(k)), []);
+    assert.deepEqual(
+      shipped.filter((k) => HOOKS.test(k)),
+      [],
+    );
     assert.ok(shipped.includes('Connection') && shipped.includes('Backend'), 'the shipped addon has its bindings');
     for (const k of shipped) assert.ok(test.includes(k), `the test addon exports ${k} too`);
     for (const k of ['testMemoryMapAcquire', 'testMemoryMapRelease', 'benchIrqRaise', 'benchIosfc'])

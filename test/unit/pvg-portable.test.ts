@@ -22,12 +22,13 @@ describe('pvg portable logic (C++ unit tests)', () => {
     const sources = readdirSync(portable)
       .filter((f) => f.endsWith('.cc'))
       .map((f) => join(portable, f));
-    assert.ok(sources.some((s) => s.endsWith('portable_test.cc')), 'portable_test.cc is missing');
-    execFileSync(
-      'g++',
-      ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-I', join(root, 'native/include'), ...sources, '-o', exe],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    assert.ok(
+      sources.some((s) => s.endsWith('portable_test.cc')),
+      'portable_test.cc is missing',
     );
+    execFileSync('g++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-I', join(root, 'native/include'), ...sources, '-o', exe], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   });
 
   it('passes every case', () => {

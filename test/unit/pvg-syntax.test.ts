@@ -22,7 +22,10 @@ describe('pvg backend syntax check (clang + GNUstep + stubs)', () => {
       const banner = [
         '#'.repeat(78),
         '# SKIPPED: pvg syntax check: clang/GNUstep could not be installed here.',
-        ...out.trim().split('\n').map((l) => `# ${l}`),
+        ...out
+          .trim()
+          .split('\n')
+          .map((l) => `# ${l}`),
         '#'.repeat(78),
       ].join('\n');
       console.error(banner);

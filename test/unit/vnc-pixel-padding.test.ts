@@ -5,8 +5,30 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PixelTranslator, SERVER_PIXEL_FORMAT, type PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
 
-const NOVNC: PixelFormat = { bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 0, greenShift: 8, blueShift: 16 };
-const RGB555: PixelFormat = { bitsPerPixel: 16, depth: 15, bigEndian: false, trueColour: true, redMax: 31, greenMax: 31, blueMax: 31, redShift: 10, greenShift: 5, blueShift: 0 };
+const NOVNC: PixelFormat = {
+  bitsPerPixel: 32,
+  depth: 24,
+  bigEndian: false,
+  trueColour: true,
+  redMax: 255,
+  greenMax: 255,
+  blueMax: 255,
+  redShift: 0,
+  greenShift: 8,
+  blueShift: 16,
+};
+const RGB555: PixelFormat = {
+  bitsPerPixel: 16,
+  depth: 15,
+  bigEndian: false,
+  trueColour: true,
+  redMax: 31,
+  greenMax: 31,
+  blueMax: 31,
+  redShift: 10,
+  greenShift: 5,
+  blueShift: 0,
+};
 const RGB565: PixelFormat = { ...RGB555, depth: 16, greenMax: 63, redShift: 11 };
 const bgra = Buffer.from([0x10, 0x20, 0x30, 0x00, 0xff, 0xfe, 0xfd, 0x00]); // two pixels, alpha 0
 

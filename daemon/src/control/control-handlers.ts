@@ -14,7 +14,10 @@ import type { DisplayInfo, LoopDelay, RequestBody } from './control-types.js';
 import type { Init, ReplyTo, RequestKind } from './schema.js';
 import { restoreDeviceStateSettled, saveDeviceState, type StateParts } from '../state/device-state.js';
 
-export type ControlHandler<K extends RequestKind> = (ctx: DaemonContext, body: RequestBody[K]) => Init<ReplyTo<K>> | Promise<Init<ReplyTo<K>>>;
+export type ControlHandler<K extends RequestKind> = (
+  ctx: DaemonContext,
+  body: RequestBody[K],
+) => Init<ReplyTo<K>> | Promise<Init<ReplyTo<K>>>;
 
 function displayInfo(d: DisplaySource): DisplayInfo {
   return {
@@ -45,10 +48,20 @@ function needDisplay(ctx: DaemonContext, port: number): DisplaySource {
 /** How late the JS thread's sampling timer ran: p50, p99 and max of (interval - resolution), in ms. */
 function loopLateness(d: NonNullable<DaemonContext['eventLoopDelay']>): LoopDelay {
   const late = (ns: number): number => Math.max(0, ns / 1e6 - d.resolutionMs);
-  return { p50Ms: late(d.histogram.percentile(50)), p99Ms: late(d.histogram.percentile(99)), maxMs: late(d.histogram.max), samples: d.histogram.count };
+  return {
+    p50Ms: late(d.histogram.percentile(50)),
+    p99Ms: late(d.histogram.percentile(99)),
+    maxMs: late(d.histogram.max),
+    samples: d.histogram.count,
+  };
 }
 
-const stateParts = (ctx: DaemonContext): StateParts => ({ device: ctx.device, displays: ctx.displays, backendName: ctx.backendName, memoryModel: ctx.memoryModel });
+const stateParts = (ctx: DaemonContext): StateParts => ({
+  device: ctx.device,
+  displays: ctx.displays,
+  backendName: ctx.backendName,
+  memoryModel: ctx.memoryModel,
+});
 
 export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
   status(ctx) {
@@ -64,7 +77,13 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
       clientsServed: ctx.server.clientsServed,
       dataPlane: ctx.server.dataPlaneStats(),
       negotiated: neg
-        ? { maxMsgFds: neg.maxMsgFds, maxDataXferSize: neg.maxDataXferSize, maxDmaMaps: neg.maxDmaMaps, pgsizes: neg.pgsizes, writeMultiple: !!neg.writeMultiple }
+        ? {
+            maxMsgFds: neg.maxMsgFds,
+            maxDataXferSize: neg.maxDataXferSize,
+            maxDmaMaps: neg.maxDmaMaps,
+            pgsizes: neg.pgsizes,
+            writeMultiple: !!neg.writeMultiple,
+          }
         : null,
       guestMemory: ctx.device.memory.regions().map((r) => ({ gpa: Number(r.gpa), size: Number(r.size), writable: r.writable })),
       tasks: { tasks: host.tasks, aliases: host.aliases, maps: host.maps, unmaps: host.unmaps, failures: host.failures },
@@ -139,7 +158,8 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
 
   async restore(ctx, body) {
     if (body.state.length === 0) throw new DeviceError('invalid', 'restore needs a state');
-    if (body.state.length > MAX_STATE_BYTES) throw new DeviceError('too-large', `a state of ${body.state.length} bytes; at most ${MAX_STATE_BYTES}`);
+    if (body.state.length > MAX_STATE_BYTES)
+      throw new DeviceError('too-large', `a state of ${body.state.length} bytes; at most ${MAX_STATE_BYTES}`);
     await restoreDeviceStateSettled(stateParts(ctx), body.state);
     return {};
   },

@@ -108,7 +108,12 @@ export class ControlServer {
               'message' in item
                 ? await this.handle(item.message)
                 : // Its id was never read: id 0 answers the oldest request waiting (responses go in order).
-                  [encodeResponse({ id: 0, error: { code: 'TOO_LARGE', message: `request of ${item.tooLarge} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}` } })];
+                  [
+                    encodeResponse({
+                      id: 0,
+                      error: { code: 'TOO_LARGE', message: `request of ${item.tooLarge} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}` },
+                    }),
+                  ];
             const bytes = reply.reduce((n, b) => n + b.length, 0);
             if (sock.writableLength > 0 && sock.writableLength + bytes > MAX_UNREAD)
               return drop(`client does not read its responses (${sock.writableLength} bytes unread)`);

@@ -30,7 +30,13 @@ export type RequestKind = keyof RequestBody;
 export type ReplyTo<K extends RequestKind> = ResponseBody[(typeof REPLY_TO)[K]];
 
 /** What an encoder takes: any field may be left out (proto3 defaults). */
-export type Init<T> = T extends Buffer ? Buffer : T extends (infer U)[] ? Init<U>[] : T extends object ? { [K in keyof T]?: Init<T[K]> | null } : T;
+export type Init<T> = T extends Buffer
+  ? Buffer
+  : T extends (infer U)[]
+    ? Init<U>[]
+    : T extends object
+      ? { [K in keyof T]?: Init<T[K]> | null }
+      : T;
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true, arrays: true };
 
@@ -163,4 +169,5 @@ export const encodeRestoreRequest = (id: number, schemaVersion: number, state: B
   delimitedWithBytes(RequestType, { id, schemaVersion }, 'restore', 'state', state);
 
 /** A save response as parts for one write, the state not copied. */
-export const encodeSavedResponse = (id: number, state: Buffer): Buffer[] => delimitedWithBytes(ResponseType, { id }, 'saved', 'state', state);
+export const encodeSavedResponse = (id: number, state: Buffer): Buffer[] =>
+  delimitedWithBytes(ResponseType, { id }, 'saved', 'state', state);

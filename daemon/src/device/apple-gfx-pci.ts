@@ -162,7 +162,12 @@ export class AppleGfxPciDevice implements VfioUserDevice {
           traceWrite: 'apple_gfx_write',
         });
       } else if (index === IOSFC_BAR && this.variant === 'mmio') {
-        Object.assign(region, { native: true, backendRegion: BACKEND_REGION.iosfc, traceRead: 'apple_gfx_iosfc_read', traceWrite: 'apple_gfx_iosfc_write' });
+        Object.assign(region, {
+          native: true,
+          backendRegion: BACKEND_REGION.iosfc,
+          traceRead: 'apple_gfx_iosfc_read',
+          traceWrite: 'apple_gfx_iosfc_write',
+        });
       }
       out.push(region);
     }

@@ -33,10 +33,7 @@ export class GuestMemory {
       return;
     }
     native.gmMap(m.iova, m.size, m.fd, m.offset, m.writable);
-    this.log.info(
-      { iova: hex(m.iova), size: hex(m.size), offset: hex(m.offset), writable: m.writable },
-      'guest_memory_region_added',
-    );
+    this.log.info({ iova: hex(m.iova), size: hex(m.size), offset: hex(m.offset), writable: m.writable }, 'guest_memory_region_added');
   }
 
   unmap(iova: bigint, size: bigint): void {

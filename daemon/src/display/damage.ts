@@ -70,7 +70,9 @@ export function mergeDown(input: Rect[], max: number): Rect[] {
   const rects = input.length > MERGE_INPUT_MAX ? coarsen(input, MERGE_INPUT_MAX) : input;
   // Those inside another (or equal to an earlier one) go first.
   const rs = rects
-    .filter((r, i) => !rects.some((o, j) => j !== i && intersect(r, o)?.w === r.w && intersect(r, o)?.h === r.h && (area(r) < area(o) || j < i)))
+    .filter(
+      (r, i) => !rects.some((o, j) => j !== i && intersect(r, o)?.w === r.w && intersect(r, o)?.h === r.h && (area(r) < area(o) || j < i)),
+    )
     .map((r) => ({ ...r }));
   while (rs.length > max) {
     let bi = 0;
@@ -174,7 +176,16 @@ export function appendChanges(into: Changes, next: Changes): void {
  * of tiles and a changed row pins down its tiles quickly. Returns the number
  * of tiles newly marked.
  */
-export function markDirtyTiles(prev: Buffer, prevStride: number, next: Buffer, nextStride: number, width: number, height: number, dirty: Uint8Array, tile = TILE): number {
+export function markDirtyTiles(
+  prev: Buffer,
+  prevStride: number,
+  next: Buffer,
+  nextStride: number,
+  width: number,
+  height: number,
+  dirty: Uint8Array,
+  tile = TILE,
+): number {
   const cols = tileCols(width, tile);
   const rowBytes = width * 4;
   let marked = 0;
@@ -230,7 +241,7 @@ export function tilesToRects(dirty: Uint8Array, width: number, height: number, t
     const next = new Map<number, Rect>();
     const y = ty * tile;
     const h = Math.min(tile, height - y);
-    for (let tx = 0; tx < cols; ) {
+    for (let tx = 0; tx < cols;) {
       if (!dirty[ty * cols + tx]) {
         tx++;
         continue;

@@ -115,7 +115,13 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     const read = this.backend.tracksDamage ? this.readChanged(prev) : this.readWhole(prev);
     if (!read) return null;
     this.readouts++;
-    const frame: Frame = { width: read.width, height: read.height, data: read.slot.data!, sequence: read.sequence, version: ++this.version };
+    const frame: Frame = {
+      width: read.width,
+      height: read.height,
+      data: read.slot.data!,
+      sequence: read.sequence,
+      version: ++this.version,
+    };
     this.slotOf.set(frame, read.slot);
     this.current = read.slot;
     this.log.push({ to: frame.version, changes: read.changes });
@@ -163,7 +169,9 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     if (!slot) {
       // A new buffer starts as a copy of the current one, so what the
       // backend reports is exactly the change since the last read-out.
-      slot = cur?.data ? { data: Buffer.from(cur.data), backendVersion: cur.backendVersion, pins: 0 } : { data: null, backendVersion: 0, pins: 0 };
+      slot = cur?.data
+        ? { data: Buffer.from(cur.data), backendVersion: cur.backendVersion, pins: 0 }
+        : { data: null, backendVersion: 0, pins: 0 };
       this.slots.push(slot);
     }
     let spare = 0; // buffers nobody pins any more: keep one for the next switch
@@ -249,4 +257,3 @@ function packRows(src: Buffer, width: number, height: number, stride: number): B
   for (let y = 0; y < height; y++) src.copy(out, y * row, y * stride, y * stride + row);
   return out;
 }
-

@@ -48,7 +48,9 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
    * distinct, every mode list valid (checkModes), the frame memory of the
    * set within budget. Throws DeviceError.
    */
-  checkSet(set: readonly { port: unknown; modes: readonly { width?: unknown; height?: unknown; refreshHz?: unknown }[] }[]): DisplayModeSpec[][] {
+  checkSet(
+    set: readonly { port: unknown; modes: readonly { width?: unknown; height?: unknown; refreshHz?: unknown }[] }[],
+  ): DisplayModeSpec[][] {
     const seen = new Set<number>();
     const lists = set.map((d) => {
       if (!Number.isInteger(d.port) || (d.port as number) < 0 || (d.port as number) >= this.maxPorts)
@@ -81,7 +83,10 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     this.ports.set(port, src); // before attaching: the backend reports the first mode at once
     if (!this.backend.attachDisplay(port, src.serial, name, modes)) {
       this.ports.delete(port);
-      throw new DeviceError('bad-mode', `backend refused display ${port} (${modes.map(formatMode).join(',')}): no memory for its frame, or modes it cannot show`);
+      throw new DeviceError(
+        'bad-mode',
+        `backend refused display ${port} (${modes.map(formatMode).join(',')}): no memory for its frame, or modes it cannot show`,
+      );
     }
     this.log.info({ port, serial: src.serial, modes: modes.map(formatMode) }, 'apple_gfx_display_attached');
     this.emit('attached', src);
@@ -104,7 +109,10 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     modes = checkModes(modes);
     checkFrameBudget(this.withModes(port, modes));
     if (!this.backend.setModes(port, modes))
-      throw new DeviceError('bad-mode', `backend refused the mode list for display ${port}: no memory for a new frame, or modes it cannot show`);
+      throw new DeviceError(
+        'bad-mode',
+        `backend refused the mode list for display ${port}: no memory for a new frame, or modes it cannot show`,
+      );
     src.modes = modes;
     this.log.info({ port, modes: modes.map(formatMode) }, 'apple_gfx_display_modes');
   }

@@ -151,7 +151,8 @@ export class QmpInput implements InputSink {
       this.waiting.push({ line, motion });
     } else {
       this.stats.dropped++;
-      if (this.droppedSinceWarn++ === 0) this.log.warn({ path: this.path, waiting: this.waiting.length, queued: sock.writableLength }, 'qmp_input_dropped');
+      if (this.droppedSinceWarn++ === 0)
+        this.log.warn({ path: this.path, waiting: this.waiting.length, queued: sock.writableLength }, 'qmp_input_dropped');
     }
     if (!this.stallTimer) {
       // QEMU takes nothing: after STALL_MS it is dropped and reconnected.
@@ -161,7 +162,10 @@ export class QmpInput implements InputSink {
         if (sock !== this.sock || sock.destroyed) return;
         if ((sock.bytesWritten ?? 0) - sock.writableLength > drained) return this.flush(); // it moved: not stalled
         this.stats.stalls++;
-        this.log.warn({ path: this.path, queued: sock.writableLength, waiting: this.waiting.length, dropped: this.droppedSinceWarn }, 'qmp_stalled');
+        this.log.warn(
+          { path: this.path, queued: sock.writableLength, waiting: this.waiting.length, dropped: this.droppedSinceWarn },
+          'qmp_stalled',
+        );
         sock.destroy(); // 'close' reconnects
       }, STALL_MS).unref();
     }

@@ -14,11 +14,20 @@ import { applyDisplays, checkRestoreDisplays, type WantedDisplay } from './resto
 export const DEVICE_STATE_VERSION = 2;
 
 /** The schema, from device-state.proto next to this module (the build copies it into dist/). */
-export const DeviceStateType = protobuf.loadSync(fileURLToPath(new URL('device-state.proto', import.meta.url))).lookupType('apple_gfxd.state.v1.DeviceState');
+export const DeviceStateType = protobuf
+  .loadSync(fileURLToPath(new URL('device-state.proto', import.meta.url)))
+  .lookupType('apple_gfxd.state.v1.DeviceState');
 
 /** Decoded with 64-bit integers as decimal strings (guest addresses need all 64 bits). */
 export function decodeDeviceState(bytes: Buffer): DeviceState {
-  return DeviceStateType.toObject(DeviceStateType.decode(bytes), { longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true, arrays: true }) as DeviceState;
+  return DeviceStateType.toObject(DeviceStateType.decode(bytes), {
+    longs: String,
+    enums: String,
+    bytes: Buffer,
+    defaults: true,
+    oneofs: true,
+    arrays: true,
+  }) as DeviceState;
 }
 
 export interface StateParts {
@@ -36,9 +45,13 @@ export function saveDeviceState(p: StateParts): Buffer {
     variant: p.device.variant,
     memoryModel: p.memoryModel,
     configSpace: p.device.config.read(0, 256),
-    displays: p.displays.list().map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes, width: d.width, height: d.height })),
+    displays: p.displays
+      .list()
+      .map((d) => ({ port: d.port, serial: d.serial, name: d.name, modes: d.modes, width: d.width, height: d.height })),
     guestMemory: p.device.memory.regions().map((r) => ({ gpa: r.gpa.toString(), size: r.size.toString() })),
-    vectors: p.device.interrupts.stats().map((v) => ({ vector: v.vector, raised: String(v.raised), delivered: String(v.delivered), dropped: String(v.dropped) })),
+    vectors: p.device.interrupts
+      .stats()
+      .map((v) => ({ vector: v.vector, raised: String(v.raised), delivered: String(v.delivered), dropped: String(v.dropped) })),
     savedAtUnix: Date.now() / 1000,
     backend: { name: p.backendName, data },
   };

@@ -14,8 +14,7 @@ export const DEVICE_INFO_SIZE = 16;
  * larger than the request would overrun a QEMU-style receive buffer (docs/design.md P2).
  */
 export function decodeDeviceInfoRequest(p: Buffer): number {
-  if (p.length < DEVICE_INFO_SIZE)
-    throw invalid(`DEVICE_GET_INFO payload is ${p.length} bytes; ${DEVICE_INFO_SIZE} needed`);
+  if (p.length < DEVICE_INFO_SIZE) throw invalid(`DEVICE_GET_INFO payload is ${p.length} bytes; ${DEVICE_INFO_SIZE} needed`);
   const argsz = p.readUInt32LE(0);
   if (argsz < DEVICE_INFO_SIZE) throw invalid(`DEVICE_GET_INFO argsz ${argsz} < ${DEVICE_INFO_SIZE}`);
   return argsz;
@@ -45,8 +44,7 @@ export interface RegionInfo {
 export const REGION_INFO_SIZE = 32;
 
 export function decodeRegionInfoRequest(p: Buffer): { argsz: number; index: number } {
-  if (p.length < REGION_INFO_SIZE)
-    throw invalid(`DEVICE_GET_REGION_INFO payload is ${p.length} bytes; ${REGION_INFO_SIZE} needed`);
+  if (p.length < REGION_INFO_SIZE) throw invalid(`DEVICE_GET_REGION_INFO payload is ${p.length} bytes; ${REGION_INFO_SIZE} needed`);
   const argsz = p.readUInt32LE(0);
   if (argsz < REGION_INFO_SIZE) throw invalid(`DEVICE_GET_REGION_INFO argsz ${argsz} < ${REGION_INFO_SIZE}`);
   return { argsz, index: p.readUInt32LE(8) };
@@ -106,8 +104,7 @@ export interface IrqInfo {
 export const IRQ_INFO_SIZE = 16;
 
 export function decodeIrqInfoRequest(p: Buffer): { argsz: number; index: number } {
-  if (p.length < IRQ_INFO_SIZE)
-    throw invalid(`DEVICE_GET_IRQ_INFO payload is ${p.length} bytes; ${IRQ_INFO_SIZE} needed`);
+  if (p.length < IRQ_INFO_SIZE) throw invalid(`DEVICE_GET_IRQ_INFO payload is ${p.length} bytes; ${IRQ_INFO_SIZE} needed`);
   const argsz = p.readUInt32LE(0);
   if (argsz < IRQ_INFO_SIZE) throw invalid(`DEVICE_GET_IRQ_INFO argsz ${argsz} < ${IRQ_INFO_SIZE}`);
   return { argsz, index: p.readUInt32LE(8) };

@@ -46,14 +46,12 @@ export interface DmaUnmapRequest {
 export const DMA_UNMAP_SIZE = 24;
 
 export function decodeDmaUnmap(p: Buffer): DmaUnmapRequest {
-  if (p.length !== DMA_UNMAP_SIZE)
-    throw invalid(`DMA_UNMAP payload is ${p.length} bytes, expected ${DMA_UNMAP_SIZE}`);
+  if (p.length !== DMA_UNMAP_SIZE) throw invalid(`DMA_UNMAP payload is ${p.length} bytes, expected ${DMA_UNMAP_SIZE}`);
   const r = { argsz: p.readUInt32LE(0), flags: p.readUInt32LE(4), iova: p.readBigUInt64LE(8), size: p.readBigUInt64LE(16) };
   if (r.argsz < DMA_UNMAP_SIZE) throw invalid(`DMA_UNMAP argsz ${r.argsz} < ${DMA_UNMAP_SIZE}`);
   if (r.flags & ~(DmaUnmapFlag.ALL | DmaUnmapFlag.GET_DIRTY_BITMAP))
     throw invalid(`DMA_UNMAP flags 0x${r.flags.toString(16)} has unknown bits`);
-  if (r.flags & DmaUnmapFlag.ALL && (r.iova !== 0n || r.size !== 0n))
-    throw invalid('DMA_UNMAP with FLAG_ALL needs address 0 and size 0');
+  if (r.flags & DmaUnmapFlag.ALL && (r.iova !== 0n || r.size !== 0n)) throw invalid('DMA_UNMAP with FLAG_ALL needs address 0 and size 0');
   if (!(r.flags & DmaUnmapFlag.ALL) && r.size === 0n) throw invalid('DMA_UNMAP of size 0');
   return r;
 }

@@ -40,8 +40,7 @@ const MULTI_ENTRY_SIZE = 24;
 export function decodeWriteMulti(p: Buffer): WriteMultiEntry[] {
   if (p.length < 8) throw invalid(`REGION_WRITE_MULTI payload is ${p.length} bytes; 8 needed`);
   const n = p.readBigUInt64LE(0);
-  if (n === 0n || n > BigInt(Limits.MULTI_MAX))
-    throw invalid(`REGION_WRITE_MULTI wr_cnt ${n} outside [1, ${Limits.MULTI_MAX}]`);
+  if (n === 0n || n > BigInt(Limits.MULTI_MAX)) throw invalid(`REGION_WRITE_MULTI wr_cnt ${n} outside [1, ${Limits.MULTI_MAX}]`);
   const count = Number(n);
   if (p.length !== 8 + count * MULTI_ENTRY_SIZE)
     throw invalid(`REGION_WRITE_MULTI payload is ${p.length} bytes; ${8 + count * MULTI_ENTRY_SIZE} expected`);

@@ -31,8 +31,7 @@ export function decodeSetIrqs(p: Buffer): SetIrqsRequest {
   if (!oneBit(r.flags & IrqSetFlag.ACTION_MASK_ALL)) throw invalid('DEVICE_SET_IRQS needs exactly one ACTION_');
   if (r.start + r.count > 0xffffffff) throw invalid('DEVICE_SET_IRQS start + count overflows');
   const expect = r.flags & IrqSetFlag.DATA_BOOL ? r.count : 0;
-  if (r.data.length !== expect)
-    throw invalid(`DEVICE_SET_IRQS carries ${r.data.length} data bytes; ${expect} expected for these flags`);
+  if (r.data.length !== expect) throw invalid(`DEVICE_SET_IRQS carries ${r.data.length} data bytes; ${expect} expected for these flags`);
   return r;
 }
 

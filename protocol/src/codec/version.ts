@@ -42,14 +42,12 @@ export function decodeVersion(payload: Buffer): VersionMessage {
   } catch (e) {
     throw invalid(`VERSION capabilities are not valid JSON: ${(e as Error).message}`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json))
-    throw invalid('VERSION JSON must be an object');
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalid('VERSION JSON must be an object');
   const top = json as Record<string, unknown>;
   for (const k of Object.keys(top)) if (k !== 'capabilities') out.unknownKeys.push(k);
   if (top.capabilities === undefined) return out;
   const c = top.capabilities;
-  if (c === null || typeof c !== 'object' || Array.isArray(c))
-    throw invalid('VERSION "capabilities" must be an object');
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw invalid('VERSION "capabilities" must be an object');
   for (const [key, v] of Object.entries(c as Record<string, unknown>)) {
     switch (key) {
       case 'max_msg_fds':
@@ -72,8 +70,7 @@ export function decodeVersion(payload: Buffer): VersionMessage {
         out.caps.writeMultiple = v;
         break;
       case 'migration': {
-        if (v === null || typeof v !== 'object' || Array.isArray(v))
-          throw invalid('capability migration must be an object');
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('capability migration must be an object');
         const m = v as Record<string, unknown>;
         out.caps.migration = {
           pgsize: m.pgsize === undefined ? 4096 : wholeNumber(m.pgsize, 'migration.pgsize', 1, 2 ** 32),
@@ -102,8 +99,7 @@ export function encodeVersion(major: number, minor: number, caps?: Capabilities)
   if (caps.maxDmaMaps !== undefined) c.max_dma_maps = caps.maxDmaMaps;
   if (caps.pgsizes !== undefined) c.pgsizes = caps.pgsizes;
   if (caps.writeMultiple !== undefined) c.write_multiple = caps.writeMultiple;
-  if (caps.migration)
-    c.migration = { pgsize: caps.migration.pgsize, max_bitmap_size: caps.migration.maxBitmapSize };
+  if (caps.migration) c.migration = { pgsize: caps.migration.pgsize, max_bitmap_size: caps.migration.maxBitmapSize };
   return Buffer.concat([head, Buffer.from(JSON.stringify({ capabilities: c }) + '\0', 'utf8')]);
 }
 

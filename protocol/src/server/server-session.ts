@@ -63,10 +63,7 @@ export class ServerSession implements HandlerContext {
       this.stats.errors++;
       const errno = errnoOf(err);
       const level = err instanceof VfioUserError || (err as { errno?: number }).errno ? 'warn' : 'error';
-      this.log[level](
-        { id: h.id, command: name, errno, noReply: !wantsReply(h), err: (err as Error).message },
-        'vfio_user_request_failed',
-      );
+      this.log[level]({ id: h.id, command: name, errno, noReply: !wantsReply(h), err: (err as Error).message }, 'vfio_user_request_failed');
       if (wantsReply(h)) this.reply(h, errno);
     } finally {
       const closed = bag.closeRemaining();
@@ -85,12 +82,10 @@ export class ServerSession implements HandlerContext {
     if (h.flags & ~MsgFlag.KNOWN) throw invalid(`unknown header flags 0x${h.flags.toString(16)}`);
     if (h.flags & MsgFlag.ERROR) throw invalid('a command with the error flag set');
     if (h.error !== 0) throw invalid(`a command with error field ${h.error}`);
-    if (this.negotiated === null && h.command !== Command.VERSION)
-      throw invalid(`${commandName(h.command)} before VERSION negotiation`);
+    if (this.negotiated === null && h.command !== Command.VERSION) throw invalid(`${commandName(h.command)} before VERSION negotiation`);
     const handler = handlers.get(h.command);
     if (!handler) throw new VfioUserError(Errno.ENOSYS, `command ${commandName(h.command)} is not supported`);
-    if (!handler.acceptsFds && bag.length > 0)
-      throw invalid(`${commandName(h.command)} carries ${bag.length} fds; none expected`);
+    if (!handler.acceptsFds && bag.length > 0) throw invalid(`${commandName(h.command)} carries ${bag.length} fds; none expected`);
     return handler.handle(this, h, payload, bag);
   }
 

@@ -386,7 +386,11 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         const keysym = b.readUInt32BE(4);
         const scancode = b.readUInt32BE(8);
         // No scancode (0) or none QEMU could name: the keysym, as for a plain KeyEvent.
-        this.opts.input.key(scancode > 0 && scancode <= 0xff ? { keysym, scancode, down: b.readUInt16BE(2) !== 0 } : { keysym, down: b.readUInt16BE(2) !== 0 });
+        this.opts.input.key(
+          scancode > 0 && scancode <= 0xff
+            ? { keysym, scancode, down: b.readUInt16BE(2) !== 0 }
+            : { keysym, down: b.readUInt16BE(2) !== 0 },
+        );
         return true;
       }
       case ClientMsg.ENABLE_CONTINUOUS_UPDATES: {
@@ -488,7 +492,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     };
     const frame = d.latest();
     if (frame && (frame.width !== this.fbWidth || frame.height !== this.fbHeight) && (this.wantsExtDesktopSize || this.wantsDesktopSize)) {
-      if (this.wantsExtDesktopSize) add(encodeExtendedDesktopSize(ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
+      if (this.wantsExtDesktopSize)
+        add(encodeExtendedDesktopSize(ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
       else add(encodeDesktopSize(frame.width, frame.height));
       this.fbWidth = frame.width;
       this.fbHeight = frame.height;
@@ -527,8 +532,10 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       }
       const enc = this.pixelEncoding;
       for (const r of rs) {
-        if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, frame.width * 4, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
-        else if (enc === Encoding.ZLIB) add(await encodeZlib(tr, frame.data, frame.width * 4, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
+        if (enc === Encoding.ZRLE)
+          add(await encodeZrle(tr, frame.data, frame.width * 4, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
+        else if (enc === Encoding.ZLIB)
+          add(await encodeZlib(tr, frame.data, frame.width * 4, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
         else add(encodeRaw(tr, frame.data, frame.width * 4, r));
       }
     }
@@ -584,7 +591,13 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       const src = { x: m.srcX, y: m.srcY, w: m.w, h: m.h };
       // A CopyRect works on what the client shows: not where it is owed
       // pixels, and only inside its framebuffer and what it asked for.
-      const usable = this.wantsCopyRect && !this.owedAny && this.requestArea !== null && within(m, this.requestArea) && within(m, all) && within(src, all);
+      const usable =
+        this.wantsCopyRect &&
+        !this.owedAny &&
+        this.requestArea !== null &&
+        within(m, this.requestArea) &&
+        within(m, all) &&
+        within(src, all);
       if (usable) copy = m;
       else markRect(dirty, w, h, m, GRID);
     }
@@ -610,7 +623,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
 
   /** The client will have `frame` (outside what it is owed). */
   private sent(frame: Frame): void {
-    if (this.sentVersion !== frame.version && frame.sequence > this.lastSequence + 1) this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
+    if (this.sentVersion !== frame.version && frame.sequence > this.lastSequence + 1)
+      this.counters.framesSkipped += frame.sequence - this.lastSequence - 1;
     this.lastSequence = frame.sequence;
     this.sentVersion = frame.version;
   }
@@ -624,7 +638,12 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.counters.bytes += bytes;
     if (this.debug)
       this.log.debug(
-        { rects: update.rects, bytes, encoding: ENCODING_NAMES[this.pixelEncoding], encodeMs: Number(process.hrtime.bigint() - started) / 1e6 },
+        {
+          rects: update.rects,
+          bytes,
+          encoding: ENCODING_NAMES[this.pixelEncoding],
+          encodeMs: Number(process.hrtime.bigint() - started) / 1e6,
+        },
         'vnc_update',
       );
     s.cork();
@@ -649,7 +668,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.stallTimer = setTimeout(() => {
       this.stallTimer = null;
       if (!this.busy || this.phase === 'closed') return;
-      if (this.socket.writableLength >= pending) this.drop(`not reading: ${this.socket.writableLength} bytes pending for ${this.opts.stallTimeoutMs} ms`);
+      if (this.socket.writableLength >= pending)
+        this.drop(`not reading: ${this.socket.writableLength} bytes pending for ${this.opts.stallTimeoutMs} ms`);
       else this.watchStall();
     }, this.opts.stallTimeoutMs);
     this.stallTimer.unref();
@@ -660,4 +680,3 @@ function within(r: Rect, outer: Rect): boolean {
   const i = intersect(r, outer);
   return i !== null && i.w === r.w && i.h === r.h;
 }
-

@@ -161,16 +161,30 @@ export class VncServer {
     if (this.websocket) {
       // A client that never finishes its request is dropped after the handshake timeout (checked every second at most).
       const checkMs = Math.min(1000, handshakeTimeoutMs);
-      ws = createHttpServer({ maxHeaderSize: 8192, headersTimeout: handshakeTimeoutMs, requestTimeout: handshakeTimeoutMs, connectionsCheckingInterval: checkMs }, (_req, res) => {
-        res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' }).end('RFB over WebSocket only (a VNC client such as noVNC)\n');
-      });
+      ws = createHttpServer(
+        {
+          maxHeaderSize: 8192,
+          headersTimeout: handshakeTimeoutMs,
+          requestTimeout: handshakeTimeoutMs,
+          connectionsCheckingInterval: checkMs,
+        },
+        (_req, res) => {
+          res
+            .writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' })
+            .end('RFB over WebSocket only (a VNC client such as noVNC)\n');
+        },
+      );
       ws.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         socket.on('error', () => socket.destroy());
         const sock = socket as Socket;
         if (full(`${sock.remoteAddress}:${sock.remotePort}`, 'websocket')) return refuseUpgrade(socket, 503, 'too many viewers');
         const stream = acceptRfbUpgrade(req, socket, head, this.opts.websocketOrigins ?? []);
         if (stream) session(stream);
-        else this.log.warn({ display: display.port, remote: `${sock.remoteAddress}:${sock.remotePort}`, origin: req.headers.origin ?? null }, 'vnc_websocket_refused');
+        else
+          this.log.warn(
+            { display: display.port, remote: `${sock.remoteAddress}:${sock.remotePort}`, origin: req.headers.origin ?? null },
+            'vnc_websocket_refused',
+          );
       });
       ws.on('clientError', (_err, socket: Duplex) => {
         if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -195,7 +209,11 @@ export class VncServer {
     }
     this.listeners.set(display.port, { display, server, port, ws, wsPort, sessions });
     this.log.info({ display: display.port, host: this.listen.host, port, auth: this.opts.password ? 'vnc' : 'none' }, 'vnc_listening');
-    if (ws) this.log.info({ display: display.port, host: this.websocket!.host, port: wsPort, auth: this.opts.password ? 'vnc' : 'none' }, 'vnc_websocket_listening');
+    if (ws)
+      this.log.info(
+        { display: display.port, host: this.websocket!.host, port: wsPort, auth: this.opts.password ? 'vnc' : 'none' },
+        'vnc_websocket_listening',
+      );
   }
 
   /** Listens on `listen` (port + display, or any free port for 0); resolves with the port. */

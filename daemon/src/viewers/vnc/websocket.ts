@@ -57,20 +57,28 @@ export function originRefusal(req: IncomingMessage, allowed: readonly string[]):
   } catch {
     // no usable Host: refused below
   }
-  return originHost !== '' && originHost === host ? null : `cross-origin WebSocket from ${origin} refused (allow it with --vnc-websocket-origin)`;
+  return originHost !== '' && originHost === host
+    ? null
+    : `cross-origin WebSocket from ${origin} refused (allow it with --vnc-websocket-origin)`;
 }
 
 /**
  * Completes an RFB-over-WebSocket upgrade on `socket`, or refuses it with an
  * HTTP error (returns null then). The caller has checked the client cap.
  */
-export function acceptRfbUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, allowedOrigins: readonly string[]): WsRfbStream | null {
+export function acceptRfbUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  allowedOrigins: readonly string[],
+): WsRfbStream | null {
   const bad = checkUpgrade(req);
-  if (bad) return refuseUpgrade(socket, bad.status, bad.reason, bad.headers), null;
+  if (bad) return (refuseUpgrade(socket, bad.status, bad.reason, bad.headers), null);
   const refused = originRefusal(req, allowedOrigins);
-  if (refused) return refuseUpgrade(socket, 403, refused), null;
+  if (refused) return (refuseUpgrade(socket, 403, refused), null);
   const offered = offeredProtocols(req);
-  if (offered.length > 0 && !offered.includes('binary')) return refuseUpgrade(socket, 400, `subprotocol binary required (offered: ${offered.join(', ')})`), null;
+  if (offered.length > 0 && !offered.includes('binary'))
+    return (refuseUpgrade(socket, 400, `subprotocol binary required (offered: ${offered.join(', ')})`), null);
   const key = (req.headers['sec-websocket-key'] as string).trim();
   socket.write(
     'HTTP/1.1 101 Switching Protocols\r\n' +

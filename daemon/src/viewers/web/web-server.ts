@@ -200,7 +200,9 @@ export class WebViewer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     // Viewers get a close frame (1001) and a moment to take it; then they are cut off.
-    const gone = [...this.sessions].map((s) => new Promise<void>((resolve) => (s.ws.once('close', () => resolve()), s.ws.shutdown(CLOSE_GOING_AWAY, 'server stopping'))));
+    const gone = [...this.sessions].map(
+      (s) => new Promise<void>((resolve) => (s.ws.once('close', () => resolve()), s.ws.shutdown(CLOSE_GOING_AWAY, 'server stopping'))),
+    );
     const timer = setTimeout(() => {
       for (const s of this.sessions) s.ws.terminate(CLOSE_GOING_AWAY, 'server stopping');
     }, 500);
@@ -275,7 +277,10 @@ export class WebViewer {
   private dropHttp(socket: Duplex, reason: string): void {
     if (socket.destroyed) return;
     const remote = socket as Socket;
-    this.opts.log.warn({ remote: `${remote.remoteAddress}:${remote.remotePort}`, reason, queued: socket.writableLength }, 'web_client_dropped');
+    this.opts.log.warn(
+      { remote: `${remote.remoteAddress}:${remote.remotePort}`, reason, queued: socket.writableLength },
+      'web_client_dropped',
+    );
     // With an error, Node fails the queued writes with that one error instead of one Error each.
     socket.destroy(new Error(reason));
   }
@@ -286,7 +291,8 @@ export class WebViewer {
     // hold (and, for screenshots, encode) all of them.
     const n = (this.unanswered.get(req.socket) ?? 0) + 1;
     this.unanswered.set(req.socket, n);
-    if (n > this.limits.maxUnansweredRequests) return this.dropHttp(req.socket, `more than ${this.limits.maxUnansweredRequests} requests unanswered`);
+    if (n > this.limits.maxUnansweredRequests)
+      return this.dropHttp(req.socket, `more than ${this.limits.maxUnansweredRequests} requests unanswered`);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://viewer');
@@ -312,7 +318,8 @@ export class WebViewer {
     if (!src) return this.json(res, 404, { error: `no display on port ${port}` });
     const frame = src.latest();
     if (!frame || frame.width === 0) return this.json(res, 503, { error: `display ${port} has no frame yet` });
-    if (this.screenshotsInFlight >= this.limits.maxScreenshotsInFlight) return this.json(res, 503, { error: 'screenshots busy, retry' }, { 'Retry-After': '1' });
+    if (this.screenshotsInFlight >= this.limits.maxScreenshotsInFlight)
+      return this.json(res, 503, { error: 'screenshots busy, retry' }, { 'Retry-After': '1' });
     let png: Buffer;
     this.screenshotsInFlight++;
     try {
@@ -334,7 +341,8 @@ export class WebViewer {
     const socket = res.req.socket;
     this.unanswered.set(socket, Math.max(0, (this.unanswered.get(socket) ?? 1) - 1));
     if (socket.destroyed) return;
-    if (socket.writableLength + body.length > this.limits.maxQueuedBytes) return this.dropHttp(socket, `more than ${this.limits.maxQueuedBytes} bytes queued`);
+    if (socket.writableLength + body.length > this.limits.maxQueuedBytes)
+      return this.dropHttp(socket, `more than ${this.limits.maxQueuedBytes} bytes queued`);
     res.writeHead(status, {
       'Content-Type': type,
       'Content-Length': body.length,
@@ -373,7 +381,8 @@ export class WebViewer {
       } catch {
         // not a URL: refused below
       }
-      if (originHost.toLowerCase() !== (req.headers.host ?? '').toLowerCase()) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
+      if (originHost.toLowerCase() !== (req.headers.host ?? '').toLowerCase())
+        return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
     }
     const bad = checkUpgrade(req);
     if (bad) return refuseUpgrade(socket, bad.status, bad.reason, bad.headers);
@@ -400,11 +409,22 @@ export class WebViewer {
     this.statsData.connections++;
     const remote = socket as Socket;
     const since = Date.now();
-    this.opts.log.info({ client: id, remote: `${remote.remoteAddress}:${remote.remotePort}`, clients: this.sessions.size }, 'web_client_connected');
+    this.opts.log.info(
+      { client: id, remote: `${remote.remoteAddress}:${remote.remotePort}`, clients: this.sessions.size },
+      'web_client_connected',
+    );
     ws.on('close', (code, reason) => {
       this.sessions.delete(session);
       this.opts.log.info(
-        { client: id, code, reason: reason || null, seconds: (Date.now() - since) / 1000, bytesIn: ws.bytesIn, bytesOut: ws.bytesOut, clients: this.sessions.size },
+        {
+          client: id,
+          code,
+          reason: reason || null,
+          seconds: (Date.now() - since) / 1000,
+          bytesIn: ws.bytesIn,
+          bytesOut: ws.bytesOut,
+          clients: this.sessions.size,
+        },
         'web_client_closed',
       );
     });

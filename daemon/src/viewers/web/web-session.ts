@@ -198,7 +198,8 @@ export class Session {
   }
 
   private key(msg: ClientMessage): void {
-    if (typeof msg.code !== 'string' || !/^[A-Za-z0-9]{1,40}$/.test(msg.code) || typeof msg.down !== 'boolean') return this.bad('key needs code and down');
+    if (typeof msg.code !== 'string' || !/^[A-Za-z0-9]{1,40}$/.test(msg.code) || typeof msg.down !== 'boolean')
+      return this.bad('key needs code and down');
     if (msg.down) this.keysDown.add(msg.code);
     else if (!this.keysDown.delete(msg.code)) return; // an up for a key we never pressed
     this.ctx.stats.keys++;
@@ -207,7 +208,8 @@ export class Session {
 
   private pointer(msg: ClientMessage): void {
     const src = this.source;
-    if (!isInt(msg.x, -0x7fff, 0x7fff) || !isInt(msg.y, -0x7fff, 0x7fff) || !isInt(msg.buttons, 0, 7)) return this.bad('pointer needs x, y and buttons (0..7)');
+    if (!isInt(msg.x, -0x7fff, 0x7fff) || !isInt(msg.y, -0x7fff, 0x7fff) || !isInt(msg.buttons, 0, 7))
+      return this.bad('pointer needs x, y and buttons (0..7)');
     if (msg.wheel !== undefined && !isInt(msg.wheel, -1000, 1000)) return this.bad('wheel must be a whole number');
     if (!src || src.width === 0) return; // not on a display: nothing to point at
     const x = Math.min(Math.max(msg.x, 0), src.width - 1);
@@ -252,7 +254,9 @@ export class Session {
     const changes = prev && prev.width === frame.width && prev.height === frame.height ? src.changesSince(prev.version) : null;
     // A move goes as a copy the browser does on its own canvas, first.
     const copy = changes?.move && this.copyOk ? changes.move : null;
-    const rects: Rect[] = changes ? updateRects(copy ? { move: null, rects: changes.rects } : changes, frame.width, frame.height) : [{ x: 0, y: 0, w: frame.width, h: frame.height }];
+    const rects: Rect[] = changes
+      ? updateRects(copy ? { move: null, rects: changes.rects } : changes, frame.width, frame.height)
+      : [{ x: 0, y: 0, w: frame.width, h: frame.height }];
     this.lastSent = { version: frame.version, width: frame.width, height: frame.height, sequence: frame.sequence };
     if (rects.length === 0 && !copy) return; // presented, but nothing changed: nothing to send
     this.encoding = true;

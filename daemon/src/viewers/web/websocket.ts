@@ -48,7 +48,9 @@ const SMALL_FRAME_BYTES = 4096;
 const FRAMES_PER_TURN = 256;
 
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /**
@@ -58,7 +60,10 @@ export function acceptKey(key: string): string {
 export function checkUpgrade(req: IncomingMessage): { status: number; reason: string; headers?: Record<string, string> } | null {
   if (req.method !== 'GET') return { status: 405, reason: 'WebSocket upgrade must be a GET' };
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return { status: 400, reason: 'Upgrade: websocket expected' };
-  const conn = (req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim());
+  const conn = (req.headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
   if (!conn.includes('upgrade')) return { status: 400, reason: 'Connection: Upgrade expected' };
   if (req.headers['sec-websocket-version'] !== '13')
     return { status: 426, reason: 'WebSocket version 13 required', headers: { 'Sec-WebSocket-Version': '13' } };
@@ -371,11 +376,12 @@ export class WsConnection extends EventEmitter<WsEvents> {
     const masked = (b[1]! & 0x80) !== 0;
     let len = b[1]! & 0x7f;
     let off = 2;
-    if (rsv) return this.fail(CLOSE_PROTOCOL, 'reserved bits set'), false;
-    if (!masked) return this.fail(CLOSE_PROTOCOL, 'client frames must be masked'), false;
+    if (rsv) return (this.fail(CLOSE_PROTOCOL, 'reserved bits set'), false);
+    if (!masked) return (this.fail(CLOSE_PROTOCOL, 'client frames must be masked'), false);
     const control = opcode >= 0x8;
-    if (![OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG].includes(opcode)) return this.fail(CLOSE_PROTOCOL, `opcode ${opcode}`), false;
-    if (control && (!fin || len > 125)) return this.fail(CLOSE_PROTOCOL, 'bad control frame'), false;
+    if (![OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG].includes(opcode))
+      return (this.fail(CLOSE_PROTOCOL, `opcode ${opcode}`), false);
+    if (control && (!fin || len > 125)) return (this.fail(CLOSE_PROTOCOL, 'bad control frame'), false);
     if (len === 126) {
       if (b.length < 4) return false;
       len = b.readUInt16BE(2);
@@ -383,11 +389,11 @@ export class WsConnection extends EventEmitter<WsEvents> {
     } else if (len === 127) {
       if (b.length < 10) return false;
       const big = b.readBigUInt64BE(2);
-      if (big > BigInt(this.opts.maxPayload)) return this.fail(CLOSE_TOO_BIG, 'message too big'), false;
+      if (big > BigInt(this.opts.maxPayload)) return (this.fail(CLOSE_TOO_BIG, 'message too big'), false);
       len = Number(big);
       off = 10;
     }
-    if (!control && this.fragmentsLength + len > this.opts.maxPayload) return this.fail(CLOSE_TOO_BIG, 'message too big'), false;
+    if (!control && this.fragmentsLength + len > this.opts.maxPayload) return (this.fail(CLOSE_TOO_BIG, 'message too big'), false);
     if (b.length < off + 4 + len) return false;
     const mask = b.subarray(off, off + 4);
     const payload = Buffer.allocUnsafe(len);
@@ -401,7 +407,7 @@ export class WsConnection extends EventEmitter<WsEvents> {
       case OP_PONG:
         return true;
       case OP_CLOSE: {
-        if (len === 1) return this.fail(CLOSE_PROTOCOL, 'bad close payload'), false;
+        if (len === 1) return (this.fail(CLOSE_PROTOCOL, 'bad close payload'), false);
         const code = len >= 2 ? payload.readUInt16BE(0) : CLOSE_NORMAL;
         this.reading = false;
         if (!this.closeSent) this.sendClose(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CLOSE_PROTOCOL, '');
@@ -409,10 +415,10 @@ export class WsConnection extends EventEmitter<WsEvents> {
         return false;
       }
       case OP_CONT:
-        if (!this.fragmentOpcode) return this.fail(CLOSE_PROTOCOL, 'continuation without a message'), false;
+        if (!this.fragmentOpcode) return (this.fail(CLOSE_PROTOCOL, 'continuation without a message'), false);
         break;
       default: // text, binary
-        if (this.fragmentOpcode) return this.fail(CLOSE_PROTOCOL, 'new message inside a fragmented one'), false;
+        if (this.fragmentOpcode) return (this.fail(CLOSE_PROTOCOL, 'new message inside a fragmented one'), false);
         this.fragmentOpcode = opcode;
     }
     if (this.closeSent) return true; // closing: data frames are read and dropped
@@ -429,7 +435,7 @@ export class WsConnection extends EventEmitter<WsEvents> {
       try {
         text = this.utf8.decode(message);
       } catch {
-        return this.fail(CLOSE_BAD_DATA, 'text message is not UTF-8'), false;
+        return (this.fail(CLOSE_BAD_DATA, 'text message is not UTF-8'), false);
       }
       this.emit('text', text);
     } else {

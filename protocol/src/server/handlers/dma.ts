@@ -11,10 +11,7 @@ export const dmaMap: Handler = {
     const r = decodeDmaMap(payload);
     if (fds.length > 1) throw invalid(`DMA_MAP carries ${fds.length} fds; at most 1`);
     const fd = fds.length === 1 ? fds.peek(0) : null;
-    ctx.log.debug(
-      { iova: hex(r.iova), size: hex(r.size), offset: hex(r.offset), flags: r.flags, fd: fd !== null },
-      'vfio_user_dma_map',
-    );
+    ctx.log.debug({ iova: hex(r.iova), size: hex(r.size), offset: hex(r.offset), flags: r.flags, fd: fd !== null }, 'vfio_user_dma_map');
     ctx.device.dmaMap({
       iova: r.iova,
       size: r.size,

@@ -17,8 +17,7 @@ export const setIrqs: Handler = {
       { index: r.index, flags: `0x${r.flags.toString(16)}`, start: r.start, count: r.count, fds: fds.length },
       'vfio_user_set_irqs',
     );
-    if (data !== F.DATA_EVENTFD && fds.length > 0)
-      throw invalid(`DEVICE_SET_IRQS without DATA_EVENTFD carries ${fds.length} fds`);
+    if (data !== F.DATA_EVENTFD && fds.length > 0) throw invalid(`DEVICE_SET_IRQS without DATA_EVENTFD carries ${fds.length} fds`);
 
     let req: IrqRequest;
     if (data === F.DATA_NONE && action === F.ACTION_TRIGGER && r.count === 0) {

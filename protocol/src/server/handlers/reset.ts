@@ -6,8 +6,7 @@ export const deviceReset: Handler = {
   acceptsFds: false,
   handle(ctx, h, payload) {
     if (payload.length !== 0) throw invalid(`DEVICE_RESET carries ${payload.length} payload bytes; none expected`);
-    if (!(ctx.device.info().flags & DeviceFlag.RESET))
-      throw new VfioUserError(Errno.ENOTSUP, 'this device does not advertise reset');
+    if (!(ctx.device.info().flags & DeviceFlag.RESET)) throw new VfioUserError(Errno.ENOTSUP, 'this device does not advertise reset');
     ctx.log.info({}, 'vfio_user_device_reset');
     ctx.device.reset();
     return undefined;

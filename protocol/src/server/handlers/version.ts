@@ -18,12 +18,9 @@ export const version: Handler = {
     const caps = negotiate(v.caps, ctx.limits);
     const reply = encodeVersion(SERVER_MAJOR, Math.min(v.minor, SERVER_MINOR), caps);
     // QEMU reads the reply into its 214-byte request buffer (docs/design.md P1).
-    if (16 + reply.length > Limits.VERSION_REPLY_MAX) throw new Error('VERSION reply would exceed QEMU\'s buffer');
+    if (16 + reply.length > Limits.VERSION_REPLY_MAX) throw new Error("VERSION reply would exceed QEMU's buffer");
     ctx.negotiated = caps;
-    ctx.log.info(
-      { major: v.major, minor: v.minor, offer: v.caps, reply: caps },
-      'vfio_user_version',
-    );
+    ctx.log.info({ major: v.major, minor: v.minor, offer: v.caps, reply: caps }, 'vfio_user_version');
     return reply;
   },
 };

@@ -16,7 +16,17 @@ const vals = new Uint32Array(ZRLE_TILE * ZRLE_TILE);
 const palette = new Uint32Array(16);
 
 /** Encodes one tile into `out` at `o`; returns the new offset. */
-function encodeTile(tr: PixelTranslator, frame: Buffer, stride: number, x: number, y: number, tw: number, th: number, out: Buffer, o: number): number {
+function encodeTile(
+  tr: PixelTranslator,
+  frame: Buffer,
+  stride: number,
+  x: number,
+  y: number,
+  tw: number,
+  th: number,
+  out: Buffer,
+  o: number,
+): number {
   const cp = tr.cpixelBytes;
   let n = 0;
   let pal = 0; // distinct colours seen, 17 = too many
