@@ -68,12 +68,12 @@ async function main() {
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  async function startDaemon(tag) {
+  async function startDaemon(tag, main = 'dist/daemon/src/main.js') {
     const sock = join(work, `${tag}.sock`);
     const args = [
       ...pinDaemon,
       process.execPath,
-      'dist/daemon/src/main.js',
+      main,
       '--socket-path',
       sock,
       '--display',
@@ -136,8 +136,8 @@ async function main() {
     return m.updates.reduce((a, b) => a + b, 0);
   }
 
-  async function phase(loaded) {
-    const d = await startDaemon(loaded ? 'loaded' : 'idle');
+  async function phase(loaded, main) {
+    const d = await startDaemon(loaded ? 'loaded' : 'idle', main);
     let viewers = null;
     let page = null;
     let shots = 0;
@@ -184,8 +184,8 @@ async function main() {
         ...r,
         seconds,
         slowHandling,
-        loopP99: s.eventLoopDelay.p99Ms,
-        loopMax: s.eventLoopDelay.maxMs,
+        loopP99: s.eventLoopDelay?.p99Ms ?? NaN,
+        loopMax: s.eventLoopDelay?.maxMs ?? NaN,
         updates,
         shots: shots - shots0,
         errors: d.errors().length,
@@ -203,27 +203,40 @@ async function main() {
     const a = [...xs].sort((x, y) => x - y);
     return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
   };
+  // BEFORE=path/to/another/tree's dist/daemon/src/main.js: that daemon too,
+  // in the same interleaving (e.g. a build without the data plane).
+  const BEFORE = process.env.BEFORE;
   const idle = [];
   const loaded = [];
+  const idleB = [];
+  const loadedB = [];
   console.log(
     `region-read-load: ${RUNS} runs x ${COUNT} round trips (after ${WARMUP}), placement ${PIN || 'unpinned'}, presents ${LOAD === 'full' ? 'whole frames' : 'a hinted 256x256 square'}, ${VIEWERS} ZRLE viewers${browser ? ' + Chromium showing the browser viewer' : ''}, a screenshot every 0.5 s`,
   );
+  const line = (tag, a, b) =>
+    `  ${tag}: idle p50 ${a.p50} p99 ${a.p99} us (loop p99 ${a.loopP99.toFixed(1)} ms) | loaded p50 ${b.p50} p99 ${b.p99} us over ${b.seconds.toFixed(1)} s, ` +
+    `${b.presents} presents, ${(b.updates / b.seconds).toFixed(1)} viewer updates/s, ${b.shots} screenshots, loop p99 ${b.loopP99.toFixed(1)} ms max ${b.loopMax.toFixed(1)} ms, handled in > 100 us: idle ${(a.slowHandling * 100).toFixed(2)}% loaded ${(b.slowHandling * 100).toFixed(2)}%${b.errors ? `, ${b.errors} error log lines` : ''}`;
   for (let i = 1; i <= RUNS; i++) {
     idle.push(await phase(false));
     loaded.push(await phase(true));
-    const [a, b] = [idle.at(-1), loaded.at(-1)];
-    console.log(
-      `  run ${i}/${RUNS}: idle p50 ${a.p50} p99 ${a.p99} us (loop p99 ${a.loopP99.toFixed(1)} ms) | loaded p50 ${b.p50} p99 ${b.p99} us over ${b.seconds.toFixed(1)} s, ` +
-        `${b.presents} presents, ${(b.updates / b.seconds).toFixed(1)} viewer updates/s, ${b.shots} screenshots, loop p99 ${b.loopP99.toFixed(1)} ms max ${b.loopMax.toFixed(1)} ms, handled in > 100 us: idle ${(a.slowHandling * 100).toFixed(2)}% loaded ${(b.slowHandling * 100).toFixed(2)}%${b.errors ? `, ${b.errors} error log lines` : ''}`,
-    );
+    console.log(line(`run ${i}/${RUNS}`, idle.at(-1), loaded.at(-1)));
+    if (BEFORE) {
+      idleB.push(await phase(false, BEFORE));
+      loadedB.push(await phase(true, BEFORE));
+      console.log(line(`run ${i}/${RUNS} BEFORE`, idleB.at(-1), loadedB.at(-1)));
+    }
   }
   const m = (xs, k) => median(xs.map((x) => x[k]));
-  const [ip50, ip99, lp50, lp99] = [m(idle, 'p50'), m(idle, 'p99'), m(loaded, 'p50'), m(loaded, 'p99')];
-  console.log(
-    `idle   p50 ${ip50.toFixed(2)} us  p99 ${ip99.toFixed(2)} us  event loop p99 ${m(idle, 'loopP99').toFixed(1)} ms\n` +
-      `loaded p50 ${lp50.toFixed(2)} us  p99 ${lp99.toFixed(2)} us  event loop p99 ${m(loaded, 'loopP99').toFixed(1)} ms max ${m(loaded, 'loopMax').toFixed(1)} ms; ` +
-      `${median(loaded.map((x) => x.updates / x.seconds)).toFixed(1)} viewer updates/s, ${median(loaded.map((x) => x.presents / x.seconds)).toFixed(1)} presents/s\n` +
-      `ratio loaded/idle: p50 ${(lp50 / ip50).toFixed(2)}x  p99 ${(lp99 / ip99).toFixed(2)}x (goal p99 <= 1.5x)`,
-  );
+  const summary = (tag, idle, loaded) => {
+    const [ip50, ip99, lp50, lp99] = [m(idle, 'p50'), m(idle, 'p99'), m(loaded, 'p50'), m(loaded, 'p99')];
+    console.log(
+      `${tag}idle   p50 ${ip50.toFixed(2)} us  p99 ${ip99.toFixed(2)} us  event loop p99 ${m(idle, 'loopP99').toFixed(1)} ms\n` +
+        `${tag}loaded p50 ${lp50.toFixed(2)} us  p99 ${lp99.toFixed(2)} us  event loop p99 ${m(loaded, 'loopP99').toFixed(1)} ms max ${m(loaded, 'loopMax').toFixed(1)} ms; ` +
+        `${median(loaded.map((x) => x.updates / x.seconds)).toFixed(1)} viewer updates/s, ${median(loaded.map((x) => x.presents / x.seconds)).toFixed(1)} presents/s\n` +
+        `${tag}ratio loaded/idle: p50 ${(lp50 / ip50).toFixed(2)}x  p99 ${(lp99 / ip99).toFixed(2)}x (goal p99 <= 1.5x)`,
+    );
+  };
+  summary('', idle, loaded);
+  if (BEFORE) summary(`BEFORE (${BEFORE}) `, idleB, loadedB);
   await browser?.close();
 }
