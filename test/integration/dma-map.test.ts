@@ -178,6 +178,11 @@ describe('DMA_MAP', () => {
       assert.equal(await c.read32(0, 0x1000), DEVICE_ID, 'still serving');
       await c.write32(0, 0x1008, 0x1234);
       assert.equal(await c.read32(0, 0x1008), 0x1234);
+      // The hint is logged while the config read is handled; the BAR accesses
+      // after it are answered by the data plane without JS, so their replies
+      // can overtake the log line on its way through stderr: wait for it.
+      await fx.logAfter(mark, (l) => l.msg === 'guest_memory_without_fd');
+      await c.configRead(0, 4); // one more round trip through the JS thread
       const hints = fx.d.logs.slice(mark).filter((l) => l.msg === 'guest_memory_without_fd');
       assert.equal(hints.length, 1, `client ${client}: one hint, not one per map or per request`);
       assert.equal(hints[0]!.level, 'error');

@@ -60,27 +60,33 @@ DataPlane::DataPlane(int fd, std::shared_ptr<const RegionTable> table, std::shar
 DataPlane::~DataPlane() {
   if (!started_) channel_.Close();  // else the thread closed it (Shutdown)
   for (auto& o : pending_) CloseAll(o.fds);
-  platform::CloseWakeup(wake_fd_, wake_write_fd_);
+  platform::CloseWakeup(wake_fd_, wake_write_fd_);  // -1 once Shutdown closed them
 }
 
 // ------------------------------------------------------------ JS thread side
 
-void DataPlane::Wake() { platform::Wake(wake_write_fd_); }
+// Under mu_: the thread closes the wake-up fds when it ends (Shutdown), and
+// JS may still call in after that; a closed fd is never written (nor a
+// number some other file got since).
+void DataPlane::Wake() {
+  std::lock_guard lock(mu_);
+  if (wake_write_fd_ >= 0) platform::Wake(wake_write_fd_);
+}
 
 void DataPlane::Reply(std::vector<uint8_t>&& message, std::vector<int>&& fds, bool wake) {
-  {
-    std::lock_guard lock(mu_);
-    pending_.push_back(Outgoing{std::move(message), std::move(fds)});
+  std::lock_guard lock(mu_);
+  if (wake_fd_ < 0) {  // the thread is gone: nobody will send it
+    CloseAll(fds);
+    return;
   }
-  if (wake) Wake();
+  pending_.push_back(Outgoing{std::move(message), std::move(fds)});
+  if (wake) platform::Wake(wake_write_fd_);
 }
 
 void DataPlane::Complete() {
-  {
-    std::lock_guard lock(mu_);
-    completed_ = true;
-  }
-  Wake();
+  std::lock_guard lock(mu_);
+  completed_ = true;
+  if (wake_write_fd_ >= 0) platform::Wake(wake_write_fd_);
 }
 
 void DataPlane::SetNegotiated(uint32_t max_data_xfer) {
@@ -319,9 +325,12 @@ void DataPlane::Shutdown(const std::string& reason) {
   channel_.Close();  // the socket and every fd it still holds
   queued_snapshot_.store(0, std::memory_order_relaxed);
   {
+    // Every fd of this connection is closed before JS hears of the end.
     std::lock_guard lock(mu_);
     for (auto& o : pending_) CloseAll(o.fds);
     pending_.clear();
+    platform::CloseWakeup(wake_fd_, wake_write_fd_);
+    wake_fd_ = wake_write_fd_ = -1;
   }
   // Last: after this call JS may unmap guest memory and accept the next
   // client; this thread makes no backend call any more (docs/design.md

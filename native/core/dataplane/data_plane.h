@@ -157,6 +157,8 @@ class DataPlane : private EventSink {
   double stalled_since_ms_ = 0;
 
   // Wake-ups for the thread: Complete, Close, a reply outside a hand-over.
+  // Written by JS and closed by the thread at its end, both under mu_; read
+  // by the thread's poll (only it closes them).
   int wake_fd_ = -1, wake_write_fd_ = -1;
 
   std::atomic<bool> stop_{false};
