@@ -226,7 +226,10 @@ int main(int argc, char **argv) {
   int fd = sock = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   strncpy(sa.sun_path, argv[1], sizeof sa.sun_path - 1);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+  /* The socket file appears at bind(), a moment before listen(): retry. */
+  int rc, tries = 0;
+  while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && tries++ < 500) usleep(10000);
+  if (rc < 0) {
     perror("connect");
     return 1;
   }

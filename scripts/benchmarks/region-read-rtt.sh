@@ -31,7 +31,7 @@ measure_daemon() { # server_pin client_pin [main.js]
   $1 node "${3:-dist/daemon/src/main.js}" --socket-path "$sock" --log-level warn 2>"$work/daemon.log" &
   daemon_pid=$!
   wait_for_socket "$sock"
-  $2 "$work/rtt-client" "$sock" "$WARMUP" "$COUNT"
+  $2 "$work/rtt-client" "$sock" "$WARMUP" "$COUNT" || true  # the daemon is stopped either way
   kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=""
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
