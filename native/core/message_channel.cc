@@ -57,7 +57,7 @@ void MessageChannel::End(std::string reason) {
   if (end_reason_.empty()) end_reason_ = std::move(reason);
 }
 
-MessageChannel::Read MessageChannel::ReadOnce() {
+MessageChannel::Read MessageChannel::ReadOnce(bool wait) {
   size_t room = 0;
   uint8_t* space = framer_.ReadSpace(&room);
   iovec iov{space, room};
@@ -69,7 +69,7 @@ MessageChannel::Read MessageChannel::ReadOnce() {
   msg.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = platform::RecvMsg(fd_, &msg);
+    n = wait ? platform::RecvMsgWait(fd_, &msg) : platform::RecvMsg(fd_, &msg);
   } while (n < 0 && errno == EINTR);
   // ECONNRESET: the peer closed with data of ours unread; as much a
   // departure as EOF (below), orderly at a message boundary.

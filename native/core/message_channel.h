@@ -37,7 +37,9 @@ class MessageChannel {
   enum class Read { kData, kWouldBlock, kEnded };
   // One recvmsg. kEnded: the stream is over; end_reason() says why (empty:
   // an orderly disconnect between messages).
-  Read ReadOnce();
+  // `wait`: block until data comes (the socket must be in blocking mode;
+  // reads without it never block either way).
+  Read ReadOnce(bool wait = false);
   // The next complete message, in arrival order; its fds become the
   // caller's. kError: a framing error, with end_reason().
   Framer::Next Pop(Framer::Message* m);

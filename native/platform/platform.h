@@ -56,6 +56,15 @@ int WriteEventFd(int fd, uint64_t value);
 // Linux), as a VMM backs guest RAM; or -errno.
 int CreateSharedMemory(const char* name, uint64_t size);
 
+// ---- a thread that owns a socket (the data plane)
+// recvmsg that waits for data when the socket is in blocking mode (fds
+// close-on-exec as with RecvMsg); EINTR is returned, not retried.
+ssize_t RecvMsgWait(int fd, msghdr* msg);
+int SetBlocking(int fd);
+// Wakes a thread blocked reading `fd` (it reads end of stream); the socket
+// stays open. 0 or a positive errno.
+int ShutdownRead(int fd);
+
 // ---- threads that poll (the data plane)
 // A wake-up channel for a thread that waits in poll(): an eventfd on Linux
 // (one fd for both ends), a pipe elsewhere; non-blocking, close-on-exec.

@@ -30,6 +30,17 @@ int Accept(int listen_fd) {
 
 ssize_t RecvMsg(int fd, msghdr* msg) { return ::recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); }
 
+ssize_t RecvMsgWait(int fd, msghdr* msg) { return ::recvmsg(fd, msg, MSG_CMSG_CLOEXEC); }
+
+int SetBlocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno;
+  if (!(flags & O_NONBLOCK)) return 0;
+  return ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? errno : 0;
+}
+
+int ShutdownRead(int fd) { return ::shutdown(fd, SHUT_RD) < 0 ? errno : 0; }
+
 ssize_t SendMsg(int fd, const msghdr* msg) { return ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT); }
 
 int DupCloexec(int fd) {

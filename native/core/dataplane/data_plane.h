@@ -89,7 +89,9 @@ class DataPlane : private EventSink {
   // ---- JS thread (or any thread but the data plane's) ----
   // A reply to the message being handed over; sent in order once the
   // message completes. The fds are the data plane's from now on. `wake`: a
-  // message JS sends on its own, outside a hand-over (sent at once).
+  // message JS sends on its own, outside a hand-over: it leaves when the
+  // thread next wakes, at the latest with the client's next message (the
+  // thread may be blocked reading; the daemon sends no such messages).
   void Reply(std::vector<uint8_t>&& message, std::vector<int>&& fds, bool wake = false);
   // The handed-over message is done: the thread sends its reply and goes on
   // reading.
@@ -160,6 +162,7 @@ class DataPlane : private EventSink {
   // Written by JS and closed by the thread at its end, both under mu_; read
   // by the thread's poll (only it closes them).
   int wake_fd_ = -1, wake_write_fd_ = -1;
+  bool socket_open_ = true;  // mu_: the thread has not closed the socket yet
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> tracing_{false};
