@@ -23,7 +23,7 @@ measure_c() {
   $1 "$work/echo-server" "$sock" >/dev/null &
   local pid=$!
   wait_for_socket "$sock"
-  $2 "$work/rtt-client" "$sock" "$WARMUP" "$COUNT"
+  $2 "$work/rtt-client" "$sock" "$WARMUP" "$COUNT" || true
   wait "$pid" || true
 }
 measure_daemon() { # server_pin client_pin [main.js]
@@ -34,14 +34,25 @@ measure_daemon() { # server_pin client_pin [main.js]
   $2 "$work/rtt-client" "$sock" "$WARMUP" "$COUNT" || true  # the daemon is stopped either way
   kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=""
 }
+# A measurement that printed nothing (the client failed: a server that was
+# not ready) is taken again, up to three times.
+retry() {
+  local out=""
+  for _ in 1 2 3; do
+    out=$("$@" || true)
+    [ -n "$out" ] && break
+    echo "  (retrying: $* printed nothing)" >&2
+  done
+  echo "$out"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 report() { # mode server_pin client_pin
   local mode="$1" c_p50=() c_p99=() d_p50=() d_p99=() b_p50=() b_p99=()
   for i in $(seq "$RUNS"); do
-    read -r p50 p99 _ < <(measure_c "$2" "$3"); c_p50+=("$p50"); c_p99+=("$p99")
-    read -r p50 p99 _ < <(measure_daemon "$2" "$3"); d_p50+=("$p50"); d_p99+=("$p99")
-    if [ -n "${BEFORE:-}" ]; then read -r p50 p99 _ < <(measure_daemon "$2" "$3" "$BEFORE"); b_p50+=("$p50"); b_p99+=("$p99"); fi
+    read -r p50 p99 _ < <(retry measure_c "$2" "$3"); c_p50+=("$p50"); c_p99+=("$p99")
+    read -r p50 p99 _ < <(retry measure_daemon "$2" "$3"); d_p50+=("$p50"); d_p99+=("$p99")
+    if [ -n "${BEFORE:-}" ]; then read -r p50 p99 _ < <(retry measure_daemon "$2" "$3" "$BEFORE"); b_p50+=("$p50"); b_p99+=("$p99"); fi
     echo "  run $i/$RUNS ($mode): C p50 ${c_p50[-1]} us, daemon p50 ${d_p50[-1]} us${BEFORE:+, before p50 ${b_p50[-1]} us}" >&2
   done
   local cm cm99 dm dm99
