@@ -24,6 +24,7 @@ measure_c() {
   local pid=$!
   wait_for_socket "$sock"
   $2 "$work/rtt-client" "$sock" "$WARMUP" "$COUNT" || true
+  kill "$pid" 2>/dev/null || true  # done with its one client (or never got it)
   wait "$pid" || true
 }
 measure_daemon() { # server_pin client_pin [main.js]
