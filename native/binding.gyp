@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "agfx_platform%": "default"
+  },
   "target_defaults": {
     "include_dirs": ["include", "."],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
@@ -17,9 +20,11 @@
     {
       "target_name": "agfx_platform",
       "type": "static_library",
-      "sources": [],
+      "sources": ["platform/platform_common.cc"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["platform/platform_linux.cc"]}]
+        ["OS=='linux' and agfx_platform!='portable'", {"sources": ["platform/platform_linux.cc"]}],
+        ["OS=='linux' and agfx_platform=='portable'", {"sources": ["platform/platform_posix.cc", "platform/platform_guarded_copy.cc"]}],
+        ["OS=='mac'", {"sources": ["platform/platform_posix.cc", "platform/platform_darwin.cc"]}]
       ]
     },
     {
@@ -72,7 +77,9 @@
         "addon/socket_binding.cc"
       ],
       "conditions": [
-        ["OS=='mac'", {"dependencies": ["agfx_pvg"], "defines": ["AGFX_HAVE_PVG=1"]}]
+        ["OS=='mac'", {"dependencies": ["agfx_pvg"], "defines": ["AGFX_HAVE_PVG=1"], "sources": ["addon/main_queue_darwin.cc"],
+                       "link_settings": {"libraries": ["-framework CoreFoundation"]}}],
+        ["OS!='mac'", {"sources": ["addon/main_queue_none.cc"]}]
       ]
     },
     {

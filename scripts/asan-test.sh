@@ -26,33 +26,12 @@ libasan="$(gcc -print-file-name=libasan.so)"
 reports="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan.XXXXXX")"
 
 # The addon is found by daemon/src/native.ts locateAddon() as
-# native/build/Release/agfx_native.node above dist/. Without touching the
-# shared checkout's build (other people may be running tests from it), the
-# run happens in a shadow tree: copies of dist/ and dist-test/ (the tests
-# reach the daemon through package.json's #daemon/* imports, which resolve
-# beside the copy), the ASan addons (the shipped one and the test one) at native/build/Release, and symlinks to
-# everything else.
-shadow="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan-root.XXXXXX")"
-trap 'rm -rf "$shadow" "$reports"' EXIT
-for entry in * .[!.]*; do
-  case "$entry" in dist|dist-test|native|.git) ;; *) ln -s "$PWD/$entry" "$shadow/$entry" ;; esac
-done
-cp -r dist "$shadow/dist"
-cp -r dist-test "$shadow/dist-test"
-mkdir -p "$shadow/native/build/Release"
-for entry in native/*; do
-  [ "$entry" = native/build ] || ln -s "$PWD/$entry" "$shadow/$entry"
-done
-cp "$asan_addon" "$asan_build/agfx_native_test.node" "$shadow/native/build/Release/"
-if grep -q AGFX_NATIVE_ADDON daemon/src/native.ts; then export AGFX_NATIVE_ADDON="$shadow/native/build/Release/agfx_native.node"; fi
-cd "$shadow"
-
-files=()
-if [ -n "${ASAN_TEST_FILES:-}" ]; then read -r -a files <<< "$ASAN_TEST_FILES"; suites=(); fi
-for s in "${suites[@]}"; do
-  mapfile -t -O "${#files[@]}" files < <(find "dist-test/test/$s" -name '*.test.js' | sort)
-done
-[ "${#files[@]}" -gt 0 ] || { echo "no test files in: ${suites[*]}" >&2; exit 1; }
+# native/build/Release/agfx_native.node above dist/: the run happens in a
+# shadow tree with the ASan addons there (scripts/lib/addon-shadow.sh).
+. scripts/lib/addon-shadow.sh
+trap 'rm -rf "${shadow:-}" "$reports"' EXIT
+addon_shadow "$asan_build"
+TEST_FILES="${ASAN_TEST_FILES:-}" test_files "${suites[@]}"
 
 # Node itself is not instrumented and leaks by design at exit: no leak check.
 rc=0

@@ -19,6 +19,8 @@ export interface Config {
   backend: BackendChoice;
   logLevel: LogLevel;
   writeMultiple: boolean;
+  /** --serial-base: display serials' base (else derived from the socket). */
+  serialBase: number | null;
   printCapabilities: boolean;
   /** --write-option-rom PATH: write PVG's option ROM and exit. */
   writeOptionRom: string | null;
@@ -32,6 +34,8 @@ export interface Config {
   vncWebsocket: VncListen | null;
   /** Browser origins allowed on the VNC WebSocket besides the Host's own. */
   vncWebsocketOrigins: string[];
+  /** Viewers may make their size the display's preferred mode (SetDesktopSize). */
+  vncResize: boolean;
   /** Browser viewer address. */
   web: { host: string; port: number } | null;
   webToken: string | null;
@@ -155,6 +159,9 @@ export function buildProgram(): Command {
       ).argParser(vncArg('--vnc-websocket')),
     )
     .addOption(
+      new Option('--vnc-no-resize', "refuse viewers' SetDesktopSize (default: the requested size becomes the display's preferred mode)"),
+    )
+    .addOption(
       new Option(
         '--vnc-websocket-origin <origin>',
         'a browser origin (scheme://host[:port], or *) allowed on --vnc-websocket besides pages of the same host; repeatable',
@@ -190,6 +197,12 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]).default('info'))
     .addOption(new Option('--write-multiple', 'advertise write_multiple (REGION_WRITE_MULTI); safe with QEMU >= 11.0 only').default(false))
+    .addOption(
+      new Option(
+        '--serial-base <n>',
+        'display serial numbers start here (low byte: port + 1); default: derived from --socket-path, so two daemons differ and a restart keeps them',
+      ).argParser(intArg('--serial-base', 0x100, 0xffffffff)),
+    )
     .addOption(new Option('--print-capabilities', 'print a JSON description of this backend program and exit'))
     .addOption(
       new Option(
@@ -214,6 +227,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     backend: o.backend,
     logLevel: o.logLevel,
     writeMultiple: Boolean(o.writeMultiple),
+    serialBase: o.serialBase ?? null,
     printCapabilities: Boolean(o.printCapabilities),
     writeOptionRom: o.writeOptionRom ?? null,
     displays: o.display ?? [DEFAULT_MODES],
@@ -223,6 +237,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     vncPassword: o.vncPasswordFile ?? null,
     vncWebsocket: o.vncWebsocket ?? null,
     vncWebsocketOrigins: o.vncWebsocketOrigin ?? [],
+    vncResize: !o.vncNoResize,
     web: o.web ?? null,
     webToken: o.webTokenFile ?? null,
     qmp: o.qmp ?? null,

@@ -7,7 +7,7 @@ import { capabilities } from './capabilities.js';
 import { CommanderError, UsageError, parseArgs, secretFileWarnings, type Config } from './cli.js';
 import { SOFT_DISPLAY_PORTS, checkBackend, startBackend } from './backend.js';
 import { AppleGfxPciDevice } from './device/apple-gfx-pci.js';
-import { Displays } from './display/displays.js';
+import { Displays, serialBaseFor } from './display/displays.js';
 import type { NativeBackend } from './native.js';
 import { createLogger } from './logging.js';
 import { native } from './native.js';
@@ -75,7 +75,9 @@ async function main(): Promise<void> {
   let backend: NativeBackend;
   try {
     backend = startBackend(cfg.backend, cfg.variant, SOFT_DISPLAY_PORTS, cfg.memoryModel, (events) => displays?.handle(events));
-    displays = new Displays(backend, log, SOFT_DISPLAY_PORTS);
+    // Per instance, stable across restarts (pvg-on-a-mac.md finding 18).
+    const serialBase = cfg.serialBase ?? serialBaseFor(cfg.socketPath ?? `fd:${cfg.fd ?? 'activation'}`);
+    displays = new Displays(backend, log, SOFT_DISPLAY_PORTS, serialBase);
     cfg.displays.forEach((modes, port) => displays!.attach(modes, port));
   } catch (e) {
     log.fatal({ backend: cfg.backend }, (e as Error).message);

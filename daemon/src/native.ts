@@ -31,6 +31,8 @@ export interface DataPlaneRegion {
   backendRegion?: number;
   /** Reads as zeros, drops writes, whatever the access size (the MSI-X PBA). */
   zeroWindow?: { offset: number; length: number };
+  /** Registers 64 bits wide: aligned 8-byte accesses go to the backend whole where it takes them. */
+  whole64?: boolean;
   /** Trace events for MMIO reads and writes. */
   traceRead?: string;
   traceWrite?: string;
@@ -39,7 +41,7 @@ export interface DataPlaneRegion {
 export type DataPlaneEvent =
   | { type: 'request_failed'; id: number; command: number; errno: number; noReply: boolean; err: string }
   | { type: 'guest_error'; region: number; offset: number; count: number; what: string }
-  | { type: 'trace'; name: string; write: boolean; region: number; offset: number; value: number }
+  | { type: 'trace'; name: string; write: boolean; region: number; offset: number; value: number | bigint }
   | { type: 'dropped'; count: number };
 
 /** One client's data-plane thread (native/core/dataplane/data_plane.h). */
@@ -115,6 +117,12 @@ export interface NativeBackend {
    */
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
+  /** An 8-byte access whole (agfx_backend mmio_read64); null when the backend has no such call. */
+  mmioRead64(region: number, offset: number): bigint | null;
+  /** False when the backend has no mmio_write64 (the caller splits). */
+  mmioWrite64(region: number, offset: number, value: bigint): boolean;
+  /** The BAR size the backend asks for (agfx_backend region_size), 0 for the daemon's default. */
+  regionSize(region: number): number;
   reset(): void;
   attachDisplay(port: number, serial: number, name: string, modes: DisplayModeSpec[]): boolean;
   setModes(port: number, modes: DisplayModeSpec[]): boolean;

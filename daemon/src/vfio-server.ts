@@ -41,7 +41,7 @@ export interface LatencyEntry {
   total: number;
 }
 
-const hex = (v: number): string => `0x${v.toString(16)}`;
+const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
 export class VfioUserServer {
   private listener: NativeListener | null = null;

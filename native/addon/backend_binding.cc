@@ -110,6 +110,16 @@ class BackendMmio : public MmioTarget {
   void Write(uint32_t region, uint64_t offset, uint32_t value) override {
     b_->backend->mmio_write(b_->dev, region, offset, value);
   }
+  bool Read64(uint32_t region, uint64_t offset, uint64_t* value) override {
+    if (!Offers(b_->backend, &agfx_backend::mmio_read64)) return false;
+    *value = b_->backend->mmio_read64(b_->dev, region, offset);
+    return true;
+  }
+  bool Write64(uint32_t region, uint64_t offset, uint64_t value) override {
+    if (!Offers(b_->backend, &agfx_backend::mmio_write64)) return false;
+    b_->backend->mmio_write64(b_->dev, region, offset, value);
+    return true;
+  }
 
  private:
   std::shared_ptr<BackendInstance> b_;
@@ -128,6 +138,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Backend",
                        {InstanceMethod("mmioRead", &Backend::MmioRead), InstanceMethod("mmioWrite", &Backend::MmioWrite),
+                        InstanceMethod("mmioRead64", &Backend::MmioRead64), InstanceMethod("mmioWrite64", &Backend::MmioWrite64),
+                        InstanceMethod("regionSize", &Backend::RegionSize),
                         InstanceMethod("reset", &Backend::Reset), InstanceMethod("attachDisplay", &Backend::AttachDisplay),
                         InstanceMethod("setModes", &Backend::SetModes), InstanceMethod("detachDisplay", &Backend::DetachDisplay),
                         InstanceMethod("readFrame", &Backend::ReadFrame),
@@ -167,6 +179,11 @@ class Backend : public Napi::ObjectWrap<Backend> {
     instance_->backend = backend_;
     instance_->dev = dev_ = dev;
     instance_->host = host;
+    // PVG may put work on the main dispatch queue at any time (finding 8),
+    // also while a data-plane thread's MMIO waits for it: the pump is held
+    // until the device is destroyed, whichever thread destroys it (the
+    // bridge releases it on the JS thread once the device is gone).
+    if (kind == "pvg") host->HoldMainQueuePump(env);
   }
 
   ~Backend() override { Teardown(); }
@@ -197,6 +214,31 @@ class Backend : public Napi::ObjectWrap<Backend> {
     backend_->mmio_write(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value(),
                          info[2].As<Napi::Number>().Uint32Value());
     return info.Env().Undefined();
+  }
+
+  // 8-byte accesses whole, where the backend takes them (agfx_backend
+  // mmio_read64/mmio_write64): null / false when it does not.
+  Napi::Value MmioRead64(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (!Offers(backend_, &agfx_backend::mmio_read64)) return info.Env().Null();
+    uint64_t v = backend_->mmio_read64(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value());
+    return Napi::BigInt::New(info.Env(), v);
+  }
+
+  Napi::Value MmioWrite64(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (!Offers(backend_, &agfx_backend::mmio_write64)) return Napi::Boolean::New(info.Env(), false);
+    bool lossless = true;
+    uint64_t v = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+    backend_->mmio_write64(d, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int64Value(), v);
+    return Napi::Boolean::New(info.Env(), true);
+  }
+
+  // The BAR size the backend asks for (agfx_backend region_size), 0 for the default.
+  Napi::Value RegionSize(const Napi::CallbackInfo& info) {
+    agfx_device* d = Live(info.Env());
+    if (!Offers(backend_, &agfx_backend::region_size)) return Napi::Number::New(info.Env(), 0);
+    return Napi::Number::New(info.Env(), double(backend_->region_size(d, info[0].As<Napi::Number>().Uint32Value())));
   }
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {

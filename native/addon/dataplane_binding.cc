@@ -128,6 +128,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
         rule.zero_offset = uint64_t(z.Get("offset").As<Napi::Number>().Int64Value());
         rule.zero_len = uint64_t(z.Get("length").As<Napi::Number>().Int64Value());
       }
+      rule.whole64 = r.Has("whole64") && r.Get("whole64").ToBoolean();
       if (r.Has("traceRead")) rule.trace_read = r.Get("traceRead").As<Napi::String>();
       if (r.Has("traceWrite")) rule.trace_write = r.Get("traceWrite").As<Napi::String>();
       if (!table->Set(r.Get("index").As<Napi::Number>().Uint32Value(), std::move(rule)))
@@ -226,7 +227,9 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
         o.Set("write", e.write);
         o.Set("region", e.region);
         o.Set("offset", double(e.offset));
-        o.Set("value", e.value);
+        // A whole 64-bit access may not fit a Number.
+        if (e.value <= (uint64_t(1) << 53)) o.Set("value", double(e.value));
+        else o.Set("value", Napi::BigInt::New(env, e.value));
         break;
       case DataPlaneEvent::kDropped:
         o.Set("type", "dropped");

@@ -28,8 +28,10 @@ gyp_sources() {
     const gyp = JSON.parse(require("fs").readFileSync("binding.gyp", "utf8"));
     const t = gyp.targets.find((t) => t.target_name === process.argv[1]);
     if (!t) { console.error("binding.gyp has no target " + process.argv[1]); process.exit(1); }
-    // Linux builds: the sources plus those of an OS==linux condition.
-    const extra = (t.conditions || []).filter(([c]) => c === "OS==\x27linux\x27").flatMap(([, o]) => o.sources || []);
+    // Linux builds (the default platform variant): the sources plus those of
+    // every condition that holds for OS linux and agfx_platform "default".
+    const holds = (c) => c === "OS==\x27linux\x27" || c === "OS==\x27linux\x27 and agfx_platform!=\x27portable\x27";
+    const extra = (t.conditions || []).filter(([c]) => holds(c)).flatMap(([, o]) => o.sources || []);
     console.log([...t.sources, ...extra].join("\n"));
   ' "$1"
 }

@@ -19,7 +19,6 @@
 //    took.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,6 +33,7 @@
 #include "core/guest_memory.h"
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
+#include "platform/platform.h"
 
 using namespace agfx;
 
@@ -57,10 +57,9 @@ struct MRegion {
   bool writable;
 };
 
-bool SafeRead(const void* src, void* dst, size_t len) {
-  iovec local{dst, len}, remote{const_cast<void*>(src), len};
-  return ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
-}
+// The platform's fault-safe copy (process_vm_readv on Linux): an
+// inaccessible page fails the read instead of faulting.
+bool SafeRead(const void* src, void* dst, size_t len) { return agfx::platform::SafeRead(dst, src, len); }
 
 uint64_t PickAddr(FuzzedDataProvider& in, uint64_t pages) {
   switch (in.ConsumeIntegralInRange<int>(0, 9)) {
@@ -87,9 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TaskMemory& tm = TaskMemory::Instance();
   IosfcMappings& io = IosfcMappings::Instance();
 
-  int memfd = ::memfd_create("gm-fuzz", MFD_CLOEXEC);
+  int memfd = agfx::platform::CreateSharedMemory("gm-fuzz", kFilePages * kPage);
   CHECK(memfd >= 0);
-  CHECK(::ftruncate(memfd, kFilePages * kPage) == 0);
   std::vector<uint8_t> file(kFilePages * kPage, 0);  // shadow of the memfd
   std::map<uint64_t, MRegion> regions;                // shadow of the table
   std::map<uint64_t, std::pair<uint64_t, bool>> unreach;  // gpa -> size, reported yet

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "agfx_backend.h"
+#include "agfx_soft.h"
 #include "soft/backend.h"
 
 #define CHECK(cond)                                                                       \
@@ -164,26 +165,35 @@ bool IosfcUnmap(void* o, void* host) {
 }
 
 void NewFrame(void* o, uint32_t port) {
-  CHECK(port < 4);
+  CHECK(port < AGFX_SOFT_PORTS);
   ++H(o)->frames;
 }
-void ModeChanged(void*, uint32_t port, uint32_t w, uint32_t h, uint32_t) { CHECK(port < 4); }
+void ModeChanged(void*, uint32_t port, uint32_t w, uint32_t h, uint32_t) { CHECK(port < AGFX_SOFT_PORTS); }
 void CursorGlyph(void*, uint32_t port, const uint8_t* px, uint32_t w, uint32_t h, uint32_t stride, uint32_t, uint32_t) {
-  CHECK(port < 4 && w > 0 && h > 0 && w <= 256 && h <= 256 && stride >= w * 4);
+  CHECK(port < AGFX_SOFT_PORTS && w > 0 && h > 0 && w <= AGFX_SOFT_MAX_GLYPH && h <= AGFX_SOFT_MAX_GLYPH && stride >= w * 4);
   volatile uint8_t sink = px[size_t(h - 1) * stride + w * 4 - 1];  // ASan checks the extent
   (void)sink;
 }
-void CursorShow(void*, uint32_t port, bool) { CHECK(port < 4); }
-void CursorMoved(void*, uint32_t port, uint32_t, uint32_t) { CHECK(port < 4); }
+void CursorShow(void*, uint32_t port, bool) { CHECK(port < AGFX_SOFT_PORTS); }
+void CursorMoved(void*, uint32_t port, uint32_t, uint32_t) { CHECK(port < AGFX_SOFT_PORTS); }
 void GuestErrorCb(void* o, const char* msg) {
   CHECK(msg != nullptr);
   (void)std::strlen(msg);
   ++H(o)->errors;
 }
 
-const uint32_t kRegs[] = {0x1000, 0x1004, 0x1008, 0x100C, 0x1010, 0x1014, 0x1018, 0x1020, 0x1024,
-                          0x1028, 0x102C, 0x1030, 0x1034, 0x1038, 0x103C, 0x1040, 0x1044, 0x1048, 0x104C};
-const uint32_t kIoRegs[] = {0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C, 0x20};
+const uint32_t kRegs[] = {AGFX_SOFT_REG_ID,           AGFX_SOFT_REG_VERSION,      AGFX_SOFT_REG_SCRATCH,
+                          AGFX_SOFT_REG_IRQ_TEST,     AGFX_SOFT_REG_STATUS,       AGFX_SOFT_REG_CONTROL,
+                          AGFX_SOFT_REG_IRQ_STATUS,   AGFX_SOFT_REG_RING_BASE_LO, AGFX_SOFT_REG_RING_BASE_HI,
+                          AGFX_SOFT_REG_RING_ENTRIES, AGFX_SOFT_REG_RING_HEAD,    AGFX_SOFT_REG_RING_TAIL,
+                          AGFX_SOFT_REG_DOORBELL,     AGFX_SOFT_REG_FENCE_LO,     AGFX_SOFT_REG_FENCE_HI,
+                          AGFX_SOFT_REG_COMPLETED,    AGFX_SOFT_REG_ERRORS,       AGFX_SOFT_REG_LAST_ERROR,
+                          AGFX_SOFT_REG_DISPLAYS};
+const uint32_t kIoRegs[] = {AGFX_SOFT_IOSFC_GPA_LO,      AGFX_SOFT_IOSFC_GPA_HI,    AGFX_SOFT_IOSFC_LENGTH,
+                            AGFX_SOFT_IOSFC_COMMAND,     AGFX_SOFT_IOSFC_HANDLE,    AGFX_SOFT_IOSFC_STATUS,
+                            AGFX_SOFT_IOSFC_PEEK_OFFSET, AGFX_SOFT_IOSFC_PEEK_DATA, AGFX_SOFT_IOSFC_MAPPED};
+constexpr size_t kRegCount = sizeof kRegs / sizeof kRegs[0];
+constexpr size_t kIoRegCount = sizeof kIoRegs / sizeof kIoRegs[0];
 
 uint64_t Arg(FuzzedDataProvider& in) {
   switch (in.ConsumeIntegralInRange<int>(0, 7)) {
@@ -202,9 +212,9 @@ uint64_t Arg(FuzzedDataProvider& in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   FakeHost fake;
-  std::vector<uint8_t> held_frames[4];  // a viewer's copy of each display
-  uint64_t held_versions[4] = {0, 0, 0, 0};
-  agfx_device_config cfg{sizeof cfg, 0, 0, 4};
+  std::vector<uint8_t> held_frames[AGFX_SOFT_PORTS];  // a viewer's copy of each display
+  uint64_t held_versions[AGFX_SOFT_PORTS] = {};
+  agfx_device_config cfg{sizeof cfg, 0, 0, AGFX_SOFT_PORTS};
   cfg.variant = in.ConsumeBool() ? AGFX_VARIANT_MMIO : AGFX_VARIANT_PCI;
   cfg.memory_model = in.ConsumeBool() ? AGFX_MEMORY_STATIC_MAP : AGFX_MEMORY_TASKS;
   fake.vectors = cfg.variant == AGFX_VARIANT_MMIO ? 2 : 1;
@@ -240,55 +250,52 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (in.remaining_bytes() > 0 && ops++ < 64) {
     switch (in.ConsumeIntegralInRange<int>(0, 11)) {
       case 0: {  // any register write
-        uint32_t off = in.ConsumeBool() ? kRegs[in.ConsumeIntegralInRange<size_t>(0, 18)] : in.ConsumeIntegral<uint32_t>();
+        uint32_t off = in.ConsumeBool() ? kRegs[in.ConsumeIntegralInRange<size_t>(0, kRegCount - 1)] : in.ConsumeIntegral<uint32_t>();
         uint32_t v = in.ConsumeBool() ? in.ConsumeIntegralInRange<uint32_t>(0, 8) : in.ConsumeIntegral<uint32_t>();
-        if (off == 0x1034) v = 1;  // asynchronous doorbells are case 5
+        if (off == AGFX_SOFT_REG_DOORBELL) v = AGFX_SOFT_DOORBELL_SYNC;  // asynchronous doorbells are case 5
         wr(off, v);
         break;
       }
       case 1: {  // any register read
-        uint32_t off = in.ConsumeBool() ? kRegs[in.ConsumeIntegralInRange<size_t>(0, 18)] : in.ConsumeIntegral<uint32_t>();
+        uint32_t off = in.ConsumeBool() ? kRegs[in.ConsumeIntegralInRange<size_t>(0, kRegCount - 1)] : in.ConsumeIntegral<uint32_t>();
         (void)rd(off);
         break;
       }
       case 2: {  // configure a ring inside (usually) guest RAM
         uint64_t base = in.ConsumeBool() ? kGuestBase + kPage * in.ConsumeIntegralInRange<uint64_t>(0, 63) : Arg(in);
-        wr(0x1020, uint32_t(base));
-        wr(0x1024, uint32_t(base >> 32));
+        wr(AGFX_SOFT_REG_RING_BASE_LO, uint32_t(base));
+        wr(AGFX_SOFT_REG_RING_BASE_HI, uint32_t(base >> 32));
         uint32_t entries = in.ConsumeBool() ? 1u << in.ConsumeIntegralInRange<int>(0, 12) : in.ConsumeIntegral<uint32_t>();
-        wr(0x1028, entries);
+        wr(AGFX_SOFT_REG_RING_ENTRIES, entries);
         break;
       }
       case 3: {  // write a ring entry (opcode and arguments)
         uint32_t idx = in.ConsumeIntegralInRange<uint32_t>(0, 63);
-        uint64_t base = uint64_t(rd(0x1024)) << 32 | rd(0x1020);
-        uint32_t entries = rd(0x1028);
-        uint8_t e[64] = {0};
-        uint32_t opcode = in.ConsumeIntegralInRange<uint32_t>(0, 13);
-        std::memcpy(e, &opcode, 4);
-        for (int k = 0; k < 6; ++k) {
-          uint64_t a = Arg(in);
-          std::memcpy(e + 16 + 8 * k, &a, 8);
-        }
+        uint64_t base = uint64_t(rd(AGFX_SOFT_REG_RING_BASE_HI)) << 32 | rd(AGFX_SOFT_REG_RING_BASE_LO);
+        uint32_t entries = rd(AGFX_SOFT_REG_RING_ENTRIES);
+        agfx_soft_entry e{};
+        e.opcode = in.ConsumeIntegralInRange<uint32_t>(0, AGFX_SOFT_OP_COPY_RECT + 1);  // one past the last
+        for (uint64_t& a : e.a) a = Arg(in);
         if (entries) {
-          uint64_t gpa = base + uint64_t(idx % entries) * 64;
-          WriteMemory(&fake, gpa, 64, e);
+          uint64_t gpa = base + uint64_t(idx % entries) * sizeof e;
+          WriteMemory(&fake, gpa, sizeof e, &e);
         }
         break;
       }
       case 4: {  // produce and ring synchronously
-        uint32_t head = rd(0x102C);
+        uint32_t head = rd(AGFX_SOFT_REG_RING_HEAD);
         uint32_t n = in.ConsumeIntegralInRange<uint32_t>(0, 9);
         if (n == 9) n = in.ConsumeIntegral<uint32_t>();  // bad tail
-        wr(0x1030, head + n);
-        wr(0x1034, 1);
+        wr(AGFX_SOFT_REG_RING_TAIL, head + n);
+        wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_SYNC);
         // A synchronous doorbell returns with the ring drained, or halted.
-        uint32_t status = rd(0x1010);
-        if ((status & 1) && !(status & 4)) CHECK(rd(0x102C) == rd(0x1030));
+        uint32_t status = rd(AGFX_SOFT_REG_STATUS);
+        if ((status & AGFX_SOFT_STATUS_RING_READY) && !(status & AGFX_SOFT_STATUS_HALTED))
+          CHECK(rd(AGFX_SOFT_REG_RING_HEAD) == rd(AGFX_SOFT_REG_RING_TAIL));
         break;
       }
       case 5: {  // asynchronous doorbell: races with what follows
-        wr(0x1034, 0);
+        wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_ASYNC);
         break;
       }
       case 6: {  // raw guest memory (range tables, pixels)
@@ -300,10 +307,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 7: {  // IOSFC register access
-        uint32_t off = in.ConsumeBool() ? kIoRegs[in.ConsumeIntegralInRange<size_t>(0, 8)] : in.ConsumeIntegral<uint32_t>();
+        uint32_t off = in.ConsumeBool() ? kIoRegs[in.ConsumeIntegralInRange<size_t>(0, kIoRegCount - 1)] : in.ConsumeIntegral<uint32_t>();
         if (in.ConsumeBool()) {
           uint32_t v;
-          if (off == 0x00) v = uint32_t(Arg(in));
+          if (off == AGFX_SOFT_IOSFC_GPA_LO) v = uint32_t(Arg(in));
           else v = in.ConsumeBool() ? in.ConsumeIntegralInRange<uint32_t>(0, 8192) : in.ConsumeIntegral<uint32_t>();
           be->mmio_write(dev, AGFX_REGION_IOSFC, off, v);
         } else {
@@ -312,7 +319,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 8: {  // display hot-plug
-        uint32_t port = in.ConsumeIntegralInRange<uint32_t>(0, 4);
+        uint32_t port = in.ConsumeIntegralInRange<uint32_t>(0, AGFX_SOFT_PORTS);
         uint32_t n = in.ConsumeIntegralInRange<uint32_t>(0, 3);
         agfx_display_mode modes[3];
         for (uint32_t i = 0; i < n; ++i)
@@ -326,7 +333,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 9: {  // frame and cursor queries
-        uint32_t port = in.ConsumeIntegralInRange<uint32_t>(0, 4);
+        uint32_t port = in.ConsumeIntegralInRange<uint32_t>(0, AGFX_SOFT_PORTS);
         agfx_frame_info info{};
         if (be->read_frame(dev, port, nullptr, 0, &info)) {
           CHECK(info.stride == info.width * 4);
@@ -340,7 +347,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)be->cursor_position(dev, port, &x, &y);
         // A viewer's buffer brought forward from the version it holds (or a
         // made-up one): what it is told stays inside the frame.
-        if (port < 4 && be->read_frame(dev, port, nullptr, 0, &info)) {
+        if (port < AGFX_SOFT_PORTS && be->read_frame(dev, port, nullptr, 0, &info)) {
           std::vector<uint8_t>& held = held_frames[port];
           uint64_t& version = held_versions[port];
           if (held.size() != size_t(info.width) * info.height * 4) {

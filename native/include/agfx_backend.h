@@ -147,6 +147,15 @@ typedef struct agfx_host {
    * including a backend's own; a region the VMM has unmapped meanwhile is
    * unmapped here, on the calling thread, and nothing else waits for it. */
   void (*memory_map_release)(void *opaque, void *snapshot);
+
+  /* -- tasks as QEMU's apple-gfx makes them (appended) ------------------ */
+  /* create_task, but the reservation and every hole (never mapped, or
+   * unmapped by unmap_memory or a DMA_UNMAP) are read-write zero-fill
+   * memory, and a read_only alias never faults on a write (read-only guest
+   * RAM is mapped copy-on-write, writable RAM stays writable): a GPU-like
+   * access anywhere in the task never kills the daemon. What PVG expects
+   * (pvg-on-a-mac.md finding 9); create_task keeps holes inaccessible. */
+  agfx_task *(*create_task_zero_fill)(void *opaque, uint64_t vm_size, void **base);
 } agfx_host;
 
 /* True when `host` (whose struct_size the caller trusts) carries `field`. */
@@ -255,6 +264,17 @@ typedef struct agfx_backend {
    * with *info set, if the display is not attached or dst_len is too small. */
   bool (*update_frame)(agfx_device *dev, uint32_t port, void *dst, size_t dst_len,
                        agfx_frame_info *info, agfx_frame_update *update);
+
+  /* Appended (optional: NULL, or a smaller struct_size, means absent). */
+  /* 8-byte accesses passed whole, for registers that are 64 bits wide
+   * (PVG's IOSurface device). Without them the daemon splits an 8-byte access
+   * into two mmio_* calls, low dword first. Aligned to 8. */
+  uint64_t (*mmio_read64)(agfx_device *dev, uint32_t region, uint64_t offset);
+  void (*mmio_write64)(agfx_device *dev, uint32_t region, uint64_t offset, uint64_t value);
+  /* The size the backend wants for a region's BAR (a power of two), or 0 for
+   * the daemon's default: PVG's [PGDeviceDescriptor new].mmioLength for
+   * BAR0, as QEMU sizes it. Asked once, after create. */
+  uint64_t (*region_size)(agfx_device *dev, uint32_t region);
 } agfx_backend;
 
 typedef const agfx_backend *(*agfx_backend_entry_fn)(void);

@@ -1,4 +1,6 @@
-// The Linux implementation of platform/platform.h.
+// The Linux implementation of platform/platform.h (agfx_platform=linux,
+// the default on Linux); the calls shared by all platforms are in
+// platform_common.cc.
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -15,6 +17,7 @@
 #include <cstring>
 
 #include "platform/platform.h"
+#include "platform/platform_internal.h"
 
 namespace agfx::platform {
 
@@ -32,71 +35,16 @@ ssize_t RecvMsg(int fd, msghdr* msg) { return ::recvmsg(fd, msg, MSG_CMSG_CLOEXE
 
 ssize_t RecvMsgWait(int fd, msghdr* msg) { return ::recvmsg(fd, msg, MSG_CMSG_CLOEXEC); }
 
-int SetBlocking(int fd) {
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0) return errno;
-  if (!(flags & O_NONBLOCK)) return 0;
-  return ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? errno : 0;
-}
-
-int ShutdownRead(int fd) { return ::shutdown(fd, SHUT_RD) < 0 ? errno : 0; }
-
 ssize_t SendMsg(int fd, const msghdr* msg) { return ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT); }
 
-int DupCloexec(int fd) {
-  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  return dup >= 0 ? dup : -errno;
-}
-
-int SetNonBlocking(int fd) {
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0) return errno;
-  if (flags & O_NONBLOCK) return 0;
-  return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ? errno : 0;
-}
-
-int SetCloexec(int fd) { return ::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? errno : 0; }
-
-int CheckMappableFile(int fd, uint64_t need) {
-  struct stat st;
-  if (::fstat(fd, &st) < 0) return EBADF;
-  if (!S_ISREG(st.st_mode)) return EINVAL;
-  return static_cast<uint64_t>(st.st_size) < need ? EINVAL : 0;
-}
-
-int ClassifyNotifier(int fd, NotifierKind* kind) {
-  struct stat st;
-  if (::fstat(fd, &st) < 0) return EBADF;
-  if (S_ISFIFO(st.st_mode)) {
-    *kind = NotifierKind::kPipe;
-    return 0;
-  }
-  // An eventfd is an anonymous inode; only its /proc link says which kind.
+// An eventfd is an anonymous inode; only its /proc link says which kind.
+bool IsEventFd(int fd) {
   char link[64], target[PATH_MAX];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = ::readlink(link, target, sizeof target - 1);
-  if (n > 0) {
-    target[n] = 0;
-    if (std::strcmp(target, "anon_inode:[eventfd]") == 0) {
-      *kind = NotifierKind::kEventFd;
-      return 0;
-    }
-  }
-  return EINVAL;
-}
-
-bool Notify(int fd, NotifierKind kind) {
-  ssize_t n;
-  if (kind == NotifierKind::kEventFd) {
-    uint64_t one = 1;
-    do n = ::write(fd, &one, sizeof one);
-    while (n < 0 && errno == EINTR);
-    return n == sizeof one || (n < 0 && errno == EAGAIN);
-  }
-  char one = 1;
-  do n = ::write(fd, &one, 1);
-  while (n < 0 && errno == EINTR);
-  return n == 1 || (n < 0 && errno == EAGAIN);
+  if (n <= 0) return false;
+  target[n] = 0;
+  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
 int CreateEventFd() {
@@ -132,11 +80,6 @@ void DrainWakeup(int read_fd) {
   uint64_t v;
   ssize_t n = ::read(read_fd, &v, sizeof v);
   (void)n;
-}
-
-void CloseWakeup(int read_fd, int write_fd) {
-  if (read_fd >= 0) ::close(read_fd);
-  if (write_fd >= 0 && write_fd != read_fd) ::close(write_fd);
 }
 
 void NameThread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }

@@ -12,14 +12,20 @@
 #include <new>
 #include <cstdio>
 
+#include "portable/device_policy.h"
 #include "portable/memory_map.h"
 #include "portable/pvg_modes.h"
+#include <objc/runtime.h>
 
-#if AGFX_PVG_HAVE_TASK_API
 static_assert(sizeof(PGPhysicalMemoryRange_t) == sizeof(agfx_phys_range) &&
                   offsetof(PGPhysicalMemoryRange_t, physicalLength) == offsetof(agfx_phys_range, len),
               "PVG's physical ranges are passed to the host unchanged");
-#endif
+
+// PGTask_t is the client's type: ours wraps the host's agfx_task, and PVG
+// only passes back what createTask returned.
+struct AgfxPgTask {
+  agfx_task* host_task;
+};
 
 namespace agfx::pvg {
 
@@ -59,7 +65,11 @@ agfx_host CopyHost(const agfx_host* host) {
   agfx_host h{};
   std::memcpy(&h, host, host->struct_size < sizeof h ? host->struct_size : sizeof h);
   h.struct_size = sizeof h;
-  if (host->struct_size < sizeof h) h.memory_map_acquire = nullptr, h.memory_map_release = nullptr;
+  // Only fields that lie wholly inside the daemon's struct_size are kept.
+  if (host->struct_size < offsetof(agfx_host, memory_map_release) + sizeof h.memory_map_release)
+    h.memory_map_acquire = nullptr, h.memory_map_release = nullptr;
+  if (host->struct_size < offsetof(agfx_host, create_task_zero_fill) + sizeof h.create_task_zero_fill)
+    h.create_task_zero_fill = nullptr;
   return h;
 }
 void RaiseToHost(void* ctx, uint32_t vector) {
@@ -68,11 +78,21 @@ void RaiseToHost(void* ctx, uint32_t vector) {
 }
 }  // namespace
 
+// irq raises straight to the host: it is only reached through With() (the
+// blocks) or from the daemon's own threads while the device exists.
+HostLink::HostLink(const agfx_host& h) : host(h), irq(RaiseToHost, &host) {}
+
+void HostLink::Close() {
+  std::unique_lock lock(mu);  // waits for host calls in flight on PVG's threads
+  open = false;
+}
+
 PvgDevice::PvgDevice(const agfx_device_config* cfg, const agfx_host* host)
-    : host_(CopyHost(host)),
+    : link_(std::make_shared<HostLink>(CopyHost(host))),
+      host_(link_->host),
+      irq_(link_->irq),
       variant_(cfg->variant),
-      memory_model_(cfg->memory_model),
-      irq_(RaiseToHost, const_cast<agfx_host*>(&host_)) {}
+      memory_model_(cfg->memory_model) {}
 
 PvgDevice* PvgDevice::Create(const agfx_device_config* cfg, const agfx_host* host, char* err, size_t err_len) {
   // Hosts from before memory_map_acquire are accepted (the static map is
@@ -121,39 +141,58 @@ bool PvgDevice::Init(const agfx_device_config* cfg, char* err, size_t err_len) {
     Fail(err, err_len, "cannot create a Metal command queue");
     return false;
   }
-  // A private serial queue for every display handler: Node's main thread runs
-  // libuv, not a CFRunLoop, so blocks on dispatch_get_main_queue() would never run.
+  // A private serial queue for every display handler, never the main queue
+  // (pvg_internal.h).
   display_queue_ = dispatch_queue_create("apple-gfxd.pvg.display", DISPATCH_QUEUE_SERIAL);
   inflight_ = dispatch_group_create();
 
-  // Kept for the device's life: a PGDevice swap (save/restore) creates the
-  // fresh device from this same descriptor: same memory model, same blocks.
+  // Kept for the device's life: every PGDevice of this object (a swap for
+  // save/restore, a replacement with a new guest-RAM map) is created from
+  // this same descriptor: same memory model, same blocks.
   desc_ = [PGDeviceDescriptor new];  // +1
   PGDeviceDescriptor* desc = desc_;
-  mmio_length_ = desc.mmioLength;  // the framework's recommended BAR size
+  mmio_length_ = desc.mmioLength;  // the framework's recommended BAR size (region_size, finding 17)
   desc.device = mtl_;
   if (port_count_ > 1) {
     if (@available(macOS 13.0, *)) desc.displayPortCount = port_count_;
   }
-  IrqLatch* irq = &irq_;
+  HostLinkRef link = link_;
   const bool mmio_variant = variant_ == AGFX_VARIANT_MMIO;
   desc.raiseInterrupt = ^(uint32_t vector) {
-    // Any PVG queue, possibly inside an MMIO call: a pipe/eventfd write that
-    // never blocks and never needs the JS thread, or (device stopped) an
-    // atomic bit set in the latch. The MMIO variant has one gfx line (QEMU
-    // ignores the vector there); PCI passes the MSI vector.
-    irq->Raise(mmio_variant ? kGfxVector : vector);
+    // Any PVG queue, possibly inside an MMIO call, possibly after the
+    // device's release: a pipe/eventfd write that never blocks and never
+    // needs the JS thread, or (device stopped) an atomic bit set in the
+    // latch. The MMIO variant has one gfx line (QEMU ignores the vector
+    // there); PCI passes the MSI vector.
+    link->With([&](const agfx_host&) { link->irq.Raise(mmio_variant ? kGfxVector : vector); });
   };
 
   bool ok = memory_model_ == AGFX_MEMORY_TASKS ? ConfigureTasks(desc, err, err_len)
                                                : ConfigureStaticMap(desc, isolation, err, err_len);
   if (!ok) return false;
-  // QEMU creates the IOSurface host device before the PGDevice.
-  if (mmio_variant && !ConfigureIosfc(desc, err, err_len)) return false;
+  if (mmio_variant && (!NSClassFromString(@"PGIOSurfaceHostDeviceDescriptor") ||
+                       !NSClassFromString(@"PGIOSurfaceHostDevice") ||
+                       ![desc respondsToSelector:@selector(setUsingIOSurfaceMapper:)])) {
+    Fail(err, err_len, "variant mmio needs PVG's IOSurface mapper, which this host lacks (arm64 macOS only)");
+    return false;
+  }
+  if (mmio_variant) desc.usingIOSurfaceMapper = true;
 
-  pgdev_ = NewPgDevice(desc);
-  if (!pgdev_) {
-    Fail(err, err_len, "PVG refused to create the device");
+  // The static model creates the PGDevice only once guest RAM is known
+  // (finding 4): Mediouni's series hands PVG the whole map at creation.
+  // Until then MMIO reads 0 and displays wait (orphans_).
+  std::string e;
+  if (memory_model_ == AGFX_MEMORY_STATIC_MAP) {
+    {
+      std::lock_guard lock(mu_);
+      UpdateNeedsSwap();
+    }
+    std::unique_lock gate(gate_);
+    MakeCurrentLocked();
+    return true;
+  }
+  if (!CreatePgDevice(&e)) {
+    Fail(err, err_len, e);
     return false;
   }
   return true;
@@ -172,45 +211,71 @@ id<PGDevice> NewPgDevice(PGDeviceDescriptor* desc) {
 }
 
 bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_len) {
-#if AGFX_PVG_HAVE_TASK_API
-  if (![desc respondsToSelector:@selector(setCreateTask:)]) {
-    Fail(err, err_len, "this macOS has no PVG task callbacks; use the static memory map");
-    return false;
+  // Decided at run time, not by SDK (finding 16): PVG of macOS 11 to 15.3
+  // has the setters, later ones may not.
+  const SEL setters[] = {@selector(setCreateTask:), @selector(setDestroyTask:), @selector(setMapMemory:),
+                         @selector(setUnmapMemory:), @selector(setReadMemory:)};
+  for (SEL s : setters) {
+    if (![desc respondsToSelector:s]) {
+      Fail(err, err_len, std::string("this macOS's PVG has no task callbacks (") + sel_getName(s) +
+                             "); use the static memory map (--memory-model static, macOS 15.4+)");
+      return false;
+    }
   }
-  const agfx_host* h = &host_;
-  // All five run synchronously on PVG's threads, also from inside an
-  // mmioWriteAtOffset: on the data-plane thread. Each is one native host service
-  // (address-space reservation, MAP_FIXED alias, memcpy from the DMA regions)
-  // and never waits for the JS thread, so that MMIO call can complete.
-  desc.createTask = ^PGTask_t*(uint64_t vm_size, void** base) {
-    agfx_task* t = h->create_task(h->opaque, vm_size, base);
-    if (!t) return nullptr;  // QEMU dereferences NULL here; we report the failure
-    PGTask_t* task = new (std::nothrow) PGTask_s{t};
-    if (!task) h->destroy_task(h->opaque, t);
+  HostLinkRef link = link_;
+  // All five run synchronously on PVG's threads, also from inside an MMIO
+  // call (on the client's data-plane thread). Each is one native host service (address-space reservation,
+  // MAP_FIXED alias, fault-safe copy from the DMA regions) and never waits
+  // for the JS thread, so that MMIO call can complete. After the device is
+  // destroyed (link closed) they fail or do nothing.
+  AGFXCreateTask create = ^AgfxPgTask*(uint64_t vm_size, void** base) {
+    AgfxPgTask* task = nullptr;
+    link->With([&](const agfx_host& h) {
+      // QEMU's tasks: zero-fill reservations and holes (finding 9), where
+      // the daemon offers them.
+      agfx_task* t = h.create_task_zero_fill ? h.create_task_zero_fill(h.opaque, vm_size, base)
+                                             : h.create_task(h.opaque, vm_size, base);
+      if (!t) return;  // QEMU dereferences NULL here; we report the failure
+      task = new (std::nothrow) AgfxPgTask{t};
+      if (!task) h.destroy_task(h.opaque, t);
+    });
     return task;
   };
-  desc.destroyTask = ^(PGTask_t* task) {
-    h->destroy_task(h->opaque, task->host_task);
+  AGFXDestroyTask destroy = ^(AgfxPgTask* task) {
+    // Closed: the daemon's TaskMemory frees the reservation with the session.
+    link->With([&](const agfx_host& h) { h.destroy_task(h.opaque, task->host_task); });
     delete task;
   };
-  desc.mapMemory = ^bool(PGTask_t* task, uint32_t count, uint64_t offset, bool read_only, PGPhysicalMemoryRange_t* ranges) {
-    return h->map_memory(h->opaque, task->host_task, offset, reinterpret_cast<const agfx_phys_range*>(ranges), count,
-                         read_only);
+  AGFXMapMemory map = ^bool(AgfxPgTask* task, uint32_t count, uint64_t offset, bool read_only,
+                            PGPhysicalMemoryRange_t* ranges) {
+    bool ok = false;
+    link->With([&](const agfx_host& h) {
+      ok = h.map_memory(h.opaque, task->host_task, offset, reinterpret_cast<const agfx_phys_range*>(ranges), count,
+                        read_only);
+    });
+    return ok;
   };
-  desc.unmapMemory = ^bool(PGTask_t* task, uint64_t offset, uint64_t length) {
-    return h->unmap_memory(h->opaque, task->host_task, offset, length);
+  AGFXUnmapMemory unmap = ^bool(AgfxPgTask* task, uint64_t offset, uint64_t length) {
+    bool ok = false;
+    link->With([&](const agfx_host& h) { ok = h.unmap_memory(h.opaque, task->host_task, offset, length); });
+    return ok;
   };
-  // A memcpy from the mmap'd guest RAM: never a vfio-user DMA_READ, which would
-  // wait on QEMU while a vCPU waits on us (docs/design.md invariant 3).
-  desc.readMemory = ^bool(uint64_t gpa, uint64_t length, void* dst) { return h->read_memory(h->opaque, gpa, length, dst); };
+  // A fault-safe copy from the mmap'd guest RAM: never a vfio-user DMA_READ,
+  // which would wait on QEMU while a vCPU waits on us (docs/design.md
+  // invariant 3).
+  AGFXReadMemory read = ^bool(uint64_t gpa, uint64_t length, void* dst) {
+    bool ok = false;
+    link->With([&](const agfx_host& h) { ok = h.read_memory(h.opaque, gpa, length, dst); });
+    return ok;
+  };
+  // Each setter copies its block (a `copy` property): the descriptor holds
+  // them, and with them `link`.
+  [desc performSelector:@selector(setCreateTask:) withObject:(id)create];
+  [desc performSelector:@selector(setDestroyTask:) withObject:(id)destroy];
+  [desc performSelector:@selector(setMapMemory:) withObject:(id)map];
+  [desc performSelector:@selector(setUnmapMemory:) withObject:(id)unmap];
+  [desc performSelector:@selector(setReadMemory:) withObject:(id)read];
   return true;
-#else
-  (void)desc;
-  Fail(err, err_len,
-       "the task memory model is not in this build: the macOS 27 SDK obsoletes PVG's task callbacks; "
-       "use the static memory map (macOS 15.4+)");
-  return false;
-#endif
 }
 
 PGMemoryMapDescriptor* PvgDevice::NewPgMap(const PinnedMemoryMap& pinned, std::string* err) {
@@ -257,100 +322,102 @@ void PvgDevice::AdoptMap(const std::shared_ptr<PinnedMemoryMap>& map, PGMemoryMa
 }
 
 bool PvgDevice::ConfigureStaticMap(PGDeviceDescriptor* desc, uint32_t isolation, char* err, size_t err_len) {
-  if (![desc respondsToSelector:@selector(setMemoryMapDescriptor:)]) {
+  if (!NSClassFromString(@"PGMemoryMapDescriptor") || ![desc respondsToSelector:@selector(setMemoryMapDescriptor:)]) {
     Fail(err, err_len, "this macOS has no PVG static memory map (needs 15.4+); use the task memory model");
     return false;
   }
-  std::string e;
-  auto map = std::make_shared<PinnedMemoryMap>();
-  PGMemoryMapDescriptor* pgmap = map->Acquire(&host_, &e) ? NewPgMap(*map, &e) : nil;
-  if (!pgmap) {
-    Fail(err, err_len, e);
+  IsolationChoice iso = ChooseIsolation(variant_, memory_model_, static_cast<Isolation>(isolation),
+                                        [desc respondsToSelector:@selector(setEnableProcessIsolation:)]);
+  if (!iso.error.empty()) {
+    Fail(err, err_len, iso.error);
     return false;
   }
-  AdoptMap(map, pgmap);
-  // The IOSurface host device keeps the map it is created with.
-  if (variant_ == AGFX_VARIANT_MMIO) iosfc_map_ = map;
-  // No guest RAM shared yet: PVG gets the map at the next reset (QEMU sends
-  // DEVICE_RESET after its DMA_MAPs at machine reset).
-  map_stale_ = map->ranges().empty();
-  desc.memoryMapDescriptor = memory_map_;
-  bool want_isolation = isolation != AGFX_PVG_ISOLATION_OFF;
-  if ([desc respondsToSelector:@selector(setEnableProcessIsolation:)]) {
-    desc.enableProcessIsolation = want_isolation;
-  } else if (isolation == AGFX_PVG_ISOLATION_ON) {
-    Fail(err, err_len, "process isolation requested but this macOS's PVG does not offer it");
-    return false;
-  }
+  if (iso.set) desc.enableProcessIsolation = iso.enable;  // Mediouni: mmio variant only (finding 13)
   if ([desc respondsToSelector:@selector(setEnableArgumentBuffers:)]) desc.enableArgumentBuffers = true;
-#if AGFX_PVG_HAVE_TASK_API
-  const agfx_host* h = &host_;
-  if ([desc respondsToSelector:@selector(setReadMemory:)])
-    desc.readMemory = ^bool(uint64_t gpa, uint64_t length, void* dst) { return h->read_memory(h->opaque, gpa, length, dst); };
-#endif
+  // No readMemory with a static map (finding 13): PVG reads guest RAM
+  // through the map's host pointers.
   return true;
 }
 
-bool PvgDevice::ConfigureIosfc(PGDeviceDescriptor* desc, char* err, size_t err_len) {
+bool PvgDevice::CreateIosfc(const std::shared_ptr<PinnedMemoryMap>& map, PGMemoryMapDescriptor* pgmap,
+                            std::string* err) {
   Class dcls = NSClassFromString(@"PGIOSurfaceHostDeviceDescriptor");
   Class cls = NSClassFromString(@"PGIOSurfaceHostDevice");
-  if (!dcls || !cls || ![desc respondsToSelector:@selector(setUsingIOSurfaceMapper:)]) {
-    Fail(err, err_len, "variant mmio needs PVG's IOSurface mapper, which this host lacks (arm64 macOS only)");
+  if (!dcls || !cls) {
+    *err = "variant mmio needs PVG's IOSurface mapper, which this host lacks (arm64 macOS only)";
     return false;
   }
   PGIOSurfaceHostDeviceDescriptor* idesc = [[[dcls alloc] init] autorelease];
-  const agfx_host* h = &host_;
+  HostLinkRef link = link_;
   if (memory_model_ == AGFX_MEMORY_TASKS) {
     // Gone since macOS 15.4: checking first avoids QEMU's "unrecognized selector" abort.
     if (![idesc respondsToSelector:@selector(setMapMemory:)] || ![idesc respondsToSelector:@selector(setUnmapMemory:)]) {
-      Fail(err, err_len, "this macOS has no IOSurface mapMemory callback (15.4+); use the static memory map");
+      *err = "this macOS has no IOSurface mapMemory callback (15.4+); use the static memory map";
       return false;
     }
     // PVG threads, also inside an IOSFC MMIO write: iosfc_map is arithmetic on
     // the guest-memory table plus a reference count (no syscall, no JS).
     idesc.mapMemory = ^bool(uint64_t phys, uint64_t len, bool ro, void** va, void*, void*) {
-      void* p = h->iosfc_map(h->opaque, phys, len, ro);
+      void* p = nullptr;
+      link->With([&](const agfx_host& h) { p = h.iosfc_map(h.opaque, phys, len, ro); });
       *va = p;
       return p != nullptr;
     };
-    idesc.unmapMemory = ^bool(void* va, void*, void*, void*, void*, void*) { return h->iosfc_unmap(h->opaque, va); };
+    idesc.unmapMemory = ^bool(void* va, void*, void*, void*, void*, void*) {
+      bool ok = false;
+      link->With([&](const agfx_host& h) { ok = h.iosfc_unmap(h.opaque, va); });
+      return ok;
+    };
   } else {
     if (![idesc respondsToSelector:@selector(setMemoryMapDescriptor:)]) {
-      Fail(err, err_len, "this macOS's IOSurface mapper takes no static memory map");
+      *err = "this macOS's IOSurface mapper takes no static memory map";
       return false;
     }
-    idesc.memoryMapDescriptor = memory_map_;
+    idesc.memoryMapDescriptor = pgmap;
   }
-  IrqLatch* irq = &irq_;
+  // Mediouni (15.4+): the IOSurface window is 0x10000 (QEMU's iomem_iosfc).
+  if ([idesc respondsToSelector:@selector(setMmioLength:)]) idesc.mmioLength = kIosfcLength;
   idesc.raiseInterrupt = ^bool(uint32_t) {
-    irq->Raise(kIosfcVector);  // non-blocking pipe/eventfd write, or held while stopped
+    link->With([&](const agfx_host&) { link->irq.Raise(kIosfcVector); });  // non-blocking, or held while stopped
     return true;
   };
-  iosfc_ = [[cls alloc] initWithDescriptor:idesc];
-  if (!iosfc_) {
-    Fail(err, err_len, "PVG refused to create the IOSurface host device");
+  PGIOSurfaceHostDevice* dev = [[cls alloc] initWithDescriptor:idesc];
+  if (!dev) {
+    *err = "PVG refused to create the IOSurface host device";
     return false;
   }
-  desc.usingIOSurfaceMapper = true;
-  return true;
+  [iosfc_ release];
+  iosfc_ = dev;
+  std::shared_ptr<PinnedMemoryMap> old;
+  {
+    std::lock_guard lock(mu_);
+    old.swap(iosfc_map_);
+    iosfc_map_ = map;  // kept mapped while iosfc_ may use it
+  }
+  return true;  // `old` goes here: the IOSurface device given it is released
 }
 
 PvgDevice::~PvgDevice() {
   @autoreleasepool {
     DetachAll();
     // Renders still in flight finish on display_queue_, which never waits for
-    // this thread; after that no block touches the device.
+    // this thread. Each holds its display (which retains the queue, group
+    // and command queue, finding 11), so a completion later than this wait
+    // is still safe: it finds the link closed and does nothing.
     if (inflight_) dispatch_group_wait(inflight_, dispatch_time(DISPATCH_TIME_NOW, int64_t(5 * NSEC_PER_SEC)));
     // Handler blocks PVG queued before the displays went away: they see
-    // live == false and do nothing, but must not outlive the host.
+    // live == false and do nothing.
     if (display_queue_) dispatch_sync(display_queue_, ^{});
-    [pgdev_ release];  // PVG may call destroyTask from here: the host is still alive
+    [pgdev_ release];  // PVG may call destroyTask from here, or later (the link stays open until below)
     [iosfc_ release];
     [desc_ release];
     [memory_map_ release];
     [mtl_queue_ release];
     [mtl_ release];
   }
+  // From here no block reaches the host, however late PVG calls it
+  // (finding 10); Close waits for a call in flight.
+  link_->Close();
   // Only now, with no PVG object left that was given them, may the mapped
   // guest-RAM snapshots go (memory_map_release; may munmap).
   dev_map_.reset();
@@ -360,110 +427,231 @@ PvgDevice::~PvgDevice() {
   if (display_queue_) dispatch_release(display_queue_);
 }
 
-// MMIO runs on the client's data-plane thread holding only gate_ (shared), while
-// the JS thread may call the display functions (shared too) or reset
-// (exclusive: it waits for the MMIO in progress). PVG may
-// synchronously call the descriptor blocks from its own queues and wait for
-// them, and every one of them completes natively without gate_ (QEMU instead
-// hops to a global queue because its vCPU thread holds the BQL; we hold
-// nothing a callback needs). gate_ only keeps a PGDevice swap out.
-// pgdev_ is nil only between a suspend and the next resume/reset: messaging
-// nil reads 0 and drops writes, so MMIO is still answered.
-uint32_t PvgDevice::MmioRead(uint32_t region, uint64_t off) {
-  std::shared_lock gate(gate_);
+// ---- the static model's device lifecycle (findings 4, 5) ----------------
+
+MapState PvgDevice::MapStateLocked() {
+  MapState st;
+  st.have_device = pgdev_ != nil;
+  std::lock_guard lock(mu_);
+  const auto& latest = pending_map_ ? pending_map_ : dev_map_;
+  st.map_empty = !latest || latest->ranges().empty();
+  st.map_stale = map_stale_;
+  st.touched = guest_touched_;
+  st.can_reset_with_map = pgdev_ && [(id)pgdev_ respondsToSelector:@selector(resetWithMemoryMap:)];
+  return st;
+}
+
+// mu_ held. Whether an access must take the slow path (gate_ exclusive).
+void PvgDevice::UpdateNeedsSwap() {
+  if (memory_model_ != AGFX_MEMORY_STATIC_MAP) return;
+  const auto& latest = pending_map_ ? pending_map_ : dev_map_;
+  bool have_ram = latest && !latest->ranges().empty();
+  // No device yet (and guest RAM known), or a new map the device has not
+  // seen while no MMIO reached it: BeforeGuestAccess has work.
+  needs_swap_.store(have_ram && (!dev_map_ || !pgdev_ || (map_stale_ && !guest_touched_)), std::memory_order_release);
+}
+
+void PvgDevice::ReplacePgDevice(const char* why) {
+  auto specs = TakeDisplays();
+  DropPgDevice();
+  std::string e;
+  if (!CreatePgDevice(&e)) {
+    if (e != create_error_) GuestError(std::string("pvg: ") + why + ": cannot create the device: " + e);
+    create_error_ = e;
+  } else {
+    create_error_.clear();
+  }
+  ReattachDisplays(&specs);
+  if (pgdev_ && irq_.stopped()) PausePg();
+}
+
+void PvgDevice::MakeCurrentLocked() {
+  if (memory_model_ != AGFX_MEMORY_STATIC_MAP) return;
+  switch (BeforeGuestAccess(MapStateLocked())) {
+    case MapAction::kCreate:
+      ReplacePgDevice("guest RAM is known");
+      break;
+    case MapAction::kReplace:
+      ReplacePgDevice("guest RAM changed before the guest's first access");
+      break;
+    default:
+      break;
+  }
+  std::lock_guard lock(mu_);
+  UpdateNeedsSwap();
+}
+
+// MMIO runs on the client's data-plane thread (docs/design.md, "Threads and
+// locks"), never the JS thread, which is Node's main thread: on macOS PVG's
+// MMIO may wait for a block it put on the main dispatch queue
+// (pvg-on-a-mac.md §8), and only the main thread drains that queue. Waiting
+// here is safe because the data-plane thread is not the JS thread, as long
+// as the JS thread keeps turning the run loop from its libuv hook
+// (addon/main_queue.h; held until the device is destroyed) and never waits
+// for this MMIO (docs/design.md invariant 1). Meanwhile the JS thread may call
+// the display functions (gate_ shared too) or reset/suspend (exclusive, run
+// off the main thread by OffMain: they wait for the MMIO in progress).
+// MMIO holds only gate_ (shared): PVG may synchronously call the
+// descriptor blocks from its own queues and wait for them, and every one of
+// them completes natively without gate_. gate_ only keeps a PGDevice swap
+// out. pgdev_ is nil before the static model's first map and between a
+// suspend and the next resume/reset: messaging nil reads 0 and drops writes,
+// so MMIO is still answered.
+void PvgDevice::BeginAccess(std::shared_lock<std::shared_mutex>* shared) {
+  if (NeedsSwap()) {
+    std::unique_lock excl(gate_);
+    MakeCurrentLocked();
+    if (pgdev_) guest_touched_ = true;  // the access below is the guest's
+    std::lock_guard lock(mu_);
+    UpdateNeedsSwap();
+  }
+  *shared = std::shared_lock(gate_);
   touched_ = true;
+  if (!guest_touched_.load(std::memory_order_relaxed)) guest_touched_ = true;
+}
+
+uint32_t PvgDevice::MmioRead(uint32_t region, uint64_t off) {
+  std::shared_lock<std::shared_mutex> gate;
+  BeginAccess(&gate);
   @autoreleasepool {
     if (region == AGFX_REGION_GFX && off < mmio_length_) return [pgdev_ mmioReadAtOffset:size_t(off)];
-    if (region == AGFX_REGION_IOSFC && iosfc_ && off < kIosfcLength) return [iosfc_ mmioReadAtOffset:size_t(off)];
+    if (region == AGFX_REGION_IOSFC && iosfc_ && off < kIosfcLength) return uint32_t([iosfc_ mmioReadAtOffset:size_t(off)]);
   }
   return 0;
 }
 
 void PvgDevice::MmioWrite(uint32_t region, uint64_t off, uint32_t v) {
-  std::shared_lock gate(gate_);
-  touched_ = true;
+  std::shared_lock<std::shared_mutex> gate;
+  BeginAccess(&gate);
   @autoreleasepool {
     if (region == AGFX_REGION_GFX && off < mmio_length_) [pgdev_ mmioWriteAtOffset:size_t(off) value:v];
     else if (region == AGFX_REGION_IOSFC && iosfc_ && off < kIosfcLength) [iosfc_ mmioWriteAtOffset:size_t(off) value:v];
   }
 }
 
+// IOSFC's registers are 64 bits wide (class dump: reg_ringBase,
+// reg_descriptorBase; vmapple RAM starts at 0x70000000): an 8-byte guest
+// access reaches it whole (finding 12). PGDevice takes dwords only (QEMU:
+// impl 4..4), so an 8-byte gfx access is two, low dword first.
+uint64_t PvgDevice::MmioRead64(uint32_t region, uint64_t off) {
+  if (region != AGFX_REGION_IOSFC) {
+    uint64_t lo = MmioRead(region, off);
+    return lo | uint64_t(MmioRead(region, off + 4)) << 32;
+  }
+  std::shared_lock<std::shared_mutex> gate;
+  BeginAccess(&gate);
+  @autoreleasepool {
+    if (iosfc_ && off <= kIosfcLength - 8) return [iosfc_ mmioReadAtOffset:size_t(off)];
+  }
+  return 0;
+}
+
+void PvgDevice::MmioWrite64(uint32_t region, uint64_t off, uint64_t v) {
+  if (region != AGFX_REGION_IOSFC) {
+    MmioWrite(region, off, uint32_t(v));
+    MmioWrite(region, off + 4, uint32_t(v >> 32));
+    return;
+  }
+  std::shared_lock<std::shared_mutex> gate;
+  BeginAccess(&gate);
+  @autoreleasepool {
+    if (iosfc_ && off <= kIosfcLength - 8) [iosfc_ mmioWriteAtOffset:size_t(off) value:v];
+  }
+}
+
+// BAR0's size is PVG's recommended mmioLength, as QEMU's
+// apple_gfx_get_default_mmio_range_size (finding 17).
+uint64_t PvgDevice::RegionSize(uint32_t region) const {
+  if (region == AGFX_REGION_GFX) return mmio_length_;
+  if (region == AGFX_REGION_IOSFC && variant_ == AGFX_VARIANT_MMIO) return kIosfcLength;
+  return 0;
+}
+
 void PvgDevice::Reset() {
   // Exclusive: resetWithMemoryMap: switches PVG to a new map, whose pinned
   // snapshot must replace the old one with no MMIO using either meanwhile.
   std::unique_lock gate(gate_);
-  touched_ = true;
   @autoreleasepool {
-    if (!pgdev_) {
-      // Left without a PGDevice (a suspend without resume, or a failed
-      // creation): a reset is a fresh device with the displays re-attached.
-      auto specs = TakeDisplays();
+    MapState st = memory_model_ == AGFX_MEMORY_STATIC_MAP ? MapStateLocked() : MapState{};
+    MapAction action = memory_model_ == AGFX_MEMORY_STATIC_MAP ? AtReset(st) : MapAction::kNothing;
+    if (!pgdev_ && memory_model_ != AGFX_MEMORY_STATIC_MAP) action = MapAction::kCreate;
+    if (action == MapAction::kCreate || action == MapAction::kReplace) {
+      // No PGDevice (a suspend without resume, a failed creation, guest RAM
+      // only now known), or a new map and no resetWithMemoryMap:: a fresh
+      // device with the displays re-attached is a reset.
+      ReplacePgDevice("reset");
+    } else if (action == MapAction::kResetWithMap) {
       std::string e;
-      if (!CreatePgDevice(&e)) GuestError("pvg: reset: cannot create a fresh device: " + e);
-      ReattachDisplays(&specs);
-      if (irq_.stopped()) PausePg();
-      return;
+      std::shared_ptr<PinnedMemoryMap> map = MapForNewDevice(&e);
+      PGMemoryMapDescriptor* fresh = map ? NewPgMap(*map, &e) : nil;  // +1
+      id<AGFXPGDeviceMemoryMapReset> remap = (id<AGFXPGDeviceMemoryMapReset>)pgdev_;
+      // No mu_ held: reset may drain PVG work that calls the host services.
+      if (fresh && [remap resetWithMemoryMap:fresh]) {
+        AdoptMap(map, fresh);  // PVG uses the new map from here on: the old snapshot can go
+      } else {
+        // NO: PVG refused the new map and keeps the old one, whose snapshot
+        // (dev_map_) stays pinned (finding 4).
+        [fresh release];
+        GuestError(fresh ? "pvg: PVG refused the new guest-RAM map at reset (resetWithMemoryMap: NO); it keeps the old one"
+                         : "pvg: cannot build the guest-RAM map at reset: " + e);
+        if (@available(macOS 12.0, *)) [pgdev_ reset];
+      }
+    } else if (pgdev_) {
+      if (@available(macOS 12.0, *)) [pgdev_ reset];
+      else GuestError("pvg: device reset needs macOS 12; the device keeps its state");
     }
-    bool stale;
-    {
-      std::lock_guard lock(mu_);
-      stale = map_stale_;
-    }
-    id<AGFXPGDeviceMemoryMapReset> remap = (id<AGFXPGDeviceMemoryMapReset>)pgdev_;
-    std::shared_ptr<PinnedMemoryMap> map;
-    PGMemoryMapDescriptor* fresh = nil;
-    if (memory_model_ == AGFX_MEMORY_STATIC_MAP && stale && [remap respondsToSelector:@selector(resetWithMemoryMap:)]) {
-      std::string e;
-      map = MapForNewDevice(&e);
-      if (map) fresh = NewPgMap(*map, &e);
-      if (!fresh) GuestError("pvg: cannot rebuild the guest-RAM map at reset: " + e);
-    }
-    // No mu_ held: reset may drain PVG work that calls the host services.
-    if (fresh) {
-      [remap resetWithMemoryMap:fresh];  // blocking: PVG uses the new map from here on
-      AdoptMap(map, fresh);              // so the old snapshot can go now
-    } else if (@available(macOS 12.0, *)) {
-      [pgdev_ reset];
-    } else {
-      GuestError("pvg: device reset needs macOS 12; the device keeps its state");
-    }
+    touched_ = true;          // a call on the PGDevice (ResumeBegin)
+    guest_touched_ = false;   // the guest's driver starts over
     pg_paused_ = false;  // a reset device runs; pause it again if the daemon stopped it
-    if (irq_.stopped()) PausePg();
+    if (pgdev_ && irq_.stopped()) PausePg();
+    std::lock_guard lock(mu_);
+    UpdateNeedsSwap();
   }
 }
 
 // Daemon thread, after a DMA_MAP/UNMAP. PVG cannot take a new map while it
-// runs: the new one is pinned now (pending_map_) and handed over at the next
-// reset or PGDevice swap; until then dev_map_ keeps every range PVG has
-// mapped, even one the VMM just unmapped, and AdoptMap releases it after the
-// switch. Never calls into PVG, so no gate_.
+// runs: the new one is pinned now (pending_map_) and handed over before the
+// guest's first access (a fresh device), at the next reset
+// (resetWithMemoryMap:, or a fresh device) or PGDevice swap; until then
+// dev_map_ keeps every range PVG has mapped, even one the VMM just
+// unmapped, and AdoptMap releases it after the switch. Never calls into PVG.
 void PvgDevice::MemoryMapChanged() {
   if (memory_model_ != AGFX_MEMORY_STATIC_MAP) return;  // tasks look guest RAM up per mapping
   auto now = std::make_shared<PinnedMemoryMap>();
   std::string e;
   bool built = now->Acquire(&host_, &e);
-  bool changed;
   std::shared_ptr<PinnedMemoryMap> dropped;  // released outside mu_ (may munmap)
-  bool can_update = false;
+  MapState st;
   {
     std::lock_guard lock(mu_);
-    changed = !built || !dev_map_ || !SameMemoryMap(now->ranges(), dev_map_->ranges());
+    bool changed = !built || !dev_map_ || !SameMemoryMap(now->ranges(), dev_map_->ranges());
     dropped.swap(pending_map_);
-    if (changed) {
-      map_stale_ = true;
-      if (built) pending_map_ = now;
-    } else {
-      map_stale_ = false;  // back to what PVG has
-    }
+    map_stale_ = changed;
+    if (changed && built) pending_map_ = now;
+    UpdateNeedsSwap();
+    st.have_device = dev_map_ != nullptr;
+    st.map_stale = map_stale_;
+    st.touched = guest_touched_;
   }
-  if (!changed) return;
+  if (!built) GuestError("pvg: cannot read the guest-RAM map: " + e);
+  if (!st.have_device || !st.map_stale) return;
   {
     std::shared_lock gate(gate_);  // pgdev_ is swapped under gate_
-    can_update = pgdev_ == nil || [(id)pgdev_ respondsToSelector:@selector(resetWithMemoryMap:)];
+    st.have_device = pgdev_ != nil;
+    st.can_reset_with_map = pgdev_ && [(id)pgdev_ respondsToSelector:@selector(resetWithMemoryMap:)];
   }
-  GuestError(std::string("pvg: the guest-RAM map changed after PVG was given it") + (built ? "" : " (" + e + ")") +
-             (can_update ? "; PVG gets the new map at the next device reset (until then it keeps the old one mapped)"
-                         : "; this macOS cannot update it: restart apple-gfxd with the guest"));
+  switch (AfterMapChange(st)) {
+    case MapAction::kResetWithMap:
+      GuestError("pvg: the guest-RAM map changed while the guest uses the device; PVG gets it at the next device "
+                 "reset (until then it keeps the old one mapped)");
+      break;
+    case MapAction::kLogCannotUpdate:
+      GuestError("pvg: the guest-RAM map changed while the guest uses the device and this macOS's PVG has no "
+                 "resetWithMemoryMap:: the device is replaced at the next reset; until then PVG keeps the old map");
+      break;
+    default:
+      break;
+  }
 }
 
 std::shared_ptr<PvgDisplay> PvgDevice::Display(uint32_t port) {
@@ -474,9 +662,15 @@ std::shared_ptr<PvgDisplay> PvgDevice::Display(uint32_t port) {
 
 bool PvgDevice::AttachDisplay(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes,
                               uint32_t n) {
-  std::shared_lock gate(gate_);  // newDisplayWithDescriptor: on pgdev_, never mid-swap
-  touched_ = true;
   if (port >= port_count_) return false;
+  // Per daemon instance, stable across restarts (finding 18): the daemon
+  // derives `serial` from its socket path or --serial-base.
+  const uint32_t stable = DisplaySerial(serial, 0x41470000u, port);
+  if (NeedsSwap()) {
+    std::unique_lock excl(gate_);
+    MakeCurrentLocked();
+  }
+  std::shared_lock gate(gate_);  // newDisplayWithDescriptor: on pgdev_, never mid-swap
   @autoreleasepool {
     std::string e;
     NSArray* list = ModeArray(modes, n, &e);
@@ -484,12 +678,20 @@ bool PvgDevice::AttachDisplay(uint32_t port, uint32_t serial, const char* name, 
     {
       std::lock_guard lock(mu_);
       if (displays_[port] || attaching_[port]) return false;
+      for (const DisplaySpec& o : orphans_)
+        if (o.port == port) return false;
+      if (!pgdev_) {
+        // Static model before guest RAM is known: attached for the daemon,
+        // hot-plugged on the PGDevice when it is created (ReattachDisplays).
+        orphans_.push_back(DisplaySpec{port, stable, name ? name : "", std::vector<agfx_display_mode>(modes, modes + n), nullptr});
+        return true;
+      }
       attaching_[port] = true;
     }
+    touched_ = true;
     // Unlocked: creating the display and the first modeList assignment
     // (hot-plug) may make PVG run handlers, which never take mu_ anyway.
-    uint32_t stable = StableSerial(serial, port);
-    auto d = NewDisplay(pgdev_, &host_, port, stable, name, list, mtl_, mtl_queue_, display_queue_, inflight_, nullptr, &e);
+    auto d = NewDisplay(pgdev_, link_, port, stable, name, list, mtl_, mtl_queue_, display_queue_, inflight_, nullptr, &e);
     std::lock_guard lock(mu_);
     attaching_[port] = false;
     displays_[port] = d;

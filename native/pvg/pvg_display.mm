@@ -40,10 +40,10 @@ void FinishRender(const std::shared_ptr<PvgDisplay>& d, id<MTLTexture> tex, uint
         swapped = true;
       }
     }
-    // Fire-and-forget, no lock held.
-    if (swapped) d->host.new_frame(d->host.opaque, d->port);
+    // Fire-and-forget, no lock of ours held; nothing once the device is gone.
+    if (swapped) d->link->With([&](const agfx_host& h) { h.new_frame(h.opaque, d->port); });
   } else if (outcome == Outcome::kFailed && d->live) {
-    d->host.guest_error(d->host.opaque, "pvg: encodeCurrentFrameToCommandBuffer or its command buffer failed");
+    d->GuestError("pvg: encodeCurrentFrameToCommandBuffer or its command buffer failed");
   }
   if (d->pacer.OnRenderDone(outcome) && d->live) StartRender(d);
 }
@@ -65,7 +65,7 @@ void StartRender(const std::shared_ptr<PvgDisplay>& d) {
   }
   dispatch_group_enter(d->inflight);
   std::shared_ptr<PvgDisplay> keep = d;  // the blocks keep the display alive
-  dispatch_async(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{
+  dispatch_async(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{ @autoreleasepool {
     // Not on the display queue and with none of our locks: PVG-internal locks
     // may be held while PVG waits on the display queue, so encoding there
     // could deadlock (QEMU moves encode off the BQL for the same reason).
@@ -76,27 +76,30 @@ void StartRender(const std::shared_ptr<PvgDisplay>& d) {
       [blit synchronizeResource:tex];
       [blit endEncoding];
     }
+    // The blocks below hold `keep`, and through it the display queue and
+    // render group (retained by the display, finding 11), however late
+    // Metal's completion comes.
     if (!ok) {
-      dispatch_async(keep->queue, ^{
+      dispatch_async(keep->queue, ^{ @autoreleasepool {
         FinishRender(keep, tex, w, h, Outcome::kFailed);
         dispatch_group_leave(keep->inflight);
-      });
+      } });
     } else {
-      [cb addCompletedHandler:^(id<MTLCommandBuffer> done) {
+      [cb addCompletedHandler:^(id<MTLCommandBuffer> done) { @autoreleasepool {
         // Metal's completion thread: only hop back to the display queue,
         // which owns the pipeline state.
         bool gpu_ok = done.status == MTLCommandBufferStatusCompleted;
-        dispatch_async(keep->queue, ^{
+        dispatch_async(keep->queue, ^{ @autoreleasepool {
           FinishRender(keep, tex, w, h, gpu_ok ? Outcome::kPublished : Outcome::kFailed);
           dispatch_group_leave(keep->inflight);
-        });
-      }];
+        } });
+      } }];
       [cb commit];
     }
     [cb release];
     [tex release];  // the inner blocks retained it
     [disp release];
-  });
+  } });
 }
 
 // Display queue (modeChangeHandler). A new texture of the new size with the
@@ -114,7 +117,7 @@ void SetMode(const std::shared_ptr<PvgDisplay>& d, uint32_t w, uint32_t h) {
     [disp release];
     tex = [d->mtl newTextureWithDescriptor:td];  // +1
     if (!tex) {
-      d->host.guest_error(d->host.opaque, "pvg: cannot allocate the display texture for the new mode");
+      d->GuestError("pvg: cannot allocate the display texture for the new mode");
       w = h = 0;
     }
   }
@@ -130,7 +133,7 @@ void SetMode(const std::shared_ptr<PvgDisplay>& d, uint32_t w, uint32_t h) {
     d->frame.assign(size_t(w) * h * 4, 0);
     for (size_t i = 3; i < d->frame.size(); i += 4) d->frame[i] = 0xff;
   }
-  d->host.mode_changed(d->host.opaque, d->port, w, h, AGFX_FORMAT_BGRA8);
+  d->link->With([&](const agfx_host& hs) { hs.mode_changed(hs.opaque, d->port, w, h, AGFX_FORMAT_BGRA8); });
 }
 
 void SampleCursor(PvgDisplay* d, uint32_t* x, uint32_t* y) {
@@ -163,7 +166,7 @@ NSArray* ModeArray(const agfx_display_mode* modes, uint32_t n, std::string* err)
   return list;
 }
 
-std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host, uint32_t port, uint32_t serial,
+std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const HostLinkRef& link, uint32_t port, uint32_t serial,
                                        const char* name, NSArray* modes, id<MTLDevice> mtl, id<MTLCommandQueue> queue,
                                        dispatch_queue_t display_queue, dispatch_group_t inflight,
                                        PvgDisplay* carry, std::string* err) {
@@ -178,12 +181,14 @@ std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host
     d->height = carry->height;
     d->sequence = carry->sequence;
   }
-  d->host = *host;
+  d->link = link;
   d->port = port;
   d->serial = serial;
-  d->mtl = mtl;
-  d->mtl_queue = queue;
+  d->mtl = [mtl retain];
+  d->mtl_queue = [queue retain];
+  dispatch_retain(display_queue);
   d->queue = display_queue;
+  dispatch_retain(inflight);
   d->inflight = inflight;
   std::weak_ptr<PvgDisplay> weak = d;  // handlers must not keep the display alive (cycle via pgdisp)
 
@@ -191,18 +196,19 @@ std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host
   desc.name = name && *name ? [NSString stringWithUTF8String:name] : @"apple-gfxd";
   desc.sizeInMillimeters = NSMakeSize(kWidthMm, kHeightMm);
   desc.queue = display_queue;  // never the main queue: Node's main thread has no CFRunLoop
-  // Every handler below runs on display_queue and only calls fire-and-forget
-  // host events: nothing waits for the JS thread.
-  desc.newFrameEventHandler = ^{
+  // Every handler below runs on display_queue, drains its own autorelease
+  // pool (finding 14) and only calls fire-and-forget host events: nothing
+  // waits for the JS thread.
+  desc.newFrameEventHandler = ^{ @autoreleasepool {
     auto s = weak.lock();
     if (!s || !s->live) return;
     if (s->pacer.OnNewFrame() == FramePacer::Event::kRenderNow) StartRender(s);
-  };
-  desc.modeChangeHandler = ^(PGDisplayCoord_t size, OSType) {  // pixelFormat ignored, as QEMU
+  } };
+  desc.modeChangeHandler = ^(PGDisplayCoord_t size, OSType) { @autoreleasepool {  // pixelFormat ignored, as QEMU
     auto s = weak.lock();
     if (s && s->live) SetMode(s, size.x, size.y);
-  };
-  desc.cursorGlyphHandler = ^(NSBitmapImageRep* glyph, PGDisplayCoord_t hot) {
+  } };
+  desc.cursorGlyphHandler = ^(NSBitmapImageRep* glyph, PGDisplayCoord_t hot) { @autoreleasepool {
     auto s = weak.lock();
     if (!s || !s->live) return;
     CursorGlyph g;
@@ -210,23 +216,25 @@ std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host
     NSInteger w = glyph.pixelsWide, h = glyph.pixelsHigh, bpr = glyph.bytesPerRow, bpp = glyph.bitsPerPixel;
     if (w < 0 || h < 0 || bpr < 0 || bpp < 0 ||
         !ConvertCursorGlyph(glyph.bitmapData, uint32_t(w), uint32_t(h), size_t(bpr), uint32_t(bpp), hot.x, hot.y, &g, &e)) {
-      s->host.guest_error(s->host.opaque, ("pvg: " + (e.empty() ? std::string("bad cursor glyph") : e)).c_str());
+      s->GuestError(("pvg: " + (e.empty() ? std::string("bad cursor glyph") : e)).c_str());
       return;
     }
-    s->host.cursor_glyph(s->host.opaque, s->port, g.bgra.data(), g.width, g.height, g.width * 4, g.hot_x, g.hot_y);
-  };
-  desc.cursorShowHandler = ^(BOOL show) {
+    s->link->With([&](const agfx_host& h) {
+      h.cursor_glyph(h.opaque, s->port, g.bgra.data(), g.width, g.height, g.width * 4, g.hot_x, g.hot_y);
+    });
+  } };
+  desc.cursorShowHandler = ^(BOOL show) { @autoreleasepool {
     auto s = weak.lock();
-    if (s && s->live) s->host.cursor_show(s->host.opaque, s->port, show);
-  };
+    if (s && s->live) s->link->With([&](const agfx_host& h) { h.cursor_show(h.opaque, s->port, show); });
+  } };
   if (@available(macOS 11.1, *)) {
-    desc.cursorMoveHandler = ^{
+    desc.cursorMoveHandler = ^{ @autoreleasepool {
       auto s = weak.lock();
       if (!s || !s->live) return;
       uint32_t x, y;
       SampleCursor(s.get(), &x, &y);  // the handler carries no position: re-sample
-      s->host.cursor_moved(s->host.opaque, s->port, x, y);
-    };
+      s->link->With([&](const agfx_host& h) { h.cursor_moved(h.opaque, s->port, x, y); });
+    } };
   }
 
   id<PGDisplay> disp = [pgdev newDisplayWithDescriptor:desc port:port serialNum:serial];  // "new": +1
@@ -256,6 +264,15 @@ void RetireDisplay(const std::shared_ptr<PvgDisplay>& d) {
 PvgDisplay::~PvgDisplay() {
   [texture release];
   [pgdisp release];
+  // The last reference: no render block or completion is left to use these.
+  [mtl_queue release];
+  [mtl release];
+  if (inflight) dispatch_release(inflight);
+  if (queue) dispatch_release(queue);
+}
+
+void PvgDisplay::GuestError(const char* msg) {
+  link->With([&](const agfx_host& h) { h.guest_error(h.opaque, msg); });
 }
 
 bool PvgDevice::CursorPosition(uint32_t port, uint32_t* x, uint32_t* y) {

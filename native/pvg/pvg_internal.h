@@ -12,9 +12,16 @@
 //  - PVG's own queues: call the descriptor blocks (tasks, memory, interrupts,
 //    IOSFC), which go straight to agfx_host services (native, never the JS
 //    thread: docs/design.md invariant 1) and touch none of our locks.
-//  - display_queue_ (private serial queue; Node's main thread runs no
-//    CFRunLoop, so never dispatch_get_main_queue()): every PGDisplay handler
-//    and all render-pipeline state (FramePacer, texture).
+//  - display_queue_ (private serial queue, never dispatch_get_main_queue():
+//    the main queue is serviced only while the addon's libuv hook runs the
+//    CFRunLoop, addon/main_queue_darwin.cc): every PGDisplay handler and all
+//    render-pipeline state (FramePacer, texture). Every block we run on a
+//    queue drains its own @autoreleasepool (finding 14: QEMU's queues are
+//    DISPATCH_AUTORELEASE_FREQUENCY_WORK_ITEM).
+//  - PVG's callbacks and Metal's completions hold a HostLink (shared_ptr,
+//    captured by value in each block): PVG may call destroyTask or
+//    raiseInterrupt after the PGDevice's last release, so they never reach
+//    the agfx_host once the device is destroyed (finding 10).
 //  - the global default queue: encodeCurrentFrameToCommandBuffer only (QEMU:
 //    not safe where PVG-internal locks may be held).
 //  - Metal's completion thread: only hops back to display_queue_.
@@ -35,6 +42,7 @@
 
 #include "agfx_backend.h"
 #include "agfx_pvg_extras.h"
+#include "portable/device_policy.h"
 #include "portable/frame_pacing.h"
 #include "portable/irq_latch.h"
 #include "portable/memory_map.h"
@@ -42,16 +50,9 @@
 @class PGIOSurfaceHostDevice;
 @class PGMemoryMapDescriptor;
 
-// The task/mapping callbacks (PGTask_t, createTask, mapMemory, ...) exist up
-// to the macOS 26 SDK; the macOS 27 SDK obsoletes them. Override with
-// -DAGFX_PVG_TASK_API=0 or 1 if an SDK is misdetected.
-#if defined(AGFX_PVG_TASK_API)
-#define AGFX_PVG_HAVE_TASK_API AGFX_PVG_TASK_API
-#elif defined(MAC_OS_VERSION_27_0)
-#define AGFX_PVG_HAVE_TASK_API 0
-#else
-#define AGFX_PVG_HAVE_TASK_API 1
-#endif
+// No SDK-version #if here: the task callbacks are set through our own
+// declarations (pvg_private.h) when the running PVG has them, so one build
+// serves macOS 11 to 27 (finding 16).
 
 namespace agfx::pvg {
 
@@ -62,19 +63,48 @@ constexpr uint32_t kGfxVector = 0, kIosfcVector = 1;
 void Fail(char* err, size_t err_len, const std::string& msg);
 std::string Describe(NSError* e);
 
+// What PVG's callback blocks and late render completions reach the host
+// through. Shared by the device and every block (captured by value), so it
+// outlives whichever goes last; once the device is destroyed (Close) the
+// blocks find it closed and do nothing. A block holds `mu` shared for the
+// duration of its host call; Close takes it exclusively, so no host call is
+// in flight once it returns. Host calls never wait for the thread that
+// destroys the device (docs/design.md invariant 1), so Close cannot
+// deadlock.
+struct HostLink {
+  explicit HostLink(const agfx_host& h);
+  agfx_host host;
+  IrqLatch irq;  // every raiseInterrupt goes through it (set_running)
+  std::shared_mutex mu;
+  bool open = true;  // mu
+  void Close();
+  // Runs fn(host) unless closed; false if closed.
+  template <typename Fn>
+  bool With(Fn&& fn) {
+    std::shared_lock lock(mu);
+    if (!open) return false;
+    fn(host);
+    return true;
+  }
+};
+using HostLinkRef = std::shared_ptr<HostLink>;
+
 // One attached display. Shared by the device table and by in-flight render
 // blocks (they hold a shared_ptr, so the object outlives the last completion);
 // PVG's handler blocks hold only a weak_ptr (no cycle through pgdisp).
 struct PvgDisplay {
-  agfx_host host{};  // a copy: valid even if a late completion outlives the device
+  HostLinkRef link;  // closed once the device is destroyed: late completions do nothing
   uint32_t port = 0;
   uint32_t serial = 0;
   std::mutex disp_mu;                     // guards pgdisp only (retain/steal)
   id<PGDisplay> pgdisp = nil;             // owned; nil once retired
-  id<MTLDevice> mtl = nil;                // not owned (the device's)
-  id<MTLCommandQueue> mtl_queue = nil;    // not owned
-  dispatch_queue_t queue = nil;           // not owned: the device's display queue
-  dispatch_group_t inflight = nil;        // not owned: the device's render group
+  // Owned (retained at creation, released in the destructor, which runs
+  // when the last render block lets go of the display): a Metal completion
+  // arriving after the device is gone still finds them (finding 11).
+  id<MTLDevice> mtl = nil;
+  id<MTLCommandQueue> mtl_queue = nil;
+  dispatch_queue_t queue = nil;           // the device's display queue
+  dispatch_group_t inflight = nil;        // the device's render group
   std::atomic<bool> live{true};           // false once detached: no more events
 
   // display queue only
@@ -90,6 +120,8 @@ struct PvgDisplay {
   uint64_t sequence = 0;
 
   ~PvgDisplay();
+  // Host calls from the display queue / render completions.
+  void GuestError(const char* msg);
 };
 
 // What a display was attached with, to attach it again on a fresh PGDevice
@@ -121,6 +153,13 @@ class PvgDevice {
 
   uint32_t MmioRead(uint32_t region, uint64_t off);
   void MmioWrite(uint32_t region, uint64_t off, uint32_t v);
+  // 8-byte accesses passed whole (IOSFC's 64-bit registers, finding 12).
+  uint64_t MmioRead64(uint32_t region, uint64_t off);
+  void MmioWrite64(uint32_t region, uint64_t off, uint64_t v);
+  uint64_t RegionSize(uint32_t region) const;
+  // Takes gate_ shared for an MMIO access, the static model's device made
+  // current first (gate_ exclusive, only when NeedsSwap()).
+  void BeginAccess(std::shared_lock<std::shared_mutex>* shared);
   void Reset();
   bool AttachDisplay(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n);
   bool SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n);
@@ -145,7 +184,16 @@ class PvgDevice {
   bool Init(const agfx_device_config* cfg, char* err, size_t err_len);
   bool ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_len);
   bool ConfigureStaticMap(PGDeviceDescriptor* desc, uint32_t isolation, char* err, size_t err_len);
-  bool ConfigureIosfc(PGDeviceDescriptor* desc, char* err, size_t err_len);
+  // The IOSurface host device (variant mmio), created after the PGDevice as
+  // in Mediouni's series, with the PGDevice's map (static model).
+  bool CreateIosfc(const std::shared_ptr<PinnedMemoryMap>& map, PGMemoryMapDescriptor* pgmap, std::string* err);
+  // Static model (findings 4, 5): create or replace the PGDevice as
+  // portable/device_policy.h says, before a guest access. gate_ exclusive.
+  void MakeCurrentLocked();
+  MapState MapStateLocked();
+  void ReplacePgDevice(const char* why);  // gate_ exclusive
+  bool NeedsSwap() const { return needs_swap_.load(std::memory_order_acquire); }
+  void UpdateNeedsSwap();  // mu_ held
   std::shared_ptr<PvgDisplay> Display(uint32_t port);
   void DetachAll();
   void GuestError(const std::string& msg) { host_.guest_error(host_.opaque, msg.c_str()); }
@@ -163,18 +211,25 @@ class PvgDevice {
   void DropPgDevice();                         // releases pgdev_ (PVG: after finishSuspend, required)
   std::vector<DisplaySpec> TakeDisplays();     // hot-unplugs all, waits for their renders
   void ReattachDisplays(std::vector<DisplaySpec>* specs);
-  bool WillResume(NSData* state, std::string* msg);  // -willResumeWithSuspendState:error:
+  // -willResumeWithSuspendState:error:, then (mmio) the IOSurface device's
+  // -restoreWithSavedState:error:.
+  bool WillResume(NSData* state, NSData* iosfc_state, std::string* msg);
   void DidResume();                            // -didResume, then pause again if stopped
-  bool SuspendLocked(NSData** state, std::string* err);  // willSuspend + finishSuspend (+1 state)
+  // willSuspend + finishSuspend (+1 state), and (mmio) the IOSurface
+  // device's -saveState (+1).
+  bool SuspendLocked(NSData** state, NSData** iosfc_state, std::string* err);
   void PausePg();
   void UnpausePg();
 
-  const agfx_host host_;  // a copy: blocks capture &host_, stable for the device's life
+  const HostLinkRef link_;  // blocks capture a copy; Close()d in the destructor
+  const agfx_host& host_;   // link_->host, for calls from the daemon's threads
+  IrqLatch& irq_;           // link_->irq
   const uint32_t variant_;
   const uint32_t memory_model_;
   uint32_t port_count_ = 1;
   size_t mmio_length_ = 0;
-  IrqLatch irq_;  // every raiseInterrupt block goes through it (set_running)
+  std::atomic<bool> needs_swap_{false};  // static model: MakeCurrentLocked has work (no device, or a stale untouched one)
+  std::string create_error_;             // gate_: why the last deferred creation failed (logged once)
 
   std::shared_mutex gate_;                  // see the class comment
   id<MTLDevice> mtl_ = nil;                 // owned
@@ -183,12 +238,13 @@ class PvgDevice {
   id<PGDevice> pgdev_ = nil;                // owned; nil between a suspend and the next resume/reset
   bool pg_paused_ = false;                  // -pause sent to pgdev_ (gate_)
   bool pause_warned_ = false;               // gate_
-  PGIOSurfaceHostDevice* iosfc_ = nil;      // owned (variant mmio); survives PGDevice swaps
+  PGIOSurfaceHostDevice* iosfc_ = nil;      // owned (variant mmio); replaced with each PGDevice
   PGMemoryMapDescriptor* memory_map_ = nil; // owned (static model): what pgdev_ was given
   dispatch_queue_t display_queue_ = nil;    // owned
   dispatch_group_t inflight_ = nil;         // owned
   std::string last_error_;                  // ResumeBegin's message
-  std::atomic<bool> touched_{false};        // any MMIO, display or reset since pgdev_ was created
+  std::atomic<bool> touched_{false};        // any MMIO, display or reset since pgdev_ was created (ResumeBegin)
+  std::atomic<bool> guest_touched_{false};  // any guest MMIO since pgdev_ was created or reset (device_policy MapState)
 
   std::mutex mu_;  // displays_, specs_, map state; never held while calling into PVG
   std::array<std::shared_ptr<PvgDisplay>, kMaxPorts> displays_{};
@@ -206,7 +262,7 @@ class PvgDevice {
 // pvg_display.mm
 // `carry` (optional): a retired display of the same port whose last frame
 // and sequence number the new one starts from (a PGDevice swap).
-std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const agfx_host* host, uint32_t port, uint32_t serial,
+std::shared_ptr<PvgDisplay> NewDisplay(id<PGDevice> pgdev, const HostLinkRef& link, uint32_t port, uint32_t serial,
                                        const char* name, NSArray* modes, id<MTLDevice> mtl, id<MTLCommandQueue> queue,
                                        dispatch_queue_t display_queue, dispatch_group_t inflight,
                                        PvgDisplay* carry, std::string* err);
@@ -222,10 +278,3 @@ id<PGDevice> NewPgDevice(PGDeviceDescriptor* desc);
 
 }  // namespace agfx::pvg
 
-// PGTask_t is the client's type; ours is the host's agfx_task, passed through
-// unchanged (PVG never looks inside).
-#if AGFX_PVG_HAVE_TASK_API
-struct PGTask_s {
-  agfx_task* host_task;
-};
-#endif

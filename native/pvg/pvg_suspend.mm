@@ -15,24 +15,10 @@
 
 #include "portable/option_rom.h"
 #include "portable/resume_errors.h"
+#include "portable/state_blob.h"
 
 namespace agfx::pvg {
 
-namespace {
-
-// The framework's suspend state as a malloc'd blob (free_state /
-// agfx_pvg_free release it with free()).
-bool CopyState(NSData* state, void** blob, size_t* len) {
-  size_t n = state.length;
-  void* copy = std::malloc(n ? n : 1);
-  if (!copy) return false;
-  if (n) std::memcpy(copy, state.bytes, n);
-  *blob = copy;
-  *len = n;
-  return true;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Building blocks of a PGDevice swap. Every one runs with gate_ held
@@ -48,13 +34,18 @@ bool PvgDevice::CreatePgDevice(std::string* err) {
   }
   // The same descriptor every time (Init): Metal device, memory model, host
   // blocks, display port count, IOSurface mapper. The static model gets the
-  // newest pinned map: the snapshot stays held while this PGDevice may use
+  // newest pinned map, never an empty one (finding 4: PVG is given guest
+  // RAM at creation); the snapshot stays held while this PGDevice may use
   // the host pointers in it (AdoptMap, destructor).
   std::shared_ptr<PinnedMemoryMap> map;
   PGMemoryMapDescriptor* pgmap = nil;
   if (memory_model_ == AGFX_MEMORY_STATIC_MAP) {
     map = MapForNewDevice(err);
     if (!map) return false;
+    if (map->ranges().empty()) {
+      *err = "no guest RAM shared yet (DMA_MAP with an fd)";
+      return false;
+    }
     pgmap = NewPgMap(*map, err);  // +1
     if (!pgmap) return false;
     desc_.memoryMapDescriptor = pgmap;
@@ -68,19 +59,31 @@ bool PvgDevice::CreatePgDevice(std::string* err) {
   pgdev_ = dev;
   pg_paused_ = false;
   touched_ = false;
+  guest_touched_ = false;
   // The previous PGDevice is already released (DropPgDevice), so the map it
   // was given may go now.
   if (map) AdoptMap(map, pgmap);
+  // The IOSurface host device after the PGDevice, with the same map
+  // (finding 5; Mediouni's order).
+  if (variant_ == AGFX_VARIANT_MMIO && !CreateIosfc(map, pgmap, err)) {
+    DropPgDevice();
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  UpdateNeedsSwap();
   return true;
 }
 
 void PvgDevice::DropPgDevice() {
   // PVG: after -finishSuspend the device must be released; releasing a
   // running one destroys it. PVG may call destroyTask and the other host
-  // services from inside this release: none needs gate_. The device's map
-  // snapshot stays held (dev_map_) until the next device adopts a map.
+  // services from inside this release, or later: the blocks hold link_.
+  // The device's map snapshot stays held (dev_map_, iosfc_map_) until the
+  // next device adopts a map.
   [pgdev_ release];
   pgdev_ = nil;
+  [iosfc_ release];  // replaced with the next PGDevice (CreateIosfc)
+  iosfc_ = nil;
   pg_paused_ = false;
 }
 
@@ -124,7 +127,7 @@ void PvgDevice::ReattachDisplays(std::vector<DisplaySpec>* specs) {
     NSArray* list = ModeArray(sp.modes.data(), uint32_t(sp.modes.size()), &e);
     // Same port, serial and name: the guest compositor keeps its layout.
     if (list)
-      d = NewDisplay(pgdev_, &host_, sp.port, sp.serial, sp.name.c_str(), list, mtl_, mtl_queue_, display_queue_,
+      d = NewDisplay(pgdev_, link_, sp.port, sp.serial, sp.name.c_str(), list, mtl_, mtl_queue_, display_queue_,
                      inflight_, sp.old.get(), &e);
     sp.old.reset();
     if (!d) {
@@ -139,15 +142,41 @@ void PvgDevice::ReattachDisplays(std::vector<DisplaySpec>* specs) {
   specs->clear();
 }
 
-bool PvgDevice::WillResume(NSData* state, std::string* msg) {
+bool PvgDevice::WillResume(NSData* state, NSData* iosfc_state, std::string* msg) {
   // Must be the first call on a fresh PGDevice: it was created under the
   // same exclusive gate_, so no MMIO or display call has reached it.
   NSError* e = nil;
-  if ([pgdev_ willResumeWithSuspendState:state error:&e]) return true;
-  bool pvg_domain = e && [e.domain isEqualToString:PGResumeErrorDomain];
-  *msg = e ? FormatResumeError(pvg_domain, e.domain.UTF8String, int64_t(e.code), e.localizedDescription.UTF8String)
-           : "PVG refused the suspend state without saying why";
-  return false;
+  if (![pgdev_ willResumeWithSuspendState:state error:&e]) {
+    bool pvg_domain = e && [e.domain isEqualToString:PGResumeErrorDomain];
+    *msg = e ? FormatResumeError(pvg_domain, e.domain.UTF8String, int64_t(e.code), e.localizedDescription.UTF8String)
+             : "PVG refused the suspend state without saying why";
+    return false;
+  }
+  if (!iosfc_) return true;  // PCI: PVG's state is all
+  // The mmio variant: the IOSurface host device's state too (finding 7).
+  if (!iosfc_state) {
+    *msg = "the state has no IOSurface part, which the mmio variant needs";
+    return false;
+  }
+  if (![iosfc_ respondsToSelector:@selector(restoreWithSavedState:error:)]) {
+    *msg = "this macOS's IOSurface host device cannot restore a state";
+    return false;
+  }
+  e = nil;
+  if (![iosfc_ restoreWithSavedState:iosfc_state error:&e]) {
+    *msg = "the IOSurface host device refused its state: " + Describe(e);
+    return false;
+  }
+  return true;
+}
+
+// The blob's parts as NSData (autoreleased); false with *msg.
+static bool StateFromBlob(const void* blob, size_t len, NSData** pg, NSData** iosfc, std::string* msg) {
+  StateParts parts;
+  if (!UnpackState(blob, len, &parts, msg)) return false;
+  *pg = [NSData dataWithBytes:parts.pg length:parts.pg_len];
+  *iosfc = parts.iosfc ? [NSData dataWithBytes:parts.iosfc length:parts.iosfc_len] : nil;
+  return true;
 }
 
 void PvgDevice::DidResume() {
@@ -157,11 +186,10 @@ void PvgDevice::DidResume() {
   if (irq_.stopped()) PausePg();
 }
 
-bool PvgDevice::SuspendLocked(NSData** state, std::string* err) {
-  // PVG's suspend starts from a running device; a paused one (the daemon's
-  // set_running(false), e.g. migration STOP before STOP_COPY) is unpaused
-  // first. irq_ still holds whatever it raises.
-  UnpausePg();
+bool PvgDevice::SuspendLocked(NSData** state, NSData** iosfc_state, std::string* err) {
+  // The device is suspended as it is: paused when the daemon stopped it
+  // (migration STOP before STOP_COPY), never unpaused first, which would
+  // restart it while the vCPUs are stopped (finding 6).
   [pgdev_ willSuspend];  // no new interrupts, no new guest commands
   // May block for long while GPU work drains; the callbacks that work needs
   // (memory, interrupts, Metal completions) never take gate_.
@@ -169,6 +197,15 @@ bool PvgDevice::SuspendLocked(NSData** state, std::string* err) {
   if (!*state) {
     *err = "finishSuspend returned no state";
     return false;
+  }
+  // The IOSurface host device's own state (finding 7; class dump:
+  // -saveState). Checked before the suspend began (SaveState).
+  if (iosfc_) {
+    *iosfc_state = [[iosfc_ saveState] retain];
+    if (!*iosfc_state) {
+      *err = "the IOSurface host device returned no state";
+      return false;
+    }
   }
   return true;
 }
@@ -204,22 +241,38 @@ bool PvgDevice::SaveState(void** blob, size_t* len) {
   // Exclusive for the whole swap: no MMIO on the PGDevice being suspended
   // and released, none on the fresh one before -willResumeWithSuspendState:.
   std::unique_lock gate(gate_);
-  touched_ = true;
   @autoreleasepool {
     if (!pgdev_) {
-      GuestError("pvg: save_state: no PVG device (suspended, or its creation failed); reset the device first");
+      GuestError("pvg: save_state: no PVG device (suspended, not created yet, or its creation failed)");
       return false;
     }
+    // PVG: "guest CPUs must be halted within a short interval" of
+    // -willSuspend. The daemon stops the device (set_running(false)) when
+    // the vCPUs stop; a save while it runs is refused (finding 6).
+    if (!irq_.stopped()) {
+      GuestError("pvg: save_state refused: the device is running; stop the guest (and the device) first");
+      return false;
+    }
+    // The mmio variant's state includes the IOSurface host device's; where
+    // PVG cannot save it, the device cannot migrate (finding 7).
+    if (iosfc_ && !([iosfc_ respondsToSelector:@selector(saveState)] &&
+                    [iosfc_ respondsToSelector:@selector(restoreWithSavedState:error:)])) {
+      GuestError("pvg: save_state refused: this macOS's IOSurface host device cannot save its state, so the mmio "
+                 "variant cannot migrate");
+      return false;
+    }
+    touched_ = true;
     NSData* state = nil;
+    NSData* io_state = nil;
     std::string e;
-    bool saved = SuspendLocked(&state, &e);
+    bool saved = SuspendLocked(&state, &io_state, &e);
     auto specs = TakeDisplays();
     DropPgDevice();  // required after finishSuspend, whatever it returned
     // "The device keeps running": the same state goes straight into a fresh
     // PGDevice, as a resume on the destination would.
     bool resumed = false;
     if (saved && CreatePgDevice(&e)) {
-      resumed = WillResume(state, &e);
+      resumed = WillResume(state, io_state, &e);
       if (!resumed) DropPgDevice();
     }
     if (!resumed) {
@@ -232,8 +285,20 @@ bool PvgDevice::SaveState(void** blob, size_t* len) {
     ReattachDisplays(&specs);
     if (resumed) DidResume();
     else if (irq_.stopped()) PausePg();
-    bool ok = resumed && CopyState(state, blob, len);
+    bool ok = false;
+    if (resumed) {
+      std::vector<uint8_t> packed = PackState(state.bytes, state.length, io_state ? io_state.bytes : nullptr,
+                                              io_state ? io_state.length : 0);
+      void* copy = std::malloc(packed.size());
+      if (copy) {
+        std::memcpy(copy, packed.data(), packed.size());
+        *blob = copy;
+        *len = packed.size();
+        ok = true;
+      }
+    }
     [state release];
+    [io_state release];
     return ok;
   }
 }
@@ -248,9 +313,12 @@ bool PvgDevice::RestoreState(const void* blob, size_t len, char* err, size_t err
     bool ok = false;
     if (!blob || len == 0) {
       msg = "empty device state";
-    } else if (CreatePgDevice(&msg)) {
-      ok = WillResume([NSData dataWithBytes:blob length:len], &msg);
-      if (!ok) DropPgDevice();  // what a refused resume leaves is unknown: not reused
+    } else {
+      NSData *pg = nil, *io = nil;
+      if (StateFromBlob(blob, len, &pg, &io, &msg) && CreatePgDevice(&msg)) {
+        ok = WillResume(pg, io, &msg);
+        if (!ok) DropPgDevice();  // what a refused resume leaves is unknown: not reused
+      }
     }
     if (!ok) {
       // The contract: on failure the device is left reset.
@@ -286,7 +354,8 @@ void PvgDevice::SuspendBegin() {
   std::unique_lock gate(gate_);
   touched_ = true;
   @autoreleasepool {
-    UnpausePg();
+    // Suspended as it is, paused or not (finding 6): the caller halts the
+    // vCPUs promptly after this.
     [pgdev_ willSuspend];  // no new interrupts, no new guest commands
   }
 }
@@ -299,6 +368,8 @@ bool PvgDevice::SuspendFinish(void** blob, size_t* len, char* err, size_t err_le
       return false;
     }
     NSData* state = [pgdev_ finishSuspend];  // NS_RETURNS_RETAINED: +1; may block while GPU work drains
+    NSData* io_state = iosfc_ && [iosfc_ respondsToSelector:@selector(saveState)] ? [[iosfc_ saveState] retain] : nil;
+    const bool io_missing = iosfc_ && !io_state;
     // PVG: the device must be released now. The agfx_device stays valid
     // (MMIO reads 0) until resume_begin or a reset brings a fresh PGDevice;
     // its displays are unplugged, to be attached again after resume_begin.
@@ -308,10 +379,24 @@ bool PvgDevice::SuspendFinish(void** blob, size_t* len, char* err, size_t err_le
       Fail(err, err_len, "finishSuspend returned no state");
       return false;
     }
-    bool ok = CopyState(state, blob, len);
+    if (io_missing) {
+      [state release];
+      Fail(err, err_len, "the IOSurface host device gave no state (the mmio variant cannot migrate on this macOS)");
+      return false;
+    }
+    std::vector<uint8_t> packed =
+        PackState(state.bytes, state.length, io_state ? io_state.bytes : nullptr, io_state ? io_state.length : 0);
     [state release];
-    if (!ok) Fail(err, err_len, "out of memory for the suspend state");
-    return ok;
+    [io_state release];
+    void* copy = std::malloc(packed.size());
+    if (!copy) {
+      Fail(err, err_len, "out of memory for the suspend state");
+      return false;
+    }
+    std::memcpy(copy, packed.data(), packed.size());
+    *blob = copy;
+    *len = packed.size();
+    return true;
   }
 }
 
@@ -330,7 +415,8 @@ const char* PvgDevice::ResumeBegin(const void* blob, size_t len) {
       DropPgDevice();
     }
     std::string msg;
-    bool ok = (pgdev_ || CreatePgDevice(&msg)) && WillResume([NSData dataWithBytes:blob length:len], &msg);
+    NSData *pg = nil, *io = nil;
+    bool ok = StateFromBlob(blob, len, &pg, &io, &msg) && (pgdev_ || CreatePgDevice(&msg)) && WillResume(pg, io, &msg);
     touched_ = true;
     if (ok) return nullptr;
     DropPgDevice();  // left reset: a plain fresh device
@@ -384,9 +470,8 @@ uint32_t agfx_pvg_max_display_ports(void) {
 
 uint32_t agfx_pvg_supported_memory_models(void) {
   uint32_t models = 0;
-#if AGFX_PVG_HAVE_TASK_API
+  // At run time, not by SDK (finding 16).
   if ([PGDeviceDescriptor instancesRespondToSelector:@selector(setCreateTask:)]) models |= 1u << AGFX_MEMORY_TASKS;
-#endif
   if (NSClassFromString(@"PGMemoryMapDescriptor") &&
       [PGDeviceDescriptor instancesRespondToSelector:@selector(setMemoryMapDescriptor:)])
     models |= 1u << AGFX_MEMORY_STATIC_MAP;

@@ -70,6 +70,9 @@ const agfx_backend kSoftBackend = {
     [](agfx_device* d, uint32_t port, void* dst, size_t len, agfx_frame_info* info, agfx_frame_update* u) {
       return Dev(d)->displays().UpdateFrame(port, dst, len, info, u);
     },
+    nullptr,  // mmio_read64: 8-byte accesses are split into dwords
+    nullptr,  // mmio_write64
+    nullptr,  // region_size: the daemon's default BAR sizes
 };
 
 }  // namespace

@@ -7,8 +7,8 @@
 // The parts: registers.cc (the BAR0 register file, reset, quiesce), ring.cc
 // (the ring, the worker, command dispatch), tasks.{h,cc}, displays.{h,cc}
 // with frames.cc, iosfc.{h,cc} (the commands and state of each), state.cc
-// (save and restore), backend.cc (the agfx_backend table), guest_abi.h (the
-// guest interface).
+// (save and restore), backend.cc (the agfx_backend table). The guest
+// interface itself is native/include/agfx_soft.h.
 //
 // Threads and locks (docs/design.md, "Threads and locks", has the table):
 //  - mu_ guards the registers and the ring state and is what the worker
@@ -32,9 +32,9 @@
 #include <vector>
 
 #include "agfx_backend.h"
+#include "agfx_soft.h"
 #include "soft/common.h"
 #include "soft/displays.h"
-#include "soft/guest_abi.h"
 #include "soft/iosfc.h"
 #include "soft/state_io.h"
 #include "soft/tasks.h"
@@ -66,7 +66,7 @@ class SoftDevice {
   void ConfigureRing(uint32_t entries);
   void Doorbell(bool wait);
   void WorkerLoop();
-  uint32_t Execute(const Entry& e, uint32_t* result);
+  uint32_t Execute(const agfx_soft_entry& e, uint32_t* result);
   uint32_t Fence(const uint64_t* a);
 
   // state.cc

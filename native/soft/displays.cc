@@ -42,7 +42,7 @@ bool Displays::Attached(uint64_t port) {
 // ------------------------------------------------------------ the daemon's
 
 bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const agfx_display_mode* modes, uint32_t n) {
-  if (port >= kPorts || n == 0 || n > AGFX_MAX_MODES) return false;
+  if (port >= AGFX_SOFT_PORTS || n == 0 || n > AGFX_MAX_MODES) return false;
   for (uint32_t i = 0; i < n; ++i)
     if (modes[i].width == 0 || modes[i].height == 0) return false;
   uint32_t w, h;
@@ -69,7 +69,7 @@ bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const ag
 }
 
 bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t n) {
-  if (port >= kPorts || n == 0 || n > AGFX_MAX_MODES) return false;
+  if (port >= AGFX_SOFT_PORTS || n == 0 || n > AGFX_MAX_MODES) return false;
   for (uint32_t i = 0; i < n; ++i)
     if (modes[i].width == 0 || modes[i].height == 0) return false;
   bool changed = false;
@@ -97,7 +97,7 @@ bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t 
 }
 
 bool Displays::Detach(uint32_t port) {
-  if (port >= kPorts) return false;
+  if (port >= AGFX_SOFT_PORTS) return false;
   {
     std::lock_guard lock(disp_mu_);
     if (!displays_[port].attached) return false;
@@ -109,7 +109,7 @@ bool Displays::Detach(uint32_t port) {
 
 bool Displays::CursorPosition(uint32_t port, uint32_t* x, uint32_t* y) {
   std::lock_guard lock(disp_mu_);
-  if (port >= kPorts || !displays_[port].attached) return false;
+  if (port >= AGFX_SOFT_PORTS || !displays_[port].attached) return false;
   *x = displays_[port].cursor_x;
   *y = displays_[port].cursor_y;
   return true;
@@ -119,7 +119,7 @@ void Displays::Reset() {
   std::vector<uint32_t> hidden;
   {
     std::lock_guard lock(disp_mu_);
-    for (uint32_t p = 0; p < kPorts; ++p) {
+    for (uint32_t p = 0; p < AGFX_SOFT_PORTS; ++p) {
       Display& d = displays_[p];
       if (!d.attached) continue;
       Blank(d);
@@ -135,15 +135,15 @@ void Displays::Reset() {
 // CURSOR_GLYPH: a0 port, a1 task, a2 task offset, a3 width | height << 16,
 // a4 hot x | hot y << 16.
 uint32_t Displays::CursorGlyph(const uint64_t* a, Tasks& tasks) {
-  if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
+  if (a[0] >= AGFX_SOFT_PORTS || !Attached(a[0])) return AGFX_SOFT_ST_NO_DISPLAY;
   const Task* t = tasks.Find(a[1]);
-  if (!t) return kNoTask;
+  if (!t) return AGFX_SOFT_ST_NO_TASK;
   uint32_t w = a[3] & 0xffff, h = (a[3] >> 16) & 0xffff, hx = a[4] & 0xffff, hy = (a[4] >> 16) & 0xffff;
-  if (w == 0 || h == 0 || w > 256 || h > 256 || (a[3] >> 32) || (a[4] >> 32)) return kBadArgs;
+  if (w == 0 || h == 0 || w > AGFX_SOFT_MAX_GLYPH || h > AGFX_SOFT_MAX_GLYPH || (a[3] >> 32) || (a[4] >> 32)) return AGFX_SOFT_ST_BAD_ARGS;
   uint64_t bytes = uint64_t(w) * h * 4;
-  if (!Tasks::InTask(t, a[2], bytes)) return kOutOfRange;
+  if (!Tasks::InTask(t, a[2], bytes)) return AGFX_SOFT_ST_OUT_OF_RANGE;
   std::vector<uint8_t> px(bytes);
-  if (!tasks.Read(t, a[2], px.data(), px.size())) return kNotMapped;
+  if (!tasks.Read(t, a[2], px.data(), px.size())) return AGFX_SOFT_ST_NOT_MAPPED;
   {
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[a[0]];
@@ -154,40 +154,40 @@ uint32_t Displays::CursorGlyph(const uint64_t* a, Tasks& tasks) {
     d.hot_y = hy;
   }
   host_.cursor_glyph(host_.opaque, uint32_t(a[0]), px.data(), w, h, w * 4, hx, hy);
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 uint32_t Displays::CursorShow(const uint64_t* a) {
-  if (a[0] >= kPorts || !Attached(a[0])) return kNoDisplay;
-  if (a[1] > 1) return kBadArgs;
+  if (a[0] >= AGFX_SOFT_PORTS || !Attached(a[0])) return AGFX_SOFT_ST_NO_DISPLAY;
+  if (a[1] > 1) return AGFX_SOFT_ST_BAD_ARGS;
   {
     std::lock_guard lock(disp_mu_);
     displays_[a[0]].cursor_shown = a[1] == 1;
   }
   host_.cursor_show(host_.opaque, uint32_t(a[0]), a[1] == 1);
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 uint32_t Displays::CursorMove(const uint64_t* a) {
-  if (a[0] >= kPorts) return kNoDisplay;
-  if (a[1] > 0xffff || a[2] > 0xffff) return kBadArgs;
+  if (a[0] >= AGFX_SOFT_PORTS) return AGFX_SOFT_ST_NO_DISPLAY;
+  if (a[1] > 0xffff || a[2] > 0xffff) return AGFX_SOFT_ST_BAD_ARGS;
   {
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[a[0]];
-    if (!d.attached) return kNoDisplay;
+    if (!d.attached) return AGFX_SOFT_ST_NO_DISPLAY;
     d.cursor_x = uint32_t(a[1]);
     d.cursor_y = uint32_t(a[2]);
   }
   host_.cursor_moved(host_.opaque, uint32_t(a[0]), uint32_t(a[1]), uint32_t(a[2]));
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 // ------------------------------------------------------------------ state
 
 void Displays::Save(StateWriter& w) {
   std::lock_guard lock(disp_mu_);
-  w.u32(kPorts);
-  for (uint32_t p = 0; p < kPorts; ++p) {
+  w.u32(AGFX_SOFT_PORTS);
+  for (uint32_t p = 0; p < AGFX_SOFT_PORTS; ++p) {
     const Display& d = displays_[p];
     w.u8(d.attached);
     w.u32(d.width);
@@ -210,11 +210,11 @@ void Displays::Save(StateWriter& w) {
 // that display list (the two halves disagree), and is refused.
 bool Displays::Load(StateReader& r, std::string* err) {
   uint32_t ports = r.u32();
-  if (r.ok() && ports > kPorts) {
-    *err = "display records for " + std::to_string(ports) + " ports; the device has " + std::to_string(kPorts);
+  if (r.ok() && ports > AGFX_SOFT_PORTS) {
+    *err = "display records for " + std::to_string(ports) + " ports; the device has " + std::to_string(AGFX_SOFT_PORTS);
     return false;
   }
-  for (uint32_t p = ports; r.ok() && p < kPorts; ++p) {
+  for (uint32_t p = ports; r.ok() && p < AGFX_SOFT_PORTS; ++p) {
     std::lock_guard lock(disp_mu_);
     if (displays_[p].attached) {
       *err = "display " + std::to_string(p) + " is in the state's display list but not in its backend part";
@@ -229,7 +229,7 @@ bool Displays::Load(StateReader& r, std::string* err) {
     uint32_t cx = r.u32(), cy = r.u32();
     bool shown = r.u8() != 0;
     uint32_t gw = r.u32(), gh = r.u32(), hx = r.u32(), hy = r.u32();
-    std::vector<uint8_t> glyph = r.bytes(256 * 256 * 4);
+    std::vector<uint8_t> glyph = r.bytes(AGFX_SOFT_MAX_GLYPH * AGFX_SOFT_MAX_GLYPH * 4);
     if (!r.ok()) break;
     bool have = false, mode_ok = false, agree = true;
     bool glyph_ok = glyph.size() == size_t(gw) * gh * 4 && gw && gh;

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "agfx_backend.h"
+#include "agfx_soft.h"
 #include "soft/frame_history.h"
-#include "soft/guest_abi.h"
 #include "soft/state_io.h"
 #include "soft/tasks.h"
 
@@ -82,7 +82,7 @@ class Displays {
   const agfx_host& host_;
   std::vector<uint8_t> present_buf_;  // worker thread only: reused, never shared
   std::mutex disp_mu_;                // displays_; a leaf
-  std::array<Display, kPorts> displays_{};
+  std::array<Display, AGFX_SOFT_PORTS> displays_{};
 };
 
 }  // namespace agfx::soft

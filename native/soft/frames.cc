@@ -9,7 +9,7 @@ namespace agfx::soft {
 
 bool Displays::ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info) {
   std::lock_guard lock(disp_mu_);
-  if (port >= kPorts || !displays_[port].attached) return false;
+  if (port >= AGFX_SOFT_PORTS || !displays_[port].attached) return false;
   const Display& d = displays_[port];
   if (info) *info = agfx_frame_info{d.width, d.height, d.width * 4, AGFX_FORMAT_BGRA8, d.sequence};
   if (!dst) return true;  // size query
@@ -22,7 +22,7 @@ bool Displays::ReadFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* 
 // only the pixels the history says changed.
 bool Displays::UpdateFrame(uint32_t port, void* dst, size_t len, agfx_frame_info* info, agfx_frame_update* u) {
   std::lock_guard lock(disp_mu_);
-  if (port >= kPorts || !displays_[port].attached) return false;
+  if (port >= AGFX_SOFT_PORTS || !displays_[port].attached) return false;
   const Display& d = displays_[port];
   if (info) *info = agfx_frame_info{d.width, d.height, d.width * 4, AGFX_FORMAT_BGRA8, d.sequence};
   if (!dst || len < d.frame->size()) return false;
@@ -41,48 +41,48 @@ bool Displays::UpdateFrame(uint32_t port, void* dst, size_t len, agfx_frame_info
 
 // SET_MODE: a0 port, a1 width, a2 height (one of the port's modes).
 uint32_t Displays::SetMode(const uint64_t* a) {
-  if (a[0] >= kPorts) return kNoDisplay;
+  if (a[0] >= AGFX_SOFT_PORTS) return AGFX_SOFT_ST_NO_DISPLAY;
   {
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[a[0]];
-    if (!d.attached) return kNoDisplay;
-    if (a[1] > 0xffff || a[2] > 0xffff || !HasMode(d, uint32_t(a[1]), uint32_t(a[2]))) return kBadMode;
+    if (!d.attached) return AGFX_SOFT_ST_NO_DISPLAY;
+    if (a[1] > 0xffff || a[2] > 0xffff || !HasMode(d, uint32_t(a[1]), uint32_t(a[2]))) return AGFX_SOFT_ST_BAD_MODE;
     SetModeLocked(d, uint32_t(a[1]), uint32_t(a[2]));
   }
   host_.mode_changed(host_.opaque, uint32_t(a[0]), uint32_t(a[1]), uint32_t(a[2]), AGFX_FORMAT_BGRA8);
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 // PRESENT: a5 = 0 copies the whole frame and finds the damage by comparing
 // it with the current one; otherwise a5 is the guest's damage rectangle
 // (x | y << 16 | width << 32 | height << 48) and only it is read.
 uint32_t Displays::Present(const uint64_t* a, Tasks& tasks) {
-  if (a[0] >= kPorts) return kNoDisplay;
+  if (a[0] >= AGFX_SOFT_PORTS) return AGFX_SOFT_ST_NO_DISPLAY;
   uint32_t w, h;
   std::shared_ptr<std::vector<uint8_t>> current;
   {
     std::lock_guard lock(disp_mu_);
     const Display& d = displays_[a[0]];
-    if (!d.attached) return kNoDisplay;
+    if (!d.attached) return AGFX_SOFT_ST_NO_DISPLAY;
     w = d.width;
     h = d.height;
     current = d.frame;
   }
   const Task* t = tasks.Find(a[1]);
-  if (!t) return kNoTask;
+  if (!t) return AGFX_SOFT_ST_NO_TASK;
   uint64_t stride = a[3], row = uint64_t(w) * 4;
-  if (stride < row || stride > (1u << 20) || a[4] > AGFX_FORMAT_XRGB8) return kBadArgs;
+  if (stride < row || stride > AGFX_SOFT_MAX_STRIDE || a[4] > AGFX_FORMAT_XRGB8) return AGFX_SOFT_ST_BAD_ARGS;
   agfx_rect area{0, 0, w, h};
   if (a[5]) {
     area = {uint32_t(a[5] & 0xffff), uint32_t((a[5] >> 16) & 0xffff), uint32_t((a[5] >> 32) & 0xffff), uint32_t(a[5] >> 48)};
-    if (Empty(area) || area.x + area.width > w || area.y + area.height > h) return kBadArgs;
+    if (Empty(area) || area.x + area.width > w || area.y + area.height > h) return AGFX_SOFT_ST_BAD_ARGS;
   }
   uint64_t need = stride * (h - 1) + row;
-  if (!Tasks::InTask(t, a[2], need)) return kOutOfRange;
+  if (!Tasks::InTask(t, a[2], need)) return AGFX_SOFT_ST_OUT_OF_RANGE;
   size_t area_row = size_t(area.width) * 4;
   present_buf_.resize(area_row * area.height);
   if (!tasks.ReadRows(t, a[2] + stride * area.y + uint64_t(area.x) * 4, stride, area.height, area_row, present_buf_.data()))
-    return kNotMapped;
+    return AGFX_SOFT_ST_NOT_MAPPED;
   if (a[4] == AGFX_FORMAT_XRGB8)
     for (size_t i = 3; i < present_buf_.size(); i += 4) present_buf_[i] = 0xff;
   // Without a guest rectangle, the damage is what differs. Compared outside
@@ -92,7 +92,7 @@ uint32_t Displays::Present(const uint64_t* a, Tasks& tasks) {
   {
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[a[0]];
-    if (!d.attached || d.frame != current) return kBadMode;  // mode changed meanwhile
+    if (!d.attached || d.frame != current) return AGFX_SOFT_ST_BAD_MODE;  // mode changed meanwhile
     uint8_t* px = d.frame->data();
     for (const agfx_rect& r : damage)
       for (uint32_t y = r.y; y < r.y + r.height; ++y)
@@ -102,7 +102,7 @@ uint32_t Displays::Present(const uint64_t* a, Tasks& tasks) {
     ++d.sequence;
   }
   host_.new_frame(host_.opaque, uint32_t(a[0]));
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 std::vector<agfx_rect> Displays::DiffRects(const uint8_t* a, const uint8_t* b, uint32_t w, uint32_t h) {
@@ -136,16 +136,16 @@ std::vector<agfx_rect> Displays::DiffRects(const uint8_t* a, const uint8_t* b, u
 // a3 = width | height << 16; a blit within the frame (scrolling, window
 // moves), shown to viewers as a move (VNC CopyRect).
 uint32_t Displays::CopyRect(const uint64_t* a) {
-  if (a[0] >= kPorts) return kNoDisplay;
-  if ((a[1] | a[2] | a[3]) >> 32) return kBadArgs;
+  if (a[0] >= AGFX_SOFT_PORTS) return AGFX_SOFT_ST_NO_DISPLAY;
+  if ((a[1] | a[2] | a[3]) >> 32) return AGFX_SOFT_ST_BAD_ARGS;
   uint32_t sx = a[1] & 0xffff, sy = uint32_t(a[1] >> 16), dx = a[2] & 0xffff, dy = uint32_t(a[2] >> 16);
   uint32_t cw = a[3] & 0xffff, ch = uint32_t(a[3] >> 16);
   {
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[a[0]];
-    if (!d.attached) return kNoDisplay;
+    if (!d.attached) return AGFX_SOFT_ST_NO_DISPLAY;
     if (cw == 0 || ch == 0 || sx + cw > d.width || sy + ch > d.height || dx + cw > d.width || dy + ch > d.height)
-      return kBadArgs;
+      return AGFX_SOFT_ST_BAD_ARGS;
     // In place, under the lock: readers never see half a blit.
     size_t row = size_t(d.width) * 4;
     uint8_t* px = d.frame->data();
@@ -157,7 +157,7 @@ uint32_t Displays::CopyRect(const uint64_t* a) {
     ++d.sequence;
   }
   host_.new_frame(host_.opaque, uint32_t(a[0]));
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 }  // namespace agfx::soft

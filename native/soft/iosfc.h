@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agfx_backend.h"
-#include "soft/guest_abi.h"
+#include "agfx_soft.h"
 #include "soft/state_io.h"
 
 namespace agfx::soft {

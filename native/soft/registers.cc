@@ -47,24 +47,24 @@ uint32_t SoftDevice::MmioRead(uint32_t region, uint64_t off) {
   if (region == AGFX_REGION_IOSFC) return mmio_ ? iosfc_.Read(off) : 0;
   std::lock_guard lock(mu_);
   switch (off) {
-    case kRegId: return kId;
-    case kRegVersion: return kVersion;
-    case kRegScratch: return scratch_;
-    case kRegIrqTest: return vectors_;
-    case kRegStatus:
-      return (ring_ready_ ? kReady : 0) | (busy_ ? kBusy : 0) | (halted_ ? kHalted : 0) | (head_ == tail_ ? kIdle : 0);
-    case kRegIrqStatus: return irq_status_;
-    case kRegRingBaseLo: return static_cast<uint32_t>(ring_base_);
-    case kRegRingBaseHi: return static_cast<uint32_t>(ring_base_ >> 32);
-    case kRegRingEntries: return ring_entries_;
-    case kRegRingHead: return head_;
-    case kRegRingTail: return tail_;
-    case kRegFenceLo: return static_cast<uint32_t>(fence_);
-    case kRegFenceHi: return static_cast<uint32_t>(fence_ >> 32);
-    case kRegCompleted: return completed_;
-    case kRegErrors: return errors_;
-    case kRegLastError: return last_error_;
-    case kRegDisplays: return kPorts;
+    case AGFX_SOFT_REG_ID: return AGFX_SOFT_ID;
+    case AGFX_SOFT_REG_VERSION: return AGFX_SOFT_VERSION;
+    case AGFX_SOFT_REG_SCRATCH: return scratch_;
+    case AGFX_SOFT_REG_IRQ_TEST: return vectors_;
+    case AGFX_SOFT_REG_STATUS:
+      return (ring_ready_ ? AGFX_SOFT_STATUS_RING_READY : 0) | (busy_ ? AGFX_SOFT_STATUS_BUSY : 0) | (halted_ ? AGFX_SOFT_STATUS_HALTED : 0) | (head_ == tail_ ? AGFX_SOFT_STATUS_IDLE : 0);
+    case AGFX_SOFT_REG_IRQ_STATUS: return irq_status_;
+    case AGFX_SOFT_REG_RING_BASE_LO: return static_cast<uint32_t>(ring_base_);
+    case AGFX_SOFT_REG_RING_BASE_HI: return static_cast<uint32_t>(ring_base_ >> 32);
+    case AGFX_SOFT_REG_RING_ENTRIES: return ring_entries_;
+    case AGFX_SOFT_REG_RING_HEAD: return head_;
+    case AGFX_SOFT_REG_RING_TAIL: return tail_;
+    case AGFX_SOFT_REG_FENCE_LO: return static_cast<uint32_t>(fence_);
+    case AGFX_SOFT_REG_FENCE_HI: return static_cast<uint32_t>(fence_ >> 32);
+    case AGFX_SOFT_REG_COMPLETED: return completed_;
+    case AGFX_SOFT_REG_ERRORS: return errors_;
+    case AGFX_SOFT_REG_LAST_ERROR: return last_error_;
+    case AGFX_SOFT_REG_DISPLAYS: return AGFX_SOFT_PORTS;
     default: return 0;
   }
 }
@@ -75,43 +75,43 @@ void SoftDevice::MmioWrite(uint32_t region, uint64_t off, uint32_t v) {
     return;
   }
   switch (off) {
-    case kRegScratch: {
+    case AGFX_SOFT_REG_SCRATCH: {
       std::lock_guard lock(mu_);
       scratch_ = v;
       return;
     }
-    case kRegIrqTest:
+    case AGFX_SOFT_REG_IRQ_TEST:
       if (v < vectors_) host_.raise_interrupt(host_.opaque, v);
       else GuestError("interrupt self-test of vector " + std::to_string(v) + ", which the device does not have");
       return;
-    case kRegControl:
-      if (v == 1) Reset();
+    case AGFX_SOFT_REG_CONTROL:
+      if (v == AGFX_SOFT_CONTROL_RESET) Reset();
       else GuestError("CONTROL write of " + std::to_string(v));
       return;
-    case kRegIrqStatus: {
+    case AGFX_SOFT_REG_IRQ_STATUS: {
       std::lock_guard lock(mu_);
       irq_status_ &= ~v;
       return;
     }
-    case kRegRingBaseLo: {
+    case AGFX_SOFT_REG_RING_BASE_LO: {
       std::lock_guard lock(mu_);
       ring_base_ = (ring_base_ & ~0xffffffffull) | v;
       return;
     }
-    case kRegRingBaseHi: {
+    case AGFX_SOFT_REG_RING_BASE_HI: {
       std::lock_guard lock(mu_);
       ring_base_ = (ring_base_ & 0xffffffffull) | (uint64_t(v) << 32);
       return;
     }
-    case kRegRingEntries: ConfigureRing(v); return;
-    case kRegRingTail: {
+    case AGFX_SOFT_REG_RING_ENTRIES: ConfigureRing(v); return;
+    case AGFX_SOFT_REG_RING_TAIL: {
       std::lock_guard lock(mu_);
       tail_ = v;
       return;
     }
-    case kRegDoorbell: Doorbell(v == 1); return;
-    case kRegId:
-    case kRegVersion:
+    case AGFX_SOFT_REG_DOORBELL: Doorbell(v == AGFX_SOFT_DOORBELL_SYNC); return;
+    case AGFX_SOFT_REG_ID:
+    case AGFX_SOFT_REG_VERSION:
       GuestError("write to a read-only register");
       return;
     default:

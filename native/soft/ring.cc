@@ -11,7 +11,7 @@ namespace agfx::soft {
 
 namespace {
 const char* StatusName(uint32_t s) {
-  static const char* names[] = {"OK",           "BAD_OPCODE", "BAD_ARGS", "NO_TASK",   "TASK_EXISTS", "MAP_FAILED",
+  static const char* names[AGFX_SOFT_ST_COUNT] = {"OK",           "BAD_OPCODE", "BAD_ARGS", "NO_TASK",   "TASK_EXISTS", "MAP_FAILED",
                                 "OUT_OF_RANGE", "NO_DISPLAY", "BAD_MODE", "NO_MEMORY", "NOT_MAPPED",  "GUEST_MEMORY"};
   return s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
@@ -27,11 +27,11 @@ void SoftDevice::ConfigureRing(uint32_t entries) {
   ring_entries_ = entries;
   if (entries == 0) return;
   bool pow2 = (entries & (entries - 1)) == 0;
-  uint64_t bytes = uint64_t(entries) * kEntrySize;
+  uint64_t bytes = uint64_t(entries) * AGFX_SOFT_ENTRY_SIZE;
   uint8_t probe;
-  bool inside = ring_base_ % kPage == 0 && host_.read_memory(host_.opaque, ring_base_, 1, &probe) &&
+  bool inside = ring_base_ % AGFX_SOFT_PAGE == 0 && host_.read_memory(host_.opaque, ring_base_, 1, &probe) &&
                 host_.read_memory(host_.opaque, ring_base_ + bytes - 1, 1, &probe);
-  if (!pow2 || entries > kMaxRingEntries || !inside) {
+  if (!pow2 || entries > AGFX_SOFT_MAX_RING_ENTRIES || !inside) {
     lock.unlock();
     GuestError("ring of " + std::to_string(entries) + " entries at 0x" + Hex(ring_base_) +
                " refused: entries must be a power of two up to 4096 and the ring 4 KiB aligned inside shared guest RAM");
@@ -70,23 +70,23 @@ void SoftDevice::WorkerLoop() {
         lock.lock();
         break;
       }
-      uint64_t gpa = ring_base_ + uint64_t(head_ % ring_entries_) * kEntrySize;
+      uint64_t gpa = ring_base_ + uint64_t(head_ % ring_entries_) * AGFX_SOFT_ENTRY_SIZE;
       lock.unlock();  // commands run without the register lock
-      Entry e;
+      agfx_soft_entry e;
       bool readable = host_.read_memory(host_.opaque, gpa, sizeof e, &e);
       uint32_t result = 0;
-      uint32_t st = kGuestMemory;
+      uint32_t st = uint32_t(AGFX_SOFT_ST_GUEST_MEMORY);
       // An allocation a command needs (a frame of the new mode, a CHECKSUM
       // buffer) that fails is that command's NO_MEMORY, never the end of the
       // process: an exception leaving this thread would terminate it.
       try {
         if (readable) st = Execute(e, &result);
       } catch (const std::bad_alloc&) {
-        st = kNoMemory;
+        st = AGFX_SOFT_ST_NO_MEMORY;
       }
       uint32_t done[2] = {st, result};
       bool written = readable && host_.write_memory(host_.opaque, gpa + 8, sizeof done, done);
-      if (st != kOk && readable) GuestError("ring command " + std::to_string(e.opcode) + " failed: " + StatusName(st));
+      if (st != AGFX_SOFT_ST_OK && readable) GuestError("ring command " + std::to_string(e.opcode) + " failed: " + StatusName(st));
       lock.lock();
       if (!readable || !written) {
         halted_ = true;
@@ -96,12 +96,12 @@ void SoftDevice::WorkerLoop() {
         break;
       }
       ++head_;
-      if (st == kOk) {
+      if (st == AGFX_SOFT_ST_OK) {
         ++completed_;
       } else {
         ++errors_;
         last_error_ = st;
-        irq_status_ |= kIrqError;
+        irq_status_ |= AGFX_SOFT_IRQ_ERROR;
       }
     }
     busy_ = false;
@@ -110,36 +110,36 @@ void SoftDevice::WorkerLoop() {
 }
 
 // One entry, on the worker, without mu_.
-uint32_t SoftDevice::Execute(const Entry& e, uint32_t* result) {
+uint32_t SoftDevice::Execute(const agfx_soft_entry& e, uint32_t* result) {
   const uint64_t* a = e.a;
   switch (e.opcode) {
-    case kNop: return kOk;
-    case kTaskCreate: return tasks_.Create(a);
-    case kTaskDestroy: return tasks_.Destroy(a);
-    case kTaskMap: return tasks_.Map(a);
-    case kTaskUnmap: return tasks_.Unmap(a);
-    case kChecksum: return tasks_.Checksum(a, result);
-    case kSetMode: return displays_.SetMode(a);
-    case kPresent: return displays_.Present(a, tasks_);
-    case kCopyRect: return displays_.CopyRect(a);
-    case kCursorGlyph: return displays_.CursorGlyph(a, tasks_);
-    case kCursorShow: return displays_.CursorShow(a);
-    case kCursorMove: return displays_.CursorMove(a);
-    case kFence: return Fence(a);
-    default: return kBadOpcode;
+    case AGFX_SOFT_OP_NOP: return AGFX_SOFT_ST_OK;
+    case AGFX_SOFT_OP_TASK_CREATE: return tasks_.Create(a);
+    case AGFX_SOFT_OP_TASK_DESTROY: return tasks_.Destroy(a);
+    case AGFX_SOFT_OP_TASK_MAP: return tasks_.Map(a);
+    case AGFX_SOFT_OP_TASK_UNMAP: return tasks_.Unmap(a);
+    case AGFX_SOFT_OP_CHECKSUM: return tasks_.Checksum(a, result);
+    case AGFX_SOFT_OP_SET_MODE: return displays_.SetMode(a);
+    case AGFX_SOFT_OP_PRESENT: return displays_.Present(a, tasks_);
+    case AGFX_SOFT_OP_COPY_RECT: return displays_.CopyRect(a);
+    case AGFX_SOFT_OP_CURSOR_GLYPH: return displays_.CursorGlyph(a, tasks_);
+    case AGFX_SOFT_OP_CURSOR_SHOW: return displays_.CursorShow(a);
+    case AGFX_SOFT_OP_CURSOR_MOVE: return displays_.CursorMove(a);
+    case AGFX_SOFT_OP_FENCE: return Fence(a);
+    default: return AGFX_SOFT_ST_BAD_OPCODE;
   }
 }
 
 // FENCE: a0 value (to FENCE_LO/HI), a1 vector to raise.
 uint32_t SoftDevice::Fence(const uint64_t* a) {
-  if (a[1] >= vectors_) return kBadArgs;
+  if (a[1] >= vectors_) return AGFX_SOFT_ST_BAD_ARGS;
   {
     std::lock_guard lock(mu_);
     fence_ = a[0];
-    irq_status_ |= kIrqFence;
+    irq_status_ |= AGFX_SOFT_IRQ_FENCE;
   }
   host_.raise_interrupt(host_.opaque, uint32_t(a[1]));
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 }  // namespace agfx::soft

@@ -104,7 +104,7 @@ bool SoftDevice::ApplyState(StateReader& r, std::string* err) {
   completed_ = r.u32();
   errors_ = r.u32();
   last_error_ = r.u32();
-  bool ring_bad = ring_entries_ > kMaxRingEntries || (ring_entries_ & (ring_entries_ - 1)) != 0;
+  bool ring_bad = ring_entries_ > AGFX_SOFT_MAX_RING_ENTRIES || (ring_entries_ & (ring_entries_ - 1)) != 0;
   lock.unlock();
   if (ring_bad) {
     *err = "bad ring record";

@@ -25,61 +25,61 @@ void Tasks::MemoryMapChanged() {
 }
 
 uint32_t Tasks::Create(const uint64_t* a) {
-  if (a[0] == 0 || a[0] >= kMaxTasks || a[1] == 0 || a[1] % kPage || a[1] > kMaxTaskSize) return kBadArgs;
-  if (tasks_[a[0]].live) return kTaskExists;
+  if (a[0] == 0 || a[0] >= AGFX_SOFT_MAX_TASKS || a[1] == 0 || a[1] % AGFX_SOFT_PAGE || a[1] > AGFX_SOFT_MAX_TASK_SIZE) return AGFX_SOFT_ST_BAD_ARGS;
+  if (tasks_[a[0]].live) return AGFX_SOFT_ST_TASK_EXISTS;
   if (static_map_) {
     tasks_[a[0]] = Task{true, nullptr, nullptr, a[1], {}};
-    return kOk;
+    return AGFX_SOFT_ST_OK;
   }
   void* base = nullptr;
   agfx_task* t = host_.create_task(host_.opaque, a[1], &base);
-  if (!t) return kNoMemory;
+  if (!t) return AGFX_SOFT_ST_NO_MEMORY;
   tasks_[a[0]] = Task{true, t, static_cast<uint8_t*>(base), a[1], {}};
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 uint32_t Tasks::Destroy(const uint64_t* a) {
   Task* t = FindLive(a[0]);
-  if (!t) return kNoTask;
+  if (!t) return AGFX_SOFT_ST_NO_TASK;
   if (t->handle) host_.destroy_task(host_.opaque, t->handle);
   *t = Task{};
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 uint32_t Tasks::Map(const uint64_t* a) {
   Task* t = FindLive(a[0]);
-  if (!t) return kNoTask;
-  if (a[1] % kPage || a[3] == 0 || a[3] > kMaxRanges || a[4] > 1) return kBadArgs;
+  if (!t) return AGFX_SOFT_ST_NO_TASK;
+  if (a[1] % AGFX_SOFT_PAGE || a[3] == 0 || a[3] > AGFX_SOFT_MAX_RANGES || a[4] > 1) return AGFX_SOFT_ST_BAD_ARGS;
   std::vector<agfx_phys_range> ranges(a[3]);
-  if (!host_.read_memory(host_.opaque, a[2], a[3] * sizeof(agfx_phys_range), ranges.data())) return kGuestMemory;
+  if (!host_.read_memory(host_.opaque, a[2], a[3] * sizeof(agfx_phys_range), ranges.data())) return AGFX_SOFT_ST_GUEST_MEMORY;
   uint64_t total = 0;
   for (const auto& r : ranges) {
-    if (r.len == 0 || (r.gpa | r.len) % kPage || r.len > kMaxTaskSize) return kBadArgs;
+    if (r.len == 0 || (r.gpa | r.len) % AGFX_SOFT_PAGE || r.len > AGFX_SOFT_MAX_TASK_SIZE) return AGFX_SOFT_ST_BAD_ARGS;
     total += r.len;
   }
-  if (!InTask(t, a[1], total)) return kOutOfRange;
-  return MapRanges(t, a[1], ranges, a[4] == 1) ? kOk : kMapFailed;
+  if (!InTask(t, a[1], total)) return AGFX_SOFT_ST_OUT_OF_RANGE;
+  return MapRanges(t, a[1], ranges, a[4] == 1) ? AGFX_SOFT_ST_OK : AGFX_SOFT_ST_MAP_FAILED;
 }
 
 uint32_t Tasks::Unmap(const uint64_t* a) {
   Task* t = FindLive(a[0]);
-  if (!t) return kNoTask;
-  if ((a[1] | a[2]) % kPage || a[2] == 0) return kBadArgs;
-  if (!InTask(t, a[1], a[2])) return kOutOfRange;
+  if (!t) return AGFX_SOFT_ST_NO_TASK;
+  if ((a[1] | a[2]) % AGFX_SOFT_PAGE || a[2] == 0) return AGFX_SOFT_ST_BAD_ARGS;
+  if (!InTask(t, a[1], a[2])) return AGFX_SOFT_ST_OUT_OF_RANGE;
   DropAliases(t, a[1], a[2]);
-  if (static_map_) return kOk;
-  return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? kOk : kBadArgs;
+  if (static_map_) return AGFX_SOFT_ST_OK;
+  return host_.unmap_memory(host_.opaque, t->handle, a[1], a[2]) ? AGFX_SOFT_ST_OK : AGFX_SOFT_ST_BAD_ARGS;
 }
 
 uint32_t Tasks::Checksum(const uint64_t* a, uint32_t* result) {
   const Task* t = Find(a[0]);
-  if (!t) return kNoTask;
-  if (a[2] == 0 || a[2] > kMaxChecksumLen) return kBadArgs;
-  if (!InTask(t, a[1], a[2])) return kOutOfRange;
+  if (!t) return AGFX_SOFT_ST_NO_TASK;
+  if (a[2] == 0 || a[2] > AGFX_SOFT_MAX_CHECKSUM_LEN) return AGFX_SOFT_ST_BAD_ARGS;
+  if (!InTask(t, a[1], a[2])) return AGFX_SOFT_ST_OUT_OF_RANGE;
   std::vector<uint8_t> buf(a[2]);
-  if (!Read(t, a[1], buf.data(), buf.size())) return kNotMapped;
+  if (!Read(t, a[1], buf.data(), buf.size())) return AGFX_SOFT_ST_NOT_MAPPED;
   *result = Fnv1a(buf.data(), buf.size());
-  return kOk;
+  return AGFX_SOFT_ST_OK;
 }
 
 const uint8_t* Tasks::Translate(uint64_t gpa, uint64_t len) {
@@ -176,7 +176,7 @@ void Tasks::Save(StateWriter& w) const {
   uint32_t ntasks = 0;
   for (const auto& t : tasks_) ntasks += t.live;
   w.u32(ntasks);
-  for (uint32_t id = 0; id < kMaxTasks; ++id) {
+  for (uint32_t id = 0; id < AGFX_SOFT_MAX_TASKS; ++id) {
     const Task& t = tasks_[id];
     if (!t.live) continue;
     w.u32(id);
@@ -193,11 +193,11 @@ void Tasks::Save(StateWriter& w) const {
 
 bool Tasks::Load(StateReader& r, std::string* err) {
   uint32_t ntasks = r.u32();
-  for (uint32_t i = 0; r.ok() && i < ntasks && i < kMaxTasks; ++i) {
+  for (uint32_t i = 0; r.ok() && i < ntasks && i < AGFX_SOFT_MAX_TASKS; ++i) {
     uint32_t id = r.u32();
     uint64_t size = r.u64();
     uint32_t n = r.u32();
-    if (!r.ok() || id == 0 || id >= kMaxTasks || tasks_[id].live || size == 0 || size > kMaxTaskSize || size % kPage) {
+    if (!r.ok() || id == 0 || id >= AGFX_SOFT_MAX_TASKS || tasks_[id].live || size == 0 || size > AGFX_SOFT_MAX_TASK_SIZE || size % AGFX_SOFT_PAGE) {
       *err = "bad task record";
       return false;
     }
@@ -216,7 +216,7 @@ bool Tasks::Load(StateReader& r, std::string* err) {
     for (uint32_t k = 0; r.ok() && k < n; ++k) {
       uint64_t off = r.u64(), alen = r.u64(), gpa = r.u64();
       bool ro = r.u8() != 0;
-      if (!r.ok() || alen == 0 || (off | alen | gpa) % kPage || !InTask(&t, off, alen)) {
+      if (!r.ok() || alen == 0 || (off | alen | gpa) % AGFX_SOFT_PAGE || !InTask(&t, off, alen)) {
         *err = "bad task mapping record";
         return false;
       }

@@ -1,5 +1,5 @@
 // The soft device's tasks (docs/soft-device.md TASK_*): guest address spaces
-// with ids 1..kMaxTasks-1 into which guest ranges are mapped. Task memory
+// with ids 1..AGFX_SOFT_MAX_TASKS-1 into which guest ranges are mapped. Task memory
 // model: each is a host task (agfx_host create_task / map_memory); static
 // memory model: the device translates through its copy of the host's
 // guest-memory map instead (no host task, no syscall per mapping).
@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "agfx_backend.h"
+#include "agfx_soft.h"
 #include "platform/platform.h"
-#include "soft/guest_abi.h"
 #include "soft/state_io.h"
 
 namespace agfx::soft {
@@ -56,7 +56,7 @@ class Tasks {
   uint32_t Checksum(const uint64_t* a, uint32_t* result);
 
   // For display commands (worker thread).
-  const Task* Find(uint64_t id) const { return id > 0 && id < kMaxTasks && tasks_[id].live ? &tasks_[id] : nullptr; }
+  const Task* Find(uint64_t id) const { return id > 0 && id < AGFX_SOFT_MAX_TASKS && tasks_[id].live ? &tasks_[id] : nullptr; }
   static bool InTask(const Task* t, uint64_t off, uint64_t len) { return off <= t->size && len <= t->size - off; }
   // Reads task memory; false if any byte is not mapped. Never faults.
   bool Read(const Task* t, uint64_t off, uint8_t* dst, uint64_t len);
@@ -72,7 +72,7 @@ class Tasks {
   bool Load(StateReader& r, std::string* err);
 
  private:
-  Task* FindLive(uint64_t id) { return id > 0 && id < kMaxTasks && tasks_[id].live ? &tasks_[id] : nullptr; }
+  Task* FindLive(uint64_t id) { return id > 0 && id < AGFX_SOFT_MAX_TASKS && tasks_[id].live ? &tasks_[id] : nullptr; }
   // Host address of [gpa, gpa+len) in the static map, or null.
   const uint8_t* Translate(uint64_t gpa, uint64_t len);
   bool MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>& ranges, bool ro);
@@ -80,7 +80,7 @@ class Tasks {
 
   const agfx_host& host_;
   const bool static_map_;
-  std::array<Task, kMaxTasks> tasks_{};
+  std::array<Task, AGFX_SOFT_MAX_TASKS> tasks_{};
   std::vector<platform::CopySpan> spans_;  // ReadRows' own, reused
 
   std::mutex map_mu_;  // memory_map_ only; a leaf: nothing is called with it held

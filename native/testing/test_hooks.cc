@@ -5,6 +5,11 @@
 //   host address: null where nothing is mapped),
 // testMemoryMapRelease(token, fromThread) -> bool,
 // testMemoryMapLive() -> snapshots not yet released.
+// testTaskSemantics() -> {pageSize, bigTask, holeReadsZero, holeWritable,
+//   roStrayWriteKept, guestRamUnchanged, unmapReadsZero, dmaUnmapReadsZero,
+//   strictHoleFaults}: a zero-fill task (create_task_zero_fill, what the pvg
+//   backend asks for; pvg-on-a-mac.md finding 9) over read-only guest RAM,
+//   touched the way a GPU would; the process surviving is half the check.
 // They call exactly what a backend calls through agfx_host.
 #include <map>
 #include <mutex>
@@ -12,7 +17,14 @@
 #include <vector>
 
 #include "addon/napi_util.h"
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/guest_memory.h"
 #include "core/host/backend_host.h"
+#include "core/host/task_memory.h"
 #include "platform/platform.h"
 #include "testing/testing.h"
 
@@ -88,9 +100,70 @@ Napi::Value TestLive(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(LiveMemoryMapSnapshots()));
 }
 
+Napi::Value TestTaskSemantics(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BackendHost host([](void*) {}, nullptr);
+  const agfx_host* h = host.ops();
+  const uint64_t page = TaskMemory::PageSize();
+  const uint64_t gpa = 0x7f0000000000ull, size = 4 * page;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pageSize", double(page));
+  int fd = platform::CreateSharedMemory("agfx-task-semantics", size);
+  if (fd < 0) ThrowErrno(env, -fd, "CreateSharedMemory");
+  std::vector<uint8_t> pattern(size, 0x5a);
+  if (::pwrite(fd, pattern.data(), size, 0) != static_cast<ssize_t>(size)) ThrowErrno(env, errno, "pwrite");
+  int table_fd = platform::DupCloexec(fd);
+  if (int err = GuestMemory::Instance().Map(gpa, size, table_fd, 0, /*writable=*/false)) {
+    ::close(table_fd);
+    ::close(fd);
+    ThrowErrno(env, err, "GuestMemory::Map");
+  }
+  // Larger than the old 64 GiB cap: address space only (MAP_NORESERVE).
+  void* base = nullptr;
+  agfx_task* big = h->create_task_zero_fill(h->opaque, 128ull << 30, &base);
+  o.Set("bigTask", big != nullptr);
+  if (big) h->destroy_task(h->opaque, big);
+  agfx_task* t = h->create_task_zero_fill(h->opaque, 8 * page, &base);
+  if (!t) ThrowErrno(env, ENOMEM, "create_task_zero_fill");
+  auto* b = static_cast<volatile uint8_t*>(base);
+  // A hole (never mapped): zeros, and writable.
+  bool zero = true;
+  for (uint64_t i = 0; i < 8 * page; i += 997) zero = zero && b[i] == 0;
+  o.Set("holeReadsZero", zero);
+  b[5 * page + 3] = 7;
+  o.Set("holeWritable", b[5 * page + 3] == 7);
+  // A read-only alias of read-only guest RAM: a stray write neither faults
+  // nor reaches the guest.
+  agfx_phys_range r{gpa, 2 * page};
+  bool mapped = h->map_memory(h->opaque, t, page, &r, 1, /*read_only=*/true);
+  o.Set("mapped", mapped);
+  bool seen = mapped && b[page] == 0x5a && b[3 * page - 1] == 0x5a;
+  b[page + 10] = 0x11;
+  o.Set("roStrayWriteKept", seen && b[page + 10] == 0x11);
+  uint8_t back = 0;
+  o.Set("guestRamUnchanged", ::pread(fd, &back, 1, 10) == 1 && back == 0x5a);
+  // unmap_memory: zero pages again.
+  bool unmapped = h->unmap_memory(h->opaque, t, page, page);
+  o.Set("unmapReadsZero", unmapped && b[page] == 0 && b[page + 10] == 0 && b[2 * page] == 0x5a);
+  // DMA_UNMAP of the guest RAM: the rest of the alias becomes a hole, not a fault.
+  size_t cut = 0;
+  GuestMemory::Instance().Unmap(gpa, size, &cut);
+  o.Set("dmaUnmapReadsZero", cut == 1 && b[2 * page] == 0 && b[3 * page - 1] == 0);
+  h->destroy_task(h->opaque, t);
+  // The soft device's strict tasks keep inaccessible holes.
+  agfx_task* strict = h->create_task(h->opaque, 2 * page, &base);
+  uint8_t probe;
+  o.Set("strictHoleFaults", strict && !platform::SafeRead(&probe, base, 1));
+  if (strict) h->destroy_task(h->opaque, strict);
+  ::close(fd);
+  host.Stop();
+  return o;
+}
+
 }  // namespace
 
 void InitTestHooks(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "testTaskSemantics", TestTaskSemantics);
   Export(env, exports, "testMemoryMapAcquire", TestAcquire);
   Export(env, exports, "testMemoryMapRead", TestRead);
   Export(env, exports, "testMemoryMapRelease", TestRelease);

@@ -25,7 +25,7 @@ const W = 1920;
 const H = 1080;
 const FPS = 60;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 4);
-const ENC = { raw: [0], zlib: [6], zrle: [16], 'copyrect+zrle': [1, 16] };
+const ENC = { raw: [0], zlib: [6], zrle: [16], 'copyrect+zrle': [1, 16], tight: [7], 'tight+jpeg': [7, -26], 'copyrect+tight': [1, 7] };
 
 // ------------------------------------------------------------------ viewers
 if (process.argv[2] === 'viewers') {
@@ -199,12 +199,16 @@ async function main() {
     v.stop();
     await new Promise((r2) => setTimeout(r2, 200));
     const updates = afterCounts.reduce((n, c, i) => n + c - before[i], 0);
-    return report(
-      name,
-      r,
-      afterCounts.map((c, i) => c - before[i]),
-      `  ${(bytes / Math.max(1, updates) / 1024).toFixed(1)} KiB/update`,
-    );
+    const perUpdate = { kib: bytes / Math.max(1, updates) / 1024, cpuMs: r.cpuMs / Math.max(1, updates) };
+    return {
+      ...report(
+        name,
+        r,
+        afterCounts.map((c, i) => c - before[i]),
+        `  ${perUpdate.kib.toFixed(1)} KiB/update  cpu ${perUpdate.cpuMs.toFixed(2)} ms/update`,
+      ),
+      ...perUpdate,
+    };
   }
   const ratio = (a, b) => (a.perFrame / b.perFrame).toFixed(2);
   const f1 = await vncRun('vnc raw x1 (full change)', full, 1, 'raw');
@@ -229,6 +233,17 @@ async function main() {
   const baseReadScroll = report('baseline read (scroll 16 rows)', await drive(() => display.latest()), []);
   const sc = await vncRun('vnc copyrect+zrle x1 (scroll)', scrollFrames, 1, 'copyrect+zrle', scrolling);
   const sz = await vncRun('vnc zrle x1 (scroll)', scrollFrames, 1, 'zrle', scrolling);
+
+  // Tight against ZRLE, same frames, same run: bytes and CPU per update.
+  // (CPU per update includes the 60 Hz presents and read-outs, as for every row.)
+  const tf = await vncRun('vnc tight x1 (full change)', full, 1, 'tight');
+  const tjf = await vncRun('vnc tight+jpeg q6 x1 (full change)', full, 1, 'tight+jpeg');
+  const zf = await vncRun('vnc zrle x1 (full change)', full, 1, 'zrle');
+  const ts1 = await vncRun('vnc tight x1 (64x64 change)', small, 1, 'tight');
+  const zs1 = await vncRun('vnc zrle x1 (64x64 change, again)', small, 1, 'zrle');
+  load(scrollFrames);
+  const tsc = await vncRun('vnc copyrect+tight x1 (scroll)', scrollFrames, 1, 'copyrect+tight', scrolling);
+  const zsc = await vncRun('vnc copyrect+zrle x1 (scroll, again)', scrollFrames, 1, 'copyrect+zrle', scrolling);
   await vnc.stop();
   guest.destroy();
 
@@ -259,5 +274,11 @@ async function main() {
   console.log(
     `scroll, copyrect+zrle x1: ${sc.core.toFixed(1)}% of a core, ${ratio(sc, sz)}x the CPU of zrle without CopyRect (${sz.core.toFixed(1)}%); read baseline ${baseReadScroll.core.toFixed(1)}%`,
   );
+  const vs = (a, b) =>
+    `${a.kib.toFixed(1)} vs ${b.kib.toFixed(1)} KiB/update (${(a.kib / b.kib).toFixed(2)}x), cpu ${a.cpuMs.toFixed(2)} vs ${b.cpuMs.toFixed(2)} ms/update (${(a.cpuMs / b.cpuMs).toFixed(2)}x)`;
+  console.log(`tight vs zrle, full change: ${vs(tf, zf)}`);
+  console.log(`tight+jpeg (quality 6) vs zrle, full change: ${vs(tjf, zf)}`);
+  console.log(`tight vs zrle, 64x64 change: ${vs(ts1, zs1)}`);
+  console.log(`copyrect+tight vs copyrect+zrle, scroll: ${vs(tsc, zsc)}`);
   process.exit(0);
 }

@@ -9,7 +9,8 @@
 # aarch64 uses the Debian cross compiler (gcc-aarch64-linux-gnu,
 # libc6-dev-arm64-cross), x86_64 the host's gcc (libc6-dev); either is
 # installed on the host when missing (needs root and the archive). A program
-# is rebuilt only when its source (or this script) is newer than its binary,
+# is rebuilt only when its source, a header in native/include/ (agfx_soft.h:
+# the soft device's guest interface) or this script is newer than its binary,
 # or with --force.
 #
 # Exit status: 0 when every program is built; 77 (RIG UNAVAILABLE) when a
@@ -31,8 +32,10 @@ while [ $# -gt 0 ]; do
 done
 [ "${#arches[@]}" -gt 0 ] || read -r -a arches <<<"$RIG_ARCHES"
 
-CFLAGS=(-std=c11 -static -O2 -Wall -Wextra)
 src_dir="$(cd "$here/../../test/guest" && pwd)"
+# The soft device's guest interface (agfx_soft.h) is shared with the device.
+inc_dir="$(cd "$here/../../native/include" && pwd)"
+CFLAGS=(-std=c11 -static -O2 -Wall -Wextra -I "$inc_dir")
 self="${BASH_SOURCE[0]}"
 
 shopt -s nullglob
@@ -90,7 +93,8 @@ for arch in "${arches[@]}"; do
   for src in "${sources[@]}"; do
     name="$(basename "$src" .c)"
     bin="$out_dir/$name"
-    if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$self" ]; then
+    if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$self" ] &&
+      [ -z "$(find "$inc_dir" -newer "$bin" | head -1)" ]; then
       fresh=$((fresh + 1))
       continue
     fi

@@ -15,7 +15,7 @@
 // "AGFX-RESULT <step>=pass|fail"; the exit status is 0 only on pass.
 // Every wait is bounded (TIMEOUT_MS), so a broken device fails fast.
 //
-// Build: aarch64-linux-gnu-gcc (or gcc for x86_64) -std=c11 -static -O2 -Wall -Wextra
+// Build: aarch64-linux-gnu-gcc (or gcc for x86_64) -std=c11 -static -O2 -Wall -Wextra -I native/include
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -34,38 +34,13 @@
 // ---------------------------------------------------------------- contract --
 #define VENDOR 0x106b
 #define DEVICE 0xeeee
-#define AGFX_ID 0x58464741u
 
-enum {
-  R_ID = 0x1000, R_VERSION = 0x1004, R_SCRATCH = 0x1008, R_IRQ_TEST = 0x100C,
-  R_STATUS = 0x1010, R_CONTROL = 0x1014, R_IRQ_STATUS = 0x1018,
-  R_RING_BASE_LO = 0x1020, R_RING_BASE_HI = 0x1024, R_RING_ENTRIES = 0x1028,
-  R_RING_HEAD = 0x102C, R_RING_TAIL = 0x1030, R_DOORBELL = 0x1034,
-  R_FENCE_LO = 0x1038, R_FENCE_HI = 0x103C, R_COMPLETED = 0x1040,
-  R_ERRORS = 0x1044, R_LAST_ERROR = 0x1048, R_DISPLAYS = 0x104C,
-};
-enum { ST_RING_READY = 1, ST_BUSY = 2, ST_HALTED = 4, ST_IDLE = 8 };
-enum { IRQ_FENCE = 1, IRQ_ERROR = 2 };
+// The soft device's registers, opcodes, statuses and limits: the one
+// definition, shared with the device (native/include/agfx_soft.h; the build
+// passes -I native/include).
+#include "agfx_soft.h"
 
-enum {
-  I_GPA_LO = 0x00, I_GPA_HI = 0x04, I_LENGTH = 0x08, I_COMMAND = 0x0C,
-  I_HANDLE = 0x10, I_STATUS = 0x14, I_PEEK_OFFSET = 0x18, I_PEEK_DATA = 0x1C,
-  I_MAPPED = 0x20,
-};
-
-enum {
-  OP_NOP, OP_TASK_CREATE, OP_TASK_DESTROY, OP_TASK_MAP, OP_TASK_UNMAP,
-  OP_CHECKSUM, OP_SET_MODE, OP_PRESENT, OP_CURSOR_GLYPH, OP_CURSOR_SHOW,
-  OP_CURSOR_MOVE, OP_FENCE, OP_COPY_RECT,
-};
-
-enum {
-  S_OK, S_BAD_OPCODE, S_BAD_ARGS, S_NO_TASK, S_TASK_EXISTS, S_MAP_FAILED,
-  S_OUT_OF_RANGE, S_NO_DISPLAY, S_BAD_MODE, S_NO_MEMORY, S_NOT_MAPPED,
-  S_GUEST_MEMORY, S_COUNT,
-};
-#define S_PENDING 0xFFFFFFFFu
-static const char *const status_names[S_COUNT] = {
+static const char *const status_names[AGFX_SOFT_ST_COUNT] = {
   "OK", "BAD_OPCODE", "BAD_ARGS", "NO_TASK", "TASK_EXISTS", "MAP_FAILED",
   "OUT_OF_RANGE", "NO_DISPLAY", "BAD_MODE", "NO_MEMORY", "NOT_MAPPED",
   "GUEST_MEMORY",
@@ -152,8 +127,8 @@ static void check_u64(const char *what, uint64_t got, uint64_t want) {
 static const char *sname(uint32_t s) {
   static char buf[4][24];
   static int i;
-  if (s < S_COUNT) return status_names[s];
-  if (s == S_PENDING) return "PENDING";
+  if (s < AGFX_SOFT_ST_COUNT) return status_names[s];
+  if (s == AGFX_SOFT_ST_PENDING) return "PENDING";
   i = (i + 1) % 4;
   snprintf(buf[i], sizeof buf[i], "UNDEFINED(0x%x)", s);
   return buf[i];
@@ -168,11 +143,11 @@ static uint64_t now_ms(void) {
 static uint32_t fnv1a(uint32_t h, const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     h ^= p[i];
-    h *= 0x01000193u;
+    h *= AGFX_SOFT_FNV_PRIME;
   }
   return h;
 }
-#define FNV_BASIS 0x811C9DC5u
+#define AGFX_SOFT_FNV_BASIS 0x811C9DC5u
 
 // xorshift64*: reproducible "random" input
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -345,9 +320,9 @@ static void setup(int need_bar2) {
     snprintf(r2, sizeof r2, "%s/resource2", devdir);
     if (access(r2, F_OK) == 0) bar2 = map_bar(2, 65536);
   }
-  uint32_t id = rd(R_ID);
+  uint32_t id = rd(AGFX_SOFT_REG_ID);
   result("id", "0x%08x", id);
-  if (id != AGFX_ID) die("ID register reads 0x%08x, want 0x%08x (BAR0 not decoding?)", id, AGFX_ID);
+  if (id != AGFX_SOFT_ID) die("ID register reads 0x%08x, want 0x%08x (BAR0 not decoding?)", id, AGFX_SOFT_ID);
   map_hidden_ram();
 
   // MSI-X capability
@@ -396,16 +371,16 @@ static uint32_t last_err;
 static uint32_t base_completed, base_errors;
 
 static void counters_baseline(void) {
-  base_completed = rd(R_COMPLETED);
-  base_errors = rd(R_ERRORS);
+  base_completed = rd(AGFX_SOFT_REG_COMPLETED);
+  base_errors = rd(AGFX_SOFT_REG_ERRORS);
   n_ok = n_err = 0;
   last_err = 0;
 }
 
 static void dump_regs(const char *why) {
   printf("AGFX-INFO %s: STATUS=0x%x HEAD=%u TAIL=%u(driver %u) COMPLETED=%u ERRORS=%u LAST_ERROR=%u IRQ_STATUS=0x%x ID=0x%08x\n",
-         why, rd(R_STATUS), rd(R_RING_HEAD), rd(R_RING_TAIL), ring_tail, rd(R_COMPLETED), rd(R_ERRORS),
-         rd(R_LAST_ERROR), rd(R_IRQ_STATUS), rd(R_ID));
+         why, rd(AGFX_SOFT_REG_STATUS), rd(AGFX_SOFT_REG_RING_HEAD), rd(AGFX_SOFT_REG_RING_TAIL), ring_tail, rd(AGFX_SOFT_REG_COMPLETED), rd(AGFX_SOFT_REG_ERRORS),
+         rd(AGFX_SOFT_REG_LAST_ERROR), rd(AGFX_SOFT_REG_IRQ_STATUS), rd(AGFX_SOFT_REG_ID));
 }
 
 static void ring_config(uint32_t off, uint32_t entries) {
@@ -414,18 +389,18 @@ static void ring_config(uint32_t off, uint32_t entries) {
   ring_entries = entries;
   ring_tail = 0;
   barrier();
-  wr(R_RING_BASE_LO, (uint32_t)gpa(off));
-  wr(R_RING_BASE_HI, (uint32_t)(gpa(off) >> 32));
-  wr(R_RING_ENTRIES, entries);
-  uint32_t st = rd(R_STATUS);
-  if (!(st & ST_RING_READY)) {
+  wr(AGFX_SOFT_REG_RING_BASE_LO, (uint32_t)gpa(off));
+  wr(AGFX_SOFT_REG_RING_BASE_HI, (uint32_t)(gpa(off) >> 32));
+  wr(AGFX_SOFT_REG_RING_ENTRIES, entries);
+  uint32_t st = rd(AGFX_SOFT_REG_STATUS);
+  if (!(st & AGFX_SOFT_STATUS_RING_READY)) {
     dump_regs("after configuring the ring");
     die("RING_READY not set after configuring a ring of %u entries at GPA 0x%" PRIx64 " (STATUS=0x%x, RING_ENTRIES reads %u): "
-        "the device has no command ring?", entries, gpa(off), st, rd(R_RING_ENTRIES));
+        "the device has no command ring?", entries, gpa(off), st, rd(AGFX_SOFT_REG_RING_ENTRIES));
   }
-  if (st & ST_HALTED) fail("STATUS.HALTED set right after configuring the ring (0x%x)", st);
-  check_u64("RING_HEAD after configuring", rd(R_RING_HEAD), 0);
-  check_u64("RING_TAIL after configuring", rd(R_RING_TAIL), 0);
+  if (st & AGFX_SOFT_STATUS_HALTED) fail("STATUS.HALTED set right after configuring the ring (0x%x)", st);
+  check_u64("RING_HEAD after configuring", rd(AGFX_SOFT_REG_RING_HEAD), 0);
+  check_u64("RING_TAIL after configuring", rd(AGFX_SOFT_REG_RING_TAIL), 0);
 }
 
 static uint32_t entry_off(uint32_t idx) { return ring_off + (idx % ring_entries) * 64; }
@@ -435,7 +410,7 @@ static uint32_t ring_put(uint32_t op, uint32_t flags, const uint64_t a[6]) {
   uint32_t e = entry_off(idx);
   ram_wr32(e + 0, op);
   ram_wr32(e + 4, flags);
-  ram_wr32(e + 8, S_PENDING);
+  ram_wr32(e + 8, AGFX_SOFT_ST_PENDING);
   ram_wr32(e + 12, 0);
   for (int i = 0; i < 6; i++) ram_wr64(e + 16 + 8 * i, a[i]);
   return idx;
@@ -443,16 +418,16 @@ static uint32_t ring_put(uint32_t op, uint32_t flags, const uint64_t a[6]) {
 
 static void ring_kick(uint32_t mode) {
   barrier();
-  wr(R_RING_TAIL, ring_tail);
-  wr(R_DOORBELL, mode);
+  wr(AGFX_SOFT_REG_RING_TAIL, ring_tail);
+  wr(AGFX_SOFT_REG_DOORBELL, mode);
 }
 
 static void ring_wait(void) {
   uint64_t t0 = now_ms();
-  while (rd(R_RING_HEAD) != ring_tail) {
+  while (rd(AGFX_SOFT_REG_RING_HEAD) != ring_tail) {
     if (now_ms() - t0 > TIMEOUT_MS) {
       dump_regs("timeout");
-      die("ring did not drain within %d ms (HEAD=%u, TAIL=%u)", TIMEOUT_MS, rd(R_RING_HEAD), ring_tail);
+      die("ring did not drain within %d ms (HEAD=%u, TAIL=%u)", TIMEOUT_MS, rd(AGFX_SOFT_REG_RING_HEAD), ring_tail);
     }
   }
   barrier();
@@ -462,7 +437,7 @@ static uint32_t entry_status(uint32_t idx) { return ram_rd32(entry_off(idx) + 8)
 static uint32_t entry_result(uint32_t idx) { return ram_rd32(entry_off(idx) + 12); }
 
 static void account(uint32_t st) {
-  if (st == S_OK) n_ok++;
+  if (st == AGFX_SOFT_ST_OK) n_ok++;
   else { n_err++; last_err = st; }
 }
 
@@ -472,7 +447,7 @@ static uint32_t cmd(uint32_t op, const uint64_t a[6], uint32_t *res) {
   ring_kick(1);
   ring_wait();
   uint32_t st = entry_status(idx);
-  if (st == S_PENDING) die("command %u (opcode %u): HEAD advanced but status still pending", idx, op);
+  if (st == AGFX_SOFT_ST_PENDING) die("command %u (opcode %u): HEAD advanced but status still pending", idx, op);
   if (res) *res = entry_result(idx);
   account(st);
   return st;
@@ -500,14 +475,14 @@ static void put_ranges(uint32_t off, const uint64_t (*r)[2], unsigned n) {
 }
 
 static void check_counters(void) {
-  uint32_t c = rd(R_COMPLETED) - base_completed, e = rd(R_ERRORS) - base_errors;
+  uint32_t c = rd(AGFX_SOFT_REG_COMPLETED) - base_completed, e = rd(AGFX_SOFT_REG_ERRORS) - base_errors;
   result("completed", "%u", c);
   result("errors", "%u", e);
   result("completed_expected", "%u", n_ok);
   result("errors_expected", "%u", n_err);
   check_u64("COMPLETED (commands with status OK)", c, n_ok);
   check_u64("ERRORS (commands with an error status)", e, n_err);
-  if (n_err) check_u64("LAST_ERROR", rd(R_LAST_ERROR), last_err);
+  if (n_err) check_u64("LAST_ERROR", rd(AGFX_SOFT_REG_LAST_ERROR), last_err);
 }
 
 // N fences, one at a time, each must raise vector 0 exactly once.
@@ -517,7 +492,7 @@ static void fences(unsigned n, uint64_t base, const char *key) {
   irq_clear(0);
   for (unsigned i = 1; i <= n; i++) {
     last = base + i;
-    CMD(NULL, OP_FENCE, last, 0);
+    CMD(NULL, AGFX_SOFT_OP_FENCE, last, 0);
     if (irq_wait(0, TIMEOUT_MS)) got++;
     else fail("FENCE %u: no MSI-X interrupt on vector 0 within %d ms", i, TIMEOUT_MS);
   }
@@ -529,7 +504,7 @@ static void fences(unsigned n, uint64_t base, const char *key) {
   snprintf(k, sizeof k, "%s_expected", key);
   result(k, "%u", n);
   check_u64("fence interrupts", got, n);
-  uint64_t f = (uint64_t)rd(R_FENCE_HI) << 32 | rd(R_FENCE_LO);
+  uint64_t f = (uint64_t)rd(AGFX_SOFT_REG_FENCE_HI) << 32 | rd(AGFX_SOFT_REG_FENCE_LO);
   snprintf(k, sizeof k, "%s_value", key);
   result(k, "0x%" PRIx64, f);
   check_u64("FENCE_HI:FENCE_LO after the last fence", f, last);
@@ -539,17 +514,17 @@ static void fences(unsigned n, uint64_t base, const char *key) {
 static void step_ring(void) {
   ring_config(OFF_RING, 64);
   counters_baseline();
-  uint32_t st0 = rd(R_STATUS);
-  if (!(st0 & ST_IDLE)) fail("STATUS.IDLE clear on an empty ring (0x%x)", st0);
+  uint32_t st0 = rd(AGFX_SOFT_REG_STATUS);
+  if (!(st0 & AGFX_SOFT_STATUS_IDLE)) fail("STATUS.IDLE clear on an empty ring (0x%x)", st0);
 
   const uint64_t T = 1, TSIZE = 16u << 20;
-  EXPECT_R("st_task_create", S_OK, OP_TASK_CREATE, T, TSIZE);
-  EXPECT_R("st_task_create_again", S_TASK_EXISTS, OP_TASK_CREATE, T, TSIZE);
-  EXPECT_R("st_task_create_id0", S_BAD_ARGS, OP_TASK_CREATE, 0, TSIZE);
-  EXPECT_R("st_task_create_id64", S_BAD_ARGS, OP_TASK_CREATE, 64, TSIZE);
-  EXPECT_R("st_task_create_unaligned", S_BAD_ARGS, OP_TASK_CREATE, 2, 4096 + 12);
-  EXPECT_R("st_task_create_2g", S_BAD_ARGS, OP_TASK_CREATE, 2, 2ull << 30);
-  EXPECT_R("st_task_create_huge", S_BAD_ARGS, OP_TASK_CREATE, 2, 0xFFFFFFFFFFFFF000ull);
+  EXPECT_R("st_task_create", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, TSIZE);
+  EXPECT_R("st_task_create_again", AGFX_SOFT_ST_TASK_EXISTS, AGFX_SOFT_OP_TASK_CREATE, T, TSIZE);
+  EXPECT_R("st_task_create_id0", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_CREATE, 0, TSIZE);
+  EXPECT_R("st_task_create_id64", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_CREATE, 64, TSIZE);
+  EXPECT_R("st_task_create_unaligned", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_CREATE, 2, 4096 + 12);
+  EXPECT_R("st_task_create_2g", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_CREATE, 2, 2ull << 30);
+  EXPECT_R("st_task_create_huge", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_CREATE, 2, 0xFFFFFFFFFFFFF000ull);
 
   // Pattern pages, local copy first (hidden RAM is device memory).
   static uint8_t data[DATA_LEN];
@@ -567,21 +542,21 @@ static void step_ring(void) {
   for (int i = 0; i < 4; i++) { memcpy(view + pos, data + r[i][0], r[i][1]); pos += r[i][1]; }
   put_ranges(OFF_LIST, (const uint64_t(*)[2])rl, 4);
   const uint64_t MAPOFF = 0x10000;
-  EXPECT_R("st_task_map", S_OK, OP_TASK_MAP, T, MAPOFF, gpa(OFF_LIST), 4, 0);
+  EXPECT_R("st_task_map", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, MAPOFF, gpa(OFF_LIST), 4, 0);
 
   uint32_t dev_sum = 0;
-  uint32_t want = fnv1a(FNV_BASIS, view, total);
-  uint32_t st = CMD(&dev_sum, OP_CHECKSUM, T, MAPOFF, total);
-  expect_st("CHECKSUM of the mapped ranges", S_OK, st);
+  uint32_t want = fnv1a(AGFX_SOFT_FNV_BASIS, view, total);
+  uint32_t st = CMD(&dev_sum, AGFX_SOFT_OP_CHECKSUM, T, MAPOFF, total);
+  expect_st("CHECKSUM of the mapped ranges", AGFX_SOFT_ST_OK, st);
   result("checksum_guest", "0x%08x", want);
   result("checksum_device", "0x%08x", dev_sum);
   if (dev_sum != want) fail("CHECKSUM through the task: device 0x%08x, guest 0x%08x", dev_sum, want);
 
   // A sub-range crossing range boundaries, odd start and length.
   size_t so = 0x2800 + 3, sl = 0x1000 + 37 + 0x1800;
-  want = fnv1a(FNV_BASIS, view + so, sl);
-  st = CMD(&dev_sum, OP_CHECKSUM, T, MAPOFF + so, sl);
-  expect_st("CHECKSUM across range boundaries", S_OK, st);
+  want = fnv1a(AGFX_SOFT_FNV_BASIS, view + so, sl);
+  st = CMD(&dev_sum, AGFX_SOFT_OP_CHECKSUM, T, MAPOFF + so, sl);
+  expect_st("CHECKSUM across range boundaries", AGFX_SOFT_ST_OK, st);
   result("checksum_cross_guest", "0x%08x", want);
   result("checksum_cross_device", "0x%08x", dev_sum);
   if (dev_sum != want) fail("CHECKSUM across ranges: device 0x%08x, guest 0x%08x", dev_sum, want);
@@ -591,73 +566,73 @@ static void step_ring(void) {
   hidden[OFF_DATA + 0x8000 + 100] = data[0x8000 + 100];
   view[0x3000 + 100] = data[0x8000 + 100];
   barrier();
-  want = fnv1a(FNV_BASIS, view, total);
-  st = CMD(&dev_sum, OP_CHECKSUM, T, MAPOFF, total);
-  expect_st("CHECKSUM after a guest write", S_OK, st);
+  want = fnv1a(AGFX_SOFT_FNV_BASIS, view, total);
+  st = CMD(&dev_sum, AGFX_SOFT_OP_CHECKSUM, T, MAPOFF, total);
+  expect_st("CHECKSUM after a guest write", AGFX_SOFT_ST_OK, st);
   result("checksum_live_guest", "0x%08x", want);
   result("checksum_live_device", "0x%08x", dev_sum);
   if (dev_sum != want) fail("CHECKSUM after changing guest RAM: device 0x%08x, guest 0x%08x (a copy, not an alias?)", dev_sum, want);
 
   // Read-only mapping of the same list elsewhere in the task.
-  EXPECT_R("st_task_map_ro", S_OK, OP_TASK_MAP, T, 0x100000, gpa(OFF_LIST), 4, 1);
-  st = CMD(&dev_sum, OP_CHECKSUM, T, 0x100000, total);
-  expect_st("CHECKSUM of the read-only mapping", S_OK, st);
+  EXPECT_R("st_task_map_ro", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x100000, gpa(OFF_LIST), 4, 1);
+  st = CMD(&dev_sum, AGFX_SOFT_OP_CHECKSUM, T, 0x100000, total);
+  expect_st("CHECKSUM of the read-only mapping", AGFX_SOFT_ST_OK, st);
   if (dev_sum != want) fail("CHECKSUM of the read-only mapping: device 0x%08x, guest 0x%08x", dev_sum, want);
 
   // Unmap, then the same checksum must fail.
-  EXPECT_R("st_task_unmap", S_OK, OP_TASK_UNMAP, T, MAPOFF, total);
-  EXPECT_R("st_checksum_unmapped", S_NOT_MAPPED, OP_CHECKSUM, T, MAPOFF, total);
-  EXPECT_R("st_checksum_partly_unmapped", S_NOT_MAPPED, OP_CHECKSUM, T, 0x100000 + total - 16, 0x20);
-  EXPECT_R("st_checksum_never_mapped", S_NOT_MAPPED, OP_CHECKSUM, T, 0x800000, 64);
+  EXPECT_R("st_task_unmap", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_UNMAP, T, MAPOFF, total);
+  EXPECT_R("st_checksum_unmapped", AGFX_SOFT_ST_NOT_MAPPED, AGFX_SOFT_OP_CHECKSUM, T, MAPOFF, total);
+  EXPECT_R("st_checksum_partly_unmapped", AGFX_SOFT_ST_NOT_MAPPED, AGFX_SOFT_OP_CHECKSUM, T, 0x100000 + total - 16, 0x20);
+  EXPECT_R("st_checksum_never_mapped", AGFX_SOFT_ST_NOT_MAPPED, AGFX_SOFT_OP_CHECKSUM, T, 0x800000, 64);
 
   // Error cases.
-  EXPECT_R("st_bad_opcode", S_BAD_OPCODE, 0x1234, 1, 2, 3);
-  EXPECT_R("st_bad_opcode_13", S_BAD_OPCODE, 13, 0);
-  EXPECT_R("st_checksum_no_task", S_NO_TASK, OP_CHECKSUM, 42, 0, 16);
-  EXPECT_R("st_map_no_task", S_NO_TASK, OP_TASK_MAP, 42, 0, gpa(OFF_LIST), 1, 0);
-  EXPECT_R("st_destroy_no_task", S_NO_TASK, OP_TASK_DESTROY, 42);
-  EXPECT_R("st_unmap_no_task", S_NO_TASK, OP_TASK_UNMAP, 42, 0, 4096);
+  EXPECT_R("st_bad_opcode", AGFX_SOFT_ST_BAD_OPCODE, 0x1234, 1, 2, 3);
+  EXPECT_R("st_bad_opcode_13", AGFX_SOFT_ST_BAD_OPCODE, 13, 0);
+  EXPECT_R("st_checksum_no_task", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_CHECKSUM, 42, 0, 16);
+  EXPECT_R("st_map_no_task", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_TASK_MAP, 42, 0, gpa(OFF_LIST), 1, 0);
+  EXPECT_R("st_destroy_no_task", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_TASK_DESTROY, 42);
+  EXPECT_R("st_unmap_no_task", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_TASK_UNMAP, 42, 0, 4096);
   const uint64_t outside[1][2] = {{OUTSIDE_RAM, 0x1000}};
   put_ranges(OFF_LIST + 0x200, outside, 1);
-  EXPECT_R("st_map_outside_ram", S_MAP_FAILED, OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x200), 1, 0);
+  EXPECT_R("st_map_outside_ram", AGFX_SOFT_ST_MAP_FAILED, AGFX_SOFT_OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x200), 1, 0);
   // MAP_FAILED keeps the ranges before the bad one mapped.
   const uint64_t partial[2][2] = {{gpa(OFF_DATA), 0x1000}, {OUTSIDE_RAM, 0x1000}};
   put_ranges(OFF_LIST + 0x300, partial, 2);
-  EXPECT_R("st_map_partial", S_MAP_FAILED, OP_TASK_MAP, T, 0x300000, gpa(OFF_LIST + 0x300), 2, 0);
-  want = fnv1a(FNV_BASIS, data, 0x1000);
-  st = CMD(&dev_sum, OP_CHECKSUM, T, 0x300000, 0x1000);
+  EXPECT_R("st_map_partial", AGFX_SOFT_ST_MAP_FAILED, AGFX_SOFT_OP_TASK_MAP, T, 0x300000, gpa(OFF_LIST + 0x300), 2, 0);
+  want = fnv1a(AGFX_SOFT_FNV_BASIS, data, 0x1000);
+  st = CMD(&dev_sum, AGFX_SOFT_OP_CHECKSUM, T, 0x300000, 0x1000);
   result("st_checksum_partial_first", "%s", sname(st));
-  expect_st("CHECKSUM of the range before a MAP_FAILED one", S_OK, st);
-  if (st == S_OK && dev_sum != want) fail("CHECKSUM of the range kept by a failed map: device 0x%08x, guest 0x%08x", dev_sum, want);
-  EXPECT_R("st_map_list_outside_ram", S_GUEST_MEMORY, OP_TASK_MAP, T, 0x400000, OUTSIDE_RAM, 1, 0);
-  EXPECT_R("st_map_count0", S_BAD_ARGS, OP_TASK_MAP, T, 0x400000, gpa(OFF_LIST), 0, 0);
-  EXPECT_R("st_map_count257", S_BAD_ARGS, OP_TASK_MAP, T, 0x400000, gpa(OFF_LIST), 257, 0);
-  EXPECT_R("st_map_offset_unaligned", S_BAD_ARGS, OP_TASK_MAP, T, 0x400010, gpa(OFF_LIST), 1, 0);
+  expect_st("CHECKSUM of the range before a MAP_FAILED one", AGFX_SOFT_ST_OK, st);
+  if (st == AGFX_SOFT_ST_OK && dev_sum != want) fail("CHECKSUM of the range kept by a failed map: device 0x%08x, guest 0x%08x", dev_sum, want);
+  EXPECT_R("st_map_list_outside_ram", AGFX_SOFT_ST_GUEST_MEMORY, AGFX_SOFT_OP_TASK_MAP, T, 0x400000, OUTSIDE_RAM, 1, 0);
+  EXPECT_R("st_map_count0", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_MAP, T, 0x400000, gpa(OFF_LIST), 0, 0);
+  EXPECT_R("st_map_count257", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_MAP, T, 0x400000, gpa(OFF_LIST), 257, 0);
+  EXPECT_R("st_map_offset_unaligned", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_MAP, T, 0x400010, gpa(OFF_LIST), 1, 0);
   const uint64_t unal[1][2] = {{gpa(OFF_DATA) + 0x10, 0x1000}};
   put_ranges(OFF_LIST + 0x400, unal, 1);
-  EXPECT_R("st_map_range_unaligned", S_BAD_ARGS, OP_TASK_MAP, T, 0x400000, gpa(OFF_LIST + 0x400), 1, 0);
-  EXPECT_R("st_map_beyond_task", S_OUT_OF_RANGE, OP_TASK_MAP, T, TSIZE - 0x1000, gpa(OFF_LIST), 1, 0); // range 0 is 3 pages
-  EXPECT_R("st_checksum_len0", S_BAD_ARGS, OP_CHECKSUM, T, 0x300000, 0);
-  EXPECT_R("st_checksum_huge", S_BAD_ARGS, OP_CHECKSUM, T, 0, (64u << 20) + 1);
-  EXPECT_R("st_checksum_beyond_task", S_OUT_OF_RANGE, OP_CHECKSUM, T, TSIZE, 4096);
-  EXPECT_R("st_unmap_unaligned", S_BAD_ARGS, OP_TASK_UNMAP, T, 0x300000, 100);
+  EXPECT_R("st_map_range_unaligned", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_MAP, T, 0x400000, gpa(OFF_LIST + 0x400), 1, 0);
+  EXPECT_R("st_map_beyond_task", AGFX_SOFT_ST_OUT_OF_RANGE, AGFX_SOFT_OP_TASK_MAP, T, TSIZE - 0x1000, gpa(OFF_LIST), 1, 0); // range 0 is 3 pages
+  EXPECT_R("st_checksum_len0", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_CHECKSUM, T, 0x300000, 0);
+  EXPECT_R("st_checksum_huge", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_CHECKSUM, T, 0, (64u << 20) + 1);
+  EXPECT_R("st_checksum_beyond_task", AGFX_SOFT_ST_OUT_OF_RANGE, AGFX_SOFT_OP_CHECKSUM, T, TSIZE, 4096);
+  EXPECT_R("st_unmap_unaligned", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_TASK_UNMAP, T, 0x300000, 100);
 
   // Fences and MSI-X.
   fences(16, 0x1234500000000ull, "fence");
-  uint32_t irqs = rd(R_IRQ_STATUS);
+  uint32_t irqs = rd(AGFX_SOFT_REG_IRQ_STATUS);
   result("irq_status", "0x%x", irqs);
-  if ((irqs & (IRQ_FENCE | IRQ_ERROR)) != (IRQ_FENCE | IRQ_ERROR)) fail("IRQ_STATUS 0x%x, want FENCE|ERROR set", irqs);
-  wr(R_IRQ_STATUS, IRQ_FENCE);
-  check_u64("IRQ_STATUS after W1C of FENCE", rd(R_IRQ_STATUS) & 3, IRQ_ERROR);
-  wr(R_IRQ_STATUS, IRQ_ERROR);
-  check_u64("IRQ_STATUS after W1C of ERROR", rd(R_IRQ_STATUS) & 3, 0);
+  if ((irqs & (AGFX_SOFT_IRQ_FENCE | AGFX_SOFT_IRQ_ERROR)) != (AGFX_SOFT_IRQ_FENCE | AGFX_SOFT_IRQ_ERROR)) fail("IRQ_STATUS 0x%x, want FENCE|ERROR set", irqs);
+  wr(AGFX_SOFT_REG_IRQ_STATUS, AGFX_SOFT_IRQ_FENCE);
+  check_u64("IRQ_STATUS after W1C of FENCE", rd(AGFX_SOFT_REG_IRQ_STATUS) & 3, AGFX_SOFT_IRQ_ERROR);
+  wr(AGFX_SOFT_REG_IRQ_STATUS, AGFX_SOFT_IRQ_ERROR);
+  check_u64("IRQ_STATUS after W1C of ERROR", rd(AGFX_SOFT_REG_IRQ_STATUS) & 3, 0);
 
   // Doorbell 0 (async): batch of NOPs and a fence, poll HEAD.
   uint32_t first = ring_tail;
   const uint64_t z[6] = {0};
-  for (int i = 0; i < 40; i++) ring_put(OP_NOP, 0, z);
+  for (int i = 0; i < 40; i++) ring_put(AGFX_SOFT_OP_NOP, 0, z);
   const uint64_t fa[6] = {0xA5A5000000000001ull, 0};
-  ring_put(OP_FENCE, 0, fa);
+  ring_put(AGFX_SOFT_OP_FENCE, 0, fa);
   irq_clear(0);
   uint64_t t0 = now_ms();
   ring_kick(0);
@@ -666,23 +641,23 @@ static void step_ring(void) {
   int bad = 0;
   for (uint32_t i = first; i != ring_tail; i++) {
     uint32_t s = entry_status(i);
-    if (s != S_OK) bad++;
+    if (s != AGFX_SOFT_ST_OK) bad++;
     account(s);
   }
   result("doorbell_async_bad", "%d", bad);
   if (bad) fail("async doorbell: %d of %u entries not OK", bad, ring_tail - first);
   if (!irq_wait(0, TIMEOUT_MS)) fail("async doorbell: no interrupt for the batch's FENCE");
-  check_u64("FENCE after the async batch", (uint64_t)rd(R_FENCE_HI) << 32 | rd(R_FENCE_LO), fa[0]);
-  uint32_t s = rd(R_STATUS);
-  if (!(s & ST_IDLE) || (s & ST_BUSY)) fail("STATUS after draining: 0x%x, want IDLE and not BUSY", s);
+  check_u64("FENCE after the async batch", (uint64_t)rd(AGFX_SOFT_REG_FENCE_HI) << 32 | rd(AGFX_SOFT_REG_FENCE_LO), fa[0]);
+  uint32_t s = rd(AGFX_SOFT_REG_STATUS);
+  if (!(s & AGFX_SOFT_STATUS_IDLE) || (s & AGFX_SOFT_STATUS_BUSY)) fail("STATUS after draining: 0x%x, want IDLE and not BUSY", s);
 
   // Doorbell 1 (sync): HEAD == TAIL as soon as the write returns.
   first = ring_tail;
-  for (int i = 0; i < 40; i++) ring_put(OP_NOP, 0, z);
+  for (int i = 0; i < 40; i++) ring_put(AGFX_SOFT_OP_NOP, 0, z);
   barrier();
-  wr(R_RING_TAIL, ring_tail);
-  wr(R_DOORBELL, 1);
-  uint32_t head = rd(R_RING_HEAD);
+  wr(AGFX_SOFT_REG_RING_TAIL, ring_tail);
+  wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_SYNC);
+  uint32_t head = rd(AGFX_SOFT_REG_RING_HEAD);
   result("doorbell_sync_head_lag", "%u", ring_tail - head);
   if (head != ring_tail) {
     fail("sync doorbell: HEAD=%u right after the write, want TAIL=%u", head, ring_tail);
@@ -691,14 +666,14 @@ static void step_ring(void) {
   bad = 0;
   for (uint32_t i = first; i != ring_tail; i++) {
     uint32_t x = entry_status(i);
-    if (x != S_OK) bad++;
+    if (x != AGFX_SOFT_ST_OK) bad++;
     account(x);
   }
   if (bad) fail("sync doorbell: %d entries not OK right after the write", bad);
   result("ring_wrapped", "%u", ring_tail / ring_entries);
 
-  EXPECT_R("st_task_destroy", S_OK, OP_TASK_DESTROY, T);
-  EXPECT_R("st_checksum_destroyed", S_NO_TASK, OP_CHECKSUM, T, 0x100000, 16);
+  EXPECT_R("st_task_destroy", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_DESTROY, T);
+  EXPECT_R("st_checksum_destroyed", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_CHECKSUM, T, 0x100000, 16);
   check_counters();
 }
 
@@ -711,9 +686,9 @@ static void settle(void) { usleep(100000); }
 static void step_present(void) {
   ring_config(OFF_RING, 64);
   counters_baseline();
-  result("displays", "%u", rd(R_DISPLAYS));
+  result("displays", "%u", rd(AGFX_SOFT_REG_DISPLAYS));
   const uint64_t T = 2;
-  EXPECT_R("st_task_create", S_OK, OP_TASK_CREATE, T, 8u << 20);
+  EXPECT_R("st_task_create", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 8u << 20);
 
   // 640x480 BGRA at task offset 0, mapped as two swapped halves.
   const uint32_t W = 640, H = 480, FLEN = W * H * 4, HALF = FLEN / 2; // HALF = 0x96000
@@ -724,26 +699,26 @@ static void step_present(void) {
       uint8_t *p = f + (y * W + x) * 4;
       p[0] = (uint8_t)x; p[1] = (uint8_t)y; p[2] = (uint8_t)(x ^ y); p[3] = 0xff;
     }
-  uint32_t frame_sum = fnv1a(FNV_BASIS, f, FLEN);
+  uint32_t frame_sum = fnv1a(AGFX_SOFT_FNV_BASIS, f, FLEN);
   ram_write(OFF_FRAME + HALF, f, HALF);       // task [0, HALF) -> second half of the GPA area
   ram_write(OFF_FRAME, f + HALF, HALF);       // task [HALF, FLEN) -> first half
   const uint64_t fr[2][2] = {{gpa(OFF_FRAME + HALF), HALF}, {gpa(OFF_FRAME), HALF}};
   put_ranges(OFF_LIST, fr, 2);
-  EXPECT_R("st_map_frame", S_OK, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 2, 1);
+  EXPECT_R("st_map_frame", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 2, 1);
   uint32_t dev_sum = 0;
-  uint32_t st = CMD(&dev_sum, OP_CHECKSUM, T, 0, FLEN);
-  expect_st("CHECKSUM of the frame", S_OK, st);
+  uint32_t st = CMD(&dev_sum, AGFX_SOFT_OP_CHECKSUM, T, 0, FLEN);
+  expect_st("CHECKSUM of the frame", AGFX_SOFT_ST_OK, st);
   result("frame_task_checksum", "0x%08x", dev_sum);
   if (dev_sum != frame_sum) fail("frame CHECKSUM through the task: device 0x%08x, guest 0x%08x", dev_sum, frame_sum);
 
-  EXPECT_R("st_set_mode_640", S_OK, OP_SET_MODE, 0, W, H);
-  EXPECT_R("st_set_mode_bad", S_BAD_MODE, OP_SET_MODE, 0, 800, 600);
-  EXPECT_R("st_set_mode_no_display", S_NO_DISPLAY, OP_SET_MODE, 3, W, H);
-  EXPECT_R("st_present_stride_small", S_BAD_ARGS, OP_PRESENT, 0, T, 0, W * 4 - 4, 0);
-  EXPECT_R("st_present_bad_format", S_BAD_ARGS, OP_PRESENT, 0, T, 0, W * 4, 7);
-  EXPECT_R("st_present_no_task", S_NO_TASK, OP_PRESENT, 0, 9, 0, W * 4, 0);
-  EXPECT_R("st_present_unmapped", S_NOT_MAPPED, OP_PRESENT, 0, T, 0x500000, W * 4, 0);
-  EXPECT_R("st_present", S_OK, OP_PRESENT, 0, T, 0, W * 4, 0);
+  EXPECT_R("st_set_mode_640", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, W, H);
+  EXPECT_R("st_set_mode_bad", AGFX_SOFT_ST_BAD_MODE, AGFX_SOFT_OP_SET_MODE, 0, 800, 600);
+  EXPECT_R("st_set_mode_no_display", AGFX_SOFT_ST_NO_DISPLAY, AGFX_SOFT_OP_SET_MODE, 3, W, H);
+  EXPECT_R("st_present_stride_small", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_PRESENT, 0, T, 0, W * 4 - 4, 0);
+  EXPECT_R("st_present_bad_format", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_PRESENT, 0, T, 0, W * 4, 7);
+  EXPECT_R("st_present_no_task", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_PRESENT, 0, 9, 0, W * 4, 0);
+  EXPECT_R("st_present_unmapped", AGFX_SOFT_ST_NOT_MAPPED, AGFX_SOFT_OP_PRESENT, 0, T, 0x500000, W * 4, 0);
+  EXPECT_R("st_present", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, 0, W * 4, 0);
   settle();
   result("frame_size", "%ux%u", W, H);
   result("frame_checksum", "0x%08x", frame_sum);
@@ -752,16 +727,16 @@ static void step_present(void) {
   // display, then a PRESENT with a damage hint (x | y << 16 | w << 32 |
   // h << 48) reads just the new bottom strip from guest memory.
   const uint32_t S = 16;
-  EXPECT_R("st_copy_rect_outside", S_BAD_ARGS, OP_COPY_RECT, 0, 0 | S << 16, 0, W | H << 16);
-  EXPECT_R("st_copy_rect", S_OK, OP_COPY_RECT, 0, 0 | S << 16, 0, W | (H - S) << 16);
+  EXPECT_R("st_copy_rect_outside", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_COPY_RECT, 0, 0 | S << 16, 0, W | H << 16);
+  EXPECT_R("st_copy_rect", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_COPY_RECT, 0, 0 | S << 16, 0, W | (H - S) << 16);
   memmove(f, f + S * W * 4, (H - S) * W * 4);
   uint8_t *strip = f + (H - S) * W * 4;
   for (uint32_t i = 0; i < S * W * 4; i++) strip[i] = (i & 3) == 3 ? 0xff : (uint8_t)(i * 7 + 1);
   ram_write(OFF_FRAME + (H - S) * W * 4 - HALF, strip, S * W * 4);  // task [HALF, FLEN) is the first half
-  EXPECT_R("st_present_hint_outside", S_BAD_ARGS, OP_PRESENT, 0, T, 0, W * 4, 0, (uint64_t)(H - S) << 16 | (uint64_t)W << 32 | (uint64_t)(S + 1) << 48);
-  EXPECT_R("st_present_hint", S_OK, OP_PRESENT, 0, T, 0, W * 4, 0, (uint64_t)(H - S) << 16 | (uint64_t)W << 32 | (uint64_t)S << 48);
+  EXPECT_R("st_present_hint_outside", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_PRESENT, 0, T, 0, W * 4, 0, (uint64_t)(H - S) << 16 | (uint64_t)W << 32 | (uint64_t)(S + 1) << 48);
+  EXPECT_R("st_present_hint", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, 0, W * 4, 0, (uint64_t)(H - S) << 16 | (uint64_t)W << 32 | (uint64_t)S << 48);
   settle();
-  result("frame3_checksum", "0x%08x", fnv1a(FNV_BASIS, f, FLEN));
+  result("frame3_checksum", "0x%08x", fnv1a(AGFX_SOFT_FNV_BASIS, f, FLEN));
   free(f);
 
   // 320x240 XRGB8 with a padded stride; alpha 0 in guest memory.
@@ -778,12 +753,12 @@ static void step_present(void) {
   ram_write(OFF_FRAME2, g, L2);
   const uint64_t fr2[1][2] = {{gpa(OFF_FRAME2), (L2 + PAGE - 1) / PAGE * PAGE}};
   put_ranges(OFF_LIST + 0x100, fr2, 1);
-  EXPECT_R("st_map_frame2", S_OK, OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x100), 1, 0);
-  EXPECT_R("st_set_mode_320", S_OK, OP_SET_MODE, 0, W2, H2);
-  EXPECT_R("st_present2", S_OK, OP_PRESENT, 0, T, 0x200000, S2, 1);
+  EXPECT_R("st_map_frame2", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x100), 1, 0);
+  EXPECT_R("st_set_mode_320", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, W2, H2);
+  EXPECT_R("st_present2", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, 0x200000, S2, 1);
   settle();
   result("frame2_size", "%ux%u", W2, H2);
-  result("frame2_checksum", "0x%08x", fnv1a(FNV_BASIS, stored, W2 * H2 * 4));
+  result("frame2_checksum", "0x%08x", fnv1a(AGFX_SOFT_FNV_BASIS, stored, W2 * H2 * 4));
   free(g);
   free(stored);
 
@@ -798,37 +773,37 @@ static void step_present(void) {
   ram_write(OFF_GLYPH, glyph, sizeof glyph);
   const uint64_t gr[1][2] = {{gpa(OFF_GLYPH), PAGE}};
   put_ranges(OFF_LIST + 0x200, gr, 1);
-  EXPECT_R("st_map_glyph", S_OK, OP_TASK_MAP, T, 0x300000, gpa(OFF_LIST + 0x200), 1, 1);
-  EXPECT_R("st_cursor_glyph_bad_size", S_BAD_ARGS, OP_CURSOR_GLYPH, 0, T, 0x300000, 0 | 257u << 16, 0);
-  EXPECT_R("st_cursor_glyph", S_OK, OP_CURSOR_GLYPH, 0, T, 0x300000, CW | CH << 16, HX | HY << 16);
+  EXPECT_R("st_map_glyph", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x300000, gpa(OFF_LIST + 0x200), 1, 1);
+  EXPECT_R("st_cursor_glyph_bad_size", AGFX_SOFT_ST_BAD_ARGS, AGFX_SOFT_OP_CURSOR_GLYPH, 0, T, 0x300000, 0 | 257u << 16, 0);
+  EXPECT_R("st_cursor_glyph", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_GLYPH, 0, T, 0x300000, CW | CH << 16, HX | HY << 16);
   result("cursor_glyph_size", "%ux%u", CW, CH);
   result("cursor_glyph_hot", "%u,%u", HX, HY);
-  result("cursor_glyph_checksum", "0x%08x", fnv1a(FNV_BASIS, glyph, sizeof glyph));
-  EXPECT_R("st_cursor_show", S_OK, OP_CURSOR_SHOW, 0, 1);
+  result("cursor_glyph_checksum", "0x%08x", fnv1a(AGFX_SOFT_FNV_BASIS, glyph, sizeof glyph));
+  EXPECT_R("st_cursor_show", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_SHOW, 0, 1);
   result("cursor_show", "1");
-  EXPECT_R("st_cursor_move1", S_OK, OP_CURSOR_MOVE, 0, 100, 200);
+  EXPECT_R("st_cursor_move1", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_MOVE, 0, 100, 200);
   settle();
   result("cursor_move1", "100,200");
-  EXPECT_R("st_cursor_move2", S_OK, OP_CURSOR_MOVE, 0, 0xffff, 0xffff);
+  EXPECT_R("st_cursor_move2", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_MOVE, 0, 0xffff, 0xffff);
   settle();
   result("cursor_move2", "65535,65535");
 
-  EXPECT_R("st_task_destroy", S_OK, OP_TASK_DESTROY, T);
+  EXPECT_R("st_task_destroy", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_DESTROY, T);
   check_counters();
 }
 
 static uint32_t iosfc_cmd(uint32_t command, unsigned *irqs) {
   irq_clear(1);
-  wr2(I_COMMAND, command);
+  wr2(AGFX_SOFT_IOSFC_COMMAND, command);
   if (irq_wait(1, TIMEOUT_MS)) (*irqs)++;
   else fail("IOSFC COMMAND %u: no vector-1 interrupt within %d ms", command, TIMEOUT_MS);
-  return rd2(I_STATUS);
+  return rd2(AGFX_SOFT_IOSFC_STATUS);
 }
 
 static void step_iosfc(void) {
   if (nvec < 2) die("%u MSI-X vector(s): the IOSFC needs the mmio variant (daemon --variant mmio)", nvec);
   unsigned irqs = 0, cmds = 0;
-  uint32_t m0 = rd2(I_MAPPED);
+  uint32_t m0 = rd2(AGFX_SOFT_IOSFC_MAPPED);
   result("iosfc_mapped_initial", "%u", m0);
   check_u64("MAPPED before any map", m0, 0);
   irq_clear(0);
@@ -837,84 +812,84 @@ static void step_iosfc(void) {
   for (uint32_t i = 0; i < 2 * PAGE; i += 4) ram_wr32(OFF_IOSFC + i, 0x01010101u * (i / 4 % 251));
   ram_wr32(OFF_IOSFC + 8, W1);
   barrier();
-  wr2(I_GPA_LO, (uint32_t)gpa(OFF_IOSFC));
-  wr2(I_GPA_HI, (uint32_t)(gpa(OFF_IOSFC) >> 32));
-  wr2(I_LENGTH, 2 * PAGE);
-  uint32_t st = iosfc_cmd(1, &irqs); cmds++;
-  uint32_t h1 = rd2(I_HANDLE);
+  wr2(AGFX_SOFT_IOSFC_GPA_LO, (uint32_t)gpa(OFF_IOSFC));
+  wr2(AGFX_SOFT_IOSFC_GPA_HI, (uint32_t)(gpa(OFF_IOSFC) >> 32));
+  wr2(AGFX_SOFT_IOSFC_LENGTH, 2 * PAGE);
+  uint32_t st = iosfc_cmd(AGFX_SOFT_IOSFC_MAP_RO, &irqs); cmds++;
+  uint32_t h1 = rd2(AGFX_SOFT_IOSFC_HANDLE);
   result("iosfc_map_status", "%s", sname(st));
   result("iosfc_handle", "%u", h1);
-  expect_st("IOSFC map read-only", S_OK, st);
+  expect_st("IOSFC map read-only", AGFX_SOFT_ST_OK, st);
   if (h1 == 0 || h1 > 65535) fail("HANDLE after a map: %u, want 1..65535", h1);
-  result("iosfc_mapped", "%u", rd2(I_MAPPED));
-  check_u64("MAPPED after one map", rd2(I_MAPPED), 1);
+  result("iosfc_mapped", "%u", rd2(AGFX_SOFT_IOSFC_MAPPED));
+  check_u64("MAPPED after one map", rd2(AGFX_SOFT_IOSFC_MAPPED), 1);
 
-  wr2(I_PEEK_OFFSET, 8);
-  uint32_t p = rd2(I_PEEK_DATA);
+  wr2(AGFX_SOFT_IOSFC_PEEK_OFFSET, 8);
+  uint32_t p = rd2(AGFX_SOFT_IOSFC_PEEK_DATA);
   result("iosfc_peek1", "0x%08x", p);
   check_u64("PEEK_DATA at offset 8", p, W1);
   ram_wr32(OFF_IOSFC + 8, W2);
   barrier();
-  p = rd2(I_PEEK_DATA);
+  p = rd2(AGFX_SOFT_IOSFC_PEEK_DATA);
   result("iosfc_peek2", "0x%08x", p);
   check_u64("PEEK_DATA after changing guest RAM (live alias)", p, W2);
-  wr2(I_PEEK_OFFSET, PAGE + 0x40);
-  check_u64("PEEK_DATA in the second page", rd2(I_PEEK_DATA), ram_rd32(OFF_IOSFC + PAGE + 0x40));
-  wr2(I_PEEK_OFFSET, 2 * PAGE);
-  p = rd2(I_PEEK_DATA);
+  wr2(AGFX_SOFT_IOSFC_PEEK_OFFSET, PAGE + 0x40);
+  check_u64("PEEK_DATA in the second page", rd2(AGFX_SOFT_IOSFC_PEEK_DATA), ram_rd32(OFF_IOSFC + PAGE + 0x40));
+  wr2(AGFX_SOFT_IOSFC_PEEK_OFFSET, 2 * PAGE);
+  p = rd2(AGFX_SOFT_IOSFC_PEEK_DATA);
   result("iosfc_peek_out_of_range", "0x%08x", p);
   check_u64("PEEK_DATA past the mapping", p, 0xFFFFFFFF);
 
   // A second, read-write mapping of one page.
-  wr2(I_LENGTH, PAGE);
-  st = iosfc_cmd(2, &irqs); cmds++;
-  uint32_t h2 = rd2(I_HANDLE);
-  expect_st("IOSFC map read-write", S_OK, st);
+  wr2(AGFX_SOFT_IOSFC_LENGTH, PAGE);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_MAP_RW, &irqs); cmds++;
+  uint32_t h2 = rd2(AGFX_SOFT_IOSFC_HANDLE);
+  expect_st("IOSFC map read-write", AGFX_SOFT_ST_OK, st);
   if (h2 == 0 || h2 == h1) fail("second handle %u (first %u)", h2, h1);
-  check_u64("MAPPED after two maps", rd2(I_MAPPED), 2);
-  wr2(I_PEEK_OFFSET, 8);
-  check_u64("PEEK_DATA through the second mapping", rd2(I_PEEK_DATA), W2);
+  check_u64("MAPPED after two maps", rd2(AGFX_SOFT_IOSFC_MAPPED), 2);
+  wr2(AGFX_SOFT_IOSFC_PEEK_OFFSET, 8);
+  check_u64("PEEK_DATA through the second mapping", rd2(AGFX_SOFT_IOSFC_PEEK_DATA), W2);
 
   // Outside guest RAM.
-  wr2(I_GPA_LO, (uint32_t)OUTSIDE_RAM);
-  wr2(I_GPA_HI, (uint32_t)(OUTSIDE_RAM >> 32));
-  wr2(I_LENGTH, PAGE);
-  st = iosfc_cmd(1, &irqs); cmds++;
+  wr2(AGFX_SOFT_IOSFC_GPA_LO, (uint32_t)OUTSIDE_RAM);
+  wr2(AGFX_SOFT_IOSFC_GPA_HI, (uint32_t)(OUTSIDE_RAM >> 32));
+  wr2(AGFX_SOFT_IOSFC_LENGTH, PAGE);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_MAP_RO, &irqs); cmds++;
   result("iosfc_map_outside_status", "%s", sname(st));
-  result("iosfc_map_outside_handle", "%u", rd2(I_HANDLE));
-  expect_st("IOSFC map outside RAM", S_MAP_FAILED, st);
-  check_u64("HANDLE after a failed map", rd2(I_HANDLE), 0);
-  check_u64("MAPPED after a failed map", rd2(I_MAPPED), 2);
+  result("iosfc_map_outside_handle", "%u", rd2(AGFX_SOFT_IOSFC_HANDLE));
+  expect_st("IOSFC map outside RAM", AGFX_SOFT_ST_MAP_FAILED, st);
+  check_u64("HANDLE after a failed map", rd2(AGFX_SOFT_IOSFC_HANDLE), 0);
+  check_u64("MAPPED after a failed map", rd2(AGFX_SOFT_IOSFC_MAPPED), 2);
   // Length 0.
-  wr2(I_GPA_LO, (uint32_t)gpa(OFF_IOSFC));
-  wr2(I_GPA_HI, (uint32_t)(gpa(OFF_IOSFC) >> 32));
-  wr2(I_LENGTH, 0);
-  st = iosfc_cmd(1, &irqs); cmds++;
+  wr2(AGFX_SOFT_IOSFC_GPA_LO, (uint32_t)gpa(OFF_IOSFC));
+  wr2(AGFX_SOFT_IOSFC_GPA_HI, (uint32_t)(gpa(OFF_IOSFC) >> 32));
+  wr2(AGFX_SOFT_IOSFC_LENGTH, 0);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_MAP_RO, &irqs); cmds++;
   result("iosfc_map_len0_status", "%s", sname(st));
-  expect_st("IOSFC map of length 0", S_BAD_ARGS, st);
+  expect_st("IOSFC map of length 0", AGFX_SOFT_ST_BAD_ARGS, st);
 
   // Unmap both, then unknown handles.
-  wr2(I_HANDLE, h1);
-  st = iosfc_cmd(3, &irqs); cmds++;
+  wr2(AGFX_SOFT_IOSFC_HANDLE, h1);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_UNMAP, &irqs); cmds++;
   result("iosfc_unmap_status", "%s", sname(st));
-  expect_st("IOSFC unmap", S_OK, st);
-  check_u64("MAPPED after unmapping the first", rd2(I_MAPPED), 1);
-  wr2(I_HANDLE, h2);
-  st = iosfc_cmd(3, &irqs); cmds++;
-  expect_st("IOSFC unmap of the second", S_OK, st);
-  result("iosfc_mapped_final", "%u", rd2(I_MAPPED));
-  check_u64("MAPPED after unmapping both", rd2(I_MAPPED), 0);
-  wr2(I_HANDLE, h1);
-  st = iosfc_cmd(3, &irqs); cmds++;
+  expect_st("IOSFC unmap", AGFX_SOFT_ST_OK, st);
+  check_u64("MAPPED after unmapping the first", rd2(AGFX_SOFT_IOSFC_MAPPED), 1);
+  wr2(AGFX_SOFT_IOSFC_HANDLE, h2);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_UNMAP, &irqs); cmds++;
+  expect_st("IOSFC unmap of the second", AGFX_SOFT_ST_OK, st);
+  result("iosfc_mapped_final", "%u", rd2(AGFX_SOFT_IOSFC_MAPPED));
+  check_u64("MAPPED after unmapping both", rd2(AGFX_SOFT_IOSFC_MAPPED), 0);
+  wr2(AGFX_SOFT_IOSFC_HANDLE, h1);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_UNMAP, &irqs); cmds++;
   result("iosfc_unmap_again_status", "%s", sname(st));
-  expect_st("IOSFC unmap of a released handle", S_BAD_ARGS, st);
-  wr2(I_HANDLE, 0xBEEF);
-  st = iosfc_cmd(3, &irqs); cmds++;
+  expect_st("IOSFC unmap of a released handle", AGFX_SOFT_ST_BAD_ARGS, st);
+  wr2(AGFX_SOFT_IOSFC_HANDLE, 0xBEEF);
+  st = iosfc_cmd(AGFX_SOFT_IOSFC_UNMAP, &irqs); cmds++;
   result("iosfc_unmap_unknown_status", "%s", sname(st));
-  expect_st("IOSFC unmap of an unknown handle", S_BAD_ARGS, st);
+  expect_st("IOSFC unmap of an unknown handle", AGFX_SOFT_ST_BAD_ARGS, st);
   st = iosfc_cmd(77, &irqs); cmds++; // unknown command: any defined status, still one interrupt
   result("iosfc_bad_command_status", "%s", sname(st));
-  if (st >= S_COUNT || st == S_OK) fail("IOSFC unknown COMMAND: status %s, want an error code", sname(st));
+  if (st >= AGFX_SOFT_ST_COUNT || st == AGFX_SOFT_ST_OK) fail("IOSFC unknown COMMAND: status %s, want an error code", sname(st));
 
   usleep(50000);
   if (irq_seen(1)) fail("extra vector-1 interrupt after %u commands", cmds);
@@ -960,33 +935,33 @@ static void step_fdless(void) {
   counters_baseline();
   ring_config(OFF_RING, 64);
   enum { T = 9 };
-  EXPECT_R("st_fdless_task_create", S_OK, OP_TASK_CREATE, T, 0x100000);
+  EXPECT_R("st_fdless_task_create", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 0x100000);
   const uint64_t r1[1][2] = {{start + 0x10000, 2 * PAGE}};
   put_ranges(OFF_LIST, r1, 1);
-  EXPECT_R("st_fdless_task_map", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
-  for (int i = 0; i < 5; i++) EXPECT("task map into it again", S_MAP_FAILED, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
-  EXPECT_R("st_fdless_list", S_GUEST_MEMORY, OP_TASK_MAP, T, 0, start + 0x20000, 1, 0);
-  EXPECT_R("st_fdless_checksum", S_NOT_MAPPED, OP_CHECKSUM, T, 0, 64);
-  EXPECT_R("st_fdless_task_destroy", S_OK, OP_TASK_DESTROY, T);
+  EXPECT_R("st_fdless_task_map", AGFX_SOFT_ST_MAP_FAILED, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
+  for (int i = 0; i < 5; i++) EXPECT("task map into it again", AGFX_SOFT_ST_MAP_FAILED, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
+  EXPECT_R("st_fdless_list", AGFX_SOFT_ST_GUEST_MEMORY, AGFX_SOFT_OP_TASK_MAP, T, 0, start + 0x20000, 1, 0);
+  EXPECT_R("st_fdless_checksum", AGFX_SOFT_ST_NOT_MAPPED, AGFX_SOFT_OP_CHECKSUM, T, 0, 64);
+  EXPECT_R("st_fdless_task_destroy", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_DESTROY, T);
   check_counters();
 
   // A command ring there is not taken.
-  wr(R_RING_BASE_LO, (uint32_t)start);
-  wr(R_RING_BASE_HI, (uint32_t)(start >> 32));
-  wr(R_RING_ENTRIES, 64);
-  uint32_t st = rd(R_STATUS);
-  result("fdless_ring_ready", "%u", st & ST_RING_READY);
-  check_u64("RING_READY with the ring in VGA memory", st & ST_RING_READY, 0);
+  wr(AGFX_SOFT_REG_RING_BASE_LO, (uint32_t)start);
+  wr(AGFX_SOFT_REG_RING_BASE_HI, (uint32_t)(start >> 32));
+  wr(AGFX_SOFT_REG_RING_ENTRIES, 64);
+  uint32_t st = rd(AGFX_SOFT_REG_STATUS);
+  result("fdless_ring_ready", "%u", st & AGFX_SOFT_STATUS_RING_READY);
+  check_u64("RING_READY with the ring in VGA memory", st & AGFX_SOFT_STATUS_RING_READY, 0);
 
   if (bar2) { // the IOSFC (variant mmio)
     unsigned irqs = 0;
-    wr2(I_GPA_LO, (uint32_t)start);
-    wr2(I_GPA_HI, (uint32_t)(start >> 32));
-    wr2(I_LENGTH, PAGE);
+    wr2(AGFX_SOFT_IOSFC_GPA_LO, (uint32_t)start);
+    wr2(AGFX_SOFT_IOSFC_GPA_HI, (uint32_t)(start >> 32));
+    wr2(AGFX_SOFT_IOSFC_LENGTH, PAGE);
     st = iosfc_cmd(1, &irqs);
     result("st_fdless_iosfc_map", "%s", sname(st));
-    expect_st("IOSFC map of VGA memory", S_MAP_FAILED, st);
-    check_u64("IOSFC HANDLE after the refused map", rd2(I_HANDLE), 0);
+    expect_st("IOSFC map of VGA memory", AGFX_SOFT_ST_MAP_FAILED, st);
+    check_u64("IOSFC HANDLE after the refused map", rd2(AGFX_SOFT_IOSFC_HANDLE), 0);
   }
   ring_config(OFF_RING, 64); // and the device works on
   counters_baseline();
@@ -996,41 +971,41 @@ static void step_fdless(void) {
 static void step_reset(void) {
   ring_config(OFF_RING, 16);
   const uint64_t T = 3;
-  EXPECT("TASK_CREATE", S_OK, OP_TASK_CREATE, T, 1u << 20);
+  EXPECT("TASK_CREATE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 1u << 20);
   const uint64_t r[1][2] = {{gpa(OFF_DATA), PAGE}};
   put_ranges(OFF_LIST, r, 1);
-  EXPECT("TASK_MAP", S_OK, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
-  EXPECT("bad opcode", S_BAD_OPCODE, 99, 0);
+  EXPECT("TASK_MAP", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 0);
+  EXPECT("bad opcode", AGFX_SOFT_ST_BAD_OPCODE, 99, 0);
   irq_clear(0);
-  EXPECT("FENCE", S_OK, OP_FENCE, 0x77, 0);
+  EXPECT("FENCE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_FENCE, 0x77, 0);
   if (!irq_wait(0, TIMEOUT_MS)) fail("no interrupt for the FENCE before the reset");
-  wr(R_SCRATCH, 0xDEADBEEF);
+  wr(AGFX_SOFT_REG_SCRATCH, 0xDEADBEEF);
   // Leave pending, unsubmitted work: TAIL ahead of HEAD without a doorbell.
   const uint64_t z[6] = {0};
-  ring_put(OP_NOP, 0, z);
+  ring_put(AGFX_SOFT_OP_NOP, 0, z);
   barrier();
-  wr(R_RING_TAIL, ring_tail);
-  if (rd(R_COMPLETED) == 0 || rd(R_FENCE_LO) != 0x77) fail("setup before reset did not take (COMPLETED=%u FENCE_LO=0x%x)", rd(R_COMPLETED), rd(R_FENCE_LO));
+  wr(AGFX_SOFT_REG_RING_TAIL, ring_tail);
+  if (rd(AGFX_SOFT_REG_COMPLETED) == 0 || rd(AGFX_SOFT_REG_FENCE_LO) != 0x77) fail("setup before reset did not take (COMPLETED=%u FENCE_LO=0x%x)", rd(AGFX_SOFT_REG_COMPLETED), rd(AGFX_SOFT_REG_FENCE_LO));
 
   unsigned iosfc_irqs = 0;
   if (bar2 && nvec >= 2) { // a live IOSFC mapping, released by the reset
-    wr2(I_GPA_LO, (uint32_t)gpa(OFF_IOSFC));
-    wr2(I_GPA_HI, (uint32_t)(gpa(OFF_IOSFC) >> 32));
-    wr2(I_LENGTH, PAGE);
-    expect_st("IOSFC map before the reset", S_OK, iosfc_cmd(2, &iosfc_irqs));
-    if (rd2(I_MAPPED) == 0) fail("IOSFC MAPPED 0 after a map");
+    wr2(AGFX_SOFT_IOSFC_GPA_LO, (uint32_t)gpa(OFF_IOSFC));
+    wr2(AGFX_SOFT_IOSFC_GPA_HI, (uint32_t)(gpa(OFF_IOSFC) >> 32));
+    wr2(AGFX_SOFT_IOSFC_LENGTH, PAGE);
+    expect_st("IOSFC map before the reset", AGFX_SOFT_ST_OK, iosfc_cmd(2, &iosfc_irqs));
+    if (rd2(AGFX_SOFT_IOSFC_MAPPED) == 0) fail("IOSFC MAPPED 0 after a map");
   }
 
-  wr(R_CONTROL, 1);
+  wr(AGFX_SOFT_REG_CONTROL, 1);
   if (bar2 && nvec >= 2) {
-    result("after_reset_iosfc_mapped", "%u", rd2(I_MAPPED));
-    check_u64("IOSFC MAPPED after CONTROL=1", rd2(I_MAPPED), 0);
+    result("after_reset_iosfc_mapped", "%u", rd2(AGFX_SOFT_IOSFC_MAPPED));
+    check_u64("IOSFC MAPPED after CONTROL=1", rd2(AGFX_SOFT_IOSFC_MAPPED), 0);
   }
   struct { const char *name; unsigned off; } regs[] = {
-    {"status", R_STATUS}, {"ring_head", R_RING_HEAD}, {"ring_tail", R_RING_TAIL},
-    {"ring_base_lo", R_RING_BASE_LO}, {"ring_base_hi", R_RING_BASE_HI}, {"ring_entries", R_RING_ENTRIES},
-    {"fence_lo", R_FENCE_LO}, {"fence_hi", R_FENCE_HI}, {"completed", R_COMPLETED}, {"errors", R_ERRORS},
-    {"irq_status", R_IRQ_STATUS}, {"scratch", R_SCRATCH},
+    {"status", AGFX_SOFT_REG_STATUS}, {"ring_head", AGFX_SOFT_REG_RING_HEAD}, {"ring_tail", AGFX_SOFT_REG_RING_TAIL},
+    {"ring_base_lo", AGFX_SOFT_REG_RING_BASE_LO}, {"ring_base_hi", AGFX_SOFT_REG_RING_BASE_HI}, {"ring_entries", AGFX_SOFT_REG_RING_ENTRIES},
+    {"fence_lo", AGFX_SOFT_REG_FENCE_LO}, {"fence_hi", AGFX_SOFT_REG_FENCE_HI}, {"completed", AGFX_SOFT_REG_COMPLETED}, {"errors", AGFX_SOFT_REG_ERRORS},
+    {"irq_status", AGFX_SOFT_REG_IRQ_STATUS}, {"scratch", AGFX_SOFT_REG_SCRATCH},
   };
   for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
     uint32_t v = rd(regs[i].off);
@@ -1040,11 +1015,11 @@ static void step_reset(void) {
     snprintf(w, sizeof w, "%s after CONTROL=1", regs[i].name);
     // STATUS: the table's reset value is 0, but IDLE is defined as
     // head == tail, which holds (0 == 0): accept IDLE, nothing else.
-    check_u64(w, regs[i].off == R_STATUS ? (v & ~(uint32_t)ST_IDLE) : v, 0);
+    check_u64(w, regs[i].off == AGFX_SOFT_REG_STATUS ? (v & ~(uint32_t)AGFX_SOFT_STATUS_IDLE) : v, 0);
   }
-  result("after_reset_last_error", "0x%x", rd(R_LAST_ERROR));
-  check_u64("ID after reset", rd(R_ID), AGFX_ID);
-  check_u64("DISPLAYS after reset", rd(R_DISPLAYS), 4);
+  result("after_reset_last_error", "0x%x", rd(AGFX_SOFT_REG_LAST_ERROR));
+  check_u64("ID after reset", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
+  check_u64("DISPLAYS after reset", rd(AGFX_SOFT_REG_DISPLAYS), 4);
   // CONTROL=1 is a device reset, not a PCI DEVICE_RESET: config space stays.
   uint32_t mc = cfg_read(msix_cap + 2, 2), cmdreg = cfg_read(4, 2);
   result("after_reset_msix_enabled", "%u", mc >> 15 & 1);
@@ -1057,7 +1032,7 @@ static void step_reset(void) {
 
   ring_config(OFF_RING + 0x2000, 32);
   counters_baseline();
-  EXPECT_R("st_after_reset_task_gone", S_NO_TASK, OP_CHECKSUM, T, 0, 16);
+  EXPECT_R("st_after_reset_task_gone", AGFX_SOFT_ST_NO_TASK, AGFX_SOFT_OP_CHECKSUM, T, 0, 16);
   fences(3, 0x900000000ull, "after_reset_fence");
   check_counters();
 }
@@ -1067,18 +1042,18 @@ static void step_garbage(void) {
   uint32_t st;
   result("seed", "0x%" PRIx64, rng_state);
   // Register-level abuse.
-  wr(R_SCRATCH, 0x600DF00D);
-  wr(R_ID, 0x12345678);
-  wr(R_VERSION, 0);
-  check_u64("ID after a write", rd(R_ID), AGFX_ID);
-  check_u64("VERSION after a write", rd(R_VERSION), 0x00010000);
-  wr(R_CONTROL, 2); // guest error, no reset
-  check_u64("SCRATCH after CONTROL=2 (must not reset)", rd(R_SCRATCH), 0x600DF00D);
+  wr(AGFX_SOFT_REG_SCRATCH, 0x600DF00D);
+  wr(AGFX_SOFT_REG_ID, 0x12345678);
+  wr(AGFX_SOFT_REG_VERSION, 0);
+  check_u64("ID after a write", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
+  check_u64("VERSION after a write", rd(AGFX_SOFT_REG_VERSION), 0x00010000);
+  wr(AGFX_SOFT_REG_CONTROL, 2); // guest error, no reset
+  check_u64("SCRATCH after CONTROL=2 (must not reset)", rd(AGFX_SOFT_REG_SCRATCH), 0x600DF00D);
   irq_clear(0);
-  wr(R_IRQ_TEST, 9); // out of range: raises nothing
+  wr(AGFX_SOFT_REG_IRQ_TEST, 9); // out of range: raises nothing
   usleep(20000);
   if (irq_seen(0)) { fail("IRQ_TEST with vector 9 raised vector 0"); irq_clear(0); }
-  check_u64("IRQ_TEST read (vectors)", rd(R_IRQ_TEST), nvec);
+  check_u64("IRQ_TEST read (vectors)", rd(AGFX_SOFT_REG_IRQ_TEST), nvec);
   const unsigned unassigned[] = {0x1050, 0x1100, 0x1ffc, 0x2000, 0x3ffc};
   for (size_t i = 0; i < sizeof unassigned / sizeof unassigned[0]; i++) {
     wr(unassigned[i], 0xFFFFFFFF);
@@ -1086,12 +1061,12 @@ static void step_garbage(void) {
     check_u64(k, rd(unassigned[i]), 0);
   }
   // Doorbell and tail without a ring.
-  wr(R_RING_ENTRIES, 0);
-  wr(R_RING_TAIL, 5);
-  wr(R_DOORBELL, 0);
-  wr(R_DOORBELL, 1);
-  wr(R_DOORBELL, 0x77);
-  check_u64("ID after doorbells without a ring", rd(R_ID), AGFX_ID);
+  wr(AGFX_SOFT_REG_RING_ENTRIES, 0);
+  wr(AGFX_SOFT_REG_RING_TAIL, 5);
+  wr(AGFX_SOFT_REG_DOORBELL, 0);
+  wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_SYNC);
+  wr(AGFX_SOFT_REG_DOORBELL, 0x77);
+  check_u64("ID after doorbells without a ring", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
 
   // Invalid rings.
   struct { const char *name; uint64_t base; uint32_t entries; } bad[] = {
@@ -1102,41 +1077,41 @@ static void step_garbage(void) {
     {"past_ram_end", gpa((uint32_t)hidden_size - 0x400), 64},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    wr(R_RING_BASE_LO, (uint32_t)bad[i].base);
-    wr(R_RING_BASE_HI, (uint32_t)(bad[i].base >> 32));
-    wr(R_RING_ENTRIES, bad[i].entries);
-    uint32_t s = rd(R_STATUS);
+    wr(AGFX_SOFT_REG_RING_BASE_LO, (uint32_t)bad[i].base);
+    wr(AGFX_SOFT_REG_RING_BASE_HI, (uint32_t)(bad[i].base >> 32));
+    wr(AGFX_SOFT_REG_RING_ENTRIES, bad[i].entries);
+    uint32_t s = rd(AGFX_SOFT_REG_STATUS);
     snprintf(k, sizeof k, "bad_ring_%s_ready", bad[i].name);
-    result(k, "%u", s & ST_RING_READY);
-    if (s & ST_RING_READY) fail("ring %s (base 0x%" PRIx64 ", %u entries) accepted: STATUS=0x%x", bad[i].name, bad[i].base, bad[i].entries, s);
-    wr(R_DOORBELL, 1);
-    check_u64("ID after a doorbell on an invalid ring", rd(R_ID), AGFX_ID);
+    result(k, "%u", s & AGFX_SOFT_STATUS_RING_READY);
+    if (s & AGFX_SOFT_STATUS_RING_READY) fail("ring %s (base 0x%" PRIx64 ", %u entries) accepted: STATUS=0x%x", bad[i].name, bad[i].base, bad[i].entries, s);
+    wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_SYNC);
+    check_u64("ID after a doorbell on an invalid ring", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
   }
 
   // Tail beyond head: HALTED.
   ring_config(OFF_RING, 16);
   counters_baseline();
-  wr(R_RING_TAIL, 1000);
-  wr(R_DOORBELL, 0);
+  wr(AGFX_SOFT_REG_RING_TAIL, 1000);
+  wr(AGFX_SOFT_REG_DOORBELL, 0);
   uint64_t t0 = now_ms();
   uint32_t s;
-  while (!((s = rd(R_STATUS)) & ST_HALTED) && now_ms() - t0 < TIMEOUT_MS) {}
+  while (!((s = rd(AGFX_SOFT_REG_STATUS)) & AGFX_SOFT_STATUS_HALTED) && now_ms() - t0 < TIMEOUT_MS) {}
   result("halted_status", "0x%x", s);
-  if (!(s & ST_HALTED)) fail("TAIL=1000 with 16 entries: STATUS=0x%x, want HALTED", s);
-  check_u64("ID while halted", rd(R_ID), AGFX_ID);
-  wr(R_DOORBELL, 1); // must return although the ring is halted
-  check_u64("ID after a doorbell while halted", rd(R_ID), AGFX_ID);
+  if (!(s & AGFX_SOFT_STATUS_HALTED)) fail("TAIL=1000 with 16 entries: STATUS=0x%x, want HALTED", s);
+  check_u64("ID while halted", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
+  wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_SYNC); // must return although the ring is halted
+  check_u64("ID after a doorbell while halted", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
   ring_config(OFF_RING, 16); // clears HALTED (checked inside)
-  s = rd(R_STATUS);
-  result("halted_cleared", "%u", !(s & ST_HALTED));
+  s = rd(AGFX_SOFT_REG_STATUS);
+  result("halted_cleared", "%u", !(s & AGFX_SOFT_STATUS_HALTED));
   // Same with TAIL just one past the limit.
-  wr(R_RING_TAIL, 17);
-  wr(R_DOORBELL, 1);
+  wr(AGFX_SOFT_REG_RING_TAIL, 17);
+  wr(AGFX_SOFT_REG_DOORBELL, AGFX_SOFT_DOORBELL_SYNC);
   t0 = now_ms();
-  while (!((s = rd(R_STATUS)) & ST_HALTED) && now_ms() - t0 < TIMEOUT_MS) {}
-  if (!(s & ST_HALTED)) fail("TAIL=17 with 16 entries: STATUS=0x%x, want HALTED", s);
+  while (!((s = rd(AGFX_SOFT_REG_STATUS)) & AGFX_SOFT_STATUS_HALTED) && now_ms() - t0 < TIMEOUT_MS) {}
+  if (!(s & AGFX_SOFT_STATUS_HALTED)) fail("TAIL=17 with 16 entries: STATUS=0x%x, want HALTED", s);
   ring_config(OFF_RING, 16);
-  EXPECT("NOP after re-configuring a halted ring", S_OK, OP_NOP, 0);
+  EXPECT("NOP after re-configuring a halted ring", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_NOP, 0);
 
   // Random commands: 200 entries in batches, both doorbell modes.
   ring_config(OFF_RING, 256);
@@ -1146,11 +1121,11 @@ static void step_garbage(void) {
   const uint64_t gr[2][2] = {{gpa(OFF_DATA), 0x8000}, {gpa(OFF_FRAME), 0x130000}};
   put_ranges(OFF_LIST, gr, 2);
   for (uint64_t t = 1; t <= 4; t++) {
-    EXPECT("TASK_CREATE before the random commands", S_OK, OP_TASK_CREATE, t, 8u << 20);
-    EXPECT("TASK_MAP before the random commands", S_OK, OP_TASK_MAP, t, 0, gpa(OFF_LIST), 2, t & 1);
+    EXPECT("TASK_CREATE before the random commands", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, t, 8u << 20);
+    EXPECT("TASK_MAP before the random commands", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, t, 0, gpa(OFF_LIST), 2, t & 1);
   }
-  EXPECT("SET_MODE before the random commands", S_OK, OP_SET_MODE, 0, 320, 240);
-  unsigned counts[S_COUNT] = {0}, undefined = 0;
+  EXPECT("SET_MODE before the random commands", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, 320, 240);
+  unsigned counts[AGFX_SOFT_ST_COUNT] = {0}, undefined = 0;
   for (int batch = 0; batch < 4; batch++) {
     uint32_t first = ring_tail;
     for (int i = 0; i < 50; i++) {
@@ -1173,36 +1148,36 @@ static void step_garbage(void) {
         }
       }
       if (rng() % 2) a[0] = rng() % 6;         // task ids / ports that exist, mostly
-      if (op == OP_FENCE) a[1] &= 1; // keep fences on real vectors
+      if (op == AGFX_SOFT_OP_FENCE) a[1] &= 1; // keep fences on real vectors
       ring_put(op, flags, a);
     }
     ring_kick(batch & 1);
     ring_wait();
     for (uint32_t i = first; i != ring_tail; i++) {
       st = entry_status(i);
-      if (st < S_COUNT) counts[st]++;
+      if (st < AGFX_SOFT_ST_COUNT) counts[st]++;
       else { undefined++; fail("random entry %u: status 0x%x is not a defined code", i, st); }
-      if (st != S_PENDING) account(st);
+      if (st != AGFX_SOFT_ST_PENDING) account(st);
     }
   }
-  for (int c = 0; c < S_COUNT; c++) {
+  for (int c = 0; c < AGFX_SOFT_ST_COUNT; c++) {
     snprintf(k, sizeof k, "random_%s", status_names[c]);
     result(k, "%u", counts[c]);
   }
   result("random_undefined", "%u", undefined);
   check_u64("random entries with an undefined status", undefined, 0);
-  check_u64("STATUS.HALTED after random commands", rd(R_STATUS) & ST_HALTED, 0);
+  check_u64("STATUS.HALTED after random commands", rd(AGFX_SOFT_REG_STATUS) & AGFX_SOFT_STATUS_HALTED, 0);
   check_counters();
 
   // Clean up whatever the random commands created, then a fence must complete.
   counters_baseline();
   for (uint64_t t = 1; t <= 63; t++) {
-    st = CMD(NULL, OP_TASK_DESTROY, t);
-    if (st != S_OK && st != S_NO_TASK) fail("TASK_DESTROY %" PRIu64 ": %s", t, sname(st));
+    st = CMD(NULL, AGFX_SOFT_OP_TASK_DESTROY, t);
+    if (st != AGFX_SOFT_ST_OK && st != AGFX_SOFT_ST_NO_TASK) fail("TASK_DESTROY %" PRIu64 ": %s", t, sname(st));
   }
-  wr(R_IRQ_STATUS, 3);
+  wr(AGFX_SOFT_REG_IRQ_STATUS, 3);
   fences(1, 0xF1F0000000000000ull, "final_fence");
-  check_u64("ID at the end", rd(R_ID), AGFX_ID);
+  check_u64("ID at the end", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
 }
 
 
@@ -1220,7 +1195,7 @@ static void step_garbage(void) {
 // Draws frame t; returns its FNV-1a and where the square is.
 static uint32_t draw_demo(uint32_t off, uint32_t w, uint32_t h, uint32_t t, uint32_t *sq_x, uint32_t *sq_y) {
   static uint8_t row[800 * 4];
-  uint32_t sum = FNV_BASIS;
+  uint32_t sum = AGFX_SOFT_FNV_BASIS;
   uint32_t bx = (t * 7) % (w - DEMO_SQUARE), by = (t * 5) % (h - DEMO_SQUARE);
   if ((t / ((w - DEMO_SQUARE) / 7)) & 1) bx = w - DEMO_SQUARE - bx;
   if ((t / ((h - DEMO_SQUARE) / 5)) & 1) by = h - DEMO_SQUARE - by;
@@ -1252,12 +1227,12 @@ static void step_demo(unsigned seconds) {
   ring_config(OFF_RING, 64);
   const uint64_t T = 3;
   const uint32_t FB = 800 * 600 * 4;
-  EXPECT("TASK_CREATE", S_OK, OP_TASK_CREATE, T, 16u << 20);
+  EXPECT("TASK_CREATE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 16u << 20);
   const uint64_t fr[2][2] = {{gpa(OFF_DEMO), (FB + PAGE - 1) / PAGE * PAGE}, {gpa(OFF_DEMO + 0x200000), (FB + PAGE - 1) / PAGE * PAGE}};
   put_ranges(OFF_LIST, fr, 1);
-  EXPECT("TASK_MAP buffer 0", S_OK, OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
+  EXPECT("TASK_MAP buffer 0", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
   put_ranges(OFF_LIST + 0x100, &fr[1], 1);
-  EXPECT("TASK_MAP buffer 1", S_OK, OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x100), 1, 1);
+  EXPECT("TASK_MAP buffer 1", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x100), 1, 1);
   // A 16x16 arrow cursor, hot spot at its tip.
   uint8_t glyph[16 * 16 * 4];
   for (uint32_t y = 0; y < 16; y++)
@@ -1270,48 +1245,48 @@ static void step_demo(unsigned seconds) {
   ram_write(OFF_GLYPH, glyph, sizeof glyph);
   const uint64_t gr[1][2] = {{gpa(OFF_GLYPH), PAGE}};
   put_ranges(OFF_LIST + 0x200, gr, 1);
-  EXPECT("TASK_MAP glyph", S_OK, OP_TASK_MAP, T, 0x800000, gpa(OFF_LIST + 0x200), 1, 1);
-  EXPECT("CURSOR_GLYPH", S_OK, OP_CURSOR_GLYPH, 0, T, 0x800000, 16 | 16u << 16, 0);
-  EXPECT("CURSOR_SHOW", S_OK, OP_CURSOR_SHOW, 0, 1);
+  EXPECT("TASK_MAP glyph", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x800000, gpa(OFF_LIST + 0x200), 1, 1);
+  EXPECT("CURSOR_GLYPH", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_GLYPH, 0, T, 0x800000, 16 | 16u << 16, 0);
+  EXPECT("CURSOR_SHOW", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_SHOW, 0, 1);
   static const uint32_t modes[2][2] = {{800, 600}, {640, 480}};
   unsigned mode = 0, frames = 0;
   int fresh = 1;  // the device's frame is not the previous one: present it whole
   uint32_t sq_x = 0, sq_y = 0, last_sum = 0;
   uint64_t start = now_ms(), last_mode = start, last_report = start;
-  EXPECT("SET_MODE", S_OK, OP_SET_MODE, 0, modes[0][0], modes[0][1]);
+  EXPECT("SET_MODE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, modes[0][0], modes[0][1]);
   for (uint32_t t = 0;; t++) {
     uint64_t now = now_ms();
     if (seconds && now - start >= seconds * 1000ull) break;
     if (now - last_mode >= 10000) {
       mode ^= 1;
       last_mode = now;
-      EXPECT("SET_MODE", S_OK, OP_SET_MODE, 0, modes[mode][0], modes[mode][1]);
+      EXPECT("SET_MODE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, modes[mode][0], modes[mode][1]);
       printf("AGFX-DEMO mode %ux%u\n", modes[mode][0], modes[mode][1]);
       fresh = 1;
     }
     uint32_t w = modes[mode][0], h = modes[mode][1], buf = t & 1, px, py;
     last_sum = draw_demo(OFF_DEMO + buf * 0x200000, w, h, t, &px, &py);
     if (fresh) {
-      EXPECT("PRESENT", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0);
+      EXPECT("PRESENT", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0);
       fresh = 0;
     } else {
       // The bars moved left: the device moves what it has, then reads only
       // the new strip and the square's old (moved along) and new place.
-      EXPECT("COPY_RECT", S_OK, OP_COPY_RECT, 0, DEMO_SCROLL, 0, (w - DEMO_SCROLL) | h << 16);
-      EXPECT("PRESENT strip", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(w - DEMO_SCROLL, 0, DEMO_SCROLL, h));
+      EXPECT("COPY_RECT", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_COPY_RECT, 0, DEMO_SCROLL, 0, (w - DEMO_SCROLL) | h << 16);
+      EXPECT("PRESENT strip", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(w - DEMO_SCROLL, 0, DEMO_SCROLL, h));
       uint32_t ox = sq_x >= DEMO_SCROLL ? sq_x - DEMO_SCROLL : 0;
       uint32_t x0 = ox < px ? ox : px, y0 = sq_y < py ? sq_y : py;
       uint32_t x1 = sq_x + DEMO_SQUARE > px + DEMO_SQUARE ? sq_x + DEMO_SQUARE : px + DEMO_SQUARE;
       uint32_t y1 = sq_y + DEMO_SQUARE > py + DEMO_SQUARE ? sq_y + DEMO_SQUARE : py + DEMO_SQUARE;
       if (x1 > w) x1 = w;
       if (y1 > h) y1 = h;
-      EXPECT("PRESENT square", S_OK, OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(x0, y0, x1 - x0, y1 - y0));
+      EXPECT("PRESENT square", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(x0, y0, x1 - x0, y1 - y0));
     }
     sq_x = px;
     sq_y = py;
     double a = t * 0.15;
-    EXPECT("CURSOR_MOVE", S_OK, OP_CURSOR_MOVE, 0, (uint32_t)(w / 2 + (w / 3) * cos(a)), (uint32_t)(h / 2 + (h / 3) * sin(a)));
-    EXPECT("FENCE", S_OK, OP_FENCE, t, 0);
+    EXPECT("CURSOR_MOVE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_MOVE, 0, (uint32_t)(w / 2 + (w / 3) * cos(a)), (uint32_t)(h / 2 + (h / 3) * sin(a)));
+    EXPECT("FENCE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_FENCE, t, 0);
     frames++;
     if (now - last_report >= 5000) {
       printf("AGFX-DEMO %u frames, %.1f fps\n", frames, frames * 1000.0 / (double)(now - start));

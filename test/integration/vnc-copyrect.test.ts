@@ -158,6 +158,21 @@ describe('VNC CopyRect and damage-driven updates', () => {
   });
 
   it('a pinned frame stays intact while later frames are read into another buffer', async () => {
+    // A spare buffer older than the backend's 64-deep change history (a viewer
+    // pinned a frame long ago): switching to it must still report the move.
+    const old = display.latest()!;
+    const unpinOld = display.pin(old);
+    await scroll(2, 60);
+    display.latest();
+    unpinOld();
+    for (let i = 0; i < 70; i++) {
+      frame.writeUInt32LE(0xff000000 + i, 0);
+      guest.store(0, frame);
+      const presented = once(display, 'frame');
+      guest.presentSlot(0, 0, W, { x: 0, y: 0, w: 1, h: 1 });
+      await presented;
+      display.latest();
+    }
     const f1 = display.latest()!;
     const before = Buffer.from(f1.data);
     const release = display.pin(f1);

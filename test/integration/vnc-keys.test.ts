@@ -19,7 +19,7 @@ import type { Browser } from 'playwright-core';
 import { QmpInput } from '#daemon/input/qmp.js';
 import { Encoding } from '#daemon/viewers/vnc/rfb.js';
 import { AnimatedDisplay, sleep } from '../support/animated-display.js';
-import { browserSkipBanner, ensureChromium, launchChromium } from '../support/chromium.js';
+import { browserSkipBanner, ensureChromium, foreignEnv, launchChromium } from '../support/chromium.js';
 import { FakeQmp, type QmpInputEvent } from '../support/fake-qmp.js';
 import { ensureDebianNoVnc, openNoVnc, serveNoVnc, type NoVncTree } from '../support/novnc.js';
 import { RfbClient } from '../support/rfb-client.js';
@@ -29,7 +29,9 @@ const chromiumMissing = ensureChromium();
 const debianMissing = chromiumMissing ?? ensureDebianNoVnc();
 const tigerMissing =
   ensureTigerVnc() ??
-  (spawnSync('sh', ['-c', 'command -v xdotool'], { stdio: 'ignore' }).status === 0 ? null : 'xdotool missing (apt-get install xdotool)');
+  (spawnSync('sh', ['-c', 'command -v xdotool'], { stdio: 'ignore', env: foreignEnv() }).status === 0
+    ? null
+    : 'xdotool missing (apt-get install xdotool)');
 if (chromiumMissing) browserSkipBanner('NOVNC KEYBOARD TESTS', chromiumMissing);
 if (tigerMissing) browserSkipBanner('TIGERVNC KEYBOARD TESTS', tigerMissing);
 
@@ -180,7 +182,7 @@ describe('VNC keys: QEMU Extended Key Event to QMP, LastRect, unannounced extens
       win = findWindows(xvfb.display, title)[0] ?? '';
     }
     assert.ok(win, `viewer window; log:\n${v.log()}`);
-    const env = { ...process.env, DISPLAY: xvfb.display };
+    const env = foreignEnv({ DISPLAY: xvfb.display });
     spawnSync('xdotool', ['windowfocus', '--sync', win], { env });
     spawnSync('xdotool', ['mousemove', '--window', win, '50', '50'], { env });
     await sleep(500);

@@ -139,7 +139,7 @@ const FORMATS: Record<string, PixelFormat> = {
   },
 };
 
-const ENCODINGS: Record<string, number> = { raw: Encoding.RAW, zlib: Encoding.ZLIB, zrle: Encoding.ZRLE };
+const ENCODINGS: Record<string, number> = { raw: Encoding.RAW, zlib: Encoding.ZLIB, zrle: Encoding.ZRLE, tight: Encoding.TIGHT };
 
 describe('VNC server (RFB 3.8) over the soft backend', () => {
   const lines: Line[] = [];
@@ -175,7 +175,14 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
       0,
     );
     guest.attach([{ width: BW, height: BH, refreshHz: 60 }], 1);
-    vnc = new VncServer({ listen: { host: '127.0.0.1', port: 0 }, displays: guest.displays, input, log, stallTimeoutMs: 1500 });
+    vnc = new VncServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      displays: guest.displays,
+      input,
+      log,
+      stallTimeoutMs: 1500,
+      allowResize: false,
+    });
     locked = new VncServer({ listen: '127.0.0.1:0', displays: guest.displays, input, log, password: 'sesame' });
     await vnc.start();
     await locked.start();
@@ -288,7 +295,7 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
 
   it('picks the first encoding of the client list that it supports', async () => {
     const c = await client(1);
-    c.setEncodings([7 /* tight */, 5 /* hextile */, Encoding.ZLIB, Encoding.ZRLE, Encoding.RAW]);
+    c.setEncodings([-260 /* TightPNG */, 5 /* hextile */, Encoding.ZLIB, Encoding.TIGHT, Encoding.ZRLE, Encoding.RAW]);
     c.requestUpdate(false);
     const u = await c.nextUpdate();
     assert.deepEqual([...new Set(u!.rects.map((r) => r.encoding))], [Encoding.ZLIB]);
@@ -396,7 +403,7 @@ describe('VNC server (RFB 3.8) over the soft backend', () => {
     c.close();
   });
 
-  it('DesktopSize and ExtendedDesktopSize on SET_MODE; SetDesktopSize is refused politely', async () => {
+  it('DesktopSize and ExtendedDesktopSize on SET_MODE; SetDesktopSize is refused politely when resizing is off', async () => {
     const a = await client(0);
     a.setEncodings([Encoding.RAW, Encoding.DESKTOP_SIZE]);
     a.requestUpdate(false);

@@ -33,11 +33,21 @@ interface Case {
   params: string[];
   copyRect: boolean;
   encoding: string;
+  /** Keeps its quality level: the JPEG'd tiles must be refreshed losslessly when the guest stops. */
+  refreshed?: boolean;
 }
 
 const CASES: Case[] = [
-  { name: 'its encodings', params: [], copyRect: true, encoding: 'zrle' },
-  { name: 'its encodings without CopyRect', params: [], copyRect: false, encoding: 'zrle' },
+  { name: 'its encodings', params: [], copyRect: true, encoding: 'tight' },
+  { name: 'its encodings without CopyRect', params: [], copyRect: false, encoding: 'tight' },
+  {
+    name: 'Tight with JPEG throughout (QualityLevel=5)',
+    params: ['AutoSelect=0', 'PreferredEncoding=Tight', 'QualityLevel=5'],
+    copyRect: true,
+    encoding: 'tight',
+    refreshed: true,
+  },
+  { name: 'PreferredEncoding=ZRLE', params: ['AutoSelect=0', 'PreferredEncoding=ZRLE'], copyRect: true, encoding: 'zrle' },
   { name: 'PreferredEncoding=raw', params: ['AutoSelect=0', 'PreferredEncoding=raw'], copyRect: true, encoding: 'raw' },
   { name: 'PreferredEncoding=raw without CopyRect', params: ['AutoSelect=0', 'PreferredEncoding=raw'], copyRect: false, encoding: 'raw' },
 ];
@@ -60,7 +70,7 @@ describe("TigerVNC's viewer follows an animating guest pixel for pixel", { skip 
     );
     await stage.start();
     // Side by side: xwd captures what is on screen, so no window may cover another.
-    xvfb = await Xvfb.start(1400, 1100);
+    xvfb = await Xvfb.start(2100, 1100);
     const title = `${stage.display.name} - TigerVNC`;
     for (const [i, c] of CASES.entries()) {
       const label = `TigerVNC ${tigerVncVersion()} ${c.name}`;
@@ -73,7 +83,7 @@ describe("TigerVNC's viewer follows an animating guest pixel for pixel", { skip 
           port = p.port;
         }
         const known = new Set(findWindows(xvfb.display, title));
-        const v = startVncViewer(xvfb.display, port, [`geometry=+${(i % 2) * 680}+${Math.floor(i / 2) * 520}`, ...c.params]);
+        const v = startVncViewer(xvfb.display, port, [`geometry=+${(i % 3) * 680}+${Math.floor(i / 3) * 520}`, ...c.params]);
         viewers.push(v);
         const end = Date.now() + 20_000;
         while (!window) {
@@ -84,7 +94,7 @@ describe("TigerVNC's viewer follows an animating guest pixel for pixel", { skip 
       });
       clients.push({ c, label, window, session });
     }
-    await stage.animate(ANIMATE_MS);
+    await stage.animate(ANIMATE_MS, true);
   });
 
   after(async () => {
@@ -112,5 +122,12 @@ describe("TigerVNC's viewer follows an animating guest pixel for pixel", { skip 
         const w = captureWindow(xvfb.display, client.window);
         return { width: w.width, height: w.height, rgba: bgraToRgba(w.bgra) };
       });
+      const after = stage.session(client.session)!;
+      t.diagnostic(
+        `updates ${after.updates}, bytes ${after.bytes}, CopyRects ${after.copyRects}, JPEG pieces ${after.jpegRects}, lossless refreshes ${after.losslessRefreshes}`,
+      );
+      // Tight at the client's quality level: photo-like pieces went as JPEG, and still the picture is exact.
+      if (c.refreshed)
+        assert.ok(after.jpegRects > 0 && after.losslessRefreshes > 0, 'JPEG at its quality level, then sent again losslessly');
     });
 });

@@ -4,6 +4,7 @@
 // gets its session id recorded), then the guest animates, stops, and every
 // client's picture is compared with the daemon's PNG screenshot.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { DisplaySource } from '#daemon/display/display-source.js';
 import { encodePngAsync } from '#daemon/display/png.js';
@@ -86,11 +87,21 @@ export class AnimatedDisplay {
     return this.sessions().find((s) => s.id === id);
   }
 
-  /** Animates for `ms`, stops, and takes the daemon's screenshot as the reference. */
-  async animate(ms: number): Promise<void> {
+  /**
+   * Animates for `ms`, stops, and takes the daemon's screenshot as the
+   * reference. With `photo`, the last frame is a photo-like one (JPEG for
+   * Tight clients with a quality level, so they end exact only through the
+   * lossless refresh).
+   */
+  async animate(ms: number, photo = false): Promise<void> {
     this.anim.run();
     await sleep(ms);
     await this.anim.stop();
+    if (photo) {
+      const shown = once(this.display, 'frame');
+      this.anim.photo();
+      await shown;
+    }
     // The daemon's screenshot, as `apple-gfxd ctl screenshot` and the web viewer make it.
     const f = this.display.latest()!;
     this.reference = decodePng(await encodePngAsync(f.width, f.height, f.data));

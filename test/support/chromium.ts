@@ -36,7 +36,19 @@ export function browserSkipBanner(what: string, reason: string): string {
   return `${what.toLowerCase()} skipped: ${reason}`;
 }
 
+/**
+ * The environment for programs we did not build (Chromium, Xvfb, VNC
+ * viewers): without the sanitizer runtime scripts/asan-test.sh preloads into
+ * our Node processes, which does not belong in theirs.
+ */
+export function foreignEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && k !== 'LD_PRELOAD' && !k.startsWith('ASAN_') && !k.startsWith('UBSAN_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
 export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, env: foreignEnv() });
 }

@@ -80,6 +80,30 @@ export class DemoAnimator {
     this.run();
   }
 
+  /**
+   * Presents one photo-like frame (smooth colour gradients with fine noise:
+   * thousands of colours, what Tight sends as JPEG) in the current mode.
+   */
+  photo(seed = 1): void {
+    const { width: w, height: h } = this.size;
+    if (this.frame.length !== w * h * 4) this.frame = Buffer.alloc(w * h * 4);
+    const f = this.frame;
+    let r = seed * 2654435761;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        r = (Math.imul(r, 1103515245) + 12345) >>> 0;
+        const o = (y * w + x) * 4;
+        f[o] = ((x * 255) / w + ((r >>> 8) & 7)) & 0xff;
+        f[o + 1] = ((y * 255) / h + ((r >>> 16) & 7)) & 0xff;
+        f[o + 2] = ((x + y) * 2 + ((r >>> 24) & 7)) & 0xff;
+        f[o + 3] = 0xff;
+      }
+    const slot = this.t & 1;
+    this.guest.store(slot, f);
+    this.guest.run([[Op.PRESENT, [this.opts.port, 1, slot * this.guest.slotBytes, w * 4, 0, 0]]]);
+    this.t++;
+  }
+
   /** Stops after the frame being drawn; resolves once the device has it. */
   async stop(): Promise<void> {
     this.running = false;

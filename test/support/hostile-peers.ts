@@ -97,3 +97,10 @@ export async function flood(sock: Socket, unit: Buffer, opts: { ms: number; maxB
   const bytesSent = sock.bytesWritten;
   return { bytesSent, closedByPeer: closed, ms: (closed ? closedAt : Date.now()) - t0, blocked: !closed && sock.writableLength > 0 };
 }
+
+/**
+ * Whether the daemon runs under a sanitizer runtime (scripts/asan-test.sh
+ * preloads it): its RSS then includes shadow memory and the allocator's
+ * quarantine, so RSS bounds are not this test's to check there.
+ */
+export const underSanitizer = /lib(asan|tsan|ubsan)/.test(process.env.LD_PRELOAD ?? '');

@@ -18,6 +18,19 @@ export interface NativeTestAddon extends NativeAddon {
   testMemoryMapRelease(token: number, fromThread?: boolean): boolean;
   /** Snapshots acquired and not yet released. */
   testMemoryMapLive(): number;
+  /** A zero-fill task (what pvg asks for) touched as a GPU would; see native/testing/test_hooks.cc. */
+  testTaskSemantics(): Record<
+    | 'bigTask'
+    | 'holeReadsZero'
+    | 'holeWritable'
+    | 'mapped'
+    | 'roStrayWriteKept'
+    | 'guestRamUnchanged'
+    | 'unmapReadsZero'
+    | 'dmaUnmapReadsZero'
+    | 'strictHoleFaults',
+    boolean
+  > & { pageSize: number };
 }
 
 export const nativeTest = createRequire(import.meta.url)(locateAddon('agfx_native_test.node')) as NativeTestAddon;

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
+import { foreignEnv } from './chromium.js';
 
 export const NOVNC_DEBIAN = '/usr/share/novnc';
 /** The package's root: its one export is core/rfb.js. */
@@ -21,7 +22,7 @@ const ROOTS: Record<NoVncTree, string> = { npm: NOVNC_NPM, debian: NOVNC_DEBIAN 
 /** The tree's version, from its package.json (npm) or dpkg (Debian). */
 export function noVncVersion(tree: NoVncTree): string {
   if (tree === 'npm') return (JSON.parse(readFileSync(join(NOVNC_NPM, 'package.json'), 'utf8')) as { version: string }).version;
-  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'novnc'], { encoding: 'utf8' });
+  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'novnc'], { encoding: 'utf8', env: foreignEnv() });
   return r.stdout.trim() || 'unknown';
 }
 
@@ -29,7 +30,7 @@ export function noVncVersion(tree: NoVncTree): string {
 export function ensureDebianNoVnc(): string | null {
   if (existsSync(join(NOVNC_DEBIAN, 'core', 'rfb.js'))) return null;
   if (process.getuid?.() !== 0) return `${NOVNC_DEBIAN} is missing and we are not root to apt-get install novnc`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = foreignEnv({ DEBIAN_FRONTEND: 'noninteractive' });
   spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 5 * 60 * 1000 });
   const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'novnc'], { encoding: 'utf8', env, timeout: 10 * 60 * 1000 });
   if (existsSync(join(NOVNC_DEBIAN, 'core', 'rfb.js'))) return null;
@@ -58,13 +59,6 @@ window.startVnc = async (tree, url, opts) => {
   rfb.addEventListener('disconnect', (e) => { window.vnc.state = 'disconnected'; window.vnc.events.push('disconnect clean=' + e.detail.clean); });
   rfb.addEventListener('securityfailure', (e) => window.vnc.events.push('securityfailure ' + e.detail.status + ' ' + (e.detail.reason || '')));
   rfb.addEventListener('desktopname', (e) => { window.vnc.name = e.detail.name; });
-};
-window.readCanvas = () => {
-  const c = window.rfb._canvas;
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let s = '';
-  for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
-  return { width: c.width, height: c.height, rgba: btoa(s) };
 };
 </script></body></html>`;
 
@@ -126,10 +120,14 @@ export interface NoVncState {
 
 export const noVncState = (page: Page): Promise<NoVncState> => page.evaluate(() => (window as unknown as { vnc: NoVncState }).vnc);
 
-/** The noVNC canvas: width, height and RGBA pixels. */
+/** The noVNC canvas (in #screen, on the harness and on Debian's vnc_lite.html): width, height and RGBA pixels. */
 export async function readNoVncCanvas(page: Page): Promise<{ width: number; height: number; rgba: Buffer }> {
-  const r = await page.evaluate(() =>
-    (window as unknown as { readCanvas: () => { width: number; height: number; rgba: string } }).readCanvas(),
-  );
+  const r = await page.evaluate(() => {
+    const c = document.querySelector('#screen canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, Array.from(d.subarray(i, i + 0x8000)));
+    return { width: c.width, height: c.height, rgba: btoa(s) };
+  });
   return { width: r.width, height: r.height, rgba: Buffer.from(r.rgba, 'base64') };
 }

@@ -7,6 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants, createInflate, type Inflate } from 'node:zlib';
+import jpeg from 'jpeg-js';
 import { ByteQueue } from '#daemon/viewers/vnc/byte-queue.js';
 import { vncAuthResponse } from '#daemon/viewers/vnc/des.js';
 import { decodePixelFormat, encodePixelFormat, type PixelFormat } from '#daemon/viewers/vnc/pixel-format.js';
@@ -76,6 +77,9 @@ export class RfbClient {
   private ended: Error | null = null;
   private zlib: Inflater | null = null;
   private zrle: Inflater | null = null;
+  private readonly tightZ: (Inflater | null)[] = [null, null, null, null];
+  /** Tight rectangles received as JPEG (their pixels are approximate). */
+  jpegRects = 0;
 
   private constructor(
     readonly socket: Socket | Duplex,
@@ -347,6 +351,8 @@ export class RfbClient {
         } else this.zrleRect(r, data);
         return len + 4;
       }
+      case Encoding.TIGHT:
+        return this.tightRect(r);
       case Encoding.COPY_RECT: {
         const src = await this.read(4);
         if (this.decode) this.copyWithin(src.readUInt16BE(0), src.readUInt16BE(2), r);
@@ -385,6 +391,102 @@ export class RfbClient {
     for (let y = 0; y < r.h; y++)
       rows.push(Buffer.from(this.fb.subarray(((sy + y) * this.width + sx) * bpp, ((sy + y) * this.width + sx + r.w) * bpp)));
     rows.forEach((row, y) => row.copy(this.fb, ((r.y + y) * this.width + r.x) * bpp));
+  }
+
+  /** Tight's compact length (1-3 bytes). */
+  private async compactLength(): Promise<{ len: number; bytes: number }> {
+    let b = (await this.read(1))[0]!;
+    let len = b & 0x7f;
+    if (!(b & 0x80)) return { len, bytes: 1 };
+    b = (await this.read(1))[0]!;
+    len |= (b & 0x7f) << 7;
+    if (!(b & 0x80)) return { len, bytes: 2 };
+    b = (await this.read(1))[0]!;
+    return { len: len | (b << 14), bytes: 3 };
+  }
+
+  /** TPIXEL -> the client's pixel bytes: 3 bytes R, G, B for 32-bit depth-24 8-bit formats, else a PIXEL. */
+  private tpixel(): { size: number; toPixel(b: Buffer, o: number): Buffer } {
+    const pf = this.pf;
+    const bpp = this.bpp;
+    if (pf.bitsPerPixel === 32 && pf.depth === 24 && pf.redMax === 255 && pf.greenMax === 255 && pf.blueMax === 255)
+      return {
+        size: 3,
+        toPixel: (b, o) => {
+          const v = ((b[o]! << pf.redShift) | (b[o + 1]! << pf.greenShift) | (b[o + 2]! << pf.blueShift)) >>> 0;
+          const px = Buffer.alloc(4);
+          if (pf.bigEndian) px.writeUInt32BE(v);
+          else px.writeUInt32LE(v);
+          return px;
+        },
+      };
+    return { size: bpp, toPixel: (b, o) => Buffer.from(b.subarray(o, o + bpp)) };
+  }
+
+  /** Tight (7): fill, JPEG, or basic (copy / palette filter) through four zlib streams. */
+  private async tightRect(r: ClientRect): Promise<number> {
+    const ctl = (await this.read(1))[0]!;
+    let bytes = 1;
+    for (let i = 0; i < 4; i++) if (ctl & (1 << i)) throw new Error('Tight stream reset not expected');
+    const kind = ctl >> 4;
+    const tp = this.tpixel();
+    const fill = (px: (i: number) => Buffer): void => {
+      for (let y = 0; y < r.h; y++)
+        for (let x = 0; x < r.w; x++) px(y * r.w + x).copy(this.fb, ((r.y + y) * this.width + r.x + x) * this.bpp);
+    };
+    if (kind === 0x8) {
+      const px = tp.toPixel(await this.read(tp.size), 0);
+      if (this.decode) fill(() => px);
+      return bytes + tp.size;
+    }
+    if (kind === 0x9) {
+      const { len, bytes: lb } = await this.compactLength();
+      const data = await this.read(len);
+      this.jpegRects++;
+      if (!this.decode) return bytes + lb + len;
+      const img = jpeg.decode(data, { useTArray: true, formatAsRGBA: true });
+      if (img.width !== r.w || img.height !== r.h) throw new Error(`JPEG ${img.width}x${img.height} in a ${r.w}x${r.h} rectangle`);
+      if (this.decode) fill((i) => tp.toPixel(Buffer.from([img.data[i * 4]!, img.data[i * 4 + 1]!, img.data[i * 4 + 2]!]), 0));
+      return bytes + lb + len;
+    }
+    if (kind & 0x8) throw new Error(`Tight compression ${kind}`);
+    const stream = kind & 3;
+    let filter = 0;
+    if (kind & 4) {
+      filter = (await this.read(1))[0]!;
+      bytes++;
+    }
+    let palette: Buffer[] = [];
+    if (filter === 1) {
+      const n = (await this.read(1))[0]! + 1;
+      const raw = await this.read(n * tp.size);
+      bytes += 1 + raw.length;
+      palette = Array.from({ length: n }, (_, i) => tp.toPixel(raw, i * tp.size));
+    } else if (filter !== 0) throw new Error(`Tight filter ${filter}`);
+    const rowBytes = filter === 1 ? (palette.length === 2 ? (r.w + 7) >> 3 : r.w) : r.w * tp.size;
+    const size = rowBytes * r.h;
+    let data: Buffer;
+    if (size < 12) {
+      data = await this.read(size);
+      bytes += size;
+    } else {
+      const { len, bytes: lb } = await this.compactLength();
+      if (!this.decode) return bytes + lb + (await this.skip(len), len);
+      data = await (this.tightZ[stream] ??= new Inflater()).inflate(await this.read(len));
+      bytes += lb + len;
+      if (data.length !== size) throw new Error(`Tight data inflated to ${data.length} bytes, expected ${size}`);
+    }
+    if (!this.decode) return bytes;
+    if (filter === 0) fill((i) => tp.toPixel(data, i * tp.size));
+    else if (palette.length === 2)
+      fill((i) => palette[(data[Math.floor(i / r.w) * rowBytes + ((i % r.w) >> 3)]! >> (7 - ((i % r.w) & 7))) & 1]!);
+    else
+      fill((i) => {
+        const px = palette[data[i]!];
+        if (!px) throw new Error(`Tight palette index ${data[i]} of ${palette.length}`);
+        return px;
+      });
+    return bytes;
   }
 
   private blit(r: Rect, data: Buffer, srcStride = r.w * this.bpp): void {
@@ -493,6 +595,7 @@ export class RfbClient {
   close(): void {
     this.zlib?.close();
     this.zrle?.close();
+    for (const z of this.tightZ) z?.close();
     this.socket.destroy();
   }
 }

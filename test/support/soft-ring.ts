@@ -1,5 +1,7 @@
 // Drives the soft device's command ring (docs/soft-device.md) the way a guest
-// driver would, with a memfd standing in for guest RAM.
+// driver would, with a memfd standing in for guest RAM. The register, opcode
+// and status values below are native/include/agfx_soft.h's:
+// test/unit/soft-guest-abi.test.ts fails when one differs.
 import { readSync, writeSync } from 'node:fs';
 import type { VfioUserClient } from 'vfio-user-ts';
 
@@ -8,7 +10,9 @@ export const DEVICE_ID = 0x58464741;
 
 export const Reg = {
   ID: 0x1000,
+  VERSION: 0x1004,
   SCRATCH: 0x1008,
+  IRQ_TEST: 0x100c,
   STATUS: 0x1010,
   CONTROL: 0x1014,
   IRQ_STATUS: 0x1018,
@@ -62,11 +66,19 @@ export const St = {
   NO_MEMORY: 9,
   NOT_MAPPED: 10,
   GUEST_MEMORY: 11,
+  /** Written by the driver, replaced by the device's status. */
+  PENDING: 0xffffffff,
 } as const;
 
+/** Bytes per ring entry; status and result sit at byte 8. */
+export const ENTRY_SIZE = 64;
+/** CHECKSUM's 32-bit FNV-1a. */
+export const FNV_BASIS = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
+
 export function fnv1a32(data: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, 0x01000193) >>> 0;
+  let h = FNV_BASIS;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, FNV_PRIME) >>> 0;
   return h >>> 0;
 }
 
@@ -123,14 +135,14 @@ export class SoftRing {
   }
 
   entryGpa(i: number): bigint {
-    return this.ringGpa + BigInt((i % this.entries) * 64);
+    return this.ringGpa + BigInt((i % this.entries) * ENTRY_SIZE);
   }
 
   /** Writes one entry and returns its counter value. */
   push(opcode: number, args: (number | bigint)[] = []): number {
-    const e = Buffer.alloc(64);
+    const e = Buffer.alloc(ENTRY_SIZE);
     e.writeUInt32LE(opcode >>> 0, 0);
-    e.writeUInt32LE(0xffffffff, 8);
+    e.writeUInt32LE(St.PENDING, 8);
     args.forEach((a, i) => e.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), 16 + i * 8));
     const i = this.tail;
     this.ram.write(this.entryGpa(i), e);

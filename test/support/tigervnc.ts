@@ -8,6 +8,7 @@
 // passes on (everything else goes through untouched).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { foreignEnv } from './chromium.js';
 
 const TOOLS: [string, string][] = [
   ['vncviewer', 'tigervnc-viewer'],
@@ -16,14 +17,14 @@ const TOOLS: [string, string][] = [
   ['xwininfo', 'x11-utils'],
 ];
 
-const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore', env: foreignEnv() }).status === 0;
 
 /** Returns why TigerVNC/Xvfb/xwd are unavailable, or null when they are there. */
 export function ensureTigerVnc(): string | null {
   const missing = TOOLS.filter(([cmd]) => !have(cmd)).map(([, pkg]) => pkg);
   if (missing.length === 0) return null;
   if (process.getuid?.() !== 0) return `missing ${missing.join(', ')} and not root to apt-get install them`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = foreignEnv({ DEBIAN_FRONTEND: 'noninteractive' });
   spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 5 * 60 * 1000 });
   const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
     encoding: 'utf8',
@@ -35,7 +36,7 @@ export function ensureTigerVnc(): string | null {
 }
 
 export function tigerVncVersion(): string {
-  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'tigervnc-viewer'], { encoding: 'utf8' });
+  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'tigervnc-viewer'], { encoding: 'utf8', env: foreignEnv() });
   return r.stdout.trim() || 'unknown';
 }
 
@@ -49,6 +50,7 @@ export class Xvfb {
   static async start(width = 1280, height = 1024): Promise<Xvfb> {
     const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset'], {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      env: foreignEnv(),
     });
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
@@ -87,7 +89,7 @@ export function startVncViewer(display: string, port: number, params: string[] =
     'vncviewer',
     ['-Shared', '-RemoteResize=0', '-Log', '*:stderr:30', ...params.map((p) => `-${p}`), `127.0.0.1::${port}`],
     {
-      env: { ...process.env, DISPLAY: display },
+      env: foreignEnv({ DISPLAY: display }),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -108,7 +110,7 @@ export function startVncViewer(display: string, port: number, params: string[] =
 
 /** The ids of the top-level windows titled `title`. */
 export function findWindows(display: string, title: string): string[] {
-  const r = spawnSync('xwininfo', ['-root', '-children'], { encoding: 'utf8', env: { ...process.env, DISPLAY: display } });
+  const r = spawnSync('xwininfo', ['-root', '-children'], { encoding: 'utf8', env: foreignEnv({ DISPLAY: display }) });
   const ids: string[] = [];
   for (const line of r.stdout.split('\n')) {
     const m = /^\s*(0x[0-9a-f]+) "(.*)":/.exec(line);
@@ -119,7 +121,7 @@ export function findWindows(display: string, title: string): string[] {
 
 /** Captures window `id` with xwd: its size and BGRA pixels (alpha 0xff). */
 export function captureWindow(display: string, id: string): { width: number; height: number; bgra: Buffer } {
-  const r = spawnSync('xwd', ['-id', id, '-silent'], { env: { ...process.env, DISPLAY: display }, maxBuffer: 256 << 20 });
+  const r = spawnSync('xwd', ['-id', id, '-silent'], { env: foreignEnv({ DISPLAY: display }), maxBuffer: 256 << 20 });
   if (r.status !== 0) throw new Error(`xwd failed (${r.status}): ${r.stderr.toString()}`);
   return parseXwd(r.stdout);
 }

@@ -1,4 +1,4 @@
-// Padding bits of the pixels the VNC server sends (sinks/vnc/pixel-format.ts):
+// Padding bits of the pixels the VNC server sends (viewers/vnc/pixel-format.ts):
 // set, so a client that reads a 32-bit pixel's padding byte as alpha (noVNC
 // 1.3's Raw decoder, issue 17) gets opaque pixels; colour bits unchanged.
 import assert from 'node:assert/strict';

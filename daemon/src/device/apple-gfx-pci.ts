@@ -31,6 +31,7 @@ export const APPLE_GFX_DEVICE_ID = 0xeeee;
 /** PCI_CLASS_DISPLAY_OTHER, prog-if 0. */
 export const APPLE_GFX_CLASS = 0x038000;
 export const GFX_BAR = PciRegion.BAR0;
+/** BAR0's size when the backend asks for none (Apple: "should be sized to 16KB"). */
 export const GFX_BAR_SIZE = 0x4000;
 export const IOSFC_BAR = PciRegion.BAR2;
 export const IOSFC_BAR_SIZE = 0x10000;
@@ -39,7 +40,19 @@ export const MSIX_PBA_OFFSET = 0x0800;
 export const GFX_VECTOR = 0;
 export const IOSFC_VECTOR = 1;
 
-function buildConfigSpace(vectors: number, variant: Variant): PciConfigSpace {
+/**
+ * BAR0's size: what the backend asks for (agfx_backend region_size: PVG's
+ * [PGDeviceDescriptor new].mmioLength, as QEMU sizes it), else
+ * GFX_BAR_SIZE. A BAR is a power of two and holds the MSI-X table and PBA.
+ */
+export function gfxBarSize(requested: number): number {
+  if (!Number.isSafeInteger(requested) || requested <= 0) return GFX_BAR_SIZE;
+  let size = 0x1000;
+  while (size < requested && size < 0x80000000) size *= 2;
+  return size;
+}
+
+function buildConfigSpace(vectors: number, variant: Variant, gfxSize: number): PciConfigSpace {
   const cfg = new PciConfigSpace()
     .set16(Cfg.VENDOR_ID, APPLE_VENDOR_ID)
     .set16(Cfg.DEVICE_ID, APPLE_GFX_DEVICE_ID)
@@ -55,7 +68,7 @@ function buildConfigSpace(vectors: number, variant: Variant): PciConfigSpace {
     .set32(Cfg.ROM, 0) // no option ROM: ROM BAR sizing reads back 0
     .set8(Cfg.INT_LINE, 0, 0xff)
     .set8(Cfg.INT_PIN, 0) // no INTx: MSI or MSI-X only
-    .bar32(GFX_BAR, GFX_BAR_SIZE);
+    .bar32(GFX_BAR, gfxSize);
   if (variant === 'mmio') cfg.bar32(IOSFC_BAR, IOSFC_BAR_SIZE);
 
   // MSI, 64-bit, no per-vector masking (as apple-gfx-pci's msi_init).
@@ -98,13 +111,16 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   readonly backend: NativeBackend;
   /** Set by the daemon once displays exist (vfio-user migration v2). */
   migration?: MigratableDevice & { reset(): void };
+  /** BAR0's size (gfxBarSize of the backend's region_size). */
+  readonly gfxBarSize: number;
   private readonly log: Logger;
 
   constructor(opts: AppleGfxDeviceOptions) {
     this.variant = opts.variant;
     this.log = opts.log;
     this.vectors = opts.variant === 'mmio' ? 2 : 1;
-    this.config = buildConfigSpace(this.vectors, opts.variant);
+    this.gfxBarSize = gfxBarSize(opts.backend.regionSize(BACKEND_REGION.gfx));
+    this.config = buildConfigSpace(this.vectors, opts.variant, this.gfxBarSize);
     this.memory = new GuestMemory(this.log);
     this.interrupts = new Interrupts(this.log, this.vectors);
     this.backend = opts.backend;
@@ -118,7 +134,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     const rw = RegionFlag.READ | RegionFlag.WRITE;
     // No MMAP flag anywhere: PVG registers must trap every access, and an
     // mmap'd BAR would disable posted writes for the whole device (docs/design.md P13).
-    if (index === GFX_BAR) return { flags: rw, size: BigInt(GFX_BAR_SIZE), offset: 0n };
+    if (index === GFX_BAR) return { flags: rw, size: BigInt(this.gfxBarSize), offset: 0n };
     if (index === IOSFC_BAR && this.variant === 'mmio') return { flags: rw, size: BigInt(IOSFC_BAR_SIZE), offset: 0n };
     if (index === PciRegion.CONFIG) return { flags: rw, size: BigInt(CONFIG_SIZE), offset: 0n };
     return { flags: 0, size: 0n, offset: 0n };
@@ -138,8 +154,10 @@ export class AppleGfxPciDevice implements VfioUserDevice {
    * region_table.h): the device's BARs are served natively, on the client's
    * data-plane thread, with the rules of the PVG register file — aligned 4-
    * and 8-byte accesses only, 8-byte ones split low dword first
-   * (docs/design.md P14), the MSI-X PBA reading as zeros — and no JS call per
-   * access (docs/design.md invariant 6). Config space stays here.
+   * (docs/design.md P14) except IOSFC's, which go whole to a backend that
+   * takes them (mmio_read64/mmio_write64), the MSI-X PBA reading as zeros —
+   * and no JS call per access (docs/design.md invariant 6). Config space
+   * stays here.
    */
   dataPlaneRegions(): DataPlaneRegion[] {
     const out: DataPlaneRegion[] = [];
@@ -165,6 +183,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
         Object.assign(region, {
           native: true,
           backendRegion: BACKEND_REGION.iosfc,
+          // IOSFC's registers are 64 bits wide (PVG's IOSurface device).
+          whole64: true,
           traceRead: 'apple_gfx_iosfc_read',
           traceWrite: 'apple_gfx_iosfc_write',
         });

@@ -121,7 +121,11 @@ export function subtract(a: Rect, b: Rect): Rect[] {
   return out;
 }
 
-/** A fold keeps at most this many rectangles (then merges down to FOLD_MERGED), as the soft backend's history does. */
+/**
+ * A fold keeps at most this many rectangles (then merges down to
+ * FOLD_MERGED), as the soft backend's history does: a bound on what grows
+ * with input (docs/design.md invariant 4).
+ */
 export const FOLD_MAX = 64;
 const FOLD_MERGED = 16;
 

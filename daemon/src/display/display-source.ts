@@ -176,8 +176,15 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     }
     let spare = 0; // buffers nobody pins any more: keep one for the next switch
     this.slots = this.slots.filter((s) => s === slot || s === cur || s.pins > 0 || spare++ < 1);
-    // Held at the last read-out's version: what the backend reports is exactly what changed since.
-    const exact = slot === cur || slot.backendVersion === cur?.backendVersion;
+    if (cur?.data && slot !== cur && slot.backendVersion !== cur.backendVersion) {
+      // A spare buffer from before the last read-out: bring it to the last
+      // read-out first (one copy), so what the backend reports next is
+      // exactly what changed since; otherwise a spare older than the
+      // backend's change history is a full update and a move is lost.
+      if (slot.data && slot.data.length === cur.data.length) cur.data.copy(slot.data);
+      else slot.data = Buffer.from(cur.data);
+      slot.backendVersion = cur.backendVersion;
+    }
     const u = this.backend.updateFrame(this.port, slot.data, slot.backendVersion);
     if (!u) return null;
     const reused = slot.data === u.data;
@@ -186,14 +193,7 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     if (!reused) this.readoutBytes += u.data.length;
     else for (const r of [u.move, ...u.damage]) if (r) this.readoutBytes += r.w * r.h * 4;
     let changes: Changes | null = null;
-    if (prev && !u.full && u.width === prev.width && u.height === prev.height) {
-      if (exact) changes = { move: u.move, rects: u.damage };
-      else {
-        // Brought forward from before the last read-out: a superset of what
-        // changed since, and a move may predate it, so it counts as damage.
-        changes = { move: null, rects: u.move ? [{ x: u.move.x, y: u.move.y, w: u.move.w, h: u.move.h }, ...u.damage] : u.damage };
-      }
-    }
+    if (prev && !u.full && u.width === prev.width && u.height === prev.height) changes = { move: u.move, rects: u.damage };
     return { slot, width: u.width, height: u.height, sequence: u.sequence, changes };
   }
 

@@ -18,8 +18,21 @@ export function fnv1a32(data: Uint8Array): number {
 
 const hex32 = (v: number): string => `0x${v.toString(16).padStart(8, '0')}`;
 
-/** Stable across runs, so the guest keeps its display layout (PVG serials). */
-export const displaySerial = (port: number): number => 0x41470000 + port + 1;
+/**
+ * Display serial numbers: unique per daemon instance, so the guest tells
+ * apart the displays of two devices (it ignores displays that share a
+ * serial, QEMU notes), and stable across restarts of the same instance, so
+ * it keeps its layout (PVG's serialNum). The base comes from --serial-base,
+ * else from the socket the daemon serves (serialBaseFor); the low byte is
+ * the port + 1.
+ */
+export const serialBaseFor = (identity: string): number => {
+  const base = (fnv1a32(new TextEncoder().encode(`apple-gfxd:${identity}`)) & 0xffffff00) >>> 0;
+  return base !== 0 ? base : 0x41470000;
+};
+export const displaySerial = (base: number, port: number): number => ((base & 0xffffff00) | ((port + 1) & 0xff)) >>> 0;
+/** The base of a daemon that says nothing about its identity (tests, tools). */
+export const DEFAULT_SERIAL_BASE = 0x41470000;
 
 export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached: [DisplaySource] }> {
   readonly ports = new Map<number, DisplaySource>();
@@ -29,6 +42,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     private readonly backend: NativeBackend,
     private readonly log: Logger,
     readonly maxPorts: number,
+    readonly serialBase: number = DEFAULT_SERIAL_BASE,
   ) {
     super();
     this.debug = log.isLevelEnabled('debug');
@@ -79,7 +93,7 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
     if (this.ports.has(port)) throw new DeviceError('invalid', `display port ${port} is in use`);
     modes = checkModes(modes);
     checkFrameBudget(this.withModes(port, modes));
-    const src = new DisplaySource(this.backend, port, displaySerial(port), name, modes);
+    const src = new DisplaySource(this.backend, port, displaySerial(this.serialBase, port), name, modes);
     this.ports.set(port, src); // before attaching: the backend reports the first mode at once
     if (!this.backend.attachDisplay(port, src.serial, name, modes)) {
       this.ports.delete(port);

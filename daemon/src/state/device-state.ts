@@ -68,8 +68,13 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
   // them lets waiting MMIO through (the worst gap is the longer one, not both).
   await new Promise((r) => setImmediate(r));
   const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
+  // The backend's part is opaque here and checked by the backend only as it
+  // applies it: what it holds now is kept to put back if it refuses (a turn
+  // of its own, as above).
+  const before = p.device.backend.saveState();
+  await new Promise((r) => setImmediate(r));
   try {
-    await settled(p, applyRestore(p, prepared));
+    await settled(p, applyRestore(p, prepared, before));
   } catch (e) {
     await settled(p, was); // refused and put back: answer once the displays are as they were
     throw e;
@@ -89,7 +94,8 @@ async function settled(p: StateParts, expected: { port: number; width: number; h
 
 /** Returns the display sizes the backend will report for the restored state. */
 export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
-  return applyRestore(p, prepareRestore(p, bytes));
+  const prepared = prepareRestore(p, bytes);
+  return applyRestore(p, prepared, p.device.backend.saveState());
 }
 
 interface PreparedRestore {
@@ -125,10 +131,12 @@ function prepareRestore(p: StateParts, bytes: Buffer): PreparedRestore {
   return { s: s as PreparedRestore['s'], wanted };
 }
 
-function applyRestore(p: StateParts, { s, wanted }: PreparedRestore): { port: number; width: number; height: number }[] {
-  // The backend's part is opaque here and checked by the backend only as it
-  // applies it; what it holds now is kept to put back if it refuses.
-  const before = p.device.backend.saveState();
+/** Applies a checked state; `before` (the backend's state now) is put back if the backend refuses. */
+function applyRestore(
+  p: StateParts,
+  { s, wanted }: PreparedRestore,
+  before: Buffer | null,
+): { port: number; width: number; height: number }[] {
   // Displays are the daemon's: make the set match the saved one first, so the
   // backend finds each display it restores; put back if the backend refuses.
   const undo = applyDisplays(p.displays, wanted);

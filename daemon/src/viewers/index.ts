@@ -37,6 +37,7 @@ export class Viewers {
         listen: this.cfg.vnc,
         websocket: this.cfg.vncWebsocket,
         websocketOrigins: this.cfg.vncWebsocketOrigins,
+        allowResize: this.cfg.vncResize,
         displays: this.displays,
         input: this.input,
         log: this.log,

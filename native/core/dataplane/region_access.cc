@@ -105,6 +105,12 @@ class Request {
       std::memset(out, 0, a.count);
       return;
     }
+    uint64_t v64 = 0;
+    if (Whole64(r, a) && target_.Read64(r.backend_region, a.offset, &v64)) {
+      Put64(out, v64);
+      if (events_.tracing()) Trace(r.trace_read, a.region, a.offset, v64, false);
+      return;
+    }
     for (uint32_t i = 0; i < a.count / 4; ++i) {  // low dword first (docs/design.md P14)
       uint64_t off = a.offset + 4 * i;
       uint32_t v = target_.Read(r.backend_region, off);
@@ -116,6 +122,13 @@ class Request {
   void Write(const Access& a) {
     const RegionRule& r = *table_.Find(a.region);
     if (InZeroWindow(r, a)) return;  // the PBA is read-only
+    if (Whole64(r, a)) {
+      uint64_t v64 = U64(a.data);
+      if (target_.Write64(r.backend_region, a.offset, v64)) {
+        if (events_.tracing()) Trace(r.trace_write, a.region, a.offset, v64, true);
+        return;
+      }
+    }
     for (uint32_t i = 0; i < a.count / 4; ++i) {
       uint64_t off = a.offset + 4 * i;
       uint32_t v = U32(a.data + 4 * i);
@@ -124,7 +137,9 @@ class Request {
     }
   }
 
-  void Trace(const std::string& name, uint32_t region, uint64_t off, uint32_t v, bool write) {
+  static bool Whole64(const RegionRule& r, const Access& a) { return r.whole64 && a.count == 8 && a.offset % 8 == 0; }
+
+  void Trace(const std::string& name, uint32_t region, uint64_t off, uint64_t v, bool write) {
     DataPlaneEvent ev;
     ev.kind = DataPlaneEvent::kTrace;
     ev.write = write;

@@ -24,6 +24,10 @@ class MmioTarget {
   virtual ~MmioTarget() = default;
   virtual uint32_t Read(uint32_t backend_region, uint64_t offset) = 0;
   virtual void Write(uint32_t backend_region, uint64_t offset, uint32_t value) = 0;
+  // A whole 8-byte access, where the backend takes one (agfx_backend
+  // mmio_read64/mmio_write64); false: it does not, split it.
+  virtual bool Read64(uint32_t /*backend_region*/, uint64_t /*offset*/, uint64_t* /*value*/) { return false; }
+  virtual bool Write64(uint32_t /*backend_region*/, uint64_t /*offset*/, uint64_t /*value*/) { return false; }
 };
 
 // What the data plane has to say, for JS to log (pino, event names as
@@ -36,7 +40,8 @@ struct DataPlaneEvent {
   bool write = false;  // kTrace: a write (value) rather than a read (result)
   uint16_t id = 0, command = 0;
   int err = 0;
-  uint32_t region = 0, count = 0, value = 0;
+  uint32_t region = 0, count = 0;
+  uint64_t value = 0;  // kTrace: 8 bytes for a whole 64-bit access
   uint64_t offset = 0;
   // kRequestFailed: the reason; kGuestError: what the guest did; kTrace: the
   // event name; kDropped: unused (count = events dropped).

@@ -24,6 +24,10 @@ struct RegionRule {
   // A window that reads as zeros and drops writes, whatever the access size
   // (the MSI-X PBA: nothing is ever pending on the device's side).
   uint64_t zero_offset = 0, zero_len = 0;
+  // Registers 64 bits wide (PVG's IOSurface device): an aligned 8-byte
+  // access goes to the backend whole where it takes one (mmio_read64 /
+  // mmio_write64), else split as any other.
+  bool whole64 = false;
   // Trace event names for MMIO reads and writes (apple_gfx_read, ...).
   std::string trace_read, trace_write;
 };

@@ -103,6 +103,9 @@ BackendHost::BackendHost(WakeFn wake, void* wake_ctx) : wake_(wake), wake_ctx_(w
   ops_.opaque = this;
   // Every service below completes natively on the calling backend thread.
   ops_.create_task = [](void*, uint64_t size, void** base) { return TaskMemory::Instance().Create(size, base); };
+  ops_.create_task_zero_fill = [](void*, uint64_t size, void** base) {
+    return TaskMemory::Instance().Create(size, base, /*zero_fill=*/true);
+  };
   ops_.destroy_task = [](void*, agfx_task* t) { TaskMemory::Instance().Destroy(t); };
   ops_.map_memory = [](void* self, agfx_task* t, uint64_t off, const agfx_phys_range* r, uint32_t n, bool ro) {
     if (TaskMemory::Instance().Map(t, off, r, n, ro)) return true;

@@ -1,6 +1,7 @@
 #include "core/host/task_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -9,25 +10,38 @@
 namespace agfx {
 
 namespace {
-constexpr uint64_t kPage = 4096;
-constexpr uint64_t kMaxTaskSize = 64ull << 30;
+// A reservation larger than any address space is refused up front (the
+// mmap would fail anyway); no smaller cap (QEMU has none).
+constexpr uint64_t kMaxTaskSize = 1ull << 47;
 }  // namespace
+
+uint64_t TaskMemory::PageSize() {
+  static const uint64_t page = [] {
+    long p = ::sysconf(_SC_PAGESIZE);
+    return p > 0 ? static_cast<uint64_t>(p) : uint64_t(4096);
+  }();
+  return page;
+}
 
 TaskMemory& TaskMemory::Instance() {
   static TaskMemory instance;
   return instance;
 }
 
-void TaskMemory::Inaccessible(uint8_t* at, uint64_t len) {
-  ::mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+bool TaskMemory::Hole(const agfx_task* task, uint8_t* at, uint64_t len) {
+  int prot = task->zero_fill ? PROT_READ | PROT_WRITE : PROT_NONE;
+  void* got = ::mmap(at, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  return got == at;
 }
 
-agfx_task* TaskMemory::Create(uint64_t vm_size, void** base) {
+agfx_task* TaskMemory::Create(uint64_t vm_size, void** base, bool zero_fill) {
+  const uint64_t page = PageSize();
   if (vm_size == 0 || vm_size > kMaxTaskSize) return nullptr;
-  uint64_t size = (vm_size + kPage - 1) & ~(kPage - 1);
-  void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  uint64_t size = (vm_size + page - 1) & ~(page - 1);
+  int prot = zero_fill ? PROT_READ | PROT_WRITE : PROT_NONE;
+  void* p = ::mmap(nullptr, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return nullptr;
-  auto* task = new agfx_task{static_cast<uint8_t*>(p), size, {}};
+  auto* task = new agfx_task{static_cast<uint8_t*>(p), size, zero_fill, {}};
   {
     std::lock_guard lock(mu_);
     tasks_.insert(task);
@@ -80,12 +94,13 @@ void TaskMemory::DropAliases(agfx_task* task, uint64_t offset, uint64_t len) {
 
 bool TaskMemory::Map(agfx_task* task, uint64_t offset, const agfx_phys_range* ranges, uint32_t count,
                      bool read_only) {
+  const uint64_t page = PageSize();
   std::lock_guard lock(mu_);
   if (!Known(task)) return false;
   bool ok = true;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t gpa = ranges[i].gpa, len = ranges[i].len;
-    bool fits = len > 0 && (gpa | len | offset) % kPage == 0 && offset <= task->size && len <= task->size - offset;
+    bool fits = len > 0 && (gpa | len | offset) % page == 0 && offset <= task->size && len <= task->size - offset;
     if (!fits) {
       ok = false;
       ++failures_;
@@ -99,8 +114,16 @@ bool TaskMemory::Map(agfx_task* task, uint64_t offset, const agfx_phys_range* ra
       if (!r || (!read_only && !r->writable)) break;
       uint64_t piece = std::min(len - done, r->gpa + r->size - (gpa + done));
       int prot = PROT_READ | (read_only ? 0 : PROT_WRITE);
+      int share = MAP_SHARED;
+      if (task->zero_fill && read_only) {
+        // QEMU's alias keeps write access: a stray write must not fault.
+        // Writable guest RAM stays shared; read-only guest RAM becomes a
+        // private copy, so the write never reaches the guest.
+        prot = PROT_READ | PROT_WRITE;
+        if (!r->writable) share = MAP_PRIVATE;
+      }
       void* at = task->base + offset + done;
-      void* got = ::mmap(at, piece, prot, MAP_SHARED | MAP_FIXED, r->fd,
+      void* got = ::mmap(at, piece, prot, share | MAP_FIXED, r->fd,
                          static_cast<off_t>(r->fd_offset + (gpa + done - r->gpa)));
       if (got != at) break;
       DropAliases(task, offset + done, piece);
@@ -120,10 +143,13 @@ bool TaskMemory::Map(agfx_task* task, uint64_t offset, const agfx_phys_range* ra
 
 bool TaskMemory::Unmap(agfx_task* task, uint64_t offset, uint64_t length) {
   std::lock_guard lock(mu_);
-  if (!Known(task) || length == 0 || (offset | length) % kPage != 0 || offset > task->size ||
+  if (!Known(task) || length == 0 || (offset | length) % PageSize() != 0 || offset > task->size ||
       length > task->size - offset)
     return false;
-  Inaccessible(task->base + offset, length);
+  if (!Hole(task, task->base + offset, length)) {
+    ++failures_;
+    return false;  // the old mapping is still there, and so is its record
+  }
   DropAliases(task, offset, length);
   ++unmaps_;
   return true;
@@ -140,7 +166,12 @@ size_t TaskMemory::InvalidateGuestRange(uint64_t gpa, uint64_t len) {
     for (const auto& a : hits) {
       uint64_t from = std::max(a.gpa, gpa), to = std::min(a.gpa + a.len, end);
       uint64_t off = a.offset + (from - a.gpa);
-      Inaccessible(t->base + off, to - from);
+      if (!Hole(t, t->base + off, to - from)) {
+        // Cannot replace the alias: take that range's access
+        // away rather than leave guest memory the VMM took back reachable.
+        ::mprotect(t->base + off, to - from, PROT_NONE);
+        ++failures_;
+      }
       DropAliases(t, off, to - from);
       ++n;
     }

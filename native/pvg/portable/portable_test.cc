@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "cursor_convert.h"
+#include "device_policy.h"
 #include "frame_pacing.h"
 #include "irq_latch.h"
 #include "memory_map.h"
 #include "option_rom.h"
 #include "pvg_modes.h"
 #include "resume_errors.h"
+#include "state_blob.h"
 
 using namespace agfx::pvg;
 
@@ -97,11 +99,87 @@ TEST(modes_rejects, "modes: empty list, >128 modes, zero sizes, zero/huge refres
   CHECK(ConvertModes(same_size_other_rate, 2, &out, &err));
 }
 
-TEST(serial_stable, "serials: the daemon's serial is kept; 0 gives a per-port serial, the same every time") {
-  CHECK(StableSerial(7, 0) == 7);
-  CHECK(StableSerial(0, 0) == StableSerial(0, 0));
-  CHECK(StableSerial(0, 0) != StableSerial(0, 1));
-  CHECK(StableSerial(0, 0) != 0);
+TEST(state_blob_roundtrip, "state blob (finding 7): PVG and IOSurface parts round-trip; a bare PVG state still restores") {
+  const uint8_t pg[] = {1, 2, 3, 4, 5}, io[] = {9, 8, 7};
+  auto blob = PackState(pg, sizeof pg, io, sizeof io);
+  StateParts parts;
+  std::string err;
+  CHECK(UnpackState(blob.data(), blob.size(), &parts, &err));
+  CHECK(parts.pg_len == 5 && std::memcmp(parts.pg, pg, 5) == 0);
+  CHECK(parts.iosfc && parts.iosfc_len == 3 && std::memcmp(parts.iosfc, io, 3) == 0);
+  auto pci = PackState(pg, sizeof pg, nullptr, 0);
+  CHECK(UnpackState(pci.data(), pci.size(), &parts, &err) && !parts.iosfc && parts.pg_len == 5);
+  auto empty_io = PackState(pg, sizeof pg, io, 0);
+  CHECK(UnpackState(empty_io.data(), empty_io.size(), &parts, &err) && parts.iosfc && parts.iosfc_len == 0);
+  CHECK(UnpackState(pg, sizeof pg, &parts, &err) && parts.pg == pg && parts.pg_len == 5 && !parts.iosfc);
+}
+
+TEST(state_blob_rejects, "state blob: truncated, inconsistent, empty or PVG-less blobs are refused") {
+  const uint8_t pg[] = {1, 2, 3, 4, 5}, io[] = {9, 8, 7};
+  auto blob = PackState(pg, sizeof pg, io, sizeof io);
+  StateParts parts;
+  std::string err;
+  CHECK(!UnpackState(blob.data(), blob.size() - 1, &parts, &err) && !err.empty());
+  CHECK(!UnpackState(blob.data(), 12, &parts, &err));
+  CHECK(!UnpackState(nullptr, 0, &parts, &err));
+  auto nopg = PackState(nullptr, 0, io, sizeof io);
+  CHECK(!UnpackState(nopg.data(), nopg.size(), &parts, &err));
+  blob[8] = 0xff;  // PVG part longer than the blob
+  CHECK(!UnpackState(blob.data(), blob.size(), &parts, &err));
+}
+
+TEST(serial_per_instance, "serials (finding 18): the daemon's serial is kept; 0 gives one from the instance and port, never 0") {
+  CHECK(DisplaySerial(7, 0x12345600, 0) == 7);
+  CHECK(DisplaySerial(0, 0x12345600, 0) == DisplaySerial(0, 0x12345600, 0));  // stable across restarts
+  CHECK(DisplaySerial(0, 0x12345600, 0) != DisplaySerial(0, 0x12345600, 1));  // per port
+  CHECK(DisplaySerial(0, 0x12345600, 0) != DisplaySerial(0, 0x65432100, 0));  // per daemon instance
+  CHECK(DisplaySerial(0, 0, 0) != 0);
+  CHECK(DisplaySerial(0, 0xffffff00u, 0xfe) != 0);
+}
+
+TEST(isolation_mmio_only, "isolation (finding 13): default on for mmio + static map only; explicit choices; errors") {
+  auto pci = ChooseIsolation(AGFX_VARIANT_PCI, AGFX_MEMORY_STATIC_MAP, Isolation::kDefault, true);
+  CHECK(pci.error.empty() && pci.set && !pci.enable);
+  auto mmio = ChooseIsolation(AGFX_VARIANT_MMIO, AGFX_MEMORY_STATIC_MAP, Isolation::kDefault, true);
+  CHECK(mmio.error.empty() && mmio.set && mmio.enable);
+  auto tasks = ChooseIsolation(AGFX_VARIANT_MMIO, AGFX_MEMORY_TASKS, Isolation::kDefault, true);
+  CHECK(tasks.error.empty() && !tasks.set);
+  auto forced = ChooseIsolation(AGFX_VARIANT_PCI, AGFX_MEMORY_STATIC_MAP, Isolation::kOn, true);
+  CHECK(forced.set && forced.enable);
+  auto off = ChooseIsolation(AGFX_VARIANT_MMIO, AGFX_MEMORY_STATIC_MAP, Isolation::kOff, true);
+  CHECK(off.set && !off.enable);
+  CHECK(!ChooseIsolation(AGFX_VARIANT_MMIO, AGFX_MEMORY_STATIC_MAP, Isolation::kOn, false).error.empty());
+  CHECK(!ChooseIsolation(AGFX_VARIANT_MMIO, AGFX_MEMORY_TASKS, Isolation::kOn, true).error.empty());
+  auto old = ChooseIsolation(AGFX_VARIANT_MMIO, AGFX_MEMORY_STATIC_MAP, Isolation::kDefault, false);
+  CHECK(old.error.empty() && !old.set);
+}
+
+TEST(static_map_create_late, "static map (finding 4): no device while guest RAM is unknown; created once it is") {
+  MapState s;
+  CHECK(BeforeGuestAccess(s) == MapAction::kNothing);
+  CHECK(AtReset(s) == MapAction::kNothing);
+  s.map_empty = false;
+  CHECK(BeforeGuestAccess(s) == MapAction::kCreate);
+  CHECK(AtReset(s) == MapAction::kCreate);
+}
+
+TEST(static_map_changes, "static map (finding 4): a change before the first MMIO replaces the device; after it, resetWithMemoryMap: at reset, else a replacement at reset and a log") {
+  MapState s;
+  s.have_device = true;
+  s.map_empty = false;
+  CHECK(BeforeGuestAccess(s) == MapAction::kNothing);
+  s.map_stale = true;
+  CHECK(BeforeGuestAccess(s) == MapAction::kReplace);  // untouched: swap before the guest sees it
+  CHECK(AfterMapChange(s) == MapAction::kNothing);
+  s.touched = true;
+  CHECK(BeforeGuestAccess(s) == MapAction::kNothing);  // never swapped under a running driver
+  CHECK(AfterMapChange(s) == MapAction::kLogCannotUpdate);
+  CHECK(AtReset(s) == MapAction::kReplace);
+  s.can_reset_with_map = true;
+  CHECK(AfterMapChange(s) == MapAction::kResetWithMap);
+  CHECK(AtReset(s) == MapAction::kResetWithMap);
+  s.map_empty = true;  // everything unmapped: nothing to hand over
+  CHECK(AtReset(s) == MapAction::kNothing);
 }
 
 // ---------------------------------------------------------------- cursor

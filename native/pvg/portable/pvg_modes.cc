@@ -37,9 +37,4 @@ bool ConvertModes(const agfx_display_mode* modes, uint32_t count, std::vector<Pv
   return true;
 }
 
-uint32_t StableSerial(uint32_t requested, uint32_t port) {
-  // 'AG' in the top half keeps derived serials apart from small daemon-chosen ones.
-  return requested != 0 ? requested : 0x41470000u | ((port + 1) & 0xffffu);
-}
-
 }  // namespace agfx::pvg

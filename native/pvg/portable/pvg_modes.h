@@ -26,9 +26,5 @@ constexpr uint32_t kMaxRefreshMilliHz = 1000u * 1000u;
 // The order is kept: PVG prefers the first mode.
 bool ConvertModes(const agfx_display_mode* modes, uint32_t count, std::vector<PvgMode>* out, std::string* err);
 
-// A display serial number: the daemon's if non-zero, else one derived from the
-// port alone, so it is the same on every boot (the guest compositor keys its
-// display layout on it).
-uint32_t StableSerial(uint32_t requested, uint32_t port);
 
 }  // namespace agfx::pvg

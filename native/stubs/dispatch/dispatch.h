@@ -43,6 +43,7 @@ extern "C" {
 #endif
 dispatch_queue_t dispatch_queue_create(const char *label, dispatch_queue_attr_t attr);
 dispatch_queue_t dispatch_get_global_queue(intptr_t identifier, uintptr_t flags);
+dispatch_queue_t dispatch_get_main_queue(void);
 void dispatch_async(dispatch_queue_t queue, dispatch_block_t block);
 void dispatch_sync(dispatch_queue_t queue, DISPATCH_NOESCAPE dispatch_block_t block);
 dispatch_group_t dispatch_group_create(void);

@@ -14,6 +14,7 @@ import { ByteQueue } from './byte-queue.js';
 import { DeflateStream } from './encodings/deflate-stream.js';
 import { ExtDesktopReason, ExtDesktopStatus, encodeCursor, encodeDesktopSize, encodeExtendedDesktopSize } from './encodings/pseudo.js';
 import { encodeCopyRect, encodeRaw } from './encodings/raw.js';
+import { TightState, encodeTight } from './encodings/tight.js';
 import { encodeZlib } from './encodings/zlib.js';
 import { encodeZrle } from './encodings/zrle.js';
 import { checkVncAuth, negotiateVersion, newChallenge, securityFailure, securityOffer, securityResult, serverInit } from './handshake.js';
@@ -51,6 +52,12 @@ export interface SessionOptions {
   /** Close a client whose pending update has not moved for this long. */
   stallTimeoutMs: number;
   zlibLevel: number;
+  /**
+   * A viewer's SetDesktopSize: make width x height the display's preferred
+   * mode (VncServer: through Displays.setModes, as `ctl display`); resolves
+   * with the ExtendedDesktopSize status. Absent: resizing is prohibited.
+   */
+  resize?: ((width: number, height: number) => Promise<number>) | undefined;
 }
 
 export interface SessionStats {
@@ -65,6 +72,9 @@ export interface SessionStats {
   framesSkipped: number;
   /** Rectangles sent as CopyRect (a move the client does itself). */
   copyRects: number;
+  /** Tight pieces sent as JPEG, and lossless refreshes of them. */
+  jpegRects: number;
+  losslessRefreshes: number;
   pendingBytes: number;
 }
 
@@ -79,13 +89,28 @@ const GRID = 16;
 const MAX_UPDATE_RECTS = 16;
 const MAX_CUT_TEXT = 1 << 20;
 const MAX_SCREENS = 16;
+/** A viewer's SetDesktopSize requests are applied at most this often. */
+const RESIZE_INTERVAL_MS = 250;
 
-const ENCODING_NAMES: Record<number, string> = { [Encoding.RAW]: 'raw', [Encoding.ZLIB]: 'zlib', [Encoding.ZRLE]: 'zrle' };
+const ENCODING_NAMES: Record<number, string> = {
+  [Encoding.RAW]: 'raw',
+  [Encoding.ZLIB]: 'zlib',
+  [Encoding.TIGHT]: 'tight',
+  [Encoding.ZRLE]: 'zrle',
+};
+/**
+ * Tiles a client got as JPEG are sent again losslessly once the display has
+ * not changed for this long (as QEMU's and TigerVNC's servers do), so an idle
+ * screen ends exact in every viewer.
+ */
+const LOSSLESS_REFRESH_MS = 250;
 
 /** A frame's rectangles for one client: a CopyRect first (if any), then pixels. */
 interface Damage {
   copy: Move | null;
   rects: Rect[];
+  /** The rectangles re-send JPEG'd tiles: lossless this time. */
+  refresh?: boolean;
 }
 
 type Phase = 'version' | 'security' | 'auth' | 'init' | 'normal' | 'closed';
@@ -117,6 +142,9 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private requestArea: Rect | null = null;
   private forcedArea: Rect | null = null;
   private pendingExtDesktop: { reason: number; status: number } | null = null;
+  /** A SetDesktopSize of this viewer is being applied; when the last one was. */
+  private resizing = false;
+  private lastResizeAt = 0;
 
   // what the client has
   private fbWidth = 0;
@@ -131,13 +159,23 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private cursorDirty = true;
   private zlib: DeflateStream | null = null;
   private zrle: DeflateStream | null = null;
+  private tight: TightState | null = null;
+  /** QualityLevel 0..9 the client sent (Tight may use JPEG); null: lossless only. */
+  private qualityLevel: number | null = null;
+  /** CompressLevel 0..9 the client sent (Tight's zlib level, fixed at its first Tight update). */
+  private compressLevel: number | null = null;
+  /** Tiles (GRID cells of the client's framebuffer) it shows from JPEG. */
+  private lossy = new Uint8Array(0);
+  private lossyAny = false;
+  private lastChangeAt = 0;
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   // pacing
   private busy = false;
   private scheduled = false;
   private lastSequence = 0;
 
-  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0, copyRects: 0 };
+  private readonly counters = { updates: 0, rects: 0, bytes: 0, framesSkipped: 0, copyRects: 0, jpegRects: 0, losslessRefreshes: 0 };
   private readonly debug: boolean;
   private readonly log: Logger;
   private readonly onFrame = (): void => this.kick();
@@ -197,6 +235,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     d.off('detached', this.onDetached);
     this.zlib?.close();
     this.zrle?.close();
+    this.tight?.close();
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.sentVersion = null;
     this.unpin();
     if (flush) {
@@ -418,16 +458,53 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
         if (screens > MAX_SCREENS) throw new ProtocolError(`SetDesktopSize with ${screens} screens`);
         if (q.length < 8 + 16 * screens) return false;
         const b = q.take(8 + 16 * screens);
-        this.log.info({ width: b.readUInt16BE(2), height: b.readUInt16BE(4) }, 'vnc_desktop_size_refused');
-        if (this.wantsExtDesktopSize) {
-          this.pendingExtDesktop = { reason: ExtDesktopReason.CLIENT, status: ExtDesktopStatus.PROHIBITED };
-          this.kick();
-        }
+        this.setDesktopSize(b);
         return true;
       }
       default:
         throw new ProtocolError(`unknown message type ${type}`);
     }
+  }
+
+  /**
+   * SetDesktopSize (RFB 7.5.x, ExtendedDesktopSize): one screen covering the
+   * framebuffer at 0,0 becomes the display's preferred mode; the answer is an
+   * ExtendedDesktopSize with reason "client" and the RFB status. One request
+   * per viewer at a time and at most one per RESIZE_INTERVAL_MS (more: "out
+   * of resources"), so a viewer cannot churn the guest's mode list
+   * (docs/design.md invariant 4).
+   */
+  private setDesktopSize(b: Buffer): void {
+    const width = b.readUInt16BE(2);
+    const height = b.readUInt16BE(4);
+    const screens = b[6]!;
+    const answer = (status: number): void => {
+      this.log.info({ width, height, status }, status === ExtDesktopStatus.OK ? 'vnc_desktop_size_requested' : 'vnc_desktop_size_refused');
+      if (!this.wantsExtDesktopSize || this.phase === 'closed') return;
+      this.pendingExtDesktop = { reason: ExtDesktopReason.CLIENT, status };
+      this.kick();
+    };
+    const one =
+      screens === 1 &&
+      b.readUInt16BE(12) === 0 &&
+      b.readUInt16BE(14) === 0 &&
+      b.readUInt16BE(16) === width &&
+      b.readUInt16BE(18) === height;
+    if (!this.opts.resize) return answer(ExtDesktopStatus.PROHIBITED);
+    if (!one || width === 0 || height === 0) return answer(ExtDesktopStatus.INVALID_LAYOUT);
+    if (this.resizing || Date.now() - this.lastResizeAt < RESIZE_INTERVAL_MS) return answer(ExtDesktopStatus.NO_RESOURCES);
+    this.resizing = true;
+    this.lastResizeAt = Date.now();
+    this.opts.resize(width, height).then(
+      (status) => {
+        this.resizing = false;
+        answer(status);
+      },
+      () => {
+        this.resizing = false;
+        answer(ExtDesktopStatus.NO_RESOURCES);
+      },
+    );
   }
 
   private setEncodings(list: number[]): void {
@@ -436,6 +513,12 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.wantsCopyRect = list.includes(Encoding.COPY_RECT);
     this.wantsDesktopSize = list.includes(Encoding.DESKTOP_SIZE);
     this.wantsLastRect = list.includes(Encoding.LAST_RECT);
+    const level = (base: number): number | null => {
+      const e = list.find((x) => x >= base && x <= base + 9);
+      return e === undefined ? null : e - base;
+    };
+    this.qualityLevel = level(Encoding.QUALITY_LEVEL_0);
+    this.compressLevel = level(Encoding.COMPRESS_LEVEL_0);
     // As QEMU: every SetEncodings that lists it is answered, so the client knows.
     this.pendingExtKeyAck = list.includes(Encoding.QEMU_EXTENDED_KEY_EVENT);
     const ext = list.includes(Encoding.EXTENDED_DESKTOP_SIZE);
@@ -492,8 +575,18 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     };
     const frame = d.latest();
     if (frame && (frame.width !== this.fbWidth || frame.height !== this.fbHeight) && (this.wantsExtDesktopSize || this.wantsDesktopSize)) {
+      // The answer to this viewer's own SetDesktopSize, if that is what changed the size.
+      const mine = this.pendingExtDesktop?.reason === ExtDesktopReason.CLIENT && this.pendingExtDesktop.status === ExtDesktopStatus.OK;
       if (this.wantsExtDesktopSize)
-        add(encodeExtendedDesktopSize(ExtDesktopReason.SERVER, ExtDesktopStatus.OK, frame.width, frame.height, d.serial));
+        add(
+          encodeExtendedDesktopSize(
+            mine ? ExtDesktopReason.CLIENT : ExtDesktopReason.SERVER,
+            ExtDesktopStatus.OK,
+            frame.width,
+            frame.height,
+            d.serial,
+          ),
+        );
       else add(encodeDesktopSize(frame.width, frame.height));
       this.fbWidth = frame.width;
       this.fbHeight = frame.height;
@@ -525,18 +618,32 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       // Encoding may wait for zlib and the socket: the frame's buffer must
       // not be brought forward meanwhile.
       this.releaseFrame = d.pin(frame);
-      const { copy, rects: rs } = this.damage(frame);
+      const { copy, rects: rs, refresh } = this.damage(frame);
       if (copy) {
         add(encodeCopyRect(copy));
         this.counters.copyRects++;
+        if (this.lossyAny) this.moveLossy(copy);
       }
+      if (!refresh && (copy || rs.length > 0)) this.lastChangeAt = Date.now();
+      if (refresh) this.counters.losslessRefreshes++;
       const enc = this.pixelEncoding;
+      const stride = frame.width * 4;
       for (const r of rs) {
-        if (enc === Encoding.ZRLE)
-          add(await encodeZrle(tr, frame.data, frame.width * 4, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
+        if (enc === Encoding.TIGHT) {
+          const t = (this.tight ??= new TightState(this.compressLevel ?? this.opts.zlibLevel));
+          t.quality = refresh ? null : this.qualityLevel;
+          const jpegs: Rect[] = [];
+          for (const piece of await encodeTight(tr, frame.data, stride, r, t, jpegs)) add(piece);
+          this.markLossy(r, false);
+          for (const j of jpegs) this.markLossy(j, true);
+          this.counters.jpegRects += jpegs.length;
+          continue;
+        }
+        if (enc === Encoding.ZRLE) add(await encodeZrle(tr, frame.data, stride, r, (this.zrle ??= new DeflateStream(this.opts.zlibLevel))));
         else if (enc === Encoding.ZLIB)
-          add(await encodeZlib(tr, frame.data, frame.width * 4, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
-        else add(encodeRaw(tr, frame.data, frame.width * 4, r));
+          add(await encodeZlib(tr, frame.data, stride, r, (this.zlib ??= new DeflateStream(this.opts.zlibLevel))));
+        else add(encodeRaw(tr, frame.data, stride, r));
+        if (this.lossyAny) this.markLossy(r, false);
       }
     }
     if (cursor) add(cursor);
@@ -568,6 +675,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const changes = this.sentVersion !== null && this.owed.length === ntiles ? d.changesSince(this.sentVersion) : null;
     if (changes && !changes.move && changes.rects.length === 0 && this.forcedArea === null && !this.owedAny) {
       this.sentVersion = frame.version;
+      if (this.lossyAny) return this.losslessRefresh(w, h);
       return { copy: null, rects: [] }; // idle: nothing new, nothing owed
     }
     const all = { x: 0, y: 0, w, h };
@@ -619,6 +727,58 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.owed = owed;
     this.owedAny = owedAny;
     return { copy, rects: tilesToRects(dirty, w, h, GRID) };
+  }
+
+  /** The lossy tile map for the client's framebuffer size (cleared when that changed). */
+  private lossyMap(): Uint8Array {
+    const n = tileCols(this.fbWidth, GRID) * tileRows(this.fbHeight, GRID);
+    if (this.lossy.length !== n) {
+      this.lossy = new Uint8Array(n);
+      this.lossyAny = false;
+    }
+    return this.lossy;
+  }
+
+  /** `r` was sent as JPEG (lossy) or losslessly (its tiles are exact now: `r` is grid-aligned or ends at the frame's edge). */
+  private markLossy(r: Rect, lossy: boolean): void {
+    const map = this.lossyMap();
+    if (lossy) {
+      markRect(map, this.fbWidth, this.fbHeight, r, GRID);
+      this.lossyAny = true;
+      return;
+    }
+    const cols = tileCols(this.fbWidth, GRID);
+    for (let ty = Math.floor(r.y / GRID); ty * GRID < Math.min(this.fbHeight, r.y + r.h); ty++)
+      for (let tx = Math.floor(r.x / GRID); tx * GRID < Math.min(this.fbWidth, r.x + r.w); tx++) map[ty * cols + tx] = 0;
+    this.lossyAny = map.includes(1);
+  }
+
+  /** A CopyRect carries JPEG'd pixels along: its destination counts as lossy if its source had any. */
+  private moveLossy(m: Move): void {
+    const map = this.lossyMap();
+    const src = new Uint8Array(map.length);
+    markRect(src, this.fbWidth, this.fbHeight, { x: m.srcX, y: m.srcY, w: m.w, h: m.h }, GRID);
+    for (let i = 0; i < map.length; i++)
+      if (src[i] && map[i]) {
+        markRect(map, this.fbWidth, this.fbHeight, m, GRID);
+        return;
+      }
+  }
+
+  /** The idle display's JPEG'd tiles, once it has been idle LOSSLESS_REFRESH_MS; until then a timer. */
+  private losslessRefresh(w: number, h: number): Damage {
+    const wait = this.lastChangeAt + LOSSLESS_REFRESH_MS - Date.now();
+    if (wait > 0) {
+      this.refreshTimer ??= setTimeout(() => {
+        this.refreshTimer = null;
+        this.kick();
+      }, wait);
+      return { copy: null, rects: [] };
+    }
+    const rects = tilesToRects(this.lossyMap(), w, h, GRID);
+    this.lossy.fill(0);
+    this.lossyAny = false;
+    return { copy: null, rects, refresh: true };
   }
 
   /** The client will have `frame` (outside what it is owed). */

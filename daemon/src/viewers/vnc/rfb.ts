@@ -25,7 +25,12 @@ export const Encoding = {
   RAW: 0,
   COPY_RECT: 1,
   ZLIB: 6,
+  TIGHT: 7,
   ZRLE: 16,
+  /** QualityLevel 0..9: -32..-23 (Tight's JPEG quality). */
+  QUALITY_LEVEL_0: -32,
+  /** CompressLevel 0..9: -256..-247 (zlib level). */
+  COMPRESS_LEVEL_0: -256,
   CURSOR: -239,
   DESKTOP_SIZE: -223,
   LAST_RECT: -224,
@@ -34,7 +39,7 @@ export const Encoding = {
 } as const;
 
 /** Pixel encodings we can send, best first when the client expresses no order. */
-export const PIXEL_ENCODINGS: readonly number[] = [Encoding.ZRLE, Encoding.ZLIB, Encoding.RAW];
+export const PIXEL_ENCODINGS: readonly number[] = [Encoding.TIGHT, Encoding.ZRLE, Encoding.ZLIB, Encoding.RAW];
 
 import type { Rect } from '../../display/damage.js';
 

@@ -9,7 +9,9 @@ import type { Logger } from 'pino';
 import type { DisplaySource } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
 import type { InputSink } from '../../input/input-sink.js';
+import { MAX_MODES } from '../../display/modes.js';
 import { refuseUpgrade } from '../web/websocket.js';
+import { ExtDesktopStatus } from './encodings/pseudo.js';
 import { ClientSession, type RfbStream, type SessionStats } from './client-session.js';
 import { acceptRfbUpgrade } from './websocket.js';
 
@@ -47,6 +49,8 @@ export interface VncServerOptions {
   stallTimeoutMs?: number;
   /** zlib level for the zlib and ZRLE encodings. */
   zlibLevel?: number;
+  /** Viewers may change a display's preferred mode with SetDesktopSize (default true). */
+  allowResize?: boolean;
 }
 
 export interface VncDisplayStats {
@@ -148,6 +152,7 @@ export class VncServer {
         handshakeTimeoutMs,
         stallTimeoutMs: this.opts.stallTimeoutMs ?? 30_000,
         zlibLevel: this.opts.zlibLevel ?? 1,
+        resize: this.opts.allowResize === false ? undefined : (w, h) => this.resize(display, w, h),
       });
       sessions.add(s);
       s.once('closed', () => sessions.delete(s));
@@ -214,6 +219,42 @@ export class VncServer {
         { display: display.port, host: this.websocket!.host, port: wsPort, auth: this.opts.password ? 'vnc' : 'none' },
         'vnc_websocket_listening',
       );
+  }
+
+  /**
+   * A viewer's SetDesktopSize: width x height (at the preferred mode's rate)
+   * becomes the first of the display's modes, the others kept after it,
+   * through Displays.setModes as `ctl display` does. The guest sees the new
+   * list and may switch (the soft device does not show mode lists to its
+   * guest yet); the framebuffer size changes when it does, and every viewer
+   * is told then. Resolves with the ExtendedDesktopSize status.
+   */
+  private async resize(display: DisplaySource, width: number, height: number): Promise<number> {
+    const rate = display.modes[0]?.refreshHz ?? 60;
+    const modes = [{ width, height, refreshHz: rate }, ...display.modes.filter((m) => m.width !== width || m.height !== height)].slice(
+      0,
+      MAX_MODES,
+    );
+    const keeps = modes.some((m) => m.width === display.width && m.height === display.height);
+    // When the backend must leave the current mode it reports the switch: answer after it (200 ms at most).
+    let done = (): void => {};
+    const changed = keeps
+      ? null
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(() => (display.off('mode', done), resolve()), 200);
+          done = () => (clearTimeout(timer), resolve());
+          display.once('mode', done);
+        });
+    try {
+      this.opts.displays.setModes(display.port, modes);
+    } catch (e) {
+      display.off('mode', done);
+      done();
+      this.log.warn({ display: display.port, width, height, err: (e as Error).message }, 'vnc_desktop_size_failed');
+      return ExtDesktopStatus.NO_RESOURCES;
+    }
+    await changed;
+    return ExtDesktopStatus.OK;
   }
 
   /** Listens on `listen` (port + display, or any free port for 0); resolves with the port. */

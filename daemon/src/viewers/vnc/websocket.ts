@@ -5,7 +5,7 @@
 // messages (subprotocol `binary` when the client offers it). The RFC 6455
 // framing is the web viewer's (viewers/web/websocket.ts).
 //
-// Same auth and limits as the plain VNC port: the session is a ClientSession
+// Same auth and limits as the plain VNC port (docs/design.md invariant 4): the session is a ClientSession
 // like any other (VNC Authentication, handshake timeout, stall timeout), the
 // display's client cap counts both ports, and the HTTP part is bounded too
 // (headers: 8 KiB within the handshake timeout; client messages: 1 MiB +
