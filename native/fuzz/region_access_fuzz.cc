@@ -43,18 +43,51 @@ struct Call {
   bool write;
   uint32_t region;
   uint64_t offset;
-  uint32_t value;
+  uint64_t value;
+  bool wide = false;  // mmio_read64/mmio_write64
+  bool operator==(const Call& o) const {
+    return write == o.write && region == o.region && offset == o.offset && value == o.value && wide == o.wide;
+  }
 };
+
+uint32_t Dword(uint64_t offset, uint32_t region) { return uint32_t(offset * 2654435761u) ^ region; }
+uint64_t Qword(uint64_t offset, uint32_t region) { return offset * 0x9e3779b97f4a7c15ull ^ region; }
 
 class FakeBackend : public MmioTarget {
  public:
   uint32_t Read(uint32_t region, uint64_t offset) override {
     calls.push_back({false, region, offset, 0});
-    return uint32_t(offset * 2654435761u) ^ region;
+    return Dword(offset, region);
   }
   void Write(uint32_t region, uint64_t offset, uint32_t value) override { calls.push_back({true, region, offset, value}); }
+  bool Read64(uint32_t region, uint64_t offset, uint64_t* value) override {
+    if (!offers64) return false;
+    calls.push_back({false, region, offset, 0, true});
+    *value = Qword(offset, region);
+    return true;
+  }
+  bool Write64(uint32_t region, uint64_t offset, uint64_t value) override {
+    if (!offers64) return false;
+    calls.push_back({true, region, offset, value, true});
+    return true;
+  }
+  bool offers64 = false;
   std::vector<Call> calls;
 };
+
+// The backend calls one served access must make: none in the zero window;
+// one whole 8-byte call where the region and the backend take it; else one
+// per dword, low first. `data`: a write's bytes.
+void Expect(std::vector<Call>* out, const RegionRule& r, uint64_t off, uint32_t count, const uint8_t* data,
+            bool offers64) {
+  if (r.zero_len && off >= r.zero_offset && off - r.zero_offset < r.zero_len) return;
+  if (r.whole64 && offers64 && count == 8 && off % 8 == 0) {
+    out->push_back({data != nullptr, r.backend_region, off, data ? wire::U64(data) : 0, true});
+    return;
+  }
+  for (uint32_t i = 0; i < count / 4; ++i)
+    out->push_back({data != nullptr, r.backend_region, off + 4 * i, data ? wire::U32(data + 4 * i) : 0});
+}
 
 class Sink : public EventSink {
  public:
@@ -83,6 +116,7 @@ const RegionTable& Table() {
     bar2.size = kBar2;
     bar2.readable = bar2.writable = bar2.native = true;
     bar2.backend_region = 1;
+    bar2.whole64 = true;  // IOSFC's 64-bit registers
     t.Set(2, bar2);
     RegionRule cfg;
     cfg.size = 256;
@@ -190,6 +224,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (route != Route::kNative) return 0;
 
   FakeBackend backend;
+  backend.offers64 = in.ConsumeBool();
   Sink sink;
   sink.trace = in.ConsumeBool();
   std::vector<uint8_t> reply;
@@ -215,54 +250,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK(backend.calls.empty());  // refused: the device never saw it
     return 0;
   }
-  // Every backend call: an aligned dword inside a native region, outside the
-  // PBA window, on that region's backend number.
+  // Every backend call: an aligned dword (or, whole, an aligned qword of the
+  // 64-bit region) inside a native region, outside the PBA window, on that
+  // region's backend number.
   for (const Call& c : backend.calls) {
-    CHECK(c.offset % 4 == 0);
-    CHECK(c.region == 0 ? c.offset + 4 <= kBar0 && !(c.offset >= kPba && c.offset < kPba + 8) : c.region == 1 && c.offset + 4 <= kBar2);
+    uint64_t len = c.wide ? 8 : 4;
+    CHECK(c.offset % len == 0);
+    CHECK(c.region == 0 ? !c.wide && c.offset + 4 <= kBar0 && !(c.offset >= kPba && c.offset < kPba + 8)
+                        : c.region == 1 && c.offset + len <= kBar2);
   }
+  std::vector<Call> expect;
   if (command == wire::kRegionRead) {
     uint64_t off = wire::U64(p);
     uint32_t region = wire::U32(p + 8), count = wire::U32(p + 12);
     const RegionRule* r = table.Find(region);
-    bool zero = r->zero_len && off >= r->zero_offset && off - r->zero_offset < r->zero_len;
     CHECK(count <= max_xfer && off + count <= r->size);
+    Expect(&expect, *r, off, count, nullptr, backend.offers64);
     if (!no_reply) {
+      bool zero = expect.empty();
       for (uint32_t i = 0; i < count; ++i) {
         uint8_t b = reply[32 + i];
         if (zero) CHECK(b == 0);
-        else {
-          uint32_t v = uint32_t((off + (i & ~3u)) * 2654435761u) ^ r->backend_region;
-          CHECK(b == uint8_t(v >> (8 * (i & 3))));
-        }
+        else if (expect[0].wide) CHECK(b == uint8_t(Qword(off, r->backend_region) >> (8 * i)));
+        else CHECK(b == uint8_t(Dword(off + (i & ~3u), r->backend_region) >> (8 * (i & 3))));
       }
     }
-    CHECK(backend.calls.size() == (zero ? 0 : count / 4));
   }
   if (command == wire::kRegionWrite) {
-    uint64_t off = wire::U64(p);
     const RegionRule* r = table.Find(wire::U32(p + 8));
-    bool zero = r->zero_len && off >= r->zero_offset && off - r->zero_offset < r->zero_len;
-    CHECK(backend.calls.size() == (zero ? 0 : wire::U32(p + 12) / 4));
-    for (size_t i = 0; i < backend.calls.size(); ++i)
-      CHECK(backend.calls[i].write && backend.calls[i].offset == off + 4 * i && backend.calls[i].value == wire::U32(p + 16 + 4 * i));
+    Expect(&expect, *r, wire::U64(p), wire::U32(p + 12), p + 16, backend.offers64);
   }
   if (multi) {
     // Applied whole, in order.
-    size_t k = 0;
     for (uint64_t i = 0; i < n; ++i) {
       const uint8_t* e = p + 8 + i * 24;
-      uint64_t off = wire::U64(e);
       const RegionRule* r = table.Find(wire::U32(e + 8));
       CHECK(r && r->native);
-      bool zero = r->zero_len && off >= r->zero_offset && off - r->zero_offset < r->zero_len;
-      if (zero) continue;
-      for (uint32_t j = 0; j < wire::U32(e + 12) / 4; ++j, ++k) {
-        CHECK(k < backend.calls.size());
-        CHECK(backend.calls[k].write && backend.calls[k].offset == off + 4 * j && backend.calls[k].value == wire::U32(e + 16 + 4 * j));
-      }
+      Expect(&expect, *r, wire::U64(e), wire::U32(e + 12), e + 16, backend.offers64);
     }
-    CHECK(k == backend.calls.size());
   }
+  CHECK(backend.calls == expect);
   return 0;
 }
