@@ -3,9 +3,10 @@
 //
 // Threads and queues, and what each may touch:
 //  - the daemon's threads (the ABI calls): MMIO on the client's data-plane
-//    thread; reset, displays, read_frame and state from the JS thread (run
-//    on pvg_backend.mm's call queue while the JS thread, Node's main thread,
-//    turns the run loop: main_thread.h), possibly at the same time as MMIO
+//    thread; reset, displays, read_frame and state from the JS thread (all
+//    but read_frame and memory_map_changed run on pvg_backend.mm's call
+//    queue while the JS thread, Node's main thread, turns the run loop:
+//    main_thread.h), possibly at the same time as MMIO
 //    (docs/design.md, "Threads and locks"). Both call into
 //    PVG holding no lock of ours but PvgDevice::gate_ (which no callback
 //    takes; shared for MMIO, exclusive for reset/suspend); they take
