@@ -6,18 +6,29 @@
 # LD_PRELOADed; sanitizer reports go to files, and any report fails the run.
 #
 # The normal build in native/build is never touched.
+#
+# --portable: the addon is built with the portable platform (native/
+# build-asan-portable; platform_posix.cc and the guarded copies, what macOS
+# runs). CI runs the integration suite once this way, so one run covers both
+# the sanitizers and the macOS code paths (scripts/portable-test.sh runs the
+# portable build without sanitizers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+variant=build-asan
+build_opts=()
+if [ "${1:-}" = --portable ]; then variant=build-asan-portable; build_opts=(--portable); shift; fi
 suites=("$@")
 [ "${#suites[@]}" -eq 0 ] && suites=(integration)
 
-asan_build="$PWD/native/build-asan/build/Release"
+asan_build="$PWD/native/$variant/build/Release"
 asan_addon="$asan_build/agfx_native.node"
 stale=""
 [ -f "$asan_addon" ] && [ -f "$asan_build/agfx_native_test.node" ] || stale=1
 [ -n "$stale" ] || [ -z "$(find native/core native/platform native/addon native/soft native/testing native/include native/binding.gyp \
   -newer "$asan_addon" 2>/dev/null | head -1)" ] || stale=1
-[ -z "$stale" ] || npm run build:native:asan
+[ -z "$stale" ] || bash native/fuzz/build-asan-addon.sh "${build_opts[@]}"
+. scripts/lib/addon-shadow.sh
+[ "$variant" != build-asan-portable ] || assert_portable "$asan_addon"
 npm run --silent build:ts
 npm run --silent build:test
 
@@ -28,7 +39,6 @@ reports="$(mktemp -d "${TMPDIR:-/tmp}/agfx-asan.XXXXXX")"
 # The addon is found by daemon/src/native.ts locateAddon() as
 # native/build/Release/agfx_native.node above dist/: the run happens in a
 # shadow tree with the ASan addons there (scripts/lib/addon-shadow.sh).
-. scripts/lib/addon-shadow.sh
 trap 'rm -rf "${shadow:-}" "$reports"' EXIT
 addon_shadow "$asan_build"
 TEST_FILES="${ASAN_TEST_FILES:-}" test_files "${suites[@]}"

@@ -21,6 +21,7 @@ bash scripts/rig/setup.sh aarch64 # the demo boots the arm64 guest
 step "4/5 guest demo program (aarch64 cross compiler from Debian)"
 bash scripts/rig/build-guest-programs.sh aarch64
 program="${APPLE_GFXD_CACHE:-/var/cache/apple-gfxd}/guest/bin/soft-driver"
+[ -z "${APPLE_GFXD_GUEST_PROGRAMS:-}" ] || program="$APPLE_GFXD_GUEST_PROGRAMS/aarch64/soft-driver"
 
 work=$(mktemp -d)
 sock="$work/apple-gfx.sock"

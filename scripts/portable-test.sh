@@ -24,17 +24,11 @@ if [ -n "$stale" ]; then
   node scripts/lib/gyp-variant.mjs build-portable --platform portable
   (cd native/build-portable && npx --no-install node-gyp rebuild --nodedir="${npm_config_nodedir:-/usr}")
 fi
-# The build must really be the portable one: no Linux-only call linked in.
-for sym in accept4 eventfd process_vm_readv process_vm_writev; do
-  if nm -D --undefined-only "$release/agfx_native.node" | grep -qw "$sym"; then
-    echo "portable-test: $release/agfx_native.node imports $sym: not the portable platform build" >&2
-    exit 1
-  fi
-done
+. scripts/lib/addon-shadow.sh
+assert_portable "$release/agfx_native.node"
 npm run --silent build:ts
 npm run --silent build:test
 
-. scripts/lib/addon-shadow.sh
 trap 'rm -rf "${shadow:-}"' EXIT
 addon_shadow "$release"
 test_files "${suites[@]}"

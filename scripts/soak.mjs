@@ -76,7 +76,9 @@ const vmLoop = (async () => {
           '--socket',
           sock,
           '--program',
-          join(cache, 'guest/bin/soft-driver'),
+          process.env.APPLE_GFXD_GUEST_PROGRAMS
+            ? join(process.env.APPLE_GFXD_GUEST_PROGRAMS, 'aarch64', 'soft-driver')
+            : join(cache, 'guest/bin/soft-driver'),
           '--test',
           join(root, 'test/guest/demo.sh'),
           '--append',

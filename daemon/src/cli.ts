@@ -39,6 +39,8 @@ export interface Config {
   /** Browser viewer address. */
   web: { host: string; port: number } | null;
   webToken: string | null;
+  /** The browser viewer's page may make its window size the display's preferred mode. */
+  webResize: boolean;
   /** QEMU's QMP socket, for input back to the guest. */
   qmp: string | null;
   /** One entry per display port: its mode list, first mode preferred. */
@@ -183,6 +185,12 @@ export function buildProgram(): Command {
         secretFile('--web-token-file'),
       ),
     )
+    .addOption(
+      new Option(
+        '--web-no-resize',
+        "refuse the browser viewer's resize (default: a page that opts in makes its window size the display's preferred mode)",
+      ),
+    )
     .addOption(new Option('--qmp <path>', "QEMU's QMP unix socket: keyboard and pointer from viewers go to the guest (input-send-event)"))
     .addOption(
       new Option('--control <path>', 'control API socket (default: the vfio-user socket path + ".ctl"; none with --fd unless given)'),
@@ -240,6 +248,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     vncResize: !o.vncNoResize,
     web: o.web ?? null,
     webToken: o.webTokenFile ?? null,
+    webResize: !o.webNoResize,
     qmp: o.qmp ?? null,
   };
   // systemd socket activation: one inherited listening socket at fd 3.
@@ -250,6 +259,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (!cfg.printCapabilities && !cfg.writeOptionRom && cfg.socketPath === null && cfg.fd === null)
     throw new UsageError('one of --socket-path PATH or --fd N is required (or socket activation: LISTEN_FDS=1)');
+  if (!cfg.webResize && !cfg.web) throw new UsageError('--web-no-resize needs --web');
   if (cfg.vncPassword && !cfg.vnc) throw new UsageError('--vnc-password-file needs --vnc');
   if (cfg.vncWebsocket && !cfg.vnc) throw new UsageError('--vnc-websocket needs --vnc');
   if (cfg.vncWebsocketOrigins.length && !cfg.vncWebsocket) throw new UsageError('--vnc-websocket-origin needs --vnc-websocket');

@@ -6,9 +6,14 @@
 # flags plus the sanitizers), so a source added to binding.gyp is picked up
 # here too.
 # Load it with the ASan runtime preloaded: scripts/asan-test.sh.
+# --portable builds the portable platform instead (native/build-asan-portable:
+# platform_posix.cc, what macOS runs; scripts/portable-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-node scripts/lib/gyp-variant.mjs build-asan --sanitize
-cd native/build-asan
+dir=build-asan
+platform=()
+if [ "${1:-}" = --portable ]; then dir=build-asan-portable; platform=(--platform portable); fi
+node scripts/lib/gyp-variant.mjs "$dir" --sanitize "${platform[@]}"
+cd "native/$dir"
 npx --no-install node-gyp rebuild --nodedir="${npm_config_nodedir:-/usr}"
-echo "ASan addons: native/build-asan/build/Release/agfx_native.node, agfx_native_test.node"
+echo "ASan addons: native/$dir/build/Release/agfx_native.node, agfx_native_test.node"

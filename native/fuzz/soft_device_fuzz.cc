@@ -188,7 +188,10 @@ const uint32_t kRegs[] = {AGFX_SOFT_REG_ID,           AGFX_SOFT_REG_VERSION,    
                           AGFX_SOFT_REG_RING_ENTRIES, AGFX_SOFT_REG_RING_HEAD,    AGFX_SOFT_REG_RING_TAIL,
                           AGFX_SOFT_REG_DOORBELL,     AGFX_SOFT_REG_FENCE_LO,     AGFX_SOFT_REG_FENCE_HI,
                           AGFX_SOFT_REG_COMPLETED,    AGFX_SOFT_REG_ERRORS,       AGFX_SOFT_REG_LAST_ERROR,
-                          AGFX_SOFT_REG_DISPLAYS};
+                          AGFX_SOFT_REG_DISPLAYS,     AGFX_SOFT_REG_PORT_SELECT,  AGFX_SOFT_REG_PORT_STATUS,
+                          AGFX_SOFT_REG_PORT_GENERATION, AGFX_SOFT_REG_PORT_MODE_COUNT, AGFX_SOFT_REG_PORT_MODE_INDEX,
+                          AGFX_SOFT_REG_PORT_MODE_SIZE, AGFX_SOFT_REG_PORT_MODE_RATE, AGFX_SOFT_REG_PORT_CURRENT,
+                          AGFX_SOFT_REG_DISPLAY_CHANGED, AGFX_SOFT_REG_DISPLAY_IRQ};
 const uint32_t kIoRegs[] = {AGFX_SOFT_IOSFC_GPA_LO,      AGFX_SOFT_IOSFC_GPA_HI,    AGFX_SOFT_IOSFC_LENGTH,
                             AGFX_SOFT_IOSFC_COMMAND,     AGFX_SOFT_IOSFC_HANDLE,    AGFX_SOFT_IOSFC_STATUS,
                             AGFX_SOFT_IOSFC_PEEK_OFFSET, AGFX_SOFT_IOSFC_PEEK_DATA, AGFX_SOFT_IOSFC_MAPPED};
@@ -258,7 +261,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 1: {  // any register read
         uint32_t off = in.ConsumeBool() ? kRegs[in.ConsumeIntegralInRange<size_t>(0, kRegCount - 1)] : in.ConsumeIntegral<uint32_t>();
-        (void)rd(off);
+        uint32_t v = rd(off);
+        // The display port registers stay inside what they describe (docs/soft-device.md).
+        if (off == AGFX_SOFT_REG_PORT_SELECT) CHECK(v < AGFX_SOFT_PORTS);
+        if (off == AGFX_SOFT_REG_PORT_MODE_COUNT) CHECK(v <= AGFX_MAX_MODES);
+        if (off == AGFX_SOFT_REG_PORT_MODE_INDEX) CHECK(v < AGFX_MAX_MODES);
+        if (off == AGFX_SOFT_REG_DISPLAY_CHANGED) CHECK((v >> AGFX_SOFT_PORTS) == 0);
         break;
       }
       case 2: {  // configure a ring inside (usually) guest RAM

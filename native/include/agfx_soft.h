@@ -16,7 +16,7 @@
 
 /* ---- identity (registers ID and VERSION) */
 #define AGFX_SOFT_ID 0x58464741u      /* "AGFX" in little-endian bytes */
-#define AGFX_SOFT_VERSION 0x00010000u /* major << 16 | minor: 1.0 */
+#define AGFX_SOFT_VERSION 0x00010001u /* major << 16 | minor: 1.1 (1.1: the display port registers) */
 
 /* ---- BAR0 registers (32-bit; the device's from 0x1000) */
 enum agfx_soft_reg {
@@ -39,7 +39,31 @@ enum agfx_soft_reg {
   AGFX_SOFT_REG_ERRORS = 0x1044,
   AGFX_SOFT_REG_LAST_ERROR = 0x1048,
   AGFX_SOFT_REG_DISPLAYS = 0x104C,
+  /* display ports as the guest sees them (1.1): PORT_SELECT picks the port
+   * the PORT_* registers describe, PORT_MODE_INDEX the mode of its list */
+  AGFX_SOFT_REG_PORT_SELECT = 0x1050,
+  AGFX_SOFT_REG_PORT_STATUS = 0x1054,
+  AGFX_SOFT_REG_PORT_GENERATION = 0x1058,
+  AGFX_SOFT_REG_PORT_MODE_COUNT = 0x105C,
+  AGFX_SOFT_REG_PORT_MODE_INDEX = 0x1060,
+  AGFX_SOFT_REG_PORT_MODE_SIZE = 0x1064,
+  AGFX_SOFT_REG_PORT_MODE_RATE = 0x1068,
+  AGFX_SOFT_REG_PORT_CURRENT = 0x106C,
+  AGFX_SOFT_REG_DISPLAY_CHANGED = 0x1070,
+  AGFX_SOFT_REG_DISPLAY_IRQ = 0x1074,
 };
+
+/* PORT_STATUS bits */
+enum agfx_soft_port_status_bit {
+  AGFX_SOFT_PORT_ATTACHED = 1,
+};
+/* DISPLAY_IRQ bits */
+enum agfx_soft_display_irq_bit {
+  AGFX_SOFT_DISPLAY_IRQ_ENABLE = 1, /* raise vector 0 when a DISPLAY_CHANGED bit is set */
+};
+/* PORT_MODE_SIZE and PORT_CURRENT: width | height << 16 */
+#define AGFX_SOFT_SIZE_WIDTH(v) ((uint32_t)(v) & 0xFFFFu)
+#define AGFX_SOFT_SIZE_HEIGHT(v) ((uint32_t)(v) >> 16)
 
 /* STATUS bits */
 enum agfx_soft_status_bit {

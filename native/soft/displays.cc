@@ -7,6 +7,8 @@
 #include <cstring>
 #include <new>
 
+#include "soft/common.h"
+
 namespace agfx::soft {
 
 bool Displays::HasMode(const Display& d, uint32_t w, uint32_t h) {
@@ -46,6 +48,7 @@ bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const ag
   for (uint32_t i = 0; i < n; ++i)
     if (modes[i].width == 0 || modes[i].height == 0) return false;
   uint32_t w, h;
+  bool raise = false;
   {
     std::lock_guard lock(disp_mu_);
     Display& d = displays_[port];
@@ -63,8 +66,10 @@ bool Displays::Attach(uint32_t port, uint32_t serial, const char* name, const ag
     }
     w = d.width;
     h = d.height;
+    raise = ChangedLocked(port);
   }
   host_.mode_changed(host_.opaque, port, w, h, AGFX_FORMAT_BGRA8);
+  if (raise) RaiseChanged();
   return true;
 }
 
@@ -72,7 +77,7 @@ bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t 
   if (port >= AGFX_SOFT_PORTS || n == 0 || n > AGFX_MAX_MODES) return false;
   for (uint32_t i = 0; i < n; ++i)
     if (modes[i].width == 0 || modes[i].height == 0) return false;
-  bool changed = false;
+  bool changed = false, raise = false;
   uint32_t w, h;
   {
     std::lock_guard lock(disp_mu_);
@@ -91,19 +96,91 @@ bool Displays::SetModes(uint32_t port, const agfx_display_mode* modes, uint32_t 
     }
     w = d.width;
     h = d.height;
+    raise = ChangedLocked(port);
   }
   if (changed) host_.mode_changed(host_.opaque, port, w, h, AGFX_FORMAT_BGRA8);
+  if (raise) RaiseChanged();
   return true;
 }
 
 bool Displays::Detach(uint32_t port) {
   if (port >= AGFX_SOFT_PORTS) return false;
+  bool raise = false;
   {
     std::lock_guard lock(disp_mu_);
     if (!displays_[port].attached) return false;
     displays_[port] = Display{};
+    raise = ChangedLocked(port);
   }
   host_.mode_changed(host_.opaque, port, 0, 0, AGFX_FORMAT_BGRA8);
+  if (raise) RaiseChanged();
+  return true;
+}
+
+// ------------------------------------------------- the display port registers
+
+bool Displays::ChangedLocked(uint32_t port) {
+  generation_[port]++;
+  changed_ |= 1u << port;
+  return (display_irq_ & AGFX_SOFT_DISPLAY_IRQ_ENABLE) != 0;
+}
+
+// Vector 0, as fences: a driver's handler looks at DISPLAY_CHANGED and IRQ_STATUS.
+void Displays::RaiseChanged() { host_.raise_interrupt(host_.opaque, 0); }
+
+bool Displays::ReadReg(uint64_t off, uint32_t* v) {
+  if (off < AGFX_SOFT_REG_PORT_SELECT || off > AGFX_SOFT_REG_DISPLAY_IRQ) return false;
+  std::lock_guard lock(disp_mu_);
+  const uint32_t p = port_select_;  // < AGFX_SOFT_PORTS (WriteReg)
+  const Display& d = displays_[p];
+  const bool has_mode = d.attached && mode_index_ < d.modes.size();
+  switch (off) {
+    case AGFX_SOFT_REG_PORT_SELECT: *v = p; return true;
+    case AGFX_SOFT_REG_PORT_STATUS: *v = d.attached ? AGFX_SOFT_PORT_ATTACHED : 0; return true;
+    case AGFX_SOFT_REG_PORT_GENERATION: *v = generation_[p]; return true;
+    case AGFX_SOFT_REG_PORT_MODE_COUNT: *v = d.attached ? uint32_t(d.modes.size()) : 0; return true;
+    case AGFX_SOFT_REG_PORT_MODE_INDEX: *v = mode_index_; return true;
+    case AGFX_SOFT_REG_PORT_MODE_SIZE:
+      *v = has_mode ? uint32_t(d.modes[mode_index_].width) | uint32_t(d.modes[mode_index_].height) << 16 : 0;
+      return true;
+    case AGFX_SOFT_REG_PORT_MODE_RATE: *v = has_mode ? d.modes[mode_index_].refresh_millihz : 0; return true;
+    case AGFX_SOFT_REG_PORT_CURRENT: *v = d.attached ? (d.width & 0xffff) | (d.height & 0xffff) << 16 : 0; return true;
+    case AGFX_SOFT_REG_DISPLAY_CHANGED: *v = changed_; return true;
+    case AGFX_SOFT_REG_DISPLAY_IRQ: *v = display_irq_; return true;
+    default: *v = 0; return true;  // the gaps between them: unassigned
+  }
+}
+
+bool Displays::WriteReg(uint64_t off, uint32_t v) {
+  if (off < AGFX_SOFT_REG_PORT_SELECT || off > AGFX_SOFT_REG_DISPLAY_IRQ) return false;
+  bool raise = false;
+  {
+    std::lock_guard lock(disp_mu_);
+    switch (off) {
+      case AGFX_SOFT_REG_PORT_SELECT:
+        if (v >= AGFX_SOFT_PORTS) break;  // refused below
+        port_select_ = v;
+        return true;
+      case AGFX_SOFT_REG_PORT_MODE_INDEX:
+        if (v >= AGFX_MAX_MODES) break;
+        mode_index_ = v;
+        return true;
+      case AGFX_SOFT_REG_DISPLAY_CHANGED: changed_ &= ~v; return true;
+      case AGFX_SOFT_REG_DISPLAY_IRQ:
+        // Enabling with changes pending raises at once, so none is missed between reading and enabling.
+        raise = (v & AGFX_SOFT_DISPLAY_IRQ_ENABLE) && !(display_irq_ & AGFX_SOFT_DISPLAY_IRQ_ENABLE) && changed_ != 0;
+        display_irq_ = v & AGFX_SOFT_DISPLAY_IRQ_ENABLE;
+        break;
+      default:
+        return true;  // read-only or unassigned: ignored (docs/soft-device.md)
+    }
+  }
+  if (off == AGFX_SOFT_REG_DISPLAY_IRQ) {
+    if (raise) RaiseChanged();
+    return true;
+  }
+  GuestError(host_, off == AGFX_SOFT_REG_PORT_SELECT ? "PORT_SELECT of " + std::to_string(v) + ", past the last port"
+                                                     : "PORT_MODE_INDEX of " + std::to_string(v) + ", past the mode limit");
   return true;
 }
 
@@ -119,6 +196,11 @@ void Displays::Reset() {
   std::vector<uint32_t> hidden;
   {
     std::lock_guard lock(disp_mu_);
+    port_select_ = mode_index_ = display_irq_ = 0;
+    // A driver starting over has seen no display yet: every attached port counts as changed.
+    changed_ = 0;
+    for (uint32_t p = 0; p < AGFX_SOFT_PORTS; ++p)
+      if (displays_[p].attached) changed_ |= 1u << p;
     for (uint32_t p = 0; p < AGFX_SOFT_PORTS; ++p) {
       Display& d = displays_[p];
       if (!d.attached) continue;
@@ -203,6 +285,11 @@ void Displays::Save(StateWriter& w) {
     w.u32(d.hot_y);
     w.bytes(d.glyph);
   }
+  w.u32(port_select_);
+  w.u32(mode_index_);
+  w.u32(changed_);
+  w.u32(display_irq_);
+  for (uint32_t g : generation_) w.u32(g);
 }
 
 // The daemon attaches the state's displays before the backend's part is
@@ -273,6 +360,20 @@ bool Displays::Load(StateReader& r, std::string* err) {
     host_.cursor_show(host_.opaque, p, shown);
     host_.cursor_moved(host_.opaque, p, cx, cy);
   }
+  uint32_t select = r.u32(), index = r.u32(), changed = r.u32(), irq = r.u32();
+  std::array<uint32_t, AGFX_SOFT_PORTS> gen{};
+  for (uint32_t& g : gen) g = r.u32();
+  if (!r.ok()) return true;  // the caller reports the truncation
+  if (select >= AGFX_SOFT_PORTS || index >= AGFX_MAX_MODES || (changed >> AGFX_SOFT_PORTS) != 0 || (irq & ~AGFX_SOFT_DISPLAY_IRQ_ENABLE) != 0) {
+    *err = "bad display port register record";
+    return false;
+  }
+  std::lock_guard lock(disp_mu_);
+  port_select_ = select;
+  mode_index_ = index;
+  changed_ = changed;
+  display_irq_ = irq;
+  generation_ = gen;
   return true;
 }
 

@@ -60,8 +60,16 @@ class Displays {
   uint32_t CursorShow(const uint64_t* a);
   uint32_t CursorMove(const uint64_t* a);
 
+  // The display port registers (docs/soft-device.md, "Display port
+  // registers"), on the MMIO caller's thread: false when `off` is not one.
+  // A change the daemon makes (attach, set_modes, detach) sets the port's
+  // DISPLAY_CHANGED bit and, when enabled, raises vector 0 after disp_mu_ is
+  // released (docs/design.md invariant 1: nothing is held across the host call).
+  bool ReadReg(uint64_t off, uint32_t* v);
+  bool WriteReg(uint64_t off, uint32_t v);
+
   // Device reset: every attached display black, its cursor off the display
-  // and hidden.
+  // and hidden; the display port registers at their reset values.
   void Reset();
   void Save(StateWriter& w);
   // Restores each saved display onto the port's attached one (displays are
@@ -71,6 +79,10 @@ class Displays {
  private:
   bool Attached(uint64_t port);
   static bool HasMode(const Display& d, uint32_t w, uint32_t h);
+  // With disp_mu_ held: `port`'s attached state or mode list changed; true
+  // when the guest wants an interrupt for it (raise it once disp_mu_ is released).
+  bool ChangedLocked(uint32_t port);
+  void RaiseChanged();
   static void SetModeLocked(Display& d, uint32_t w, uint32_t h);
   static void Blank(Display& d);
   static std::shared_ptr<std::vector<uint8_t>> BlackFrame(uint32_t w, uint32_t h);
@@ -83,6 +95,10 @@ class Displays {
   std::vector<uint8_t> present_buf_;  // worker thread only: reused, never shared
   std::mutex disp_mu_;                // displays_; a leaf
   std::array<Display, AGFX_SOFT_PORTS> displays_{};
+  // The display port registers (disp_mu_). generation_ counts each port's
+  // changes and is never reset, so a driver can tell a list it read whole.
+  uint32_t port_select_ = 0, mode_index_ = 0, changed_ = 0, display_irq_ = 0;
+  std::array<uint32_t, AGFX_SOFT_PORTS> generation_{};
 };
 
 }  // namespace agfx::soft

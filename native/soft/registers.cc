@@ -45,6 +45,7 @@ void SoftDevice::ReleaseResources() {
 
 uint32_t SoftDevice::MmioRead(uint32_t region, uint64_t off) {
   if (region == AGFX_REGION_IOSFC) return mmio_ ? iosfc_.Read(off) : 0;
+  if (uint32_t v; displays_.ReadReg(off, &v)) return v;  // disp_mu_ only, not mu_
   std::lock_guard lock(mu_);
   switch (off) {
     case AGFX_SOFT_REG_ID: return AGFX_SOFT_ID;
@@ -74,6 +75,7 @@ void SoftDevice::MmioWrite(uint32_t region, uint64_t off, uint32_t v) {
     if (mmio_) iosfc_.Write(off, v);
     return;
   }
+  if (displays_.WriteReg(off, v)) return;  // disp_mu_ only, not mu_
   switch (off) {
     case AGFX_SOFT_REG_SCRATCH: {
       std::lock_guard lock(mu_);

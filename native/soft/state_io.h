@@ -7,7 +7,8 @@
 
 namespace agfx::soft {
 
-constexpr char kStateMagic[8] = {'A', 'G', 'F', 'X', 'S', 'O', 'F', '1'};
+// '2': the display port registers (interface 1.1) at the end of the display records.
+constexpr char kStateMagic[8] = {'A', 'G', 'F', 'X', 'S', 'O', 'F', '2'};
 
 class StateWriter {
  public:

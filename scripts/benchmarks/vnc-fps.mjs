@@ -25,7 +25,43 @@ const W = 1920;
 const H = 1080;
 const FPS = 60;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 4);
+/** Only the Tight-against-ZRLE rows (VNC_FPS_ONLY=tight): a shorter run. */
+const ONLY_TIGHT = process.env.VNC_FPS_ONLY === 'tight';
 const ENC = { raw: [0], zlib: [6], zrle: [16], 'copyrect+zrle': [1, 16], tight: [7], 'tight+jpeg': [7, -26], 'copyrect+tight': [1, 7] };
+
+/**
+ * A desktop-like BGRA frame: a flat background, windows with title bars and
+ * lines of "text" (short dark runs on white), what Tight's fill, mono and
+ * palette subencodings are for; `seed` moves the windows and changes the text.
+ */
+function uiFrame(w, h, seed) {
+  const b = Buffer.alloc(w * h * 4);
+  const fill = (x0, y0, ww, hh, bgr) => {
+    for (let y = Math.max(0, y0); y < Math.min(h, y0 + hh); y++)
+      for (let x = Math.max(0, x0); x < Math.min(w, x0 + ww); x++) {
+        const o = (y * w + x) * 4;
+        b[o] = bgr[0];
+        b[o + 1] = bgr[1];
+        b[o + 2] = bgr[2];
+        b[o + 3] = 0xff;
+      }
+  };
+  fill(0, 0, w, h, [120, 80, 40]);
+  for (let i = 0; i < 4; i++) {
+    const x0 = 60 + i * 420 + ((seed * 13) % 40),
+      y0 = 80 + i * 160,
+      ww = 700,
+      hh = 560;
+    fill(x0, y0, ww, hh, [250, 250, 250]);
+    fill(x0, y0, ww, 28, i === 3 ? [200, 120, 50] : [190, 190, 190]);
+    for (let line = 0; line < 30; line++)
+      for (let word = 0; word < 12; word++) {
+        const len = 10 + ((line * 7 + word * 13 + seed * 3 + i) % 40);
+        fill(x0 + 12 + word * 55, y0 + 40 + line * 17, Math.min(len, 50), 11, [30, 30, 30]);
+      }
+  }
+  return b;
+}
 
 // ------------------------------------------------------------------ viewers
 if (process.argv[2] === 'viewers') {
@@ -211,6 +247,30 @@ async function main() {
     };
   }
   const ratio = (a, b) => (a.perFrame / b.perFrame).toFixed(2);
+  const vs = (a, b) =>
+    `${a.kib.toFixed(1)} vs ${b.kib.toFixed(1)} KiB/update (${(a.kib / b.kib).toFixed(2)}x), cpu ${a.cpuMs.toFixed(2)} vs ${b.cpuMs.toFixed(2)} ms/update (${(a.cpuMs / b.cpuMs).toFixed(2)}x)`;
+  // Desktop-like frames (uiFrame): what a guest's screen mostly looks like.
+  const ui = [uiFrame(W, H, 1), uiFrame(W, H, 2)];
+  const tightUi = async () => {
+    const tu = await vncRun('vnc tight x1 (desktop-like, windows move)', ui, 1, 'tight');
+    const tju = await vncRun('vnc tight+jpeg q6 x1 (desktop-like, windows move)', ui, 1, 'tight+jpeg');
+    const zu = await vncRun('vnc zrle x1 (desktop-like, windows move)', ui, 1, 'zrle');
+    return () => {
+      console.log(`tight vs zrle, desktop-like, windows move: ${vs(tu, zu)}`);
+      console.log(`tight+jpeg (quality 6) vs zrle, desktop-like, windows move: ${vs(tju, zu)}`);
+    };
+  };
+  if (ONLY_TIGHT) {
+    const tf = await vncRun('vnc tight x1 (full change)', full, 1, 'tight');
+    const zf = await vncRun('vnc zrle x1 (full change)', full, 1, 'zrle');
+    const printUi = await tightUi();
+    await vnc.stop();
+    guest.destroy();
+    console.log('');
+    console.log(`tight vs zrle, full change (noise pattern): ${vs(tf, zf)}`);
+    printUi();
+    process.exit(0);
+  }
   const f1 = await vncRun('vnc raw x1 (full change)', full, 1, 'raw');
   const f4 = await vncRun('vnc raw x4 (full change)', full, 4, 'raw');
   const s1 = await vncRun('vnc raw x1 (64x64 change)', small, 1, 'raw');
@@ -244,6 +304,7 @@ async function main() {
   load(scrollFrames);
   const tsc = await vncRun('vnc copyrect+tight x1 (scroll)', scrollFrames, 1, 'copyrect+tight', scrolling);
   const zsc = await vncRun('vnc copyrect+zrle x1 (scroll, again)', scrollFrames, 1, 'copyrect+zrle', scrolling);
+  const printUi = await tightUi();
   await vnc.stop();
   guest.destroy();
 
@@ -274,11 +335,10 @@ async function main() {
   console.log(
     `scroll, copyrect+zrle x1: ${sc.core.toFixed(1)}% of a core, ${ratio(sc, sz)}x the CPU of zrle without CopyRect (${sz.core.toFixed(1)}%); read baseline ${baseReadScroll.core.toFixed(1)}%`,
   );
-  const vs = (a, b) =>
-    `${a.kib.toFixed(1)} vs ${b.kib.toFixed(1)} KiB/update (${(a.kib / b.kib).toFixed(2)}x), cpu ${a.cpuMs.toFixed(2)} vs ${b.cpuMs.toFixed(2)} ms/update (${(a.cpuMs / b.cpuMs).toFixed(2)}x)`;
   console.log(`tight vs zrle, full change: ${vs(tf, zf)}`);
   console.log(`tight+jpeg (quality 6) vs zrle, full change: ${vs(tjf, zf)}`);
   console.log(`tight vs zrle, 64x64 change: ${vs(ts1, zs1)}`);
   console.log(`copyrect+tight vs copyrect+zrle, scroll: ${vs(tsc, zsc)}`);
+  printUi();
   process.exit(0);
 }

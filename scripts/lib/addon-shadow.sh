@@ -11,6 +11,8 @@
 # cds into it. The caller removes "$shadow" (trap).
 # test_files SUITE...: the dist-test/test/SUITE/**/*.test.js files into the
 # array `files` (or $TEST_FILES, space-separated, when set).
+# assert_portable ADDON: fails unless ADDON is a portable platform build (no
+# Linux-only call linked in).
 addon_shadow() {
   local release="$1" entry
   shadow="$(mktemp -d "${TMPDIR:-/tmp}/agfx-shadow.XXXXXX")"
@@ -36,4 +38,14 @@ test_files() {
     mapfile -t -O "${#files[@]}" files < <(find "dist-test/test/$s" -name '*.test.js' | sort)
   done
   [ "${#files[@]}" -gt 0 ] || { echo "no test files in: $*" >&2; return 1; }
+}
+
+assert_portable() {
+  local sym
+  for sym in accept4 eventfd process_vm_readv process_vm_writev; do
+    if nm -D --undefined-only "$1" | grep -qw "$sym"; then
+      echo "$1 imports $sym: not the portable platform build" >&2
+      return 1
+    fi
+  done
 }

@@ -13,6 +13,10 @@
 # the soft device's guest interface) or this script is newer than its binary,
 # or with --force.
 #
+# APPLE_GFXD_GUEST_PROGRAMS=DIR puts them in DIR/<arch>/ instead (the tests
+# and the demo look there too): a worktree whose guest interface differs
+# from the shared cache's builds its own without replacing everybody's.
+#
 # Exit status: 0 when every program is built; 77 (RIG UNAVAILABLE) when a
 # compiler is missing and cannot be installed; 1 on a compile error.
 set -euo pipefail
@@ -87,7 +91,7 @@ ensure_cc() {
 for arch in "${arches[@]}"; do
   ensure_cc "$arch"
   cc=$(arch_cc "$arch")
-  out_dir="$(rig_guest_dir "$arch")/bin"
+  if [ -n "${APPLE_GFXD_GUEST_PROGRAMS:-}" ]; then out_dir="$APPLE_GFXD_GUEST_PROGRAMS/$arch"; else out_dir="$(rig_guest_dir "$arch")/bin"; fi
   mkdir -p "$out_dir"
   built=0 fresh=0
   for src in "${sources[@]}"; do

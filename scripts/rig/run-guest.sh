@@ -4,7 +4,7 @@
 #   run-guest.sh [--arch aarch64|x86_64] [--socket PATH [--device-json '{"key":...}']]...
 #                [--overlay DIR]... [--test FILE] [--program FILE]... [--mem MB]
 #                [--guest-mem MB] [--plain-ram] [--timeout S] [--log FILE]
-#                [--append "kernel args"] [--qmp PATH] [--tablet] [--shell]
+#                [--append "kernel args"] [--qmp PATH] [--name NAME] [--tablet] [--shell]
 #
 # --arch         aarch64 (default): arm64 `virt`, RAM at 0x40000000, console
 #                ttyAMA0; x86_64: `q35` with SeaBIOS, RAM at 0, console ttyS0
@@ -17,6 +17,7 @@
 # --guest-mem    RAM Linux may use (mem=), default mem-64: the top of RAM at
 #                RAM base + guest_mem is left free for /dev/mem DMA tests
 # --plain-ram    plain -m (anonymous RAM): QEMU shares guest RAM without an fd
+# --name         QEMU's -name (what QMP query-name answers; viewers show it)
 # --tablet       add a USB tablet (qemu-xhci + usb-tablet): an absolute pointer for QMP input
 # --shell        rig.shell=1: interactive shell after the test (no timeout by default)
 #
@@ -34,7 +35,7 @@ here="$(dirname "${BASH_SOURCE[0]}")"
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 sockets=() devjson=() overlays=() programs=() test_file="" mem=512 guest_mem="" timeout="" log=""
-append="" qmp="" shell=0 tablet=0 arch=aarch64 plain_ram=0
+append="" qmp="" vm_name="" shell=0 tablet=0 arch=aarch64 plain_ram=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) rig_arch_check "$2"; arch="$2"; shift 2 ;;
@@ -52,6 +53,7 @@ while [ $# -gt 0 ]; do
     --log) log="$2"; shift 2 ;;
     --append) append="$append $2"; shift 2 ;;
     --qmp) qmp="$2"; shift 2 ;;
+    --name) vm_name="$2"; shift 2 ;;
     --tablet) tablet=1; shift ;;
     --shell) shell=1; shift ;;
     -h | --help) usage ;;
@@ -127,6 +129,7 @@ cmd=("$(rig_qemu_bin "$arch")" "${ram[@]}" "${cpu[@]}"
   -m "${mem}M" -nographic -no-reboot -nic none
   -kernel "$guest_dir/vmlinuz" -initrd "$initrd" -append "$kargs")
 [ -n "$qmp" ] && cmd+=(-qmp "unix:$qmp,server=on,wait=off")
+[ -n "$vm_name" ] && cmd+=(-name "$vm_name")
 [ "$tablet" = 1 ] && cmd+=(-device qemu-xhci -device usb-tablet)
 for i in "${!sockets[@]}"; do
   dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":$(json_str "${sockets[$i]}"),\"type\":\"unix\"}"

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { GUEST_ARCHES, assertNoErrors, ensureRig, loudSkip, runGuest, type GuestArch, type GuestRun } from '../support/rig.js';
+import { SOFT_VERSION } from '../support/soft-ring.js';
 
 function expectResults(run: GuestRun, want: Record<string, string>): void {
   const context = `\n--- guest output (tail) ---\n${run.output.slice(-6000)}`;
@@ -42,7 +43,7 @@ for (const { arch, machine } of GUEST_ARCHES) {
             bar0_type: 'mem32',
             bar2_size: '0',
             id: '0x58464741',
-            version: '0x00010000',
+            version: `0x${SOFT_VERSION.toString(16).padStart(8, '0')}`,
             scratch1: '0xa5a5f00d',
             scratch2: '0x12345678',
             msi_64bit: '1',

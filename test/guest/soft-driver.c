@@ -904,6 +904,43 @@ static void step_iosfc(void) {
 // it is refused with its documented status, never served (the daemon cannot
 // reach it without DMA_READ/WRITE, docs/design.md invariant 3); the daemon
 // logs one line naming it. Needs a std VGA (1234:1111) with memory decode on.
+// ------------------------------------------------------------------ ports
+// The display port registers (interface 1.1) as a driver uses them: each
+// port's attached state and mode list (preferred first) and its current
+// mode; DISPLAY_CHANGED after a device reset (every attached port); the
+// change interrupt on vector 0 through MSI-X when enabled with bits pending.
+static void step_ports(void) {
+  check_u64("VERSION minor (display port registers)", rd(AGFX_SOFT_REG_VERSION) & 0xffff, AGFX_SOFT_VERSION & 0xffff);
+  wr(AGFX_SOFT_REG_CONTROL, AGFX_SOFT_CONTROL_RESET);
+  uint32_t changed = rd(AGFX_SOFT_REG_DISPLAY_CHANGED);
+  result("ports_changed_after_reset", "0x%x", changed);
+  char k[64];
+  for (uint32_t p = 0; p < AGFX_SOFT_PORTS; p++) {
+    wr(AGFX_SOFT_REG_PORT_SELECT, p);
+    uint32_t gen = rd(AGFX_SOFT_REG_PORT_GENERATION);
+    int attached = (rd(AGFX_SOFT_REG_PORT_STATUS) & AGFX_SOFT_PORT_ATTACHED) != 0;
+    uint32_t n = rd(AGFX_SOFT_REG_PORT_MODE_COUNT);
+    char list[256] = "";
+    size_t used = 0;
+    for (uint32_t i = 0; i < n && used < sizeof list - 32; i++) {
+      wr(AGFX_SOFT_REG_PORT_MODE_INDEX, i);
+      uint32_t size = rd(AGFX_SOFT_REG_PORT_MODE_SIZE), rate = rd(AGFX_SOFT_REG_PORT_MODE_RATE);
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%ux%u@%u", i ? "," : "", AGFX_SOFT_SIZE_WIDTH(size), AGFX_SOFT_SIZE_HEIGHT(size), rate / 1000);
+    }
+    uint32_t cur = rd(AGFX_SOFT_REG_PORT_CURRENT);
+    if (rd(AGFX_SOFT_REG_PORT_GENERATION) != gen) fail("port %u changed while it was read", p);
+    snprintf(k, sizeof k, "port%u", p);
+    result(k, "%s %s current %ux%u", attached ? "attached" : "empty", n ? list : "-", AGFX_SOFT_SIZE_WIDTH(cur), AGFX_SOFT_SIZE_HEIGHT(cur));
+  }
+  // Enabling the interrupt with changes pending raises vector 0 at once.
+  irq_clear(0);
+  wr(AGFX_SOFT_REG_DISPLAY_IRQ, AGFX_SOFT_DISPLAY_IRQ_ENABLE);
+  result("ports_irq", "%d", irq_wait(0, 2000));
+  wr(AGFX_SOFT_REG_DISPLAY_CHANGED, changed);
+  result("ports_changed_cleared", "0x%x", rd(AGFX_SOFT_REG_DISPLAY_CHANGED));
+  wr(AGFX_SOFT_REG_DISPLAY_IRQ, 0);
+}
+
 static void step_fdless(void) {
   char vga[300] = "";
   DIR *d = opendir("/sys/bus/pci/devices");
@@ -1044,9 +1081,11 @@ static void step_garbage(void) {
   // Register-level abuse.
   wr(AGFX_SOFT_REG_SCRATCH, 0x600DF00D);
   wr(AGFX_SOFT_REG_ID, 0x12345678);
+  uint32_t version = rd(AGFX_SOFT_REG_VERSION);
+  check_u64("VERSION major", version >> 16, AGFX_SOFT_VERSION >> 16);
   wr(AGFX_SOFT_REG_VERSION, 0);
   check_u64("ID after a write", rd(AGFX_SOFT_REG_ID), AGFX_SOFT_ID);
-  check_u64("VERSION after a write", rd(AGFX_SOFT_REG_VERSION), 0x00010000);
+  check_u64("VERSION after a write", rd(AGFX_SOFT_REG_VERSION), version);
   wr(AGFX_SOFT_REG_CONTROL, 2); // guest error, no reset
   check_u64("SCRATCH after CONTROL=2 (must not reset)", rd(AGFX_SOFT_REG_SCRATCH), 0x600DF00D);
   irq_clear(0);
@@ -1183,18 +1222,26 @@ static void step_garbage(void) {
 
 // ---------------------------------------------------------------- demo
 // Drives the device like a tiny compositor for people to watch (npm run
-// demo): bars scrolling left, a bouncing square, a cursor circling, and a
-// mode change every 10 s, for `seconds` (0 = until powered off). Like a real
-// compositor it tells the device what changed: each frame is a COPY_RECT
-// (the bars move 4 pixels left) and two PRESENTs with damage hints (the new
-// strip on the right, the square's old and new place), so viewers get a
-// CopyRect and two small rectangles instead of the whole screen.
-#define OFF_DEMO 0x1000000u // two 800x600 BGRA buffers
+// demo): bars scrolling left, a bouncing square, a cursor circling. Like a
+// real compositor it tells the device what changed: each frame is a
+// COPY_RECT (the bars move 4 pixels left) and two PRESENTs with damage hints
+// (the new strip on the right, the square's old and new place), so viewers
+// get a CopyRect and two small rectangles instead of the whole screen.
+// Modes: the display's preferred mode, read from the display port registers
+// (interface 1.1, docs/soft-device.md); it tours the first two listed modes,
+// one every 10 s, until the mode list changes (a viewer's resize, `ctl
+// display modes`); from then on it follows the preferred mode.
+#define OFF_DEMO 0x1000000u // two buffers of DEMO_BUF bytes
+#define DEMO_BUF 0x800000u  // 1920x1080 BGRA fits
+#define DEMO_MAX_W 1920u
+#define DEMO_MAX_H 1080u
+#define DEMO_MIN_W 160u
+#define DEMO_MIN_H 120u
 #define DEMO_SQUARE 80u
 #define DEMO_SCROLL 4u
 // Draws frame t; returns its FNV-1a and where the square is.
 static uint32_t draw_demo(uint32_t off, uint32_t w, uint32_t h, uint32_t t, uint32_t *sq_x, uint32_t *sq_y) {
-  static uint8_t row[800 * 4];
+  static uint8_t row[DEMO_MAX_W * 4];
   uint32_t sum = AGFX_SOFT_FNV_BASIS;
   uint32_t bx = (t * 7) % (w - DEMO_SQUARE), by = (t * 5) % (h - DEMO_SQUARE);
   if ((t / ((w - DEMO_SQUARE) / 7)) & 1) bx = w - DEMO_SQUARE - bx;
@@ -1223,16 +1270,40 @@ static uint64_t hint(uint32_t x, uint32_t y, uint32_t w, uint32_t h) {
   return (uint64_t)x | (uint64_t)y << 16 | (uint64_t)w << 32 | (uint64_t)h << 48;
 }
 
+// Port 0's usable modes from the display port registers, preferred first:
+// the first two the demo can draw (DEMO_MIN..DEMO_MAX) into `out`; returns
+// how many (0: none usable, `out` unchanged). The list is read whole: again
+// if PORT_GENERATION moved meanwhile.
+static unsigned demo_modes(uint32_t out[2][2]) {
+  wr(AGFX_SOFT_REG_PORT_SELECT, 0);
+  for (int tries = 0; tries < 16; tries++) {
+    uint32_t gen = rd(AGFX_SOFT_REG_PORT_GENERATION), got[2][2], n = 0;
+    uint32_t count = (rd(AGFX_SOFT_REG_PORT_STATUS) & AGFX_SOFT_PORT_ATTACHED) ? rd(AGFX_SOFT_REG_PORT_MODE_COUNT) : 0;
+    for (uint32_t i = 0; i < count && n < 2; i++) {
+      wr(AGFX_SOFT_REG_PORT_MODE_INDEX, i);
+      uint32_t size = rd(AGFX_SOFT_REG_PORT_MODE_SIZE), w = AGFX_SOFT_SIZE_WIDTH(size), h = AGFX_SOFT_SIZE_HEIGHT(size);
+      if (w < DEMO_MIN_W || h < DEMO_MIN_H || w > DEMO_MAX_W || h > DEMO_MAX_H) continue;
+      got[n][0] = w;
+      got[n][1] = h;
+      n++;
+    }
+    if (rd(AGFX_SOFT_REG_PORT_GENERATION) != gen) continue;
+    for (uint32_t i = 0; i < n; i++) out[i][0] = got[i][0], out[i][1] = got[i][1];
+    return n;
+  }
+  return 0;
+}
+
 static void step_demo(unsigned seconds) {
   ring_config(OFF_RING, 64);
   const uint64_t T = 3;
-  const uint32_t FB = 800 * 600 * 4;
-  EXPECT("TASK_CREATE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 16u << 20);
-  const uint64_t fr[2][2] = {{gpa(OFF_DEMO), (FB + PAGE - 1) / PAGE * PAGE}, {gpa(OFF_DEMO + 0x200000), (FB + PAGE - 1) / PAGE * PAGE}};
+  if (hidden_size < OFF_DEMO + 2 * DEMO_BUF) die("the demo needs %u bytes of RAM above mem=", OFF_DEMO + 2 * DEMO_BUF);
+  EXPECT("TASK_CREATE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_CREATE, T, 32u << 20);
+  const uint64_t fr[2][2] = {{gpa(OFF_DEMO), DEMO_BUF}, {gpa(OFF_DEMO + DEMO_BUF), DEMO_BUF}};
   put_ranges(OFF_LIST, fr, 1);
   EXPECT("TASK_MAP buffer 0", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0, gpa(OFF_LIST), 1, 1);
   put_ranges(OFF_LIST + 0x100, &fr[1], 1);
-  EXPECT("TASK_MAP buffer 1", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x200000, gpa(OFF_LIST + 0x100), 1, 1);
+  EXPECT("TASK_MAP buffer 1", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, DEMO_BUF, gpa(OFF_LIST + 0x100), 1, 1);
   // A 16x16 arrow cursor, hot spot at its tip.
   uint8_t glyph[16 * 16 * 4];
   for (uint32_t y = 0; y < 16; y++)
@@ -1245,19 +1316,51 @@ static void step_demo(unsigned seconds) {
   ram_write(OFF_GLYPH, glyph, sizeof glyph);
   const uint64_t gr[1][2] = {{gpa(OFF_GLYPH), PAGE}};
   put_ranges(OFF_LIST + 0x200, gr, 1);
-  EXPECT("TASK_MAP glyph", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 0x800000, gpa(OFF_LIST + 0x200), 1, 1);
-  EXPECT("CURSOR_GLYPH", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_GLYPH, 0, T, 0x800000, 16 | 16u << 16, 0);
+  EXPECT("TASK_MAP glyph", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_TASK_MAP, T, 2 * DEMO_BUF, gpa(OFF_LIST + 0x200), 1, 1);
+  EXPECT("CURSOR_GLYPH", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_GLYPH, 0, T, 2 * DEMO_BUF, 16 | 16u << 16, 0);
   EXPECT("CURSOR_SHOW", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_CURSOR_SHOW, 0, 1);
-  static const uint32_t modes[2][2] = {{800, 600}, {640, 480}};
-  unsigned mode = 0, frames = 0;
+  uint32_t modes[2][2] = {{800, 600}, {640, 480}};
+  const int have_ports = (rd(AGFX_SOFT_REG_VERSION) & 0xffff) >= 1;  // interface 1.1: the display port registers
+  if (have_ports) wr(AGFX_SOFT_REG_DISPLAY_CHANGED, 1);  // cleared before reading: a change after it is seen below
+  unsigned tour = have_ports ? demo_modes(modes) : 2;
+  result("demo_modes_from_device", "%d", have_ports);
+  unsigned mode = 0, frames = 0, follows = 0;
   int fresh = 1;  // the device's frame is not the previous one: present it whole
   uint32_t sq_x = 0, sq_y = 0, last_sum = 0;
   uint64_t start = now_ms(), last_mode = start, last_report = start;
   EXPECT("SET_MODE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, modes[0][0], modes[0][1]);
+  printf("AGFX-DEMO starts in %ux%u\n", modes[0][0], modes[0][1]);
   for (uint32_t t = 0;; t++) {
     uint64_t now = now_ms();
     if (seconds && now - start >= seconds * 1000ull) break;
-    if (now - last_mode >= 10000) {
+    if (have_ports && (rd(AGFX_SOFT_REG_DISPLAY_CHANGED) & 1)) {
+      // A new mode list (or the display re-plugged): follow its preferred mode from now on.
+      wr(AGFX_SOFT_REG_DISPLAY_CHANGED, 1);
+      uint32_t was[2] = {modes[mode][0], modes[mode][1]};
+      if (demo_modes(modes) > 0) {
+        tour = 1;
+        mode = 0;
+        if (modes[0][0] != was[0] || modes[0][1] != was[1]) {
+          uint32_t st = CMD(NULL, AGFX_SOFT_OP_SET_MODE, 0, modes[0][0], modes[0][1]);
+          if (st == AGFX_SOFT_ST_OK) {
+            follows++;
+            printf("AGFX-DEMO follows the preferred mode %ux%u\n", modes[0][0], modes[0][1]);
+            fflush(stdout);
+            fresh = 1;
+          } else {
+            // Changed again meanwhile: the next change bit says so.
+            modes[0][0] = was[0];
+            modes[0][1] = was[1];
+          }
+        }
+      } else {
+        modes[0][0] = was[0];
+        modes[0][1] = was[1];
+        mode = 0;
+        tour = 1;
+      }
+    }
+    if (tour > 1 && now - last_mode >= 10000) {
       mode ^= 1;
       last_mode = now;
       EXPECT("SET_MODE", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_SET_MODE, 0, modes[mode][0], modes[mode][1]);
@@ -1265,22 +1368,22 @@ static void step_demo(unsigned seconds) {
       fresh = 1;
     }
     uint32_t w = modes[mode][0], h = modes[mode][1], buf = t & 1, px, py;
-    last_sum = draw_demo(OFF_DEMO + buf * 0x200000, w, h, t, &px, &py);
+    last_sum = draw_demo(OFF_DEMO + buf * DEMO_BUF, w, h, t, &px, &py);
     if (fresh) {
-      EXPECT("PRESENT", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0);
+      EXPECT("PRESENT", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * DEMO_BUF, w * 4, 0);
       fresh = 0;
     } else {
       // The bars moved left: the device moves what it has, then reads only
       // the new strip and the square's old (moved along) and new place.
       EXPECT("COPY_RECT", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_COPY_RECT, 0, DEMO_SCROLL, 0, (w - DEMO_SCROLL) | h << 16);
-      EXPECT("PRESENT strip", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(w - DEMO_SCROLL, 0, DEMO_SCROLL, h));
+      EXPECT("PRESENT strip", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * DEMO_BUF, w * 4, 0, hint(w - DEMO_SCROLL, 0, DEMO_SCROLL, h));
       uint32_t ox = sq_x >= DEMO_SCROLL ? sq_x - DEMO_SCROLL : 0;
       uint32_t x0 = ox < px ? ox : px, y0 = sq_y < py ? sq_y : py;
       uint32_t x1 = sq_x + DEMO_SQUARE > px + DEMO_SQUARE ? sq_x + DEMO_SQUARE : px + DEMO_SQUARE;
       uint32_t y1 = sq_y + DEMO_SQUARE > py + DEMO_SQUARE ? sq_y + DEMO_SQUARE : py + DEMO_SQUARE;
       if (x1 > w) x1 = w;
       if (y1 > h) y1 = h;
-      EXPECT("PRESENT square", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * 0x200000, w * 4, 0, hint(x0, y0, x1 - x0, y1 - y0));
+      EXPECT("PRESENT square", AGFX_SOFT_ST_OK, AGFX_SOFT_OP_PRESENT, 0, T, buf * DEMO_BUF, w * 4, 0, hint(x0, y0, x1 - x0, y1 - y0));
     }
     sq_x = px;
     sq_y = py;
@@ -1298,11 +1401,12 @@ static void step_demo(unsigned seconds) {
   result("demo_frames", "%u", frames);
   result("demo_last_size", "%ux%u", modes[mode][0], modes[mode][1]);
   result("demo_last_checksum", "0x%08x", last_sum);
+  result("demo_follows", "%u", follows);
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage|fdless [seed] | demo [seconds]\n", argv[0]);
+    fprintf(stderr, "usage: %s ring|present|iosfc|reset|garbage|fdless|ports [seed] | demo [seconds]\n", argv[0]);
     return 2;
   }
   step = argv[1];
@@ -1320,6 +1424,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "reset")) fn = step_reset;
   else if (!strcmp(step, "garbage")) fn = step_garbage;
   else if (!strcmp(step, "fdless")) fn = step_fdless;
+  else if (!strcmp(step, "ports")) fn = step_ports;
   else {
     fprintf(stderr, "soft-driver: unknown step %s\n", step);
     return 2;

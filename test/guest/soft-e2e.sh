@@ -2,7 +2,7 @@
 # Guest side of the soft-device end-to-end test (busybox sh, run as /test.sh).
 # Runs /bin/soft-driver (test/guest/soft-driver.c, added with run-guest.sh
 # --program) once per step named in the kernel argument
-#   agfx.steps=ring,present,iosfc,reset,garbage,fdless
+#   agfx.steps=ring,present,iosfc,reset,garbage,fdless,ports
 # (default: ring) and stops at the first failing step with its exit status.
 # agfx.seed=N is passed to every step (the garbage step's random seed).
 

@@ -6,9 +6,9 @@ import { describe, it } from 'node:test';
 import { Command, Errno, MsgFlag, encodeRegionAccess } from 'vfio-user-ts';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon } from '../support/daemon-fixture.js';
-import { DEVICE_ID } from '../support/soft-ring.js';
+import { DEVICE_ID, SOFT_VERSION } from '../support/soft-ring.js';
 
-const AGFX_VERSION = 0x00010000;
+const AGFX_VERSION = SOFT_VERSION;
 const readPayload = (region: number, offset: bigint | number, count: number): Buffer => encodeRegionAccess(BigInt(offset), region, count);
 
 /** Walks the capability list; returns id -> offset. */

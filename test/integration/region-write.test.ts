@@ -7,9 +7,9 @@ import { Command, Errno, MsgFlag, PciIrq, encodeRegionAccess } from 'vfio-user-t
 import { native } from '#daemon/native.js';
 import { assertErrorReply as assertError } from '../support/replies.js';
 import { useDaemon, cfg16, cfg32 } from '../support/daemon-fixture.js';
-import { DEVICE_ID } from '../support/soft-ring.js';
+import { DEVICE_ID, SOFT_VERSION } from '../support/soft-ring.js';
 
-const AGFX_VERSION = 0x00010000;
+const AGFX_VERSION = SOFT_VERSION;
 const SCRATCH = 0x1008;
 const u32 = (v: number): Buffer => {
   const b = Buffer.alloc(4);

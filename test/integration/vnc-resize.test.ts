@@ -2,9 +2,10 @@
 // requested size becomes the display's preferred mode (first in its mode
 // list, through Displays.setModes as `ctl display`), answered with RFB's
 // status codes. From our RFB client (statuses, bounds), noVNC in Chromium
-// (resizeSession to its element's size) and TigerVNC (-DesktopSize). The
-// guest-visible part (the soft device showing mode lists to its guest, which
-// then switches) is not there yet: the framebuffer keeps its size here.
+// (resizeSession to its element's size) and TigerVNC (-DesktopSize). No
+// guest follows the list here (the framebuffer keeps its size); the guest's
+// side is test/integration/soft-display-ports.test.ts and, with the real
+// arm64 guest, test/e2e/soft-resize.test.ts.
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';

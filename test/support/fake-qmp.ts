@@ -6,8 +6,10 @@ export type QmpInputEvent = { type: string; data: Record<string, unknown> };
 
 export class FakeQmp {
   server: Server;
-  commands: { execute: string; arguments?: { events: QmpInputEvent[] } }[] = [];
+  commands: { execute: string; id?: unknown; arguments?: { events: QmpInputEvent[] } }[] = [];
   sockets: Socket[] = [];
+  /** What `query-name` returns (QEMU's -name); undefined: QEMU without a name. */
+  vmName: string | undefined;
   constructor(readonly path: string) {
     this.server = createServer((s) => {
       this.sockets.push(s);
@@ -20,7 +22,8 @@ export class FakeQmp {
           const cmd = JSON.parse(buf.slice(0, nl));
           buf = buf.slice(nl + 1);
           this.commands.push(cmd);
-          s.write(JSON.stringify({ return: {} }) + '\r\n');
+          const ret = cmd.execute === 'query-name' && this.vmName !== undefined ? { name: this.vmName } : {};
+          s.write(JSON.stringify(cmd.id === undefined ? { return: ret } : { return: ret, id: cmd.id }) + '\r\n');
         }
       });
     });

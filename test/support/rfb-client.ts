@@ -1,7 +1,7 @@
 // A small RFB 3.3/3.7/3.8 client for the VNC tests and the benchmark: the
 // handshake (None and VNC Authentication), SetPixelFormat/SetEncodings,
-// update requests, and decoding of Raw, zlib, ZRLE, Cursor, DesktopSize and
-// ExtendedDesktopSize into a framebuffer of client-format pixels. Written
+// update requests, and decoding of Raw, zlib, ZRLE, Cursor, DesktopSize,
+// DesktopName and ExtendedDesktopSize into a framebuffer of client-format pixels. Written
 // independently of the server's encoders so the tests check one against
 // the other. `decode: false` only parses and skips pixel data (benchmark).
 import { connect, type Socket } from 'node:net';
@@ -72,6 +72,8 @@ export class RfbClient {
   lastRects = 0;
   /** QEMU Extended Key Event rectangles received (the server takes them). */
   extKeyAcks = 0;
+  /** DesktopName rectangles received (each sets `name`). */
+  names: string[] = [];
   private readonly q = new ByteQueue();
   private waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | null = null;
   private ended: Error | null = null;
@@ -370,6 +372,13 @@ export class RfbClient {
       case Encoding.QEMU_EXTENDED_KEY_EVENT:
         this.extKeyAcks++;
         return 0;
+      case Encoding.DESKTOP_NAME: {
+        const len = (await this.read(4)).readUInt32BE(0);
+        if (len > 1 << 16) throw new Error(`DesktopName of ${len} bytes`);
+        this.name = (await this.read(len)).toString('utf8');
+        this.names.push(this.name);
+        return 4 + len;
+      }
       case Encoding.EXTENDED_DESKTOP_SIZE: {
         const screens = (await this.read(4))[0]!;
         await this.read(16 * screens);

@@ -58,7 +58,9 @@ export function ensureGuestPrograms(arch: GuestArch): Availability {
   return rigScript('build-guest-programs.sh', [arch], () => existsSync(guestProgram(arch, 'soft-driver')));
 }
 
-export const guestProgram = (arch: GuestArch, name: string): string => join(guestDir(arch), 'bin', name);
+/** A guest program: in $APPLE_GFXD_GUEST_PROGRAMS/<arch>/ when set (build-guest-programs.sh), else the cache's. */
+export const guestProgram = (arch: GuestArch, name: string): string =>
+  process.env.APPLE_GFXD_GUEST_PROGRAMS ? join(process.env.APPLE_GFXD_GUEST_PROGRAMS, arch, name) : join(guestDir(arch), 'bin', name);
 
 /** Announces a skipped e2e test so nobody mistakes it for a pass. */
 export function loudSkip(reason: string): string {
@@ -87,6 +89,10 @@ export function runGuest(opts: {
   timeoutS?: number;
   /** Plain -m: QEMU shares guest RAM without an fd. */
   plainRam?: boolean;
+  /** QEMU's QMP socket (-qmp unix:PATH,server=on). */
+  qmp?: string;
+  /** QEMU's -name. */
+  name?: string;
 }): Promise<GuestRun> {
   const timeoutS = opts.timeoutS ?? 150;
   const args = [join(repoRoot, 'scripts/rig/run-guest.sh'), '--arch', opts.arch ?? 'aarch64'];
@@ -95,6 +101,8 @@ export function runGuest(opts: {
   args.push('--test', join(repoRoot, opts.test), '--timeout', String(timeoutS));
   if (opts.append) args.push('--append', opts.append);
   if (opts.plainRam) args.push('--plain-ram');
+  if (opts.qmp) args.push('--qmp', opts.qmp);
+  if (opts.name) args.push('--name', opts.name);
   const start = Date.now();
   return new Promise((resolve) => {
     const child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -7,6 +7,8 @@ import type { VfioUserClient } from 'vfio-user-ts';
 
 /** What the ID register reads: "AGFX", little-endian. */
 export const DEVICE_ID = 0x58464741;
+/** VERSION: major << 16 | minor (AGFX_SOFT_VERSION; 1.1 has the display port registers). */
+export const SOFT_VERSION = 0x00010001;
 
 export const Reg = {
   ID: 0x1000,
@@ -28,7 +30,21 @@ export const Reg = {
   ERRORS: 0x1044,
   LAST_ERROR: 0x1048,
   DISPLAYS: 0x104c,
+  PORT_SELECT: 0x1050,
+  PORT_STATUS: 0x1054,
+  PORT_GENERATION: 0x1058,
+  PORT_MODE_COUNT: 0x105c,
+  PORT_MODE_INDEX: 0x1060,
+  PORT_MODE_SIZE: 0x1064,
+  PORT_MODE_RATE: 0x1068,
+  PORT_CURRENT: 0x106c,
+  DISPLAY_CHANGED: 0x1070,
+  DISPLAY_IRQ: 0x1074,
 } as const;
+
+/** PORT_STATUS and DISPLAY_IRQ bits (agfx_soft.h). */
+export const PORT_ATTACHED = 1;
+export const DISPLAY_IRQ_ENABLE = 1;
 
 export const Op = {
   NOP: 0,

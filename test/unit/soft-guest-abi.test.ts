@@ -8,7 +8,18 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ENTRY_SIZE, FNV_BASIS, FNV_PRIME, Op, Reg, St } from '../support/soft-ring.js';
+import {
+  DEVICE_ID,
+  DISPLAY_IRQ_ENABLE,
+  ENTRY_SIZE,
+  FNV_BASIS,
+  FNV_PRIME,
+  Op,
+  PORT_ATTACHED,
+  Reg,
+  SOFT_VERSION,
+  St,
+} from '../support/soft-ring.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const header = readFileSync(join(root, 'native/include/agfx_soft.h'), 'utf8');
@@ -82,5 +93,12 @@ describe('soft device guest interface: test/support/soft-ring.ts against native/
     assert.equal(ENTRY_SIZE, consts.get('AGFX_SOFT_ENTRY_SIZE'));
     assert.equal(FNV_BASIS, consts.get('AGFX_SOFT_FNV_BASIS'));
     assert.equal(FNV_PRIME, consts.get('AGFX_SOFT_FNV_PRIME'));
+    assert.equal(DEVICE_ID, consts.get('AGFX_SOFT_ID'));
+    assert.equal(SOFT_VERSION, consts.get('AGFX_SOFT_VERSION'));
+  });
+
+  it('the display port register bits match', () => {
+    assert.equal(PORT_ATTACHED, consts.get('AGFX_SOFT_PORT_ATTACHED'));
+    assert.equal(DISPLAY_IRQ_ENABLE, consts.get('AGFX_SOFT_DISPLAY_IRQ_ENABLE'));
   });
 });

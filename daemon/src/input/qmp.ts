@@ -30,6 +30,9 @@ const BUTTONS: [number, string][] = [
 
 type QmpEvent = { type: string; data: Record<string, unknown> };
 
+/** The id of our `query-name` (QEMU echoes it in the reply). */
+const NAME_QUERY_ID = 'apple-gfxd-query-name';
+
 /** Bytes waiting in the socket above which commands wait in our own queue instead. */
 const QUEUE_HIGH_WATER = 64 << 10;
 /** Commands waiting while QEMU does not read (pointer motion coalesced); more are dropped. */
@@ -57,6 +60,11 @@ export class QmpInput implements InputSink {
     private readonly log: Logger,
     /** Display sizes by port, for scaling pointer positions to QEMU's axes. */
     private readonly sizeOf: (port: number) => { width: number; height: number } | null,
+    /**
+     * The VM's name (QEMU's -name, from QMP `query-name`) once QMP is ready;
+     * null when QMP goes away or QEMU has none. For the viewers' titles.
+     */
+    private readonly onVmName?: (name: string | null) => void,
   ) {}
 
   start(): void {
@@ -88,6 +96,7 @@ export class QmpInput implements InputSink {
     sock.on('drain', () => this.flush());
     sock.on('close', () => {
       if (this.ready) this.log.warn({ path: this.path }, 'qmp_disconnected');
+      if (this.ready) this.onVmName?.(null);
       this.ready = false;
       this.waiting = [];
       this.buttons = 0;
@@ -119,6 +128,10 @@ export class QmpInput implements InputSink {
       else if ('return' in msg && !this.ready) {
         this.ready = true;
         this.log.info({ path: this.path }, 'qmp_connected');
+        if (this.onVmName) this.sock?.write(JSON.stringify({ execute: 'query-name', id: NAME_QUERY_ID }) + '\n');
+      } else if ('return' in msg && msg.id === NAME_QUERY_ID) {
+        const name = (msg.return as { name?: unknown } | null)?.name;
+        this.onVmName?.(typeof name === 'string' ? name : null);
       } else if ('error' in msg) {
         this.stats.errors++;
         // At most one line a second: a peer refusing every event must not flood the log.

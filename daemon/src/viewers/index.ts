@@ -6,11 +6,14 @@ import type { ViewerInfo } from '../control/context.js';
 import type { Displays } from '../display/displays.js';
 import { NullInput, type InputSink } from '../input/input-sink.js';
 import { QmpInput } from '../input/qmp.js';
+import { DesktopNames } from './desktop-name.js';
 import { VncServer } from './vnc/index.js';
 import { WebViewer } from './web/web-server.js';
 
 export class Viewers {
   readonly input: InputSink;
+  /** The desktops' names, with the VM's name while QMP tells it. */
+  readonly names = new DesktopNames();
   vnc: VncServer | null = null;
   web: WebViewer | null = null;
   /** The browser viewer's address (with ?token= when one is set). */
@@ -22,10 +25,15 @@ export class Viewers {
     private readonly log: Logger,
   ) {
     this.input = cfg.qmp
-      ? new QmpInput(cfg.qmp, log, (port) => {
-          const d = displays.get(port);
-          return d ? { width: d.width, height: d.height } : null;
-        })
+      ? new QmpInput(
+          cfg.qmp,
+          log,
+          (port) => {
+            const d = displays.get(port);
+            return d ? { width: d.width, height: d.height } : null;
+          },
+          (name) => this.names.setVmName(name),
+        )
       : new NullInput();
   }
 
@@ -42,6 +50,7 @@ export class Viewers {
         input: this.input,
         log: this.log,
         password: this.cfg.vncPassword ?? undefined,
+        names: this.names,
       });
       await this.vnc.start();
       for (const d of this.displays.list()) {
@@ -52,7 +61,14 @@ export class Viewers {
     if (this.cfg.web) {
       // A token from a file, else from APPLE_GFXD_WEB_TOKEN: never on the command line.
       const token = this.cfg.webToken ?? process.env.APPLE_GFXD_WEB_TOKEN ?? undefined;
-      const opts = { host: this.cfg.web.host, port: this.cfg.web.port, displays: this.displays, input: this.input, log: this.log };
+      const opts = {
+        host: this.cfg.web.host,
+        port: this.cfg.web.port,
+        displays: this.displays,
+        input: this.input,
+        log: this.log,
+        allowResize: this.cfg.webResize,
+      };
       this.web = new WebViewer(token ? { ...opts, token } : opts);
       this.webUrl = (await this.web.start()).url;
     }

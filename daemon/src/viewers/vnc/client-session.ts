@@ -10,9 +10,17 @@ import { intersect, markRect, mergeDown, roundOut, union, tileCols, tileRows, ti
 import type { DisplaySource, Frame } from '../../display/display-source.js';
 import { CURSOR_OFF_DISPLAY } from '../../display/display-source.js';
 import type { InputSink } from '../../input/input-sink.js';
+import type { DesktopNames } from '../desktop-name.js';
 import { ByteQueue } from './byte-queue.js';
 import { DeflateStream } from './encodings/deflate-stream.js';
-import { ExtDesktopReason, ExtDesktopStatus, encodeCursor, encodeDesktopSize, encodeExtendedDesktopSize } from './encodings/pseudo.js';
+import {
+  ExtDesktopReason,
+  ExtDesktopStatus,
+  encodeCursor,
+  encodeDesktopName,
+  encodeDesktopSize,
+  encodeExtendedDesktopSize,
+} from './encodings/pseudo.js';
 import { encodeCopyRect, encodeRaw } from './encodings/raw.js';
 import { TightState, encodeTight } from './encodings/tight.js';
 import { encodeZlib } from './encodings/zlib.js';
@@ -58,6 +66,8 @@ export interface SessionOptions {
    * with the ExtendedDesktopSize status. Absent: resizing is prohibited.
    */
   resize?: ((width: number, height: number) => Promise<number>) | undefined;
+  /** The desktop's name as viewers see it (ServerInit, DesktopName); 'changed' when it changes. Absent: the display's name. */
+  names?: DesktopNames | undefined;
 }
 
 export interface SessionStats {
@@ -136,6 +146,9 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
   private wantsDesktopSize = false;
   private wantsExtDesktopSize = false;
   private wantsLastRect = false;
+  private wantsDesktopName = false;
+  /** The name the client was last told (ServerInit or DesktopName). */
+  private sentName = '';
   /** The client listed QEMU Extended Key Event: tell it (a -258 rectangle) that we take them. */
   private pendingExtKeyAck = false;
   private updateRequested = false;
@@ -185,6 +198,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.kick();
   };
   private readonly onDetached = (): void => this.close('display detached');
+  private readonly onName = (): void => this.kick();
 
   constructor(
     private readonly socket: RfbStream,
@@ -233,6 +247,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     d.off('mode', this.onMode);
     d.off('cursor', this.onCursor);
     d.off('detached', this.onDetached);
+    this.opts.names?.off('changed', this.onName);
     this.zlib?.close();
     this.zrle?.close();
     this.tight?.close();
@@ -347,7 +362,8 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     const mode = d.modes[0];
     this.fbWidth = frame?.width ?? (d.width || mode?.width || 0);
     this.fbHeight = frame?.height ?? (d.height || mode?.height || 0);
-    this.socket.write(serverInit(this.fbWidth, this.fbHeight, SERVER_PIXEL_FORMAT, d.name));
+    this.sentName = this.desktopName();
+    this.socket.write(serverInit(this.fbWidth, this.fbHeight, SERVER_PIXEL_FORMAT, this.sentName));
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     this.phase = 'normal';
@@ -355,6 +371,7 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     d.on('mode', this.onMode);
     d.on('cursor', this.onCursor);
     d.on('detached', this.onDetached);
+    this.opts.names?.on('changed', this.onName);
     this.log.debug({ width: this.fbWidth, height: this.fbHeight }, 'vnc_client_ready');
   }
 
@@ -513,6 +530,13 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     this.wantsCopyRect = list.includes(Encoding.COPY_RECT);
     this.wantsDesktopSize = list.includes(Encoding.DESKTOP_SIZE);
     this.wantsLastRect = list.includes(Encoding.LAST_RECT);
+    this.wantsDesktopName = list.includes(Encoding.DESKTOP_NAME);
+    // Not acted on, by design (docs/viewers.md): QEMU LED state (-261), since
+    // QEMU tells nobody outside its process the guest's LEDs, so there is no
+    // true state to send; Fence (-312) and ContinuousUpdates (-313), never
+    // announced (no Fence, no EndOfContinuousUpdates), so a client keeps
+    // asking for updates as plain RFB does, and its messages are read and
+    // ignored (message()).
     const level = (base: number): number | null => {
       const e = list.find((x) => x >= base && x <= base + 9);
       return e === undefined ? null : e - base;
@@ -556,6 +580,10 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
     }
     this.unpin();
     this.busy = false;
+  }
+
+  private desktopName(): string {
+    return this.opts.names?.of(this.opts.display) ?? this.opts.display.name;
   }
 
   private unpin(): void {
@@ -647,6 +675,13 @@ export class ClientSession extends EventEmitter<{ closed: [reason: string | null
       }
     }
     if (cursor) add(cursor);
+    // Also after the pixels (any length: see the cursor above).
+    const name = this.desktopName();
+    if (this.wantsDesktopName && name !== this.sentName) {
+      add(encodeDesktopName(name));
+      this.sentName = name;
+      this.log.debug({ name }, 'vnc_desktop_name');
+    }
     if (rects === 0) return null;
     this.updateRequested = false;
     this.requestArea = null;

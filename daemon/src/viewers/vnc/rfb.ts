@@ -35,7 +35,13 @@ export const Encoding = {
   DESKTOP_SIZE: -223,
   LAST_RECT: -224,
   QEMU_EXTENDED_KEY_EVENT: -258,
+  /** QEMU LED state: never sent (QEMU does not tell the guest's LEDs over QMP; docs/viewers.md). */
+  QEMU_LED_STATE: -261,
+  DESKTOP_NAME: -307,
   EXTENDED_DESKTOP_SIZE: -308,
+  /** Fence and ContinuousUpdates: never announced (docs/viewers.md). */
+  FENCE: -312,
+  CONTINUOUS_UPDATES: -313,
 } as const;
 
 /** Pixel encodings we can send, best first when the client expresses no order. */

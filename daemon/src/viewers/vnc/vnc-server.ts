@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { DisplaySource } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
 import type { InputSink } from '../../input/input-sink.js';
-import { MAX_MODES } from '../../display/modes.js';
+import type { DesktopNames } from '../desktop-name.js';
+import { preferSize } from '../../display/prefer-size.js';
 import { refuseUpgrade } from '../web/websocket.js';
 import { ExtDesktopStatus } from './encodings/pseudo.js';
 import { ClientSession, type RfbStream, type SessionStats } from './client-session.js';
@@ -51,6 +52,8 @@ export interface VncServerOptions {
   zlibLevel?: number;
   /** Viewers may change a display's preferred mode with SetDesktopSize (default true). */
   allowResize?: boolean;
+  /** The desktops' names (with the VM's from QMP); absent: each display's name. */
+  names?: DesktopNames;
 }
 
 export interface VncDisplayStats {
@@ -153,6 +156,7 @@ export class VncServer {
         stallTimeoutMs: this.opts.stallTimeoutMs ?? 30_000,
         zlibLevel: this.opts.zlibLevel ?? 1,
         resize: this.opts.allowResize === false ? undefined : (w, h) => this.resize(display, w, h),
+        names: this.opts.names,
       });
       sessions.add(s);
       s.once('closed', () => sessions.delete(s));
@@ -221,40 +225,12 @@ export class VncServer {
       );
   }
 
-  /**
-   * A viewer's SetDesktopSize: width x height (at the preferred mode's rate)
-   * becomes the first of the display's modes, the others kept after it,
-   * through Displays.setModes as `ctl display` does. The guest sees the new
-   * list and may switch (the soft device does not show mode lists to its
-   * guest yet); the framebuffer size changes when it does, and every viewer
-   * is told then. Resolves with the ExtendedDesktopSize status.
-   */
+  /** A viewer's SetDesktopSize (preferSize); resolves with the ExtendedDesktopSize status. */
   private async resize(display: DisplaySource, width: number, height: number): Promise<number> {
-    const rate = display.modes[0]?.refreshHz ?? 60;
-    const modes = [{ width, height, refreshHz: rate }, ...display.modes.filter((m) => m.width !== width || m.height !== height)].slice(
-      0,
-      MAX_MODES,
-    );
-    const keeps = modes.some((m) => m.width === display.width && m.height === display.height);
-    // When the backend must leave the current mode it reports the switch: answer after it (200 ms at most).
-    let done = (): void => {};
-    const changed = keeps
-      ? null
-      : new Promise<void>((resolve) => {
-          const timer = setTimeout(() => (display.off('mode', done), resolve()), 200);
-          done = () => (clearTimeout(timer), resolve());
-          display.once('mode', done);
-        });
-    try {
-      this.opts.displays.setModes(display.port, modes);
-    } catch (e) {
-      display.off('mode', done);
-      done();
-      this.log.warn({ display: display.port, width, height, err: (e as Error).message }, 'vnc_desktop_size_failed');
-      return ExtDesktopStatus.NO_RESOURCES;
-    }
-    await changed;
-    return ExtDesktopStatus.OK;
+    const refused = await preferSize(this.opts.displays, display, width, height);
+    if (refused === null) return ExtDesktopStatus.OK;
+    this.log.warn({ display: display.port, width, height, err: refused }, 'vnc_desktop_size_failed');
+    return ExtDesktopStatus.NO_RESOURCES;
   }
 
   /** Listens on `listen` (port + display, or any free port for 0); resolves with the port. */

@@ -15,14 +15,16 @@
 //
 // WebSocket protocol (version 1). Text messages are JSON objects with `type`.
 // Server -> client:
-//   {type:'hello', version:1, displays:[D...]}        first message; D = {port, name, serial,
-//                                                      modes:[{width,height,refreshHz}], width, height}
+//   {type:'hello', version:1, resize, displays:[D...]}  first message; D = {port, name, serial,
+//                                                      modes:[{width,height,refreshHz}], width, height};
+//                                                      resize: whether `resize` requests are taken
 //   {type:'attached', display:D} / {type:'detached', port}   hot-plug, every client
 //   {type:'mode', port, width, height}                 a display changed size, every client
 //   {type:'subscribed', port} / {type:'unsubscribed', port}   (the latter: that display went away)
 //   {type:'cursor', port, visible, x, y, glyphSerial, glyph?}  subscribed display only; x = y = 65535
 //       when the cursor is not on this display; `glyph` ({width, height, hotX, hotY, png: data URL})
 //       is present only when it changed since the last cursor message (null: no glyph)
+//   {type:'resized', port, width, height, ok, message?}  the answer to a `resize`
 //   {type:'error', message}                            a request was refused
 // Binary messages are frame updates, one rectangle each, little-endian 24-byte header:
 //   u8 1 (rect) | u8 encoding (0 raw, 1 deflate, 2 copy) | u8 flags (bit 0: last rect of this update) | u8 0
@@ -44,6 +46,9 @@
 //   {type:'key', code, down}    DOM KeyboardEvent.code
 //   {type:'pointer', x, y, buttons, wheel?}  display pixels of the subscribed display; buttons RFB
 //                               style (1 left, 2 middle, 4 right); wheel: steps, < 0 up, > 0 down
+//   {type:'resize', width, height}  the page's size for the subscribed display (opt-in on the page):
+//                               becomes its preferred mode, as VNC SetDesktopSize (preferSize);
+//                               one per 250 ms per viewer; refused with --web-no-resize
 // A client that sends a non-JSON text, a binary message, a broken or oversized frame is
 // closed; a well-formed but wrong request gets {type:'error'}.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -56,6 +61,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { CursorGlyph, DisplaySource } from '../../display/display-source.js';
 import type { Displays } from '../../display/displays.js';
+import { preferSize } from '../../display/prefer-size.js';
 import { encodePng, encodePngAsync } from '../../display/png.js';
 import type { InputSink } from '../../input/input-sink.js';
 import { DEFAULT_WEB_LIMITS, type WebLimits } from './limits.js';
@@ -78,6 +84,8 @@ export interface WebViewerOptions {
   maxMessageBytes?: number;
   /** Bounds on what one peer can make the daemon hold (limits.ts). */
   limits?: Partial<WebLimits>;
+  /** The page may make its window size the display's preferred mode (`resize`; default true). */
+  allowResize?: boolean;
 }
 
 const STATIC_FILES: Record<string, string> = {
@@ -402,6 +410,7 @@ export class WebViewer {
         limits: this.limits,
         glyphUrl: (g) => this.glyphUrl(g),
         displayInfo: (d) => this.displayInfo(d),
+        resize: this.opts.allowResize === false ? undefined : (d, w, h) => preferSize(this.opts.displays, d, w, h),
       },
       id,
     );

@@ -50,7 +50,12 @@ export interface SessionContext {
   /** PNG data URL of a cursor glyph (cached by the viewer). */
   glyphUrl(glyph: CursorGlyph): string;
   displayInfo(src: DisplaySource): DisplayInfo;
+  /** The viewer's window size as the display's preferred mode (preferSize); absent: refused. Resolves null when applied, else why not. */
+  resize?: ((src: DisplaySource, width: number, height: number) => Promise<string | null>) | undefined;
 }
+
+/** A viewer's resize requests are applied at most this often (as VNC SetDesktopSize's). */
+const RESIZE_INTERVAL_MS = 250;
 
 export interface DisplayInfo {
   port: number;
@@ -86,6 +91,9 @@ export class Session {
   private buttons = 0;
   private lastPointer = { x: 0, y: 0 };
   private closed = false;
+  /** A resize of this viewer is being applied; when the last one was. */
+  private resizing = false;
+  private lastResizeAt = 0;
   private readonly onFrame = (): void => this.pump();
   private readonly onMode = (): void => this.pump();
   private readonly onCursor = (): void => this.scheduleCursor();
@@ -113,7 +121,12 @@ export class Session {
   }
 
   hello(): void {
-    this.sendJson({ type: 'hello', version: 1, displays: this.ctx.displays.list().map((d) => this.ctx.displayInfo(d)) });
+    this.sendJson({
+      type: 'hello',
+      version: 1,
+      resize: this.ctx.resize !== undefined,
+      displays: this.ctx.displays.list().map((d) => this.ctx.displayInfo(d)),
+    });
   }
 
   /** Sends a JSON message (the connection drops a client whose queue is over the limit). */
@@ -149,6 +162,8 @@ export class Session {
         return this.key(msg);
       case 'pointer':
         return this.pointer(msg);
+      case 'resize':
+        return this.resize(msg);
       default:
         return this.bad(`unknown message type ${JSON.stringify(msg.type).slice(0, 40)}`);
     }
@@ -195,6 +210,45 @@ export class Session {
     this.lastSent = null;
     this.releaseInput(src.port);
     if (notify) this.sendJson({ type: 'unsubscribed', port: src.port });
+  }
+
+  /**
+   * The page's window size for the subscribed display (opt-in on the page):
+   * it becomes the display's preferred mode, as a VNC viewer's SetDesktopSize
+   * (preferSize). One at a time and at most one per RESIZE_INTERVAL_MS per
+   * viewer, so a page cannot churn the guest's mode list (docs/design.md
+   * invariant 4); the mode check bounds the size.
+   */
+  private resize(msg: ClientMessage): void {
+    const src = this.source;
+    if (!src) return this.bad('resize needs a subscribed display');
+    if (!isInt(msg.width, 1, 0xffff) || !isInt(msg.height, 1, 0xffff)) return this.bad('resize needs width and height in 1..65535');
+    const { width, height } = msg;
+    const answer = (message: string | null): void => {
+      this.ctx.log.info(
+        { client: this.id, port: src.port, width, height, refused: message },
+        message === null ? 'web_resize' : 'web_resize_refused',
+      );
+      this.sendJson(
+        message === null
+          ? { type: 'resized', port: src.port, width, height, ok: true }
+          : { type: 'resized', port: src.port, width, height, ok: false, message },
+      );
+    };
+    if (!this.ctx.resize) return answer('resizing from the viewer is off (--web-no-resize)');
+    if (this.resizing || Date.now() - this.lastResizeAt < RESIZE_INTERVAL_MS) return answer(`one resize per ${RESIZE_INTERVAL_MS} ms`);
+    this.resizing = true;
+    this.lastResizeAt = Date.now();
+    this.ctx.resize(src, width, height).then(
+      (err) => {
+        this.resizing = false;
+        answer(err);
+      },
+      (e: unknown) => {
+        this.resizing = false;
+        answer((e as Error).message);
+      },
+    );
   }
 
   private key(msg: ClientMessage): void {

@@ -1,7 +1,8 @@
-// Pseudo-encodings: Cursor (-239), DesktopSize (-223), ExtendedDesktopSize (-308).
+// Pseudo-encodings: Cursor (-239), DesktopSize (-223), DesktopName (-307),
+// ExtendedDesktopSize (-308).
 import type { CursorGlyph } from '../../../display/display-source.js';
 import type { PixelTranslator } from '../pixel-format.js';
-import { Encoding, rectHeader } from '../rfb.js';
+import { Encoding, rectHeader, u32 } from '../rfb.js';
 
 /** Alpha at or above this is part of the cursor's shape. */
 const ALPHA_OPAQUE = 128;
@@ -40,4 +41,10 @@ export function encodeExtendedDesktopSize(reason: number, status: number, width:
   body.writeUInt16BE(height, 14);
   body.writeUInt32BE(0, 16); // flags
   return [rectHeader(reason, status, width, height, Encoding.EXTENDED_DESKTOP_SIZE), body];
+}
+
+/** DesktopName: the desktop's new name, UTF-8 (any length: send it after the pixel rectangles, see ClientSession.compose). */
+export function encodeDesktopName(name: string): Buffer[] {
+  const text = Buffer.from(name, 'utf8');
+  return [rectHeader(0, 0, 0, 0, Encoding.DESKTOP_NAME), u32(text.length), text];
 }

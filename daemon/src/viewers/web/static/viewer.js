@@ -22,6 +22,8 @@
   const sizeEl = $('size');
   const rateEl = $('rate');
   const empty = $('empty');
+  const fitBox = $('fit');
+  const fitLabel = $('fit-label');
 
   const token = new URLSearchParams(location.search).get('token');
   const withToken = (path) => (token ? `${path}?token=${encodeURIComponent(token)}` : path);
@@ -38,6 +40,11 @@
   let scale = 1;
   let updates = 0;
   let bytes = 0;
+  /** Opt-in: the page's size becomes the shown display's preferred mode (the server's `resize`). */
+  let fit = localStorage.getItem('apple-gfxd.fit') === '1';
+  let fitTimer = null;
+  let lastFit = '';
+  fitBox.checked = fit;
 
   // ---- connection ----
 
@@ -81,6 +88,8 @@
   function onJson(msg) {
     switch (msg.type) {
       case 'hello':
+        fitLabel.hidden = !msg.resize;
+        lastFit = '';
         displays.clear();
         for (const d of msg.displays) displays.set(d.port, d);
         refreshPicker();
@@ -119,10 +128,37 @@
         }
         placeCursor();
         break;
+      case 'resized':
+        if (!msg.ok) {
+          console.warn('apple-gfxd: resize refused:', msg.message);
+          lastFit = ''; // try again on the next change
+        }
+        break;
       case 'error':
         console.warn('apple-gfxd:', msg.message);
         break;
     }
+  }
+
+  // ---- fit the guest to the window (opt-in) ----
+
+  /** The stage's size in device pixels: what the guest would need to fill it 1:1. */
+  function stageSize() {
+    const r = window.devicePixelRatio || 1;
+    return { width: Math.max(Math.floor((stage.clientWidth - 16) * r), 1), height: Math.max(Math.floor((stage.clientHeight - 16) * r), 1) };
+  }
+
+  /** Asks for the stage's size once the window has stopped changing for a moment. */
+  function scheduleFit() {
+    if (!fit || port === null || fitLabel.hidden) return;
+    clearTimeout(fitTimer);
+    fitTimer = setTimeout(() => {
+      const { width, height } = stageSize();
+      const key = `${port}:${width}x${height}`;
+      if (key === lastFit) return;
+      lastFit = key;
+      send({ type: 'resize', width, height });
+    }, 300);
   }
 
   function label(d) {
@@ -168,6 +204,7 @@
     shotLink.classList.remove('disabled');
     shotLink.removeAttribute('aria-disabled');
     send({ type: 'subscribe', port: p, encodings: canInflate ? ['copy', 'deflate', 'raw'] : ['copy', 'raw'] });
+    scheduleFit();
   }
 
   async function onRect(buf) {
@@ -317,6 +354,14 @@
     for (const code of held) send({ type: 'key', code, down: false });
     held.clear();
   });
+
+  fitBox.addEventListener('change', () => {
+    fit = fitBox.checked;
+    localStorage.setItem('apple-gfxd.fit', fit ? '1' : '0');
+    lastFit = '';
+    scheduleFit();
+  });
+  window.addEventListener('resize', scheduleFit);
 
   picker.addEventListener('change', () => {
     wanted = Number(picker.value);
