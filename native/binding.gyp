@@ -79,7 +79,8 @@
       "conditions": [
         ["OS=='mac'", {"dependencies": ["agfx_pvg"], "defines": ["AGFX_HAVE_PVG=1"], "sources": ["addon/main_queue_darwin.cc"],
                        "link_settings": {"libraries": ["-framework CoreFoundation"]}}],
-        ["OS!='mac'", {"sources": ["addon/main_queue_none.cc"]}]
+        ["OS!='mac'", {"sources": ["addon/main_queue_darwin.cc", "addon/main_queue_cf_linux.cc"],
+                       "include_dirs": ["pvg-double/cf"], "link_settings": {"libraries": ["-ldl"]}}]
       ]
     },
     {

@@ -16,7 +16,8 @@
 # node_modules/.cache/zig-0.11.0. $AGFX_ZIG names a zig binary to use instead.
 #
 # Not compiled, by design: native/platform/platform_linux.cc (Linux's
-# implementation; macOS builds platform_posix.cc + platform_darwin.cc) and
+# implementation; macOS builds platform_posix.cc + platform_darwin.cc),
+# native/addon/main_queue_cf_linux.cc (the run loop of the PVG double) and
 # the PVG double (native/pvg-double/, GNUstep on Linux).
 #
 # Exit: 0 all compiled and linked, 1 a compile or link error, 77 zig could
@@ -67,7 +68,7 @@ export ZIG_GLOBAL_CACHE_DIR="${ZIG_GLOBAL_CACHE_DIR:-${cache:-$out}/zig-global-c
 platform=(native/platform/platform_common.cc native/platform/platform_posix.cc native/platform/platform_darwin.cc)
 mapfile -t core < <(find native/core -name '*.cc' | sort)
 mapfile -t soft < <(find native/soft -name '*.cc' | sort)
-mapfile -t addon < <(find native/addon -name '*.cc' ! -name module.cc ! -name main_queue_none.cc | sort)
+mapfile -t addon < <(find native/addon -name '*.cc' ! -name module.cc ! -name main_queue_cf_linux.cc | sort)
 mapfile -t testing < <(find native/testing -name '*.cc' | sort)
 mapfile -t pvg_cc < <(find native/pvg/portable -name '*.cc' ! -name portable_test.cc | sort)
 mapfile -t pvg_mm < <(find native/pvg -maxdepth 1 -name '*.mm' | sort)
@@ -75,14 +76,14 @@ mapfile -t pvg_mm < <(find native/pvg -maxdepth 1 -name '*.mm' | sort)
 # main-queue stub, the fuzz
 # harnesses (libFuzzer's entry point), the portable unit tests, the C
 # fixture backend.
-mapfile -t extra < <({ echo native/platform/platform_guarded_copy.cc; echo native/addon/main_queue_none.cc; find native/fuzz native/pvg/portable -name '*_fuzz.cc' -o -name 'portable_test.cc'; find native/platform -name '*_test.cc'; echo test/fixtures/lib-backend.c; } | sort -u)
+mapfile -t extra < <({ echo native/platform/platform_guarded_copy.cc; find native/fuzz native/pvg/portable -name '*_fuzz.cc' -o -name 'portable_test.cc'; find native/platform -name '*_test.cc'; echo test/fixtures/lib-backend.c; } | sort -u)
 all=("${platform[@]}" "${core[@]}" "${soft[@]}" "${addon[@]}" native/addon/module.cc "${testing[@]}" "${pvg_cc[@]}" "${extra[@]}")
 
 # Every .cc/.mm under native/ is either compiled here or named as not.
 mapfile -t every < <(find native -path native/build -prune -o -path 'native/build-*' -prune -o -path native/pvg-double -prune -o \( -name '*.cc' -o -name '*.mm' -o -name '*.c' \) -print | sort)
 missing=()
 for f in "${every[@]}"; do
-  [ "$f" = native/platform/platform_linux.cc ] && continue
+  case "$f" in native/platform/platform_linux.cc | native/addon/main_queue_cf_linux.cc) continue ;; esac
   case " ${all[*]} ${pvg_mm[*]} " in *" $f "*) ;; *) missing+=("$f") ;; esac
 done
 if [ "${#missing[@]}" -gt 0 ]; then

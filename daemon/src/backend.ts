@@ -3,6 +3,7 @@
 // to the displays.
 import type { Variant } from './device/apple-gfx-pci.js';
 import { native, type BackendEvent, type NativeBackend } from './native.js';
+import { pvgDoubleLibrary } from './pvg-double.js';
 
 export type BackendName = 'soft' | 'pvg' | 'lib';
 
@@ -34,7 +35,14 @@ export function backendAvailability(): { name: string; available: boolean; reaso
     { name: 'soft', available: true },
     mac
       ? { name: 'pvg', available: true }
-      : { name: 'pvg', available: false, reason: 'ParavirtualizedGraphics.framework exists only on macOS' },
+      : pvgDoubleLibrary()
+        ? { name: 'pvg', available: true, reason: 'Linux: the test-only PVG double stands in for ParavirtualizedGraphics' }
+        : {
+            name: 'pvg',
+            available: false,
+            reason:
+              'ParavirtualizedGraphics.framework exists only on macOS (on Linux, `npm run build:pvg-double` builds the test-only PVG double)',
+          },
     { name: 'lib', available: true },
   ];
 }
@@ -52,8 +60,15 @@ export function startBackend(
   memoryModel: MemoryModel,
   onEvents: (events: BackendEvent[]) => void,
 ): NativeBackend {
-  if (choice.kind === 'pvg' && process.platform !== 'darwin')
-    throw new Error('the pvg backend needs macOS (ParavirtualizedGraphics.framework)');
   const opts = { variant: variant === 'mmio' ? 1 : 0, displayPorts, memoryModel: MEMORY_MODEL[memoryModel] };
+  if (choice.kind === 'pvg' && process.platform !== 'darwin') {
+    // Linux: the pvg backend built against the PVG double (test-only).
+    const lib = pvgDoubleLibrary();
+    if (!lib)
+      throw new Error(
+        'the pvg backend needs macOS (ParavirtualizedGraphics.framework); on Linux build the PVG double first: npm run build:pvg-double',
+      );
+    return new native.Backend('lib', lib, opts, onEvents);
+  }
   return new native.Backend(choice.kind, choice.path ?? '', opts, onEvents);
 }

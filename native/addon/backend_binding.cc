@@ -182,8 +182,10 @@ class Backend : public Napi::ObjectWrap<Backend> {
     // PVG may put work on the main dispatch queue at any time (finding 8),
     // also while a data-plane thread's MMIO waits for it: the pump is held
     // until the device is destroyed, whichever thread destroys it (the
-    // bridge releases it on the JS thread once the device is gone).
-    if (kind == "pvg") host->HoldMainQueuePump(env);
+    // bridge releases it on the JS thread once the device is gone). The pvg
+    // backend's table however it was loaded (built in, or lib:PATH of a
+    // standalone build: a dylib on macOS, the PVG double here).
+    if (std::string(backend_->name) == "pvg") host->HoldMainQueuePump(env);
   }
 
   ~Backend() override { Teardown(); }

@@ -5,8 +5,9 @@
 // blocking (CFRunLoopRunInMode(default, 0, true)) before each poll, and an
 // unref'd 4 ms timer makes sure a poll never sleeps longer than that. Calls
 // into PVG themselves never run on the main thread (pvg/main_thread.h).
-// main_queue_darwin.cc on macOS; main_queue_none.cc elsewhere (no main
-// queue to service). JS thread only; counted, so nested users are fine.
+// main_queue_darwin.cc, on macOS and on Linux, where the run loop it turns
+// is the PVG double's (test-only; main_queue_cf_linux.cc finds it in the
+// loaded pvg library). JS thread only; counted, so nested users are fine.
 #pragma once
 #include <napi.h>
 

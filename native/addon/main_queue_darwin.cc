@@ -1,6 +1,7 @@
 // main_queue.h on macOS: a libuv prepare hook and an unref'd timer on
 // Node's loop turn the main thread's CFRunLoop without blocking, so blocks
-// PVG puts on dispatch_get_main_queue() run while JS is idle.
+// PVG puts on dispatch_get_main_queue() run while JS is idle. The same code
+// on Linux turns the PVG double's run loop (main_queue_cf_linux.cc).
 #include <CoreFoundation/CoreFoundation.h>
 #include <uv.h>
 

@@ -10,23 +10,15 @@
 // is made from the main thread, where a wait on the main queue would never
 // end.
 //
-// The one place with platform #ifs in native/pvg: macOS (CFRunLoop), the
-// PVG double on Linux (its libdispatch subset's stand-ins), and the
+// The one place with platform #ifs in native/pvg: macOS (CFRunLoop), which
+// the PVG double on Linux provides too (its CFRunLoopRunInMode turns drain
+// its main queue, pthread_main_np: native/pvg-double/sdk), and the
 // syntax-only check against GNUstep (scripts/check-pvg.sh), which has
 // neither.
 #pragma once
 #include <dispatch/dispatch.h>
 
-#if defined(AGFX_PVG_DOUBLE)
-#include <unistd.h>
-namespace agfx::pvg {
-inline bool OnMainThread() { return dispatch_is_main_thread_np(); }
-// One turn: what the main queue holds; a short sleep when it held nothing.
-inline void ServiceMainQueue() {
-  if (dispatch_main_queue_drain_np() == 0) ::usleep(100);
-}
-}  // namespace agfx::pvg
-#elif defined(__APPLE__)
+#if defined(__APPLE__) || defined(AGFX_PVG_DOUBLE)
 #include <CoreFoundation/CoreFoundation.h>
 #include <pthread.h>
 namespace agfx::pvg {

@@ -89,11 +89,28 @@ const uint8_t* Tasks::Translate(uint64_t gpa, uint64_t len) {
   return nullptr;
 }
 
+// [off, off + len) lies in ranges the guest mapped (TASK_MAP) and did not
+// unmap: the guest interface's NOT_MAPPED does not depend on what the host
+// puts in a task's holes (inaccessible pages here; zero-filled ones in PVG's
+// tasks as QEMU makes them, pvg-on-a-mac.md finding 9, under the PVG double).
+bool Tasks::Covered(const Task* t, uint64_t off, uint64_t len) const {
+  uint64_t at = off;
+  const uint64_t end = off + len;
+  while (at < end) {
+    auto it = t->aliases.upper_bound(at);
+    if (it == t->aliases.begin()) return false;
+    --it;
+    if (at >= it->first + it->second.len) return false;
+    at = it->first + it->second.len;
+  }
+  return true;
+}
+
 // Task memory is read fault-safe (platform::SafeRead): pages that are not
 // mapped (never mapped, unmapped, or invalidated after DMA_UNMAP) make the
 // copy fail instead of killing the daemon.
 bool Tasks::Read(const Task* t, uint64_t off, uint8_t* dst, uint64_t len) {
-  if (!static_map_) return platform::SafeRead(dst, t->base + off, len);
+  if (!static_map_) return Covered(t, off, len) && platform::SafeRead(dst, t->base + off, len);
   uint64_t done = 0;
   while (done < len) {
     uint64_t at = off + done;
@@ -119,6 +136,8 @@ bool Tasks::ReadRows(const Task* t, uint64_t off, uint64_t stride, uint32_t rows
       if (!Read(t, off + stride * y, dst + row_bytes * y, row_bytes)) return false;
     return true;
   }
+  for (uint32_t y = 0; y < rows; ++y)
+    if (!Covered(t, off + stride * y, row_bytes)) return false;
   spans_.resize(rows);
   for (uint32_t y = 0; y < rows; ++y) spans_[y] = {dst + row_bytes * y, t->base + off + stride * y, row_bytes};
   return platform::SafeReadSpans(spans_.data(), spans_.size());
@@ -128,17 +147,18 @@ bool Tasks::ReadRows(const Task* t, uint64_t off, uint64_t stride, uint32_t rows
 // not shared guest RAM fails the call and the others stay mapped.
 bool Tasks::MapRanges(Task* t, uint64_t off, const std::vector<agfx_phys_range>& ranges, bool ro) {
   bool ok = true;
-  if (!static_map_) ok = host_.map_memory(host_.opaque, t->handle, off, ranges.data(), uint32_t(ranges.size()), ro);
   for (const auto& r : ranges) {
     DropAliases(t, off, r.len);
-    if (!static_map_ || Translate(r.gpa, r.len)) {
+    // Tasks: one host call per range, so that only what the host mapped is
+    // recorded as mapped (Covered; a failed range stays a hole).
+    if (!static_map_ ? host_.map_memory(host_.opaque, t->handle, off, &r, 1, ro) : Translate(r.gpa, r.len) != nullptr) {
       t->aliases.emplace(off, Task::Alias{r.len, r.gpa, ro});
     } else {
       ok = false;
       // Not in the static map: probing its ends through the host lets the
       // host name a range the VMM mapped without an fd (one log line).
       uint8_t probe;
-      if (host_.read_memory(host_.opaque, r.gpa, 1, &probe)) host_.read_memory(host_.opaque, r.gpa + r.len - 1, 1, &probe);
+      if (static_map_ && host_.read_memory(host_.opaque, r.gpa, 1, &probe)) host_.read_memory(host_.opaque, r.gpa + r.len - 1, 1, &probe);
     }
     off += r.len;
   }

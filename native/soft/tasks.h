@@ -60,6 +60,7 @@ class Tasks {
   static bool InTask(const Task* t, uint64_t off, uint64_t len) { return off <= t->size && len <= t->size - off; }
   // Reads task memory; false if any byte is not mapped. Never faults.
   bool Read(const Task* t, uint64_t off, uint8_t* dst, uint64_t len);
+  bool Covered(const Task* t, uint64_t off, uint64_t len) const;
   // `rows` rows of `row_bytes` each, `stride` apart in the task, into packed
   // rows at dst.
   bool ReadRows(const Task* t, uint64_t off, uint64_t stride, uint32_t rows, size_t row_bytes, uint8_t* dst);

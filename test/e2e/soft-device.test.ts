@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { repoRoot, startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { backendLogsGuestErrors, repoRoot, startDaemon, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { GUEST_ARCHES, assertNoErrors, ensureGuestPrograms, guestProgram, loudSkip, qemuStderrOf, type GuestArch } from '../support/rig.js';
 
 const DISPLAY = ['--display', '640x480@60,320x240@60'];
@@ -388,7 +388,8 @@ for (const { arch, machine } of GUEST_ARCHES) {
           .map((s) => Number(g.get(`random_${s}`) ?? 'NaN'))
           .reduce((a, b) => a + b, 0);
         assert.equal(statusTotal, 200, `200 random entries completed with defined codes${ctx(run)}`);
-        assert.ok(byMsg(run.logs, 'apple_gfx_guest_error').length >= 5, `hostile accesses logged as apple_gfx_guest_error${ctx(run)}`);
+        if (backendLogsGuestErrors)
+          assert.ok(byMsg(run.logs, 'apple_gfx_guest_error').length >= 5, `hostile accesses logged as apple_gfx_guest_error${ctx(run)}`);
         assert.ok(d.alive(), `daemon alive after hostile input; stderr tail:\n${d.stderrText().slice(-3000)}`);
 
         const again = await runSoft(d, arch, 'ring');

@@ -44,13 +44,16 @@ describe('control API', () => {
   it('reports status: backend, client, negotiation, guest memory, tasks, vectors, displays, latency', async () => {
     const s = await ctl.call('status');
     assert.equal(s.version, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
-    assert.equal(s.backend, 'soft');
+    assert.equal(s.backend, process.env.APPLE_GFXD_TEST_BACKEND ?? 'soft');
     assert.equal(s.variant, 'pci');
     assert.equal(s.clientConnected, true);
     assert.equal(s.negotiated?.maxDataXferSize, 1048576);
     assert.deepEqual(s.guestMemory, [{ gpa: 0x40000000, size: 4 << 20, writable: true }]);
-    assert.equal(s.tasks?.tasks, 1);
-    assert.equal(s.tasks?.aliases, 1);
+    // pvg (the PVG double on Linux) holds a task of its own besides the guest's,
+    // for the command status it writes back, as PVG maps guest memory for itself.
+    const own = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg' ? 1 : 0;
+    assert.equal(s.tasks?.tasks, 1 + own);
+    assert.ok((s.tasks?.aliases ?? 0) >= 1 && (s.tasks?.aliases ?? 0) <= 1 + own * 16);
     assert.equal(s.vectors.length, 1);
     assert.equal(s.displays.length, 1);
     assert.deepEqual([s.displays[0]?.width, s.displays[0]?.height, s.displays[0]?.framesPresented], [32, 16, 1]);
@@ -175,7 +178,7 @@ describe('control API', () => {
     it('prints status for people and as JSON', () => {
       const human = ctlRun('status');
       assert.equal(human.status, 0, human.stderr);
-      assert.match(human.stdout, /backend soft {2}variant pci/);
+      assert.match(human.stdout, new RegExp(`backend ${process.env.APPLE_GFXD_TEST_BACKEND ?? 'soft'} {2}variant pci`));
       // The serial is derived from the socket path (finding 18): port 0 is the low byte 01.
       assert.match(human.stdout, /display 0 "apple-gfxd 0" serial 0x[0-9a-f]{1,6}01: 32x16/);
       const json = ctlRun('--json', 'status');

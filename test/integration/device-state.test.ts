@@ -5,10 +5,28 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ControlClient, ControlReplyError } from '#daemon/control/control-client.js';
 import { native } from '#daemon/native.js';
+import { MigState, type VfioUserClient } from 'vfio-user-ts';
 import { startDaemon, tick } from '../support/daemon.js';
 import { useDaemon, useGuestRam } from '../support/daemon-fixture.js';
 import { Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 import { decodeDeviceState } from '#daemon/state/device-state.js';
+
+/**
+ * pvg (the PVG double): PVG's suspend wants the guest halted, so the pvg
+ * backend saves only a stopped device (pvg-on-a-mac.md finding 6): stop it
+ * as a VMM stopping its vCPUs does (vfio-user migration STOP) first. The
+ * soft backend saves a running device.
+ */
+async function stopForSave(vmm: VfioUserClient): Promise<void> {
+  if (process.env.APPLE_GFXD_TEST_BACKEND === 'pvg') await vmm.setMigrationState(MigState.STOP);
+}
+/** The same on the destination: a restore first keeps the current state (a save). Then it runs again. */
+async function restoreStopped(vmm: VfioUserClient, restore: () => Promise<unknown>): Promise<unknown> {
+  await stopForSave(vmm);
+  const r = await restore();
+  if (process.env.APPLE_GFXD_TEST_BACKEND === 'pvg') await vmm.setMigrationState(MigState.RUNNING);
+  return r;
+}
 
 const RAM = 0x40000000n;
 const RAM_SIZE = 8 << 20;
@@ -47,6 +65,7 @@ describe('device state save/restore', () => {
     const ctlA = await ControlClient.connect(`${a.d.socketPath}.ctl`);
     const shotA = await ctlA.call('screenshot', { port: 0 });
     // Quiesce like a VMM stopping its vCPUs: no more doorbells; save.
+    await stopForSave(A.vmm);
     const saved = (await ctlA.call('save')).state as Buffer;
     assert.ok(saved.length > 8 * 8 * 4, 'the state carries the frame');
     // One protobuf message: the daemon's part field by field, the backend's as its own blob.
@@ -61,7 +80,7 @@ describe('device state save/restore', () => {
       ],
       'displays with their mode lists and the mode in use',
     );
-    assert.equal(st.backend?.name, 'soft');
+    assert.equal(st.backend?.name, process.env.APPLE_GFXD_TEST_BACKEND ?? 'soft');
     const blob = st.backend!.data;
     assert.ok(blob.length > 8 * 8 * 4, "the backend's blob carries the frame");
     const gpa = Buffer.alloc(8);
@@ -75,7 +94,7 @@ describe('device state save/restore', () => {
     // Daemon B: the same guest memory, then restore.
     const B = await b.attachVmm(guest.region);
     const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
-    assert.deepEqual(await ctlB.call('restore', { state: saved }), {});
+    assert.deepEqual(await restoreStopped(B.vmm, () => ctlB.call('restore', { state: saved })), {});
     const status = await ctlB.call('status');
     assert.deepEqual(
       status.displays.map((d: { port: number; width: number; height: number }) => [d.port, d.width, d.height]),
@@ -128,12 +147,13 @@ describe('device state save/restore', () => {
     // Publish the tail through a posted write (QEMU's BAR writes are posted) and save at once.
     A.vmm.postRegionWrite(0, Reg.RING_TAIL, Buffer.from([1, 0, 0, 0]));
     await A.vmm.read32(0, Reg.ID); // ordering: the posted write is applied
+    await stopForSave(A.vmm);
     const saved = (await ctlA.call('save')).state as Buffer;
     ctlA.close();
     A.vmm.close();
     const B = await b.attachVmm(guest.region);
     const ctlB = await ControlClient.connect(`${b.d.socketPath}.ctl`);
-    await ctlB.call('restore', { state: saved });
+    await restoreStopped(B.vmm, () => ctlB.call('restore', { state: saved }));
     await waitFor(async () => (await B.vmm.read32(0, Reg.FENCE_LO)) === 99, 'the pending fence');
     ctlB.close();
     B.vmm.close();
@@ -144,6 +164,7 @@ describe('device state save/restore', () => {
     try {
       const A = await a.attachVmm(guest.region);
       const ctlA = await ControlClient.connect(`${a.d.socketPath}.ctl`);
+      await stopForSave(A.vmm);
       const saved = (await ctlA.call('save')).state as Buffer;
       ctlA.close();
       A.vmm.close();

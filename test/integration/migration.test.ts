@@ -41,6 +41,9 @@ describe('vfio-user migration v2', () => {
     c.close();
   });
 
+  // On the PVG double (--backend pvg) this is pvg-on-a-mac.md finding 6: a
+  // backend that unpaused before -willSuspend ran the fence on the stopped
+  // source at STOP_COPY and lost its interrupt.
   it('moves the device: STOP quiesces, STOP_COPY streams the state, RESUMING takes it, the destination carries on', async () => {
     const A = await vmm(a);
     const ringA = new SoftRing(A.c, guest.ram, RAM, 32);
@@ -86,7 +89,7 @@ describe('vfio-user migration v2', () => {
     for (let i = 0; i < 200 && (await B.c.read32(0, Reg.FENCE_LO)) !== 777; i++) await tick(10);
     assert.equal(await B.c.read32(0, Reg.FENCE_LO), 777);
     let irq = 0;
-    for (let i = 0; i < 50 && !irq; i++) {
+    for (let i = 0; i < 400 && !irq; i++) {
       irq = native.eventfdRead(B.efd);
       if (!irq) await tick(5);
     }
@@ -94,7 +97,10 @@ describe('vfio-user migration v2', () => {
     // Same frame, task still mapped onto guest memory.
     const ctl = await ControlClient.connect(`${b.d.socketPath}.ctl`);
     const shot = await ctl.call('screenshot', { port: 0 });
-    assert.equal(shot.sequence, 1);
+    // pvg (the PVG double): the resumed PGDevice draws the current frame
+    // again for the re-attached display, so the frame may count twice.
+    if (process.env.APPLE_GFXD_TEST_BACKEND === 'pvg') assert.ok(shot.sequence >= 1, `sequence ${shot.sequence}`);
+    else assert.equal(shot.sequence, 1);
     ctl.close();
     const ringB = new SoftRing(B.c, guest.ram, RAM, 32);
     (ringB as unknown as { tail: number }).tail = await B.c.read32(0, Reg.RING_TAIL);

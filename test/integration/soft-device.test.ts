@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { native } from '#daemon/native.js';
 import type { VfioUserClient } from 'vfio-user-ts';
-import { startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
+import { backendLogsGuestErrors, startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
 import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 
+/** --backend pvg: the PVG double on Linux (scripts/test-pvg-double.sh). */
+const pvg = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg';
 const RAM = 0x40000000n;
 const RAM_SIZE = 16 << 20;
 const DATA = 0x50000000n; // a second DMA region, unmapped by one test
@@ -36,7 +38,9 @@ for (const model of ['tasks', 'static'] as const)
     let d: RunningDaemon;
     let v: Awaited<ReturnType<typeof vmm>>;
     before(async () => {
-      d = await startDaemon(['--memory-model', model, '--display', '64x48@60,32x24@60', '--display', '16x16@30']);
+      // pvg (the PVG double): the static map needs PVG of macOS 15.4 or later.
+      const env = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg' && model === 'static' ? { AGFX_PVG_DOUBLE_MACOS: '15.4' } : undefined;
+      d = await startDaemon(['--memory-model', model, '--display', '64x48@60,32x24@60', '--display', '16x16@30'], { env });
       v = await vmm(d);
     });
     after(async () => {
@@ -111,7 +115,7 @@ for (const model of ['tasks', 'static'] as const)
       // The log line travels through the backend's event queue to the JS
       // thread, while the data plane answers the reads above without it: it
       // can arrive after them.
-      await d.waitForLog((l) => l.msg === 'apple_gfx_guest_error' && /BAD_OPCODE/.test(String(l.what)));
+      if (backendLogsGuestErrors) await d.waitForLog((l) => l.msg === 'apple_gfx_guest_error' && /BAD_OPCODE/.test(String(l.what)));
     });
 
     it('raises one interrupt per FENCE through the eventfd, asynchronous doorbell', async () => {
@@ -183,7 +187,17 @@ for (const model of ['tasks', 'static'] as const)
       await v.c.dmaUnmap(DATA, BigInt(DATA_SIZE));
       const removed = await logAfter(mark, (l) => l.msg === 'guest_memory_region_removed' && l.iova === '0x50000000');
       assert.equal(removed.taskAliasesCut, model === 'tasks' ? 1 : 0, 'the task alias was cut (tasks model)');
-      assert.equal((await v.ring.run(Op.CHECKSUM, [4, 0, 4096])).status, St.NOT_MAPPED);
+      const after = await v.ring.run(Op.CHECKSUM, [4, 0, 4096]);
+      if (pvg && model === 'static') {
+        // PVG is never told of a DMA_UNMAP: the backend keeps the map PVG
+        // holds pinned until the next reset (docs/macos.md, findings 4, 5).
+        assert.deepEqual([after.status, after.result], [St.OK, fnv1a32(Buffer.alloc(4096, 0x33))], 'the pinned old map');
+        assert.equal((await v.ring.run(Op.TASK_DESTROY, [4])).status, St.OK);
+        return;
+      }
+      // pvg, tasks: PVG's task pages are zero-fill where the alias was cut, as QEMU's (finding 9).
+      if (pvg) assert.deepEqual([after.status, after.result], [St.OK, fnv1a32(Buffer.alloc(4096, 0))], 'a zero-fill hole');
+      else assert.equal(after.status, St.NOT_MAPPED);
       assert.equal((await v.ring.run(Op.TASK_MAP, [4, 0, LIST, 1, 0])).status, St.MAP_FAILED);
       assert.equal(d.memfdMappings().filter((l) => l.includes('soft-data')).length, 0, 'no alias of the unmapped memory left');
       assert.equal((await v.ring.run(Op.TASK_DESTROY, [4])).status, St.OK);
@@ -208,16 +222,19 @@ for (const model of ['tasks', 'static'] as const)
       assert.equal((await v.c.read32(0, Reg.STATUS)) & 1, 0, 'a ring there is not ready');
       await v.ring.configure();
       assert.equal((await v.ring.run(Op.TASK_DESTROY, [6])).status, St.OK);
-      await logAfter(mark, named);
+      // PVG with a static map never asks the host about a range (findings 4,
+      // 13: no readMemory), so under pvg there the host names nothing.
+      const hostAsked = !(pvg && model === 'static');
+      if (hostAsked) await logAfter(mark, named);
       await tick(50); // late lines would show up here
       const lines = d.logs.slice(mark).filter(named);
-      assert.equal(lines.length, 1, `one line names the range, not one per use: ${JSON.stringify(lines)}`);
-      assert.match(String(lines[0]!.what), /without an fd/);
+      assert.equal(lines.length, hostAsked ? 1 : 0, `one line names the range, not one per use: ${JSON.stringify(lines)}`);
+      if (hostAsked) assert.match(String(lines[0]!.what), /without an fd/);
       const mark2 = d.logs.length;
       await v.c.dmaUnmap(ROM, 0x20000n);
       const removed = await logAfter(mark2, (l) => l.msg === 'guest_memory_region_removed' && l.iova === '0x60000000');
       assert.equal(removed.fd, false);
-      assert.ok(Number(removed.refusedUses) >= 12, `refused uses counted: ${removed.refusedUses}`);
+      if (hostAsked) assert.ok(Number(removed.refusedUses) >= 12, `refused uses counted: ${removed.refusedUses}`);
       const bad = d.logs.slice(mark).filter((l) => l.msg === 'vfio_user_request_failed' || l.level === 'error' || l.level === 'fatal');
       assert.deepEqual(bad, [], 'the VMM saw no failed request; nothing logged as an error');
       assert.equal((await v.ring.run(Op.FENCE, [78, 0])).status, St.OK, 'the device works on');

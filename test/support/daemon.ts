@@ -37,11 +37,26 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startDaemon(args: string[] = [], opts: { socketName?: string; dir?: string } = {}): Promise<RunningDaemon> {
+/**
+ * Whether the backend under test reports guest errors to the daemon
+ * (apple_gfx_guest_error). PVG has no such channel (it logs to os_log), so
+ * under APPLE_GFXD_TEST_BACKEND=pvg the daemon cannot log the guest's mistakes.
+ */
+export const backendLogsGuestErrors = process.env.APPLE_GFXD_TEST_BACKEND !== 'pvg';
+
+export async function startDaemon(
+  args: string[] = [],
+  opts: { socketName?: string; dir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningDaemon> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'agfx-test-'));
   const socketPath = join(dir, opts.socketName ?? 'gfx.sock');
-  const proc = spawn(process.execPath, [daemonMain, '--socket-path', socketPath, '--log-level', 'debug', ...args], {
+  // APPLE_GFXD_TEST_BACKEND=pvg runs the suite against another backend (on
+  // Linux: the pvg backend on the PVG double), unless the test picks one.
+  const backend = process.env.APPLE_GFXD_TEST_BACKEND;
+  const backendArgs = backend && !args.includes('--backend') ? ['--backend', backend] : [];
+  const proc = spawn(process.execPath, [daemonMain, '--socket-path', socketPath, '--log-level', 'debug', ...backendArgs, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
   });
   const logs: LogLine[] = [];
   let stderr = '';

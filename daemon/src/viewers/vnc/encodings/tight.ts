@@ -1,6 +1,7 @@
 // Tight encoding (7), what noVNC and TigerVNC prefer: each rectangle is cut
-// into pieces of at most 2048 pixels wide and 64 Ki pixels (what every
-// decoder accepts), and each piece goes as the cheapest of
+// into squares of at most TIGHT_TILE pixels a side (within the 2048-pixel
+// width and 64 Ki-pixel limits every decoder has), and each goes as the
+// cheapest of
 //   fill   one colour (control 0x80 + one TPIXEL),
 //   mono   two colours, 1 bit per pixel (palette filter, zlib stream 1),
 //   indexed up to 256 colours, 1 byte per pixel (palette filter, stream 2),
@@ -17,6 +18,14 @@ import { encodeJpeg } from './jpeg.js';
 
 export const TIGHT_MAX_WIDTH = 2048;
 export const TIGHT_MAX_PIXELS = 65536;
+/**
+ * The side of the squares a rectangle is cut into. Rectangle headers are
+ * outside Tight's zlib streams, and its palette filter costs 8 bits a pixel
+ * above two colours: on desktop-like content 256 was the smallest in bytes
+ * (1.45x ZRLE, against 1.70x for 128 and 3.5x for 2048-wide bands;
+ * docs/performance.md, "Tight against ZRLE").
+ */
+export const TIGHT_TILE = 256;
 /** More colours than this in a piece and it goes as full colour (or JPEG). */
 const MAX_PALETTE = 256;
 /** JPEG only for pieces at least this big and with more colours than this (photos, not UI). */
@@ -62,14 +71,12 @@ export function compactLength(n: number): Buffer {
   return Buffer.from([(n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, n >> 14]);
 }
 
-/** The pieces a rectangle is sent as (row bands of column strips). */
+/** The squares a rectangle is cut into, row by row. */
 export function tightPieces(r: Rect): Rect[] {
   const out: Rect[] = [];
-  for (let x = r.x; x < r.x + r.w; x += TIGHT_MAX_WIDTH) {
-    const w = Math.min(TIGHT_MAX_WIDTH, r.x + r.w - x);
-    const rows = Math.max(1, Math.floor(TIGHT_MAX_PIXELS / w));
-    for (let y = r.y; y < r.y + r.h; y += rows) out.push({ x, y, w, h: Math.min(rows, r.y + r.h - y) });
-  }
+  for (let y = r.y; y < r.y + r.h; y += TIGHT_TILE)
+    for (let x = r.x; x < r.x + r.w; x += TIGHT_TILE)
+      out.push({ x, y, w: Math.min(TIGHT_TILE, r.x + r.w - x), h: Math.min(TIGHT_TILE, r.y + r.h - y) });
   return out;
 }
 
@@ -135,10 +142,19 @@ async function compressed(state: TightState, stream: number, data: Buffer): Prom
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** A fill rectangle (one colour). */
+function fillRect(tr: PixelTranslator, is24: boolean, tp: number, t: Rect, v: number): Buffer[] {
+  const px = Buffer.allocUnsafe(1 + tp);
+  px[0] = CTL_FILL;
+  writeTpixel(tr, is24, px, 1, v);
+  return [rectHeader(t.x, t.y, t.w, t.h, Encoding.TIGHT), px];
+}
+
 /**
  * The rectangle in Tight: one or more rectangles (each header + data) for the
  * update. `frame` must stay unchanged until this resolves (the caller pins it).
  * `lossy` collects the pieces sent as JPEG (to be refreshed losslessly).
+ * Solid squares next to each other in a row, of one colour, go as one fill.
  */
 export async function encodeTight(
   tr: PixelTranslator,
@@ -151,22 +167,30 @@ export async function encodeTight(
   const is24 = tight24(tr);
   const tp = is24 ? 3 : tr.bpp;
   const out: Buffer[][] = [];
+  /** Solid squares of one colour, in one row, not sent yet. */
+  let run: { r: Rect; v: number } | null = null;
+  const flush = (): void => {
+    if (run) out.push(fillRect(tr, is24, tp, run.r, run.v));
+    run = null;
+  };
   let first = true;
   for (const p of tightPieces(r)) {
     // A big rectangle yields to the event loop between pieces: the JS thread
     // also answers vCPUs waiting on region replies (docs/design.md invariant 3).
     if (!first) await nextTurn();
     first = false;
-    const header = rectHeader(p.x, p.y, p.w, p.h, Encoding.TIGHT);
     const colours = analyse(tr, frame, stride, p);
     const n = p.w * p.h;
     if (colours === 1) {
-      const px = Buffer.allocUnsafe(1 + tp);
-      px[0] = CTL_FILL;
-      writeTpixel(tr, is24, px, 1, values[0]!);
-      out.push([header, px]);
+      if (run && run.v === values[0] && run.r.y === p.y && run.r.x + run.r.w === p.x) run.r.w += p.w;
+      else {
+        flush();
+        run = { r: { ...p }, v: values[0]! };
+      }
       continue;
     }
+    flush();
+    const header = rectHeader(p.x, p.y, p.w, p.h, Encoding.TIGHT);
     if (colours <= MAX_PALETTE && (colours === 2 || colours * tp < n)) {
       const mono = colours === 2;
       const head = Buffer.allocUnsafe(3 + colours * tp);
@@ -195,5 +219,6 @@ export async function encodeTight(
     for (let i = 0, o = 0; i < n; i++) o = writeTpixel(tr, is24, data, o, values[i]!);
     out.push([header, Buffer.from([STREAM_FULL << 4]), ...(await compressed(state, STREAM_FULL, data))]);
   }
+  flush();
   return out;
 }
