@@ -32,6 +32,8 @@
       "type": "static_library",
       "dependencies": ["agfx_platform"],
       "sources": [
+        "core/dataplane/data_plane.cc",
+        "core/dataplane/region_access.cc",
         "core/errors.cc",
         "core/fd_util.cc",
         "core/framer.cc",
@@ -66,6 +68,7 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "sources": [
         "addon/backend_binding.cc",
+        "addon/dataplane_binding.cc",
         "addon/fd_binding.cc",
         "addon/guest_memory_binding.cc",
         "addon/host_events.cc",

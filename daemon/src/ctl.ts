@@ -19,6 +19,16 @@ function humanStatus(s: Status): string {
     `apple-gfxd ${s.version}  backend ${s.backend}  variant ${s.variant}  memory model ${s.memoryModel}  up ${s.uptimeSeconds.toFixed(0)} s  log ${s.logLevel}`,
     `client: ${s.clientConnected ? 'connected' : 'none'} (${s.clientsServed} served)` +
       (s.negotiated ? `  max_data_xfer_size ${s.negotiated.maxDataXferSize} max_msg_fds ${s.negotiated.maxMsgFds}` : ''),
+    ...(s.dataPlane
+      ? [
+          `data plane: ${s.dataPlane.messages} messages, ${s.dataPlane.native} answered natively (${s.dataPlane.errors} refused), ${s.dataPlane.handed} to the session; ${s.dataPlane.queuedBytes} B waiting to be sent; ${s.dataPlane.eventsDropped} log events dropped`,
+        ]
+      : []),
+    ...(s.eventLoopDelay
+      ? [
+          `event loop delay: p50 ${s.eventLoopDelay.p50Ms.toFixed(1)} ms  p99 ${s.eventLoopDelay.p99Ms.toFixed(1)} ms  max ${s.eventLoopDelay.maxMs.toFixed(1)} ms`,
+        ]
+      : []),
     `guest memory: ${s.guestMemory.length ? s.guestMemory.map((r) => `${hex(r.gpa)}+${fmtBytes(r.size)}${r.writable ? '' : ' ro'}`).join(', ') : 'none'}`,
     `tasks: ${s.tasks?.tasks ?? 0} (${s.tasks?.aliases ?? 0} aliases; ${s.tasks?.maps ?? 0} maps, ${s.tasks?.unmaps ?? 0} unmaps, ${s.tasks?.failures ?? 0} failures)  IOSFC mappings: ${s.iosfcMappings}`,
     `interrupts: ${s.vectors.map((v) => `vector ${v.vector} raised ${v.raised} delivered ${v.delivered} dropped ${v.dropped}`).join('; ')}`,

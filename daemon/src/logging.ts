@@ -12,7 +12,13 @@ const DEBUG_LEVEL_VALUE = 20;
 export class LogControl {
   /** When non-empty, debug and trace events are kept only if named here. */
   readonly traceEvents = new Set<string>();
+  private readonly listeners: (() => void)[] = [];
   constructor(readonly logger: Logger) {}
+
+  /** Called after every change of the level or the event selection. */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
 
   get level(): string {
     return this.logger.level;
@@ -21,11 +27,13 @@ export class LogControl {
   setLevel(level: string): void {
     if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`unknown log level '${level}'`);
     this.logger.level = level;
+    for (const fn of this.listeners) fn();
   }
 
   setTraceEvents(names: string[]): void {
     this.traceEvents.clear();
     for (const n of names) this.traceEvents.add(n);
+    for (const fn of this.listeners) fn();
   }
 }
 

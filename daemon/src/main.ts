@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // apple-gfxd: QEMU's apple-gfx display device, out of process, over vfio-user.
 import { unlinkSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { defaultServerLimits } from 'vfio-user-ts';
 import { capabilities } from './capabilities.js';
 import { CommanderError, UsageError, parseArgs, secretFileWarnings, type Config } from './cli.js';
@@ -36,6 +37,8 @@ function parseOrExit(argv: string[]): Config {
     throw e;
   }
 }
+
+const LOOP_DELAY_RESOLUTION_MS = 20;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));
@@ -97,6 +100,7 @@ async function main(): Promise<void> {
   const limits = { ...defaultServerLimits, writeMultiple: cfg.writeMultiple };
   const server = new VfioUserServer(listenFd, device, limits, log);
   server.start();
+  logControl.onChange(() => server.refreshTracing());
   const viewers = new Viewers(cfg, displays!, log);
   try {
     await viewers.start();
@@ -108,6 +112,10 @@ async function main(): Promise<void> {
   }
   // Where a person looks: printed once, on stderr with the logs (it may carry the token).
   if (viewers.webUrl) process.stderr.write(`apple-gfxd: browser viewer at ${viewers.webUrl}\n`);
+  // The JS thread's responsiveness, for `ctl status`: sampled every 20 ms
+  // (a timer of its own, 50 wake-ups a second).
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loopDelay.enable();
   let control: ControlServer | null = null;
   if (cfg.control) {
     control = new ControlServer(
@@ -117,6 +125,7 @@ async function main(): Promise<void> {
         backendName: backend.name,
         memoryModel: cfg.memoryModel,
         startedAt: Date.now(),
+        eventLoopDelay: { histogram: loopDelay, resolutionMs: LOOP_DELAY_RESOLUTION_MS },
         server,
         device,
         displays: displays!,

@@ -16,6 +16,51 @@ export interface NativeConnection {
   stats(): { messagesIn: number; messagesOut: number; fdsIn: number; queued: number };
 }
 
+/**
+ * How the data plane treats one vfio-user region (native/core/dataplane/
+ * region_table.h). The device model builds the table; the data plane answers
+ * accesses to `native` regions itself and hands the rest to the session.
+ */
+export interface DataPlaneRegion {
+  index: number;
+  size: number;
+  readable: boolean;
+  writable: boolean;
+  native: boolean;
+  /** The backend's region number (agfx_region) of a native region. */
+  backendRegion?: number;
+  /** Reads as zeros, drops writes, whatever the access size (the MSI-X PBA). */
+  zeroWindow?: { offset: number; length: number };
+  /** Registers 64 bits wide: aligned 8-byte accesses go to the backend whole where it takes them. */
+  whole64?: boolean;
+  /** Trace events for MMIO reads and writes. */
+  traceRead?: string;
+  traceWrite?: string;
+}
+
+export type DataPlaneEvent =
+  | { type: 'request_failed'; id: number; command: number; errno: number; noReply: boolean; err: string }
+  | { type: 'guest_error'; region: number; offset: number; count: number; what: string }
+  | { type: 'trace'; name: string; write: boolean; region: number; offset: number; value: number | bigint }
+  | { type: 'dropped'; count: number };
+
+/** One client's data-plane thread (native/core/dataplane/data_plane.h). */
+export interface NativeDataPlane {
+  /** Queues a message; sent in order after the message being handled. */
+  send(message: Buffer, fds?: readonly number[]): boolean;
+  /** VERSION done: region accesses are answered natively, up to this many bytes each. */
+  setNegotiated(maxDataXferSize: number): void;
+  setTracing(on: boolean): void;
+  /** Ends the connection; onClose follows once the thread is done. */
+  close(): void;
+  stats(): { messages: number; native: number; handed: number; errors: number; fdsIn: number; queuedBytes: number; eventsDropped: number };
+}
+
+/** Handling-time histograms of the messages data planes answer, for the whole server. */
+export interface NativeDataPlaneStats {
+  snapshot(): { command: number; total: number; errors: number; counts: number[] }[];
+}
+
 export interface NativeGuestRegion {
   gpa: bigint;
   size: bigint;
@@ -67,6 +112,11 @@ export interface NativeBackend {
   readonly name: string;
   /** Display ports the device has: its backend's own limit (agfx_backend max_display_ports) unless fewer were asked for. */
   readonly displayPorts: number;
+  /**
+   * MMIO from JS: for in-process tests and benchmarks that drive a backend
+   * without a vfio-user client. The daemon never calls these: a client's
+   * MMIO runs on its data-plane thread (docs/design.md invariant 1).
+   */
   mmioRead(region: number, offset: number): number;
   mmioWrite(region: number, offset: number, value: number): void;
   /** An 8-byte access whole (agfx_backend mmio_read64); null when the backend has no such call. */
@@ -112,6 +162,27 @@ export interface NativeAddon {
     onClose: (reason: string | null) => void,
     opts: { maxMessageSize: number; maxFds: number },
   ) => NativeConnection;
+
+  DataPlane: new (
+    fd: number,
+    opts: {
+      backend: NativeBackend;
+      stats: NativeDataPlaneStats;
+      numRegions: number;
+      regions: DataPlaneRegion[];
+      maxMessageSize: number;
+      maxFds: number;
+      maxQueuedBytes?: number;
+      maxEvents?: number;
+    },
+    /** A message for the session; the data plane reads nothing more until this returns. */
+    onMessage: (message: Buffer, fds: number[]) => void,
+    onEvents: (events: DataPlaneEvent[]) => void,
+    onClose: (reason: string | null) => void,
+  ) => NativeDataPlane;
+  DataPlaneStats: new (boundsUs: readonly number[]) => NativeDataPlaneStats;
+  /** The wire constants the data plane was built with (checked against protocol/ by a unit test). */
+  dataPlaneWire(): Record<string, number>;
 
   eventfdCreate(): number;
   eventfdRead(fd: number): number;

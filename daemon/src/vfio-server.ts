@@ -1,21 +1,60 @@
 // Accepts vfio-user clients on the listening socket, one at a time. While a
 // client is connected the listener is paused, so a second client waits in
 // the backlog until the first leaves (one socket = one client = one device).
+//
+// Each client gets a data plane (native/core/dataplane/data_plane.h): a native
+// thread that owns the socket, answers the device's BAR accesses itself and
+// hands every other message here, to the session, one at a time and in
+// arrival order (docs/design.md invariant 2). The JS thread never touches the
+// socket and never calls the backend's MMIO.
 import type { Logger } from 'pino';
-import { LatencyHistogram, ServerSession, maxMessageSize, type Capabilities, type ServerLimits, type VfioUserDevice } from 'vfio-user-ts';
-import { native, type NativeListener } from './native.js';
-import { nativeTransport, type NativeTransport } from './native-transport.js';
+import {
+  DEFAULT_BOUNDS_US,
+  LatencyHistogram,
+  ServerSession,
+  commandName,
+  maxMessageSize,
+  type Capabilities,
+  type ServerLimits,
+  type Transport,
+  type VfioUserDevice,
+} from 'vfio-user-ts';
+import {
+  native,
+  type DataPlaneEvent,
+  type DataPlaneRegion,
+  type NativeBackend,
+  type NativeDataPlane,
+  type NativeListener,
+} from './native.js';
+
+/** What the server needs of the device: the vfio-user device, its region table and the backend that serves its BARs. */
+export interface DataPlaneDevice extends VfioUserDevice {
+  dataPlaneRegions(): DataPlaneRegion[];
+  readonly backend: NativeBackend;
+}
+
+export interface LatencyEntry {
+  name: string;
+  boundsUs: number[];
+  counts: number[];
+  total: number;
+}
+
+const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
 export class VfioUserServer {
   private listener: NativeListener | null = null;
-  private active: { session: ServerSession; transport: NativeTransport; id: number } | null = null;
+  private active: { session: ServerSession; dataPlane: NativeDataPlane; id: number; log: Logger } | null = null;
   private clients = 0;
-  /** Message handling time by command, across all clients. */
+  /** Handling time by command of the messages the session handles (JS), across all clients. */
   readonly latency = new Map<string, LatencyHistogram>();
+  /** The same for the messages the data planes answer natively. */
+  private readonly nativeLatency = new native.DataPlaneStats(DEFAULT_BOUNDS_US);
 
   constructor(
     private readonly listenFd: number,
-    private readonly device: VfioUserDevice,
+    private readonly device: DataPlaneDevice,
     private readonly limits: ServerLimits,
     private readonly log: Logger,
   ) {}
@@ -37,6 +76,33 @@ export class VfioUserServer {
     return this.active?.session.negotiated ?? null;
   }
 
+  /** Handling-time histograms by command: the session's and the data planes', merged. */
+  latencySnapshot(): LatencyEntry[] {
+    const out = new Map<string, LatencyEntry>();
+    for (const [name, h] of this.latency) out.set(name, { name, boundsUs: [...h.boundsUs], counts: [...h.counts], total: h.total });
+    for (const n of this.nativeLatency.snapshot()) {
+      if (n.total === 0) continue;
+      const name = commandName(n.command);
+      const e = out.get(name);
+      if (!e) out.set(name, { name, boundsUs: [...DEFAULT_BOUNDS_US], counts: n.counts, total: n.total });
+      else {
+        e.counts = e.counts.map((c, i) => c + (n.counts[i] ?? 0));
+        e.total += n.total;
+      }
+    }
+    return [...out.values()];
+  }
+
+  /** The current client's data plane: messages answered natively and handed to the session, output waiting. */
+  dataPlaneStats(): ReturnType<NativeDataPlane['stats']> | null {
+    return this.active?.dataPlane.stats() ?? null;
+  }
+
+  /** The log level changed: trace-level MMIO logging follows it. */
+  refreshTracing(): void {
+    this.active?.dataPlane.setTracing(this.log.isLevelEnabled('trace'));
+  }
+
   private accept(fd: number): void {
     if (fd < 0) {
       // EMFILE and friends: back off instead of spinning on the listener.
@@ -51,29 +117,77 @@ export class VfioUserServer {
       native.closeFd(fd);
       return;
     }
-    this.listener?.pause();
     const id = ++this.clients;
     const log = this.log.child({ client: id });
     let session: ServerSession | null = null;
-    const transport = nativeTransport(
-      fd,
-      {
-        onMessage: (message, fds) => session!.handleMessage(message, fds),
-        onClose: (reason) => this.closed(id, reason),
-      },
-      { maxMessageSize: maxMessageSize(this.limits), maxFds: this.limits.maxMsgFds },
-    );
+    let negotiated = false;
+    let dataPlane: NativeDataPlane;
+    try {
+      dataPlane = new native.DataPlane(
+        fd,
+        {
+          backend: this.device.backend,
+          stats: this.nativeLatency,
+          numRegions: this.device.info().numRegions,
+          regions: this.device.dataPlaneRegions(),
+          maxMessageSize: maxMessageSize(this.limits),
+          maxFds: this.limits.maxMsgFds,
+        },
+        (message, fds) => {
+          // The data plane waits for this to return before it looks at the
+          // next message (docs/design.md invariant 2).
+          session!.handleMessage(message, fds);
+          if (!negotiated && session!.negotiated) {
+            negotiated = true;
+            dataPlane.setNegotiated(session!.maxDataXferSize);
+          }
+        },
+        (events) => this.logEvents(log, events),
+        (reason) => this.closed(id, reason),
+      );
+    } catch (e) {
+      // The socket is closed by the failed data plane.
+      this.log.error({ err: (e as Error).message }, 'vfio_user_accept_failed');
+      return;
+    }
+    this.listener?.pause();
+    dataPlane.setTracing(this.log.isLevelEnabled('trace'));
+    const transport: Transport = { send: (m, fds) => dataPlane.send(m, fds), close: () => dataPlane.close() };
     session = new ServerSession(this.device, transport, this.limits, log, this.latency);
-    this.active = { session, transport, id };
+    this.active = { session, dataPlane, id, log };
     log.info({}, 'vfio_user_client_connected');
+  }
+
+  /** What the data plane logged, as the session and device logged it before (same event names and fields). */
+  private logEvents(log: Logger, events: DataPlaneEvent[]): void {
+    for (const e of events) {
+      switch (e.type) {
+        case 'request_failed':
+          log.warn(
+            { id: e.id, command: commandName(e.command), errno: e.errno, noReply: e.noReply, err: e.err },
+            'vfio_user_request_failed',
+          );
+          break;
+        case 'guest_error':
+          log.warn({ region: e.region, offset: e.offset, count: e.count, what: e.what }, 'apple_gfx_guest_error');
+          break;
+        case 'trace':
+          log.trace(e.write ? { offset: hex(e.offset), val: hex(e.value) } : { offset: hex(e.offset), res: hex(e.value) }, e.name);
+          break;
+        case 'dropped':
+          log.warn({ count: e.count }, 'vfio_user_log_dropped');
+          break;
+      }
+    }
   }
 
   private closed(id: number, reason: string | null): void {
     if (!this.active || this.active.id !== id) return;
-    const { session } = this.active;
+    const { session, dataPlane } = this.active;
     this.active = null;
     // A broken frame closes this client only, with the reason in the log.
     if (reason) this.log.warn({ client: id, reason }, 'vfio_user_client_dropped');
+    addNativeCounts(session, dataPlane);
     session.closed(reason);
     this.listener?.resume();
   }
@@ -81,12 +195,20 @@ export class VfioUserServer {
   /** Ends the current client (as if it left) and stops accepting. */
   stop(): void {
     if (this.active) {
-      const { session, transport, id } = this.active;
+      const { session, dataPlane, id } = this.active;
       this.active = null;
-      transport.close();
+      dataPlane.close();
+      addNativeCounts(session, dataPlane);
       session.closed(`daemon stopping (client ${id})`);
     }
     this.listener?.close();
     this.listener = null;
   }
+}
+
+/** The session's message counts (logged at close) include what the data plane answered. */
+function addNativeCounts(session: ServerSession, dataPlane: NativeDataPlane): void {
+  const s = dataPlane.stats();
+  session.stats.messages += s.native;
+  session.stats.errors += s.errors;
 }

@@ -6,18 +6,21 @@
 // backend. That is safe because every host service the backend may need while
 // serving them (memory, tasks, interrupts, events) completes natively without
 // the JS thread (docs/design.md invariant 1); the JS thread only waits for the
-// backend, never the other way round.
+// backend, never the other way round. Guest MMIO does not come through here
+// in the daemon: each client's data-plane thread calls mmio_read/mmio_write
+// through BackendMmioTarget(), concurrently with these calls.
 #include <dlfcn.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "addon/bindings.h"
+#include "addon/dataplane_binding.h"
 #include "addon/host_events.h"
-#include "addon/main_queue.h"
 #include "addon/napi_util.h"
 #include "agfx_backend.h"
 #include "core/host/backend_host.h"
@@ -82,8 +85,57 @@ std::vector<agfx_display_mode> ModesFrom(Napi::Env env, Napi::Value v) {
 
 }  // namespace
 
+// One backend device and what it needs, shared by the JS Backend object and
+// the data planes that call its MMIO: the last owner to let go destroys it
+// (once, on its own thread), so a data-plane thread in the middle of an mmio
+// call never sees it freed, and the JS thread never waits for that call to
+// finish (docs/design.md invariant 1).
+struct BackendInstance {
+  const agfx_backend* backend = nullptr;
+  agfx_device* dev = nullptr;
+  HostEventBridge* host = nullptr;
+  ~BackendInstance() {
+    if (dev) backend->destroy(dev);  // joins the backend's threads
+    if (host) host->Release();  // only now: no thread can post events any more
+    // Tasks and IOSFC references the backend leaked die with it.
+    TaskMemory::Instance().DestroyAll();
+    IosfcMappings::Instance().ReleaseAll();
+  }
+};
+
+namespace {
+class BackendMmio : public MmioTarget {
+ public:
+  explicit BackendMmio(std::shared_ptr<BackendInstance> b) : b_(std::move(b)) {}
+  uint32_t Read(uint32_t region, uint64_t offset) override { return b_->backend->mmio_read(b_->dev, region, offset); }
+  void Write(uint32_t region, uint64_t offset, uint32_t value) override {
+    b_->backend->mmio_write(b_->dev, region, offset, value);
+  }
+  bool Read64(uint32_t region, uint64_t offset, uint64_t* value) override {
+    if (!Offers(b_->backend, &agfx_backend::mmio_read64)) return false;
+    *value = b_->backend->mmio_read64(b_->dev, region, offset);
+    return true;
+  }
+  bool Write64(uint32_t region, uint64_t offset, uint64_t value) override {
+    if (!Offers(b_->backend, &agfx_backend::mmio_write64)) return false;
+    b_->backend->mmio_write64(b_->dev, region, offset, value);
+    return true;
+  }
+
+ private:
+  std::shared_ptr<BackendInstance> b_;
+};
+Napi::FunctionReference* backend_ctor = nullptr;  // the Backend class (one per process)
+}  // namespace
+
 class Backend : public Napi::ObjectWrap<Backend> {
  public:
+  // For a data plane: the device's MMIO, holding a share of it.
+  std::shared_ptr<MmioTarget> Mmio(Napi::Env env) {
+    if (!instance_) ThrowErrno(env, ENODEV, "backend destroyed");
+    return std::make_shared<BackendMmio>(instance_);
+  }
+
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Backend",
                        {InstanceMethod("mmioRead", &Backend::MmioRead), InstanceMethod("mmioWrite", &Backend::MmioWrite),
@@ -128,38 +180,36 @@ class Backend : public Napi::ObjectWrap<Backend> {
                                   " display ports on this host; " + std::to_string(ports) + " asked for");
     display_ports_ = ports;
 
-    host_ = new HostEventBridge(env, info[3].As<Napi::Function>());
+    HostEventBridge* host = new HostEventBridge(env, info[3].As<Napi::Function>());
     uint32_t model = opts.Has("memoryModel") ? opts.Get("memoryModel").As<Napi::Number>().Uint32Value() : uint32_t(AGFX_MEMORY_TASKS);
     agfx_device_config cfg{sizeof(agfx_device_config), opts.Get("variant").As<Napi::Number>().Uint32Value(), model, ports};
     char err[256] = {0};
-    dev_ = backend_->create(&cfg, host_->ops(), err, sizeof err);
-    if (!dev_) {
-      host_->Release();
-      host_ = nullptr;
+    agfx_device* dev = backend_->create(&cfg, host->ops(), err, sizeof err);
+    if (!dev) {
+      host->Release();
       ThrowErrno(env, EINVAL, std::string("backend '") + backend_->name + "' failed to start: " + err);
     }
-    // PVG may put work on the main dispatch queue at any time (finding 8):
-    // the pvg backend's table however it was loaded (built in, or
-    // lib:PATH of a standalone build: a dylib on macOS, the PVG double here).
-    if (std::string(backend_->name) == "pvg") {
-      MainQueuePumpAcquire(env);  // released in Teardown
-      pumping_ = true;
-    }
+    instance_ = std::make_shared<BackendInstance>();
+    instance_->backend = backend_;
+    instance_->dev = dev_ = dev;
+    instance_->host = host;
+    // PVG may put work on the main dispatch queue at any time (finding 8),
+    // also while a data-plane thread's MMIO waits for it: the pump is held
+    // until the device is destroyed, whichever thread destroys it (the
+    // bridge releases it on the JS thread once the device is gone). The pvg
+    // backend's table however it was loaded (built in, or lib:PATH of a
+    // standalone build: a dylib on macOS, the PVG double here).
+    if (std::string(backend_->name) == "pvg") host->HoldMainQueuePump(env);
   }
 
   ~Backend() override { Teardown(); }
 
  private:
+  // Drops JS's share: the device is destroyed now, or by the data-plane
+  // thread still using it once that lets go.
   void Teardown() {
-    if (dev_) backend_->destroy(dev_);  // joins the backend's threads
     dev_ = nullptr;
-    if (host_) host_->Release();  // only now: no thread can post events any more
-    host_ = nullptr;
-    if (pumping_) MainQueuePumpRelease();
-    pumping_ = false;
-    // Tasks and IOSFC references the backend leaked die with it.
-    TaskMemory::Instance().DestroyAll();
-    IosfcMappings::Instance().ReleaseAll();
+    instance_.reset();
   }
 
   agfx_device* Live(Napi::Env env) {
@@ -339,7 +389,9 @@ class Backend : public Napi::ObjectWrap<Backend> {
   // the VMM left (agfx_backend guest_memory_gone; issue 12 defect 2). The
   // backend drops what reaches the old guest's memory; what the host still
   // holds for it afterwards is counted, for the log: zero for a backend that
-  // implements the call (PVG may finish a device's teardown later).
+  // implements the call (PVG may finish a device's teardown later). JS calls
+  // it only once the client's data plane has posted its close, so no MMIO of
+  // that client runs any more (docs/design.md invariant 5).
   Napi::Value GuestMemoryGone(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     agfx_device* d = Live(env);
@@ -391,11 +443,10 @@ class Backend : public Napi::ObjectWrap<Backend> {
   }
 
   const agfx_backend* backend_ = nullptr;
-  agfx_device* dev_ = nullptr;
-  HostEventBridge* host_ = nullptr;
+  agfx_device* dev_ = nullptr;  // instance_->dev while JS holds a share
+  std::shared_ptr<BackendInstance> instance_;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
   uint32_t display_ports_ = 0;
-  bool pumping_ = false;  // holds the main-queue pump (addon/main_queue.h)
 };
 
 namespace {
@@ -429,8 +480,16 @@ Napi::Value PvgWriteOptionRom(const Napi::CallbackInfo& info) {
 }
 #endif
 
+std::shared_ptr<MmioTarget> BackendMmioTarget(Napi::Env env, Napi::Value v) {
+  if (!backend_ctor || !v.IsObject() || !v.As<Napi::Object>().InstanceOf(backend_ctor->Value()))
+    ThrowErrno(env, EINVAL, "not a Backend");
+  return Backend::Unwrap(v.As<Napi::Object>())->Mmio(env);
+}
+
 void InitBackend(Napi::Env env, Napi::Object exports) {
-  exports.Set("Backend", Backend::Init(env));
+  Napi::Function ctor = Backend::Init(env);
+  backend_ctor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  exports.Set("Backend", ctor);
 #if AGFX_HAVE_PVG
   exports.Set("pvgWriteOptionRom", Napi::Function::New(env, PvgWriteOptionRom));
 #endif

@@ -11,6 +11,7 @@ void InitFdUtil(Napi::Env env, Napi::Object exports);      // fd_binding.cc
 void InitGuestMemory(Napi::Env env, Napi::Object exports); // guest_memory_binding.cc
 void InitIrqTable(Napi::Env env, Napi::Object exports);    // irq_binding.cc
 void InitBackend(Napi::Env env, Napi::Object exports);     // backend_binding.cc
+void InitDataPlane(Napi::Env env, Napi::Object exports);   // dataplane_binding.cc
 
 // Everything the shipped addon exports.
 inline void InitAddon(Napi::Env env, Napi::Object exports) {
@@ -19,6 +20,7 @@ inline void InitAddon(Napi::Env env, Napi::Object exports) {
   InitGuestMemory(env, exports);
   InitIrqTable(env, exports);
   InitBackend(env, exports);
+  InitDataPlane(env, exports);
 }
 
 }  // namespace agfx

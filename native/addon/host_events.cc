@@ -1,16 +1,26 @@
 #include "addon/host_events.h"
 
+#include "addon/main_queue.h"
+
 namespace agfx {
 
 HostEventBridge::HostEventBridge(Napi::Env env, Napi::Function on_events) : host_(&HostEventBridge::Wake, this) {
   tsfn_ = Napi::ThreadSafeFunction::New(env, on_events, "agfx-backend-events", 0, 1,
-                                       [this](Napi::Env) { delete this; });
+                                       [this](Napi::Env) {
+                                         if (pumping_) MainQueuePumpRelease();
+                                         delete this;
+                                       });
   tsfn_.Unref(env);  // events alone do not keep the daemon alive
 }
 
+void HostEventBridge::HoldMainQueuePump(Napi::Env env) {
+  if (pumping_) return;
+  MainQueuePumpAcquire(env);
+  pumping_ = true;
+}
+
 void HostEventBridge::Release() {
-  if (released_) return;
-  released_ = true;
+  if (released_.exchange(true)) return;
   host_.Stop();
   tsfn_.Release();
 }

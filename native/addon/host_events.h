@@ -4,6 +4,8 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
+
 #include "core/host/backend_host.h"
 
 namespace agfx {
@@ -17,6 +19,12 @@ class HostEventBridge {
   // thread) is gone. The object deletes itself once the last queued JS call
   // has run, so no queued wake-up ever sees freed memory.
   void Release();
+  // Keeps the main dispatch queue serviced (addon/main_queue.h) until this
+  // bridge is gone: after Release(), so after the device is destroyed, on
+  // whichever thread (a data-plane thread may hold the last share of it,
+  // and its MMIO or destroy may wait on the main queue: docs/design.md,
+  // "Threads and locks"). The pump is released on the JS thread.
+  void HoldMainQueuePump(Napi::Env env);
 
  private:
   ~HostEventBridge() = default;
@@ -25,7 +33,8 @@ class HostEventBridge {
 
   BackendHost host_;
   Napi::ThreadSafeFunction tsfn_;
-  bool released_ = false;  // JS thread only
+  std::atomic<bool> released_{false};  // Release() may come from a data-plane thread
+  bool pumping_ = false;  // JS thread only
 };
 
 }  // namespace agfx

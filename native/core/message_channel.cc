@@ -44,6 +44,7 @@ void MessageChannel::DropHeld() {
   CloseAll(framer_.Reset());
   for (auto& o : outq_) CloseAll(o.fds);
   outq_.clear();
+  queued_bytes_ = 0;
 }
 
 void MessageChannel::Close() {
@@ -56,7 +57,7 @@ void MessageChannel::End(std::string reason) {
   if (end_reason_.empty()) end_reason_ = std::move(reason);
 }
 
-MessageChannel::Read MessageChannel::ReadOnce() {
+MessageChannel::Read MessageChannel::ReadOnce(bool wait) {
   size_t room = 0;
   uint8_t* space = framer_.ReadSpace(&room);
   iovec iov{space, room};
@@ -68,12 +69,18 @@ MessageChannel::Read MessageChannel::ReadOnce() {
   msg.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = platform::RecvMsg(fd_, &msg);
+    n = wait ? platform::RecvMsgWait(fd_, &msg) : platform::RecvMsg(fd_, &msg);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) {
+  // ECONNRESET: the peer closed with data of ours unread; as much a
+  // departure as EOF (below), orderly at a message boundary.
+  if (n < 0 && errno != ECONNRESET) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Read::kWouldBlock;
     End(std::string("recvmsg: ") + std::strerror(errno));
     return Read::kEnded;
+  }
+  if (n < 0) {
+    n = 0;
+    msg.msg_controllen = 0;  // nothing received: no control messages to walk
   }
 
   std::vector<int> fds;
@@ -105,6 +112,13 @@ MessageChannel::Read MessageChannel::ReadOnce() {
     return Read::kEnded;
   }
   return Read::kData;
+}
+
+int MessageChannel::SocketError() const {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (fd_ < 0 || ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return 0;
+  return err;
 }
 
 Framer::Next MessageChannel::Pop(Framer::Message* m) {
@@ -147,6 +161,7 @@ SysError MessageChannel::Send(const uint8_t* data, size_t len, const std::vector
     }
     out.fds.push_back(dup);
   }
+  queued_bytes_ += out.data.size() - out.sent;
   outq_.push_back(std::move(out));
   *accepted = true;
   return {};
@@ -165,6 +180,7 @@ bool MessageChannel::Flush() {
     }
     if (n > 0) CloseAll(out.fds);
     out.sent += static_cast<size_t>(n);
+    queued_bytes_ -= static_cast<size_t>(n);
     if (out.sent < out.data.size()) return true;
     outq_.pop_front();
   }

@@ -37,7 +37,9 @@ class MessageChannel {
   enum class Read { kData, kWouldBlock, kEnded };
   // One recvmsg. kEnded: the stream is over; end_reason() says why (empty:
   // an orderly disconnect between messages).
-  Read ReadOnce();
+  // `wait`: block until data comes (the socket must be in blocking mode;
+  // reads without it never block either way).
+  Read ReadOnce(bool wait = false);
   // The next complete message, in arrival order; its fds become the
   // caller's. kError: a framing error, with end_reason().
   Framer::Next Pop(Framer::Message* m);
@@ -50,6 +52,15 @@ class MessageChannel {
   // Writes what is queued; false when the peer is gone (end_reason()).
   bool Flush();
   bool wants_write() const { return !outq_.empty(); }
+  // Bytes waiting in the output queue (the never-reading client's bound is
+  // the caller's: docs/design.md invariant 4).
+  size_t queued_bytes() const { return queued_bytes_; }
+  size_t queued_messages() const { return outq_.size(); }
+  // Bytes of messages read and not yet handed out (a message cut short).
+  size_t buffered() const { return framer_.buffered(); }
+  // The socket's pending error (SO_ERROR: ECONNRESET when the peer closed
+  // with our data unread), or 0.
+  int SocketError() const;
 
   // Closes the socket and every fd still held. Idempotent.
   void Close();
@@ -73,6 +84,7 @@ class MessageChannel {
   std::deque<Outgoing> outq_;
   std::string end_reason_;
   uint64_t messages_in_ = 0, messages_out_ = 0, fds_in_ = 0;
+  size_t queued_bytes_ = 0;
 };
 
 }  // namespace agfx

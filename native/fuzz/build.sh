@@ -6,7 +6,7 @@
 # their sources read from
 # binding.gyp, compiled here with the fuzzer's instrumentation and without
 # Node or N-API headers (those libraries must not need them).
-# Output: native/fuzz/out/{framer,guest_memory,soft_device}_fuzz
+# Output: native/fuzz/out/{framer,guest_memory,soft_device,region_access}_fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CXX="${CXX_FUZZ:-clang++}"
@@ -79,3 +79,4 @@ lib agfx_soft
 harness framer_fuzz agfx_core agfx_platform
 harness guest_memory_fuzz agfx_core agfx_platform
 harness soft_device_fuzz agfx_soft agfx_core agfx_platform
+harness region_access_fuzz agfx_core agfx_platform

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-30}"
-harnesses="${FUZZ_HARNESSES:-framer guest_memory soft_device}"
+harnesses="${FUZZ_HARNESSES:-framer guest_memory soft_device region_access}"
 bash ./build.sh
 mkdir -p out/crashes
 export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}"

@@ -16,6 +16,16 @@
  *    they copy what they need and return at once.
  *  - Calls from the daemon into the backend (mmio_*, reset, displays) never
  *    hold a lock that a host service takes.
+ *  - mmio_read/mmio_write come from the connected client's data-plane thread
+ *    (one at a time: one client, one message after the other), never from
+ *    the daemon's JS thread. The other calls (displays, frames, cursor,
+ *    memory_map_changed, state, set_running, reset) come from the JS thread,
+ *    and may run while an MMIO call is in progress on the data-plane thread.
+ *    Only calls the client orders are ordered with its MMIO: DEVICE_RESET's
+ *    reset, migration's set_running and restore_state, memory_map_changed
+ *    for its DMA_MAP/UNMAP never overlap an mmio call; a control-API call
+ *    (display hot-plug, `ctl reset`, `ctl restore`) may. An mmio call may block (PVG's
+ *    may wait on the main queue): it delays that client only.
  *
  * Versioning: `abi_version` must equal AGFX_BACKEND_ABI_VERSION; structs carry
  * their own `struct_size` so that fields can be appended compatibly.

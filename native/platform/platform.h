@@ -90,6 +90,33 @@ int WriteEventFd(int fd, uint64_t value);
 // there is no memfd: QEMU's memory-backend-shm); or -errno.
 int CreateSharedMemory(const char* name, uint64_t size);
 
+// ---- a thread that owns a socket (the data plane)
+// recvmsg that waits for data when the socket is in blocking mode (fds
+// close-on-exec as with RecvMsg); EINTR is returned, not retried.
+ssize_t RecvMsgWait(int fd, msghdr* msg);
+int SetBlocking(int fd);
+// Wakes a thread blocked reading `fd` (it reads end of stream); the socket
+// stays open. 0 or a positive errno.
+int ShutdownRead(int fd);
+
+// ---- threads that poll (the data plane)
+// A wake-up channel for a thread that waits in poll(): an eventfd on Linux
+// (one fd for both ends), a pipe elsewhere; non-blocking, close-on-exec.
+// 0 or a positive errno.
+int CreateWakeup(int* read_fd, int* write_fd);
+// Wakes the poller; never blocks (a wake-up still pending absorbs this one).
+void Wake(int write_fd);
+// Consumes every pending wake-up.
+void DrainWakeup(int read_fd);
+void CloseWakeup(int read_fd, int write_fd);
+// Names the calling thread (ps, gdb, /proc); best effort.
+void NameThread(const char* name);
+// Asks the scheduler to let the calling thread, when it wakes, run within
+// about `ns` nanoseconds instead of waiting out another thread's time slice
+// (Linux 6.12+ EEVDF: a short sched_runtime, no privilege needed). False
+// where the platform has no such thing; the thread then runs as any other.
+bool RequestShortTimeSlice(uint64_t ns);
+
 // ---- fault-safe copies within this process
 // Copies that never fault: false (errno EFAULT) when any byte is not mapped,
 // or lies past the end of a file that shrank since it was mapped (where a

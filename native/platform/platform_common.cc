@@ -2,6 +2,7 @@
 // platform (linux, darwin, portable): fd flags, the DMA_MAP fd check, the
 // interrupt fd check and write.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,20 @@ int SetNonBlocking(int fd) {
   if (flags < 0) return errno;
   if (flags & O_NONBLOCK) return 0;
   return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ? errno : 0;
+}
+
+int SetBlocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno;
+  if (!(flags & O_NONBLOCK)) return 0;
+  return ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? errno : 0;
+}
+
+int ShutdownRead(int fd) { return ::shutdown(fd, SHUT_RD) < 0 ? errno : 0; }
+
+void CloseWakeup(int read_fd, int write_fd) {
+  if (read_fd >= 0) ::close(read_fd);
+  if (write_fd >= 0 && write_fd != read_fd) ::close(write_fd);
 }
 
 int SetCloexec(int fd) {

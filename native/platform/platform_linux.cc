@@ -2,9 +2,11 @@
 // the default on Linux); the calls shared by all platforms are in
 // platform_common.cc.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -30,6 +32,8 @@ int Accept(int listen_fd) {
 }
 
 ssize_t RecvMsg(int fd, msghdr* msg) { return ::recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); }
+
+ssize_t RecvMsgWait(int fd, msghdr* msg) { return ::recvmsg(fd, msg, MSG_CMSG_CLOEXEC); }
 
 ssize_t SendMsg(int fd, const msghdr* msg) { return ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT); }
 
@@ -57,6 +61,47 @@ int ReadEventFd(int fd, uint64_t* value) {
 
 int WriteEventFd(int fd, uint64_t value) {
   return ::write(fd, &value, sizeof value) == sizeof value ? 0 : errno;
+}
+
+int CreateWakeup(int* read_fd, int* write_fd) {
+  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return errno;
+  *read_fd = *write_fd = fd;
+  return 0;
+}
+
+void Wake(int write_fd) {
+  uint64_t one = 1;
+  ssize_t n = ::write(write_fd, &one, sizeof one);
+  (void)n;  // EAGAIN: the counter is full, a wake-up is pending anyway
+}
+
+void DrainWakeup(int read_fd) {
+  uint64_t v;
+  ssize_t n = ::read(read_fd, &v, sizeof v);
+  (void)n;
+}
+
+void NameThread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
+
+namespace {
+// struct sched_attr (linux/sched/types.h); glibc 2.36 does not declare it.
+struct SchedAttr {
+  uint32_t size, sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+  uint32_t sched_util_min, sched_util_max;
+};
+}  // namespace
+
+bool RequestShortTimeSlice(uint64_t ns) {
+  SchedAttr a{};
+  a.size = sizeof a;
+  a.sched_policy = 0;  // SCHED_OTHER, nice unchanged (0)
+  a.sched_runtime = ns;  // EEVDF's requested slice; older kernels ignore it
+  return ::syscall(SYS_sched_setattr, 0, &a, 0) == 0;
 }
 
 int CreateSharedMemory(const char* name, uint64_t size) {

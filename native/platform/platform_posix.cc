@@ -10,6 +10,7 @@
 // inherit it. The daemon never execs, so the window is harmless here; a
 // tool that does must not share this process's threads.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,8 +69,9 @@ int Accept(int listen_fd) {
   return Prepare(fd, true, true);
 }
 
-ssize_t RecvMsg(int fd, msghdr* msg) {
-  ssize_t n = ::recvmsg(fd, msg, MSG_DONTWAIT);
+namespace {
+ssize_t Recv(int fd, msghdr* msg, int flags) {
+  ssize_t n = ::recvmsg(fd, msg, flags);
   if (n < 0) return n;
   int saved = errno;
   // Every fd that arrived is close-on-exec before anything else sees it.
@@ -86,6 +88,11 @@ ssize_t RecvMsg(int fd, msghdr* msg) {
   errno = saved;
   return n;
 }
+}  // namespace
+
+ssize_t RecvMsg(int fd, msghdr* msg) { return Recv(fd, msg, MSG_DONTWAIT); }
+
+ssize_t RecvMsgWait(int fd, msghdr* msg) { return Recv(fd, msg, 0); }
 
 ssize_t SendMsg(int fd, const msghdr* msg) {
   int flags = MSG_DONTWAIT;
@@ -155,6 +162,47 @@ int WriteEventFd(int fd, uint64_t value) {
   }
   return 0;
 }
+
+// A pipe: no eventfd here. Both ends non-blocking and close-on-exec; a
+// full pipe means a wake-up is pending already.
+int CreateWakeup(int* read_fd, int* write_fd) {
+  int p[2];
+  if (::pipe(p) < 0) return errno;
+  for (int fd : p) {
+    int err = SetCloexec(fd);
+    if (!err) err = SetNonBlocking(fd);
+    if (err) {
+      ::close(p[0]);
+      ::close(p[1]);
+      return err;
+    }
+  }
+  *read_fd = p[0];
+  *write_fd = p[1];
+  return 0;
+}
+
+void Wake(int write_fd) {
+  char one = 1;
+  ssize_t n = ::write(write_fd, &one, 1);
+  (void)n;  // EAGAIN: the pipe is full, a wake-up is pending anyway
+}
+
+void DrainWakeup(int read_fd) {
+  char buf[64];
+  while (::read(read_fd, buf, sizeof buf) > 0) {
+  }
+}
+
+void NameThread(const char* name) {
+#if defined(__APPLE__)
+  ::pthread_setname_np(name);  // macOS names the calling thread only
+#else
+  ::pthread_setname_np(::pthread_self(), name);
+#endif
+}
+
+bool RequestShortTimeSlice(uint64_t) { return false; }  // no such request here
 
 int CreateSharedMemory(const char* name, uint64_t size) {
 #if defined(__linux__)

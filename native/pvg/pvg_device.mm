@@ -224,7 +224,7 @@ bool PvgDevice::ConfigureTasks(PGDeviceDescriptor* desc, char* err, size_t err_l
   }
   HostLinkRef link = link_;
   // All five run synchronously on PVG's threads, also from inside an MMIO
-  // call. Each is one native host service (address-space reservation,
+  // call (on the client's data-plane thread). Each is one native host service (address-space reservation,
   // MAP_FIXED alias, fault-safe copy from the DMA regions) and never waits
   // for the JS thread, so that MMIO call can complete. After the device is
   // destroyed (link closed) they fail or do nothing.
@@ -481,9 +481,17 @@ void PvgDevice::MakeCurrentLocked() {
   UpdateNeedsSwap();
 }
 
-// MMIO runs on the daemon's data-plane thread (issue 13; never the main
-// thread, which must stay free to service the main dispatch queue, finding
-// 8) holding only gate_ (shared): PVG may synchronously call the
+// MMIO runs on the client's data-plane thread (docs/design.md, "Threads and
+// locks"), never the JS thread, which is Node's main thread: on macOS PVG's
+// MMIO may wait for a block it put on the main dispatch queue
+// (pvg-on-a-mac.md §8), and only the main thread drains that queue. Waiting
+// here is safe because the data-plane thread is not the JS thread, as long
+// as the JS thread keeps turning the run loop from its libuv hook
+// (addon/main_queue.h; held until the device is destroyed) and never waits
+// for this MMIO (docs/design.md invariant 1). Meanwhile the JS thread may call
+// the display functions (gate_ shared too) or reset/suspend (exclusive, run
+// off the main thread by OffMain: they wait for the MMIO in progress).
+// MMIO holds only gate_ (shared): PVG may synchronously call the
 // descriptor blocks from its own queues and wait for them, and every one of
 // them completes natively without gate_. gate_ only keeps a PGDevice swap
 // out. pgdev_ is nil before the static model's first map and between a

@@ -2,10 +2,16 @@
 // `id` member below is owned, i.e. retained once, and released by its owner).
 //
 // Threads and queues, and what each may touch:
-//  - daemon thread (the ABI calls: MMIO, reset, displays, read_frame, state):
-//    calls into PVG holding no lock of ours but PvgDevice::gate_ (which no
-//    callback takes); takes PvgDevice::mu_ only around table updates and
-//    PvgDisplay::frame_mu only to copy a frame out.
+//  - the daemon's threads (the ABI calls): MMIO on the client's data-plane
+//    thread; reset, displays, read_frame and state from the JS thread (all
+//    but read_frame and memory_map_changed run on pvg_backend.mm's call
+//    queue while the JS thread, Node's main thread, turns the run loop:
+//    main_thread.h), possibly at the same time as MMIO
+//    (docs/design.md, "Threads and locks"). Both call into
+//    PVG holding no lock of ours but PvgDevice::gate_ (which no callback
+//    takes; shared for MMIO, exclusive for reset/suspend); they take
+//    PvgDevice::mu_ only around table updates and PvgDisplay::frame_mu only
+//    to copy a frame out.
 //  - PVG's own queues: call the descriptor blocks (tasks, memory, interrupts,
 //    IOSFC), which go straight to agfx_host services (native, never the JS
 //    thread: docs/design.md invariant 1) and touch none of our locks.

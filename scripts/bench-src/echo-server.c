@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "short-slice.h"
+
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -24,6 +26,7 @@ int main(int argc, char **argv) {
   }
   printf("listening\n");
   fflush(stdout);
+  bench_short_slice(); /* as the daemon's data-plane thread does */
   int fd = accept(lfd, NULL, NULL);
   uint8_t buf[4096];
   size_t have = 0;

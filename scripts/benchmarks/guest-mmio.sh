@@ -5,7 +5,8 @@
 # smallest C vfio-user server QEMU will realize (scripts/bench-src/
 # min-vfio-user-server.c), alternating, RUNS boots each. The guest runs under
 # TCG, so the figure includes QEMU's own cost per access; the ratio is what
-# the daemon adds over a server that does nothing.
+# the daemon adds over a server that does nothing. BEFORE=path/to/another
+# tree's dist/daemon/src/main.js boots against that daemon too, same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/rig/lib.sh
@@ -37,19 +38,24 @@ measure_min() {
   boot "$work/min.sock"
   wait "$server_pid" 2>/dev/null || true; server_pid=""; rm -f "$work/min.sock"
 }
-measure_daemon() {
-  node dist/daemon/src/main.js --socket-path "$work/gfx.sock" --log-level warn 2>"$work/daemon.log" & server_pid=$!
+measure_daemon() { # [main.js]
+  node "${1:-dist/daemon/src/main.js}" --socket-path "$work/gfx.sock" --log-level warn 2>"$work/daemon.log" & server_pid=$!
   wait_for_socket "$work/gfx.sock"
   boot "$work/gfx.sock"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-m=() d=()
+m=() d=() b=()
 for i in $(seq "$RUNS"); do
   m+=("$(measure_min)"); d+=("$(measure_daemon)")
-  echo "  run $i/$RUNS: minimal C server ${m[-1]} us/read, apple-gfxd ${d[-1]} us/read" >&2
+  [ -z "${BEFORE:-}" ] || b+=("$(measure_daemon "$BEFORE")")
+  echo "  run $i/$RUNS: minimal C server ${m[-1]} us/read, apple-gfxd ${d[-1]} us/read${BEFORE:+, before ${b[-1]} us/read}" >&2
 done
 mm=$(printf '%s\n' "${m[@]}" | median); dm=$(printf '%s\n' "${d[@]}" | median)
 printf 'guest BAR0 read (TCG arm64 guest, %s reads x %s rounds, median of %s boots): minimal C server %.2f us | apple-gfxd %.2f us | ratio %.2fx (goal <= 1.05x)\n' \
   "$READS" "$ROUNDS" "$RUNS" "$mm" "$dm" "$(awk "BEGIN{print $dm/$mm}")"
+if [ -n "${BEFORE:-}" ]; then
+  bm=$(printf '%s\n' "${b[@]}" | median)
+  printf 'BEFORE (%s): %.2f us | ratio %.2fx\n' "$BEFORE" "$bm" "$(awk "BEGIN{print $bm/$mm}")"
+fi

@@ -122,6 +122,26 @@ describe('--backend lib:PATH', () => {
     }
   });
 
+  it("takes IOSFC's 8-byte accesses whole on the data plane where the library offers mmio_read64/mmio_write64", async () => {
+    const d = await startDaemon(['--backend', `lib:${good}`, '--variant', 'mmio', '--display', '640x480@60']);
+    try {
+      const c = await d.connectNegotiated();
+      const iosfc = 2; // BAR2
+      assert.equal((await c.regionRead(iosfc, 0x20, 8)).readBigUInt64LE(0), 0x1122334455667788n ^ 0x20n, 'read whole');
+      const v = Buffer.alloc(8);
+      v.writeBigUInt64LE(0xfedcba9876543210n);
+      await c.regionWrite(iosfc, 0x10, v);
+      assert.equal((await c.regionRead(iosfc, 0x10, 8)).readBigUInt64LE(0), 0xfedcba9876543210n, 'written whole');
+      // Not 8-aligned, or 4 bytes, or BAR0: split into dwords for mmio_read.
+      assert.equal((await c.regionRead(iosfc, 0x24, 8)).readUInt32LE(0), (0x24 ^ 0xa5a5a5a5) >>> 0);
+      assert.equal(await c.read32(iosfc, 0x20), (0x20 ^ 0xa5a5a5a5) >>> 0);
+      assert.equal((await c.regionRead(0, 0x1020, 8)).readUInt32LE(4), (0x1024 ^ 0xa5a5a5a5) >>> 0);
+      c.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
   // The VMM leaving (guest_memory_gone, issue 12 defect 2): a library with
   // the call lets its IOSFC mapping go; from one without it the daemon takes
   // the guest RAM away (zero pages in place, fd closed) and says so in a

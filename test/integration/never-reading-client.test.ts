@@ -22,84 +22,76 @@ function message(id: number, command: number, payload: Buffer): Buffer {
 }
 
 describe('a vfio-user client that never reads', () => {
-  it(
-    '100k pipelined REGION_READs: bounded memory, reading stopped, the real reason logged',
-    { todo: 'the bound lives in the native data plane (issue 13), not merged yet' },
-    async () => {
-      const d = await startDaemon(['--log-level', 'info']);
-      try {
-        const base = rssMiB(d.pid).rss;
-        const sock = connect(d.socketPath);
-        sock.on('error', () => {}); // the daemon closes it: that is the point
-        await new Promise<void>((r) => sock.once('connect', () => r()));
-        sock.write(message(0, 1, Buffer.alloc(4))); // VERSION 0.0
-        await new Promise<void>((r) => sock.once('data', () => r()));
-        sock.pause(); // never reads again
-        const rr = Buffer.alloc(16);
-        rr.writeBigUInt64LE(0x1000n, 0);
-        rr.writeUInt32LE(0, 8);
-        rr.writeUInt32LE(4, 12);
-        // 100,000 requests of 32 bytes, as fast as the daemon takes them; 20 s at most.
-        const f = await flood(sock, message(1, 9, rr), { ms: 20_000, maxBytes: 100_000 * 32 });
-        const during = rssMiB(d.pid);
-        const closed = await d
-          .waitForLog((l) => l.msg === 'vfio_user_client_closed', 20_000)
-          .then(
-            (l) => l,
-            () => null,
-          );
-        sock.destroy();
-        const gone = closed ?? (await d.waitForLog((l) => l.msg === 'vfio_user_client_closed', 5000));
-        await new Promise((r) => setTimeout(r, 500));
-        const after = rssMiB(d.pid);
-        console.log(
-          JSON.stringify({
-            requestsTaken: Math.round(f.bytesSent / 32),
-            floodMs: f.ms,
-            baseRssMiB: Math.round(base),
-            peakRssMiB: Math.round(during.hwm),
-            afterCloseRssMiB: Math.round(after.rss),
-            closedByDaemon: closed !== null,
-            reason: gone.reason,
-          }),
+  it('100k pipelined REGION_READs: bounded memory, reading stopped, the real reason logged', async () => {
+    const d = await startDaemon(['--log-level', 'info']);
+    try {
+      const base = rssMiB(d.pid).rss;
+      const sock = connect(d.socketPath);
+      sock.on('error', () => {}); // the daemon closes it: that is the point
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      sock.write(message(0, 1, Buffer.alloc(4))); // VERSION 0.0
+      await new Promise<void>((r) => sock.once('data', () => r()));
+      sock.pause(); // never reads again
+      const rr = Buffer.alloc(16);
+      rr.writeBigUInt64LE(0x1000n, 0);
+      rr.writeUInt32LE(0, 8);
+      rr.writeUInt32LE(4, 12);
+      // 100,000 requests of 32 bytes, as fast as the daemon takes them; 20 s at most.
+      const f = await flood(sock, message(1, 9, rr), { ms: 20_000, maxBytes: 100_000 * 32 });
+      const during = rssMiB(d.pid);
+      const closed = await d
+        .waitForLog((l) => l.msg === 'vfio_user_client_closed', 20_000)
+        .then(
+          (l) => l,
+          () => null,
         );
-        assert.ok(during.hwm - base < 30, `peak RSS ${during.hwm} MiB from ${base} MiB`);
-        assert.ok(closed !== null, 'the daemon closed the client that read nothing');
-        assert.match(String(gone.reason), /read no reply/);
-        assert.doesNotMatch(String(gone.reason), /bad file descriptor/);
-        // The next client is served.
-        const c = await d.connectNegotiated();
-        assert.equal((await c.regionRead(0, 0x1000, 4)).readUInt32LE(0), 0x58464741);
-        c.close();
-      } finally {
-        await d.stop();
-      }
-    },
-  );
+      sock.destroy();
+      const gone = closed ?? (await d.waitForLog((l) => l.msg === 'vfio_user_client_closed', 5000));
+      await new Promise((r) => setTimeout(r, 500));
+      const after = rssMiB(d.pid);
+      console.log(
+        JSON.stringify({
+          requestsTaken: Math.round(f.bytesSent / 32),
+          floodMs: f.ms,
+          baseRssMiB: Math.round(base),
+          peakRssMiB: Math.round(during.hwm),
+          afterCloseRssMiB: Math.round(after.rss),
+          closedByDaemon: closed !== null,
+          reason: gone.reason,
+        }),
+      );
+      assert.ok(during.hwm - base < 30, `peak RSS ${during.hwm} MiB from ${base} MiB`);
+      assert.ok(closed !== null, 'the daemon closed the client that read nothing');
+      assert.match(String(gone.reason), /read no reply/);
+      assert.doesNotMatch(String(gone.reason), /bad file descriptor/);
+      // The next client is served.
+      const c = await d.connectNegotiated();
+      assert.equal((await c.regionRead(0, 0x1000, 4)).readUInt32LE(0), 0x58464741);
+      c.close();
+    } finally {
+      await d.stop();
+    }
+  });
 
-  it(
-    'a client that hangs up with replies unread: the reason is what happened, not a poll error',
-    { todo: 'the native data plane (issue 13) reports it' },
-    async () => {
-      const d = await startDaemon(['--log-level', 'info']);
-      try {
-        const sock = connect(d.socketPath);
-        sock.on('error', () => {});
-        await new Promise<void>((r) => sock.once('connect', () => r()));
-        sock.write(message(0, 1, Buffer.alloc(4)));
-        await new Promise<void>((r) => sock.once('data', () => r()));
-        sock.pause();
-        const rr = Buffer.alloc(16);
-        rr.writeBigUInt64LE(0x1000n, 0);
-        rr.writeUInt32LE(4, 12);
-        await flood(sock, message(1, 9, rr), { ms: 1500 });
-        sock.destroy();
-        const l = await d.waitForLog((x) => x.msg === 'vfio_user_client_closed', 5000);
-        console.log(JSON.stringify({ reason: l.reason }));
-        assert.match(String(l.reason), /reset by peer \(\d+ replies unread\)/);
-      } finally {
-        await d.stop();
-      }
-    },
-  );
+  it('a client that hangs up with replies unread: the reason is what happened, not a poll error', async () => {
+    const d = await startDaemon(['--log-level', 'info']);
+    try {
+      const sock = connect(d.socketPath);
+      sock.on('error', () => {});
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      sock.write(message(0, 1, Buffer.alloc(4)));
+      await new Promise<void>((r) => sock.once('data', () => r()));
+      sock.pause();
+      const rr = Buffer.alloc(16);
+      rr.writeBigUInt64LE(0x1000n, 0);
+      rr.writeUInt32LE(4, 12);
+      await flood(sock, message(1, 9, rr), { ms: 1500 });
+      sock.destroy();
+      const l = await d.waitForLog((x) => x.msg === 'vfio_user_client_closed', 5000);
+      console.log(JSON.stringify({ reason: l.reason }));
+      assert.match(String(l.reason), /reset by peer \(\d+ replies unread\)/);
+    } finally {
+      await d.stop();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 // What the control API can see and do in a running daemon.
+import type { IntervalHistogram } from 'node:perf_hooks';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
 import type { Displays } from '../display/displays.js';
 import type { LogControl } from '../logging.js';
@@ -16,6 +17,8 @@ export interface DaemonContext {
   backendName: string;
   memoryModel: string;
   startedAt: number;
+  /** Intervals between the JS thread's sampling timer runs since start-up (perf_hooks.monitorEventLoopDelay); lateness is an interval minus the resolution. */
+  eventLoopDelay?: { histogram: IntervalHistogram; resolutionMs: number };
   server: VfioUserServer;
   device: AppleGfxPciDevice;
   displays: Displays;

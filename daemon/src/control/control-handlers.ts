@@ -10,7 +10,7 @@ import type { DisplaySource } from '../display/display-source.js';
 import { DeviceError } from '../device-error.js';
 import { LOG_LEVELS, type LogLevel } from '../logging.js';
 import type { DaemonContext } from './context.js';
-import type { DisplayInfo, RequestBody } from './control-types.js';
+import type { DisplayInfo, LoopDelay, RequestBody } from './control-types.js';
 import type { Init, ReplyTo, RequestKind } from './schema.js';
 import { restoreDeviceStateSettled, saveDeviceState, type StateParts } from '../state/device-state.js';
 
@@ -45,6 +45,17 @@ function needDisplay(ctx: DaemonContext, port: number): DisplaySource {
   return d;
 }
 
+/** How late the JS thread's sampling timer ran: p50, p99 and max of (interval - resolution), in ms. */
+function loopLateness(d: NonNullable<DaemonContext['eventLoopDelay']>): LoopDelay {
+  const late = (ns: number): number => Math.max(0, ns / 1e6 - d.resolutionMs);
+  return {
+    p50Ms: late(d.histogram.percentile(50)),
+    p99Ms: late(d.histogram.percentile(99)),
+    maxMs: late(d.histogram.max),
+    samples: d.histogram.count,
+  };
+}
+
 const stateParts = (ctx: DaemonContext): StateParts => ({
   device: ctx.device,
   displays: ctx.displays,
@@ -64,6 +75,7 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
       uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
       clientConnected: ctx.server.connected,
       clientsServed: ctx.server.clientsServed,
+      dataPlane: ctx.server.dataPlaneStats(),
       negotiated: neg
         ? {
             maxMsgFds: neg.maxMsgFds,
@@ -79,8 +91,9 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
       vectors: ctx.device.interrupts.stats(),
       displays: ctx.displays.list().map(displayInfo),
       viewers: ctx.viewers(),
-      latency: [...ctx.server.latency].map(([name, h]) => ({ name, boundsUs: [...h.boundsUs], counts: h.counts, total: h.total })),
+      latency: ctx.server.latencySnapshot(),
       logLevel: ctx.logs.level,
+      eventLoopDelay: ctx.eventLoopDelay ? loopLateness(ctx.eventLoopDelay) : null,
     };
   },
 

@@ -89,6 +89,25 @@ export interface Status {
   latency: Histogram[];
   logLevel: string;
   clientsServed: number;
+  dataPlane: DataPlaneStats | null;
+  eventLoopDelay: LoopDelay | null;
+}
+
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  samples: number;
+}
+
+export interface DataPlaneStats {
+  messages: number;
+  native: number;
+  handed: number;
+  errors: number;
+  fdsIn: number;
+  queuedBytes: number;
+  eventsDropped: number;
 }
 
 export interface Negotiated {

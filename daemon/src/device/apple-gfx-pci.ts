@@ -7,12 +7,10 @@
 import type { Logger } from 'pino';
 import {
   DeviceFlag,
-  Errno,
   IrqInfoFlag,
   PciIrq,
   PciRegion,
   RegionFlag,
-  VfioUserError,
   type DeviceInfo,
   type DmaMapping,
   type IrqInfo,
@@ -23,7 +21,7 @@ import {
 } from 'vfio-user-ts';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
-import { native, type NativeBackend } from '../native.js';
+import { native, type DataPlaneRegion, type NativeBackend } from '../native.js';
 import { Cap, Cfg, CONFIG_SIZE, PciConfigSpace } from './pci-config.js';
 
 export type Variant = 'pci' | 'mmio';
@@ -41,8 +39,6 @@ export const MSIX_TABLE_OFFSET = 0x0000;
 export const MSIX_PBA_OFFSET = 0x0800;
 export const GFX_VECTOR = 0;
 export const IOSFC_VECTOR = 1;
-
-const hex = (v: number): string => `0x${v.toString(16)}`;
 
 /**
  * BAR0's size: what the backend asks for (agfx_backend region_size: PVG's
@@ -118,12 +114,10 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   /** BAR0's size (gfxBarSize of the backend's region_size). */
   readonly gfxBarSize: number;
   private readonly log: Logger;
-  private readonly traceOn: boolean;
 
   constructor(opts: AppleGfxDeviceOptions) {
     this.variant = opts.variant;
     this.log = opts.log;
-    this.traceOn = this.log.isLevelEnabled('trace');
     this.vectors = opts.variant === 'mmio' ? 2 : 1;
     this.gfxBarSize = gfxBarSize(opts.backend.regionSize(BACKEND_REGION.gfx));
     this.config = buildConfigSpace(this.vectors, opts.variant, this.gfxBarSize);
@@ -155,27 +149,56 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     return { flags: 0, count: 0 };
   }
 
+  /**
+   * The region table the data plane reads (native/core/dataplane/
+   * region_table.h): the device's BARs are served natively, on the client's
+   * data-plane thread, with the rules of the PVG register file — aligned 4-
+   * and 8-byte accesses only, 8-byte ones split low dword first
+   * (docs/design.md P14) except IOSFC's, which go whole to a backend that
+   * takes them (mmio_read64/mmio_write64), the MSI-X PBA reading as zeros —
+   * and no JS call per access (docs/design.md invariant 6). Config space
+   * stays here.
+   */
+  dataPlaneRegions(): DataPlaneRegion[] {
+    const out: DataPlaneRegion[] = [];
+    for (let index = 0; index < PciRegion.COUNT; index++) {
+      const info = this.regionInfo(index);
+      const region: DataPlaneRegion = {
+        index,
+        size: Number(info.size),
+        readable: (info.flags & RegionFlag.READ) !== 0,
+        writable: (info.flags & RegionFlag.WRITE) !== 0,
+        native: false,
+      };
+      if (index === GFX_BAR) {
+        Object.assign(region, {
+          native: true,
+          backendRegion: BACKEND_REGION.gfx,
+          // QEMU forwards PBA reads; nothing is ever pending on our side, and the PBA is read-only.
+          zeroWindow: { offset: MSIX_PBA_OFFSET, length: 8 },
+          traceRead: 'apple_gfx_read',
+          traceWrite: 'apple_gfx_write',
+        });
+      } else if (index === IOSFC_BAR && this.variant === 'mmio') {
+        Object.assign(region, {
+          native: true,
+          backendRegion: BACKEND_REGION.iosfc,
+          // IOSFC's registers are 64 bits wide (PVG's IOSurface device).
+          whole64: true,
+          traceRead: 'apple_gfx_iosfc_read',
+          traceWrite: 'apple_gfx_iosfc_write',
+        });
+      }
+      out.push(region);
+    }
+    return out;
+  }
+
   regionRead(index: number, offset: number, count: number): Buffer {
     // QEMU reads config space at realize, after its initial DMA_MAPs (docs/design.md P10).
     this.memory.judgeSharing();
     if (index === PciRegion.CONFIG) return this.config.read(offset, count);
-    if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) {
-      // QEMU forwards PBA reads; nothing is ever pending on our side.
-      return Buffer.alloc(count);
-    }
-    const out = Buffer.alloc(count);
-    if (count === 8 && this.whole64(index, offset, count, 'read')) {
-      const v = this.backend.mmioRead64(BACKEND_REGION.iosfc, offset);
-      if (v !== null) {
-        out.writeBigUInt64LE(v);
-        return out;
-      }
-    }
-    this.forEachDword(index, offset, count, 'read', (off, i) => {
-      const v = this.mmioRead(index, off);
-      out.writeUInt32LE(v >>> 0, i * 4);
-    });
-    return out;
+    throw this.notHere(index);
   }
 
   regionWrite(index: number, offset: number, data: Buffer): void {
@@ -184,67 +207,20 @@ export class AppleGfxPciDevice implements VfioUserDevice {
       this.config.write(offset, data);
       return;
     }
-    if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) return; // PBA is read-only
-    if (data.length === 8 && this.whole64(index, offset, 8, 'write')) {
-      if (this.backend.mmioWrite64(BACKEND_REGION.iosfc, offset, data.readBigUInt64LE(0))) return;
-    }
-    this.forEachDword(index, offset, data.length, 'write', (off, i) => this.mmioWrite(index, off, data.readUInt32LE(i * 4)));
+    throw this.notHere(index);
   }
 
   /** Refuses what regionRead/regionWrite would refuse, without doing the access. */
-  checkAccess(index: number, offset: number, count: number, write: boolean): void {
-    if (index === PciRegion.CONFIG) return;
-    if (index === GFX_BAR && offset >= MSIX_PBA_OFFSET && offset < MSIX_PBA_OFFSET + 8) return;
-    this.checkDwords(index, offset, count, write ? 'write' : 'read');
+  checkAccess(index: number, _offset: number, _count: number, _write: boolean): void {
+    if (index !== PciRegion.CONFIG) throw this.notHere(index);
   }
 
-  /** PVG takes aligned 4-byte accesses only: 8-byte ones split low dword first, others refused. */
-  private checkDwords(index: number, offset: number, count: number, kind: string): void {
-    if (index !== GFX_BAR && !(index === IOSFC_BAR && this.variant === 'mmio'))
-      throw new VfioUserError(Errno.EINVAL, `region ${index} is not a device BAR`);
-    if ((count !== 4 && count !== 8) || offset % 4 !== 0) {
-      this.guestError(`invalid ${count}-byte ${kind} at ${hex(offset)} (aligned 4- or 8-byte accesses only)`, {
-        region: index,
-        offset,
-        count,
-      });
-      throw new VfioUserError(Errno.EINVAL, `unsupported ${count}-byte ${kind} at ${hex(offset)}`);
-    }
-  }
-
-  /**
-   * IOSFC's registers are 64 bits wide (PVG's IOSurface device): an aligned
-   * 8-byte access goes to the backend whole where it takes one
-   * (mmio_read64/mmio_write64), else split as any other.
-   */
-  private whole64(index: number, offset: number, count: number, kind: string): boolean {
-    if (index !== IOSFC_BAR || this.variant !== 'mmio' || offset % 8 !== 0) return false;
-    this.checkDwords(index, offset, count, kind);
-    return true;
-  }
-
-  private forEachDword(index: number, offset: number, count: number, kind: string, fn: (off: number, i: number) => void): void {
-    this.checkDwords(index, offset, count, kind);
-    for (let i = 0; i < count / 4; i++) fn(offset + i * 4, i);
-  }
-
-  // The backend serves MMIO on this thread; whatever host services it needs
-  // meanwhile (guest memory, tasks, interrupts) complete natively, so this
-  // call never waits for anything that needs the JS thread (invariant 1).
-  private mmioRead(index: number, offset: number): number {
-    const res = this.backend.mmioRead(index === GFX_BAR ? BACKEND_REGION.gfx : BACKEND_REGION.iosfc, offset);
-    if (this.traceOn) this.log.trace({ offset: hex(offset), res: hex(res) }, index === GFX_BAR ? 'apple_gfx_read' : 'apple_gfx_iosfc_read');
-    return res;
-  }
-
-  private mmioWrite(index: number, offset: number, val: number): void {
-    if (this.traceOn)
-      this.log.trace({ offset: hex(offset), val: hex(val) }, index === GFX_BAR ? 'apple_gfx_write' : 'apple_gfx_iosfc_write');
-    this.backend.mmioWrite(index === GFX_BAR ? BACKEND_REGION.gfx : BACKEND_REGION.iosfc, offset, val);
-  }
-
-  private guestError(what: string, detail: object): void {
-    this.log.warn({ ...detail, what }, 'apple_gfx_guest_error');
+  // The data plane answers every access to the BARs (dataPlaneRegions) and
+  // hands over only what is not one, so a BAR access here is a routing bug:
+  // logged at error level, and refused rather than served on the JS thread
+  // (backend calls never run on it).
+  private notHere(index: number): Error {
+    return new Error(`region ${index} access reached the session; the data plane serves the device's BARs`);
   }
 
   // Backends on the static memory model get the new guest-memory map before

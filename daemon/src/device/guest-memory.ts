@@ -55,8 +55,9 @@ export class GuestMemory {
   }
 
   /**
-   * Once per client, at its first region access (QEMU's initial maps are in
-   * by then, P10): if guest memory came only without fds, guest RAM itself
+   * Once per client, at its first config-space access (QEMU's initial maps
+   * are in by then, docs/design.md P10; BAR accesses never reach JS: the data
+   * plane answers them): if guest memory came only without fds, guest RAM itself
    * is not shared, nothing the backend needs is reachable, and the user is
    * told once how to start QEMU. The daemon keeps serving either way.
    */
