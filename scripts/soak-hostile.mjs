@@ -129,10 +129,9 @@ async function rawRfb(port) {
 }
 
 // The never-reading vfio-user client's bound is the native data plane's
-// (issue 13, test/integration/never-reading-client.test.ts, todo until it
-// lands): until then its RSS is measured and reported, not held to the slack.
-// Set true with that merge.
-export const VFIO_NEVER_READING_BOUNDED = false;
+// (issue 13, test/integration/never-reading-client.test.ts): its RSS is held
+// to the same slack as everything else.
+export const VFIO_NEVER_READING_BOUNDED = true;
 
 /**
  * The phase itself; returns its figures. `sock` is the vfio-user socket (no
