@@ -65,7 +65,7 @@ if [ -n "$wrong" ]; then
       # StartRender runs in the new-frame handler: encode right there instead of on a global queue.
       sed -i 's|dispatch_async(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{|dispatch_sync(dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), ^{|' "$pvg/pvg_display.mm" ;;
     main-thread-call) sed -i 's|if (!agfx::pvg::OnMainThread()) return fn();|return fn();|' "$pvg/pvg_backend.mm" ;;
-    unserviced-main) sed -i 's|^    "pvg",$|    "pvg-unserviced",|' "$pvg/pvg_backend.mm" ;;
+    unserviced-main) sed -i 's|::Make("pvg");|::Make("pvg-unserviced");|' "$pvg/pvg_backend.mm" ;;
     no-autorelease) sed -i 's|@autoreleasepool {|{|g' "$pvg/pvg_display.mm" "$pvg/pvg_device.mm" ;;
     no-inflight-retain) sed -i 's|^  dispatch_retain(inflight);$|  // dispatch_retain(inflight);|' "$pvg/pvg_display.mm" ;;
     *) echo "build.sh: unknown --wrong $wrong" >&2; exit 2 ;;

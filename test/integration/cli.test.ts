@@ -10,7 +10,8 @@ import { connectClient } from '#daemon/native-transport.js';
 import { daemonMain, repoRoot, startDaemon, tick } from '../support/daemon.js';
 import { DEVICE_ID, Reg } from '../support/soft-ring.js';
 
-const run = (args: string[]) => spawnSync(process.execPath, [daemonMain, ...args], { encoding: 'utf8', timeout: 10000 });
+const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(process.execPath, [daemonMain, ...args], { encoding: 'utf8', timeout: 10000, env });
 const tmp = () => mkdtempSync(join(tmpdir(), 'agfx-cli-'));
 
 describe('apple-gfxd command line', () => {
@@ -69,13 +70,18 @@ describe('apple-gfxd command line', () => {
     assert.ok(Array.isArray(caps.features) && caps.features.includes('msix'));
   });
 
-  it('refuses the pvg backend where the framework does not exist, exit 1', { skip: process.platform === 'darwin' }, () => {
-    const dir = tmp();
-    const r = run(['--socket-path', join(dir, 's'), '--backend', 'pvg']);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /only on macOS/);
-    rmSync(dir, { recursive: true });
-  });
+  it(
+    'refuses the pvg backend where the framework does not exist and no PVG double is built, exit 1',
+    { skip: process.platform === 'darwin' },
+    () => {
+      const dir = tmp();
+      // The PVG double, when built (npm run build:pvg-double), stands in on Linux: point away from it.
+      const r = run(['--socket-path', join(dir, 's'), '--backend', 'pvg'], { ...process.env, APPLE_GFXD_PVG_DOUBLE: join(dir, 'none.so') });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /only on macOS/);
+      rmSync(dir, { recursive: true });
+    },
+  );
 
   it('creates the socket 0600 by default, or with --socket-mode', async () => {
     const d = await startDaemon();
