@@ -42,4 +42,4 @@ case "$mode" in
 esac
 export APPLE_GFXD_TEST_BACKEND=pvg
 export AGFX_PVG_DOUBLE_MACOS="${AGFX_PVG_DOUBLE_MACOS:-15.3}"
-exec node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"
+exec node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec "${files[@]}"
