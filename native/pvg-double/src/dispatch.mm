@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -199,7 +200,9 @@ struct Item {
   dispatch_block_t block = nullptr;  // Block_copy'd, or borrowed for sync
   void* ctx = nullptr;
   dispatch_function_t fn = nullptr;
-  SyncWait* sync = nullptr;
+  // Shared with the waiter: an item the waiter abandoned (ran itself after
+  // the 3 s main-queue timeout) stays queued and must not point at its stack.
+  std::shared_ptr<SyncWait> sync;
   void Run() const {
     if (block) block();
     else if (fn) fn(ctx);
@@ -473,6 +476,12 @@ void dispatch_async_f(dispatch_queue_t queue, void* context, dispatch_function_t
   Enqueue(queue, it);
 }
 
+// Set once main-queue work waited 3 s unserviced (recorded as a violation):
+// later main-queue waits do not wait again, so a backend that never services
+// the main queue fails in seconds, not in 3 s per work item (the MMIO of a
+// whole ring run, and teardown, each put some there).
+static std::atomic<bool> g_main_unserviced{false};
+
 static void SyncImpl(dispatch_queue_t queue, dispatch_block_t block, void* ctx, dispatch_function_t fn) {
   QueueImpl* q = LiveImpl(queue, "dispatch_sync");
   if (!q) return;
@@ -497,18 +506,20 @@ static void SyncImpl(dispatch_queue_t queue, dispatch_block_t block, void* ctx, 
     it.Run();
     return;
   }
-  SyncWait w;
+  auto wait = std::make_shared<SyncWait>();
+  SyncWait& w = *wait;
   w.caller_stack = t_current;
-  it.sync = &w;
+  it.sync = wait;
   Enqueue(queue, it);
   std::unique_lock lock(w.mu);
   if (q->main) {
     // Only a host that services the main queue (a CFRunLoop on macOS) runs it.
-    uint64_t deadline = NowNs() + 3000ull * NSEC_PER_MSEC;
+    uint64_t deadline = NowNs() + (g_main_unserviced.load() ? 0 : 3000ull * NSEC_PER_MSEC);
     if (!WaitUntil(lock, w.cv, deadline, [&] { return w.done; })) {
       if (!w.taken) {
         w.abandoned = true;
         lock.unlock();
+        g_main_unserviced.store(true);
         pvgdouble::Violation("main-queue-not-serviced",
                              "work PVG put on the main queue waited 3 s and nobody ran it: nothing services the main "
                              "queue in this process (Node's main thread runs no CFRunLoop)");
