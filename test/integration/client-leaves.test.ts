@@ -7,20 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { native } from '#daemon/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Op, Reg, SoftRing, St } from '../support/soft-ring.js';
+import { GuestRam, Iosfc, Op, Reg, SoftRing, St } from '../support/soft-ring.js';
 
-// IOSFC registers (native/include/agfx_soft.h, AGFX_SOFT_IOSFC_*).
-const IO = {
-  GPA_LO: 0x00,
-  GPA_HI: 0x04,
-  LENGTH: 0x08,
-  COMMAND: 0x0c,
-  HANDLE: 0x10,
-  STATUS: 0x14,
-  PEEK_OFFSET: 0x18,
-  PEEK_DATA: 0x1c,
-  MAPPED: 0x20,
-};
+const IO = Iosfc;
 const MAP_RW = 2;
 const RAM_GPA = 0x40000000n;
 const RAM_SIZE = 64 << 20; // as in the reproduction

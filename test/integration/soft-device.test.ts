@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { native } from '#daemon/native.js';
 import type { VfioUserClient } from 'vfio-user-ts';
 import { backendLogsGuestErrors, startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+import { GuestRam, Iosfc, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 
 /** --backend pvg: the PVG double on Linux (scripts/test-pvg-double.sh). */
 const pvg = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg';
@@ -302,17 +302,7 @@ describe('soft device IOSFC region (--variant mmio)', () => {
     const { c, ram } = await vmm(d);
     const efd1 = native.eventfdCreate();
     await c.setIrqEventfds(2, 1, [efd1]);
-    const io = {
-      GPA_LO: 0x00,
-      GPA_HI: 0x04,
-      LENGTH: 0x08,
-      COMMAND: 0x0c,
-      HANDLE: 0x10,
-      STATUS: 0x14,
-      PEEK_OFFSET: 0x18,
-      PEEK_DATA: 0x1c,
-      MAPPED: 0x20,
-    };
+    const io = Iosfc;
     const w = (o: number, x: number) => c.write32(2, o, x);
     const r = (o: number) => c.read32(2, o);
     const word = Buffer.alloc(4);

@@ -10,6 +10,19 @@ export const DEVICE_ID = 0x58464741;
 /** VERSION: major << 16 | minor (AGFX_SOFT_VERSION; 1.1 has the display port registers). */
 export const SOFT_VERSION = 0x00010001;
 
+/** IOSFC registers, BAR2 of the mmio variant (native/include/agfx_soft.h, AGFX_SOFT_IOSFC_*). */
+export const Iosfc = {
+  GPA_LO: 0x00,
+  GPA_HI: 0x04,
+  LENGTH: 0x08,
+  COMMAND: 0x0c,
+  HANDLE: 0x10,
+  STATUS: 0x14,
+  PEEK_OFFSET: 0x18,
+  PEEK_DATA: 0x1c,
+  MAPPED: 0x20,
+};
+
 export const Reg = {
   ID: 0x1000,
   VERSION: 0x1004,
