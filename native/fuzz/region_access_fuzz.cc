@@ -80,13 +80,15 @@ class FakeBackend : public MmioTarget {
 // per dword, low first. `data`: a write's bytes.
 void Expect(std::vector<Call>* out, const RegionRule& r, uint64_t off, uint32_t count, const uint8_t* data,
             bool offers64) {
-  if (r.zero_len && off >= r.zero_offset && off - r.zero_offset < r.zero_len) return;
-  if (r.whole64 && offers64 && count == 8 && off % 8 == 0) {
+  auto zero = [&](uint64_t o) { return r.zero_len && o >= r.zero_offset && o - r.zero_offset < r.zero_len; };
+  if (zero(off) && off + count <= r.zero_offset + r.zero_len) return;
+  if (r.whole64 && offers64 && count == 8 && off % 8 == 0 && !zero(off) && !zero(off + 4)) {
     out->push_back({data != nullptr, r.backend_region, off, data ? wire::U64(data) : 0, true});
     return;
   }
   for (uint32_t i = 0; i < count / 4; ++i)
-    out->push_back({data != nullptr, r.backend_region, off + 4 * i, data ? wire::U32(data + 4 * i) : 0});
+    if (!zero(off + 4 * i))
+      out->push_back({data != nullptr, r.backend_region, off + 4 * i, data ? wire::U32(data + 4 * i) : 0});
 }
 
 class Sink : public EventSink {
@@ -267,12 +269,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK(count <= max_xfer && off + count <= r->size);
     Expect(&expect, *r, off, count, nullptr, backend.offers64);
     if (!no_reply) {
-      bool zero = expect.empty();
+      // Each byte: zero where its dword is in the window, else what the
+      // backend returned for it.
       for (uint32_t i = 0; i < count; ++i) {
         uint8_t b = reply[32 + i];
+        uint64_t dw = off + (i & ~3u);
+        bool zero = expect.empty() || (r->zero_len && dw >= r->zero_offset && dw - r->zero_offset < r->zero_len);
         if (zero) CHECK(b == 0);
         else if (expect[0].wide) CHECK(b == uint8_t(Qword(off, r->backend_region) >> (8 * i)));
-        else CHECK(b == uint8_t(Dword(off + (i & ~3u), r->backend_region) >> (8 * (i & 3))));
+        else CHECK(b == uint8_t(Dword(dw, r->backend_region) >> (8 * (i & 3))));
       }
     }
   }

@@ -81,7 +81,7 @@ class Request {
   // after logging apple_gfx_guest_error and refusing.
   bool CheckDevice(const Access& a, bool write) {
     const RegionRule& r = *table_.Find(a.region);
-    if (InZeroWindow(r, a)) return true;
+    if (InsideZeroWindow(r, a)) return true;
     if ((a.count == 4 || a.count == 8) && a.offset % 4 == 0) return true;
     const char* kind = write ? "write" : "read";
     DataPlaneEvent ev;
@@ -95,24 +95,35 @@ class Request {
     return Fail("unsupported " + std::to_string(a.count) + "-byte " + kind + " at " + Hex(a.offset));
   }
 
-  static bool InZeroWindow(const RegionRule& r, const Access& a) {
-    return r.zero_len > 0 && a.offset >= r.zero_offset && a.offset - r.zero_offset < r.zero_len;
+  // The zero window is applied per dword: an access lying wholly inside it
+  // (any size) reads zeros and is dropped; an aligned access that straddles
+  // its edge reaches the backend only for the dwords outside it.
+  static bool InZeroWindow(const RegionRule& r, uint64_t off, uint64_t len) {
+    return r.zero_len > 0 && off < r.zero_offset + r.zero_len && r.zero_offset < off + len;
+  }
+  static bool InsideZeroWindow(const RegionRule& r, const Access& a) {
+    return r.zero_len > 0 && a.offset >= r.zero_offset && a.offset - r.zero_offset < r.zero_len &&
+           a.count <= r.zero_len - (a.offset - r.zero_offset);
   }
 
   void Read(const Access& a, uint8_t* out) {
     const RegionRule& r = *table_.Find(a.region);
-    if (InZeroWindow(r, a)) {
+    if (InsideZeroWindow(r, a)) {
       std::memset(out, 0, a.count);
       return;
     }
     uint64_t v64 = 0;
-    if (Whole64(r, a) && target_.Read64(r.backend_region, a.offset, &v64)) {
+    if (Whole64(r, a) && !InZeroWindow(r, a.offset, 8) && target_.Read64(r.backend_region, a.offset, &v64)) {
       Put64(out, v64);
       if (events_.tracing()) Trace(r.trace_read, a.region, a.offset, v64, false);
       return;
     }
     for (uint32_t i = 0; i < a.count / 4; ++i) {  // low dword first (docs/design.md P14)
       uint64_t off = a.offset + 4 * i;
+      if (InZeroWindow(r, off, 4)) {
+        Put32(out + 4 * i, 0);
+        continue;
+      }
       uint32_t v = target_.Read(r.backend_region, off);
       Put32(out + 4 * i, v);
       if (events_.tracing()) Trace(r.trace_read, a.region, off, v, false);
@@ -121,8 +132,8 @@ class Request {
 
   void Write(const Access& a) {
     const RegionRule& r = *table_.Find(a.region);
-    if (InZeroWindow(r, a)) return;  // the PBA is read-only
-    if (Whole64(r, a)) {
+    if (InsideZeroWindow(r, a)) return;  // the PBA is read-only
+    if (Whole64(r, a) && !InZeroWindow(r, a.offset, 8)) {
       uint64_t v64 = U64(a.data);
       if (target_.Write64(r.backend_region, a.offset, v64)) {
         if (events_.tracing()) Trace(r.trace_write, a.region, a.offset, v64, true);
@@ -131,6 +142,7 @@ class Request {
     }
     for (uint32_t i = 0; i < a.count / 4; ++i) {
       uint64_t off = a.offset + 4 * i;
+      if (InZeroWindow(r, off, 4)) continue;
       uint32_t v = U32(a.data + 4 * i);
       if (events_.tracing()) Trace(r.trace_write, a.region, off, v, true);
       target_.Write(r.backend_region, off, v);
