@@ -148,6 +148,20 @@ export interface NativeBackend {
   restoreState(state: Buffer): void;
   /** Quiesce (false) or resume (true): stopped, the device touches no guest memory. */
   setRunning(running: boolean): void;
+  /**
+   * The long calls, off the JS thread (docs/design.md, "Long backend calls"):
+   * each runs on a thread of its own and settles its promise on the JS
+   * thread. One at a time; while one runs, `busy` names it and every other
+   * call throws EBUSY. The daemon makes them through DeviceOps
+   * (device/device-ops.ts).
+   */
+  resetAsync(): Promise<void>;
+  saveStateAsync(): Promise<Buffer | null>;
+  restoreStateAsync(state: Buffer): Promise<void>;
+  setRunningAsync(running: boolean): Promise<void>;
+  guestMemoryGoneAsync(): Promise<ReturnType<NativeBackend['guestMemoryGone']>>;
+  /** The long call under way, or null. */
+  readonly busy: string | null;
   destroy(): void;
 }
 
@@ -175,8 +189,8 @@ export interface NativeAddon {
       maxQueuedBytes?: number;
       maxEvents?: number;
     },
-    /** A message for the session; the data plane reads nothing more until this returns. */
-    onMessage: (message: Buffer, fds: number[]) => void,
+    /** A message for the session; the data plane reads nothing more until this returns, or the promise it returns settles. */
+    onMessage: (message: Buffer, fds: number[]) => void | Promise<void>,
     onEvents: (events: DataPlaneEvent[]) => void,
     onClose: (reason: string | null) => void,
   ) => NativeDataPlane;

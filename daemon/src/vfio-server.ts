@@ -27,6 +27,7 @@ import {
   type NativeDataPlane,
   type NativeListener,
 } from './native.js';
+import { deviceOps, type DeviceOps } from './device/device-ops.js';
 
 /** What the server needs of the device: the vfio-user device, its region table and the backend that serves its BARs. */
 export interface DataPlaneDevice extends VfioUserDevice {
@@ -51,13 +52,16 @@ export class VfioUserServer {
   readonly latency = new Map<string, LatencyHistogram>();
   /** The same for the messages the data planes answer natively. */
   private readonly nativeLatency = new native.DataPlaneStats(DEFAULT_BOUNDS_US);
+  private readonly ops: DeviceOps;
 
   constructor(
     private readonly listenFd: number,
     private readonly device: DataPlaneDevice,
     private readonly limits: ServerLimits,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.ops = deviceOps(device.backend);
+  }
 
   start(): void {
     this.listener = new native.Listener(this.listenFd, (fd) => this.accept(fd));
@@ -134,13 +138,25 @@ export class VfioUserServer {
           maxFds: this.limits.maxMsgFds,
         },
         (message, fds) => {
-          // The data plane waits for this to return before it looks at the
-          // next message (docs/design.md invariant 2).
-          session!.handleMessage(message, fds);
-          if (!negotiated && session!.negotiated) {
-            negotiated = true;
-            dataPlane.setNegotiated(session!.maxDataXferSize);
-          }
+          // The data plane waits for this to return, or for the promise it
+          // returns to settle, before it looks at the next message
+          // (docs/design.md invariant 2). While a device operation (a
+          // control-API reset, save or restore: device-ops.ts) is under
+          // way, the message waits for it; the client's MMIO goes on.
+          const handle = (): void | Promise<void> => {
+            if (this.active?.session !== session) {
+              // The client left while this waited: nothing of it is done now.
+              for (const fd of fds) native.closeFd(fd);
+              return;
+            }
+            const done = session!.handleMessage(message, fds);
+            if (!negotiated && session!.negotiated) {
+              negotiated = true;
+              dataPlane.setNegotiated(session!.maxDataXferSize);
+            }
+            return done;
+          };
+          return this.ops.busy ? this.whenIdle(handle) : handle();
         },
         (events) => this.logEvents(log, events),
         (reason) => this.closed(id, reason),
@@ -181,6 +197,12 @@ export class VfioUserServer {
     }
   }
 
+  /** Runs `fn` once no device operation is queued or running, in the same turn as the check. */
+  private async whenIdle<T>(fn: () => T | Promise<T>): Promise<T> {
+    while (this.ops.busy) await this.ops.idle();
+    return fn();
+  }
+
   private closed(id: number, reason: string | null): void {
     if (!this.active || this.active.id !== id) return;
     const { session, dataPlane } = this.active;
@@ -188,8 +210,18 @@ export class VfioUserServer {
     // A broken frame closes this client only, with the reason in the log.
     if (reason) this.log.warn({ client: id, reason }, 'vfio_user_client_dropped');
     addNativeCounts(session, dataPlane);
-    session.closed(reason);
-    this.listener?.resume();
+    // The next client is accepted once the device has let go of this one's
+    // guest memory (a device operation: it waits for one under way).
+    const gone = session.closed(reason);
+    if (gone instanceof Promise)
+      gone.then(
+        () => this.listener?.resume(),
+        (e: unknown) => {
+          this.log.error({ client: id, err: (e as Error).message }, 'vfio_user_client_release_failed');
+          this.listener?.resume();
+        },
+      );
+    else this.listener?.resume();
   }
 
   /** Ends the current client (as if it left) and stops accepting. */
@@ -199,7 +231,9 @@ export class VfioUserServer {
       this.active = null;
       dataPlane.close();
       addNativeCounts(session, dataPlane);
-      session.closed(`daemon stopping (client ${id})`);
+      void Promise.resolve(session.closed(`daemon stopping (client ${id})`)).catch((e: unknown) =>
+        this.log.error({ client: id, err: (e as Error).message }, 'vfio_user_client_release_failed'),
+      );
     }
     this.listener?.close();
     this.listener = null;

@@ -2,20 +2,27 @@
 // reset and display operations here; backend events come back through the
 // HostEventBridge's threadsafe function (addon/host_events.h).
 //
-// Threading: these methods run on the JS thread and call straight into the
-// backend. That is safe because every host service the backend may need while
-// serving them (memory, tasks, interrupts, events) completes natively without
-// the JS thread (docs/design.md invariant 1); the JS thread only waits for the
-// backend, never the other way round. Guest MMIO does not come through here
-// in the daemon: each client's data-plane thread calls mmio_read/mmio_write
-// through BackendMmioTarget(), concurrently with these calls.
+// Threading: the short calls (displays, read-outs, cursor, memory map) run on
+// the JS thread and call straight into the backend. That is safe because every
+// host service the backend may need while serving them (memory, tasks,
+// interrupts, events) completes natively without the JS thread (docs/design.md
+// invariant 1); the JS thread only waits for the backend, never the other way
+// round. The long calls (reset, save/restore, set_running, guest_memory_gone:
+// PVG's finishSuspend, device swaps, render waits) run on a thread of their
+// own and settle a promise (docs/design.md, "Long backend calls"): while one
+// is under way every other call from JS is refused with EBUSY, so calls other
+// than MMIO still never overlap one another. Guest MMIO does not come through
+// here in the daemon: each client's data-plane thread calls
+// mmio_read/mmio_write through BackendMmio, concurrently with these calls.
 #include <dlfcn.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "addon/bindings.h"
@@ -26,6 +33,7 @@
 #include "core/host/backend_host.h"
 #include "core/host/iosfc_map.h"
 #include "core/host/task_memory.h"
+#include "platform/platform.h"
 #include "soft/backend.h"
 
 #if AGFX_HAVE_PVG
@@ -152,6 +160,12 @@ class Backend : public Napi::ObjectWrap<Backend> {
                         InstanceMethod("saveState", &Backend::SaveState),
                         InstanceMethod("restoreState", &Backend::RestoreState),
                         InstanceMethod("setRunning", &Backend::SetRunning),
+                        InstanceMethod("resetAsync", &Backend::ResetAsync),
+                        InstanceMethod("saveStateAsync", &Backend::SaveStateAsync),
+                        InstanceMethod("restoreStateAsync", &Backend::RestoreStateAsync),
+                        InstanceMethod("setRunningAsync", &Backend::SetRunningAsync),
+                        InstanceMethod("guestMemoryGoneAsync", &Backend::GuestMemoryGoneAsync),
+                        InstanceAccessor("busy", &Backend::Busy, nullptr),
                         InstanceMethod("destroy", &Backend::Destroy), InstanceAccessor("name", &Backend::Name, nullptr),
                         InstanceAccessor("displayPorts", &Backend::DisplayPorts, nullptr)});
   }
@@ -214,7 +228,130 @@ class Backend : public Napi::ObjectWrap<Backend> {
 
   agfx_device* Live(Napi::Env env) {
     if (!dev_) ThrowErrno(env, ENODEV, "backend destroyed");
+    if (!busy_.empty()) ThrowErrno(env, EBUSY, "backend '" + std::string(backend_->name) + "' is busy with " + busy_);
     return dev_;
+  }
+
+  // What a long call hands back to the JS thread: builds the promise's value
+  // there, or throws (a Napi::Error) to reject it.
+  using Settle = std::function<Napi::Value(Napi::Env)>;
+
+  // Runs `work` (a long backend call) on a thread of its own and returns a
+  // promise settled on the JS thread with what `work` returns. The thread
+  // holds a share of the device, so destroy() meanwhile frees nothing under
+  // it; JS keeps serving viewers, control and (on macOS) the main dispatch
+  // queue, which PVG's call may wait for (docs/design.md, "Long backend
+  // calls"). One at a time: a second one, like any other call, gets EBUSY.
+  Napi::Value RunLong(Napi::Env env, const std::string& what, std::function<Settle(BackendInstance&)> work) {
+    Live(env);
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+    Napi::ThreadSafeFunction tsfn =
+        Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "agfx-backend-call", 0, 1);
+    busy_ = what;
+    Ref();  // the wrapper outlives the call (busy_ is cleared on it)
+    std::shared_ptr<BackendInstance> inst = instance_;
+    try {
+      std::thread([tsfn, deferred, inst, work = std::move(work), this]() mutable {
+        platform::NameThread("agfx-backend-call");
+        Settle settle;
+        try {
+          settle = work(*inst);
+        } catch (const std::exception& e) {  // allocation failures and the like
+          std::string msg = e.what();
+          settle = [msg](Napi::Env env) -> Napi::Value { ThrowErrno(env, EIO, msg); };
+        }
+        inst.reset();  // the device may go now, on this thread, if JS let go
+        tsfn.BlockingCall([settle, deferred, this](Napi::Env env, Napi::Function) {
+          busy_.clear();
+          Napi::HandleScope scope(env);
+          try {
+            deferred->Resolve(settle(env));
+          } catch (const Napi::Error& e) {
+            deferred->Reject(e.Value());
+          }
+          Unref();
+        });
+        tsfn.Release();
+      }).detach();
+    } catch (const std::system_error& e) {
+      busy_.clear();
+      Unref();
+      tsfn.Release();
+      ThrowErrno(env, EAGAIN, std::string("cannot start a thread for ") + what + ": " + e.what());
+    }
+    return deferred->Promise();
+  }
+
+  // The long call in progress ('' when none).
+  Napi::Value Busy(const Napi::CallbackInfo& info) {
+    return busy_.empty() ? info.Env().Null() : Napi::String::New(info.Env(), busy_);
+  }
+
+  Napi::Value ResetAsync(const Napi::CallbackInfo& info) {
+    return RunLong(info.Env(), "reset", [](BackendInstance& b) -> Settle {
+      b.backend->reset(b.dev);
+      return [](Napi::Env env) -> Napi::Value { return env.Undefined(); };
+    });
+  }
+
+  Napi::Value SaveStateAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!backend_->save_state || !backend_->free_state) {
+      Live(env);
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(env.Null());
+      return d.Promise();
+    }
+    return RunLong(env, "save_state", [](BackendInstance& b) -> Settle {
+      void* blob = nullptr;
+      size_t len = 0;
+      if (!b.backend->save_state(b.dev, &blob, &len))
+        return [](Napi::Env env) -> Napi::Value { ThrowErrno(env, EIO, "backend failed to save its state"); };
+      auto data = std::make_shared<std::vector<uint8_t>>(static_cast<uint8_t*>(blob), static_cast<uint8_t*>(blob) + len);
+      b.backend->free_state(b.dev, blob);
+      return [data](Napi::Env env) -> Napi::Value { return Napi::Buffer<uint8_t>::Copy(env, data->data(), data->size()); };
+    });
+  }
+
+  Napi::Value RestoreStateAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Live(env);
+    if (!backend_->restore_state) ThrowErrno(env, ENOTSUP, std::string("backend '") + backend_->name + "' cannot restore state");
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    auto data = std::make_shared<std::vector<uint8_t>>(buf.Data(), buf.Data() + buf.Length());  // JS may reuse its buffer
+    return RunLong(env, "restore_state", [data](BackendInstance& b) -> Settle {
+      char err[256] = {0};
+      if (b.backend->restore_state(b.dev, data->data(), data->size(), err, sizeof err))
+        return [](Napi::Env env) -> Napi::Value { return env.Undefined(); };
+      std::string why = err;
+      return [why](Napi::Env env) -> Napi::Value { ThrowErrno(env, EINVAL, "backend state refused: " + why); };
+    });
+  }
+
+  Napi::Value SetRunningAsync(const Napi::CallbackInfo& info) {
+    bool running = info[0].ToBoolean();
+    return RunLong(info.Env(), running ? "set_running(true)" : "set_running(false)", [running](BackendInstance& b) -> Settle {
+      if (b.backend->set_running) b.backend->set_running(b.dev, running);
+      return [](Napi::Env env) -> Napi::Value { return env.Undefined(); };
+    });
+  }
+
+  Napi::Value GuestMemoryGoneAsync(const Napi::CallbackInfo& info) {
+    bool offered = Offers(backend_, &agfx_backend::guest_memory_gone);
+    return RunLong(info.Env(), "guest_memory_gone", [offered](BackendInstance& b) -> Settle {
+      if (offered) b.backend->guest_memory_gone(b.dev);
+      return [offered](Napi::Env env) -> Napi::Value { return MemoryKept(env, offered); };
+    });
+  }
+
+  // What the host still holds of the guest's memory after guest_memory_gone.
+  static Napi::Object MemoryKept(Napi::Env env, bool offered) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("offered", offered);
+    o.Set("tasksKept", double(TaskMemory::Instance().GetStats().tasks));
+    o.Set("iosfcMappingsKept", double(IosfcMappings::Instance().Live()));
+    o.Set("snapshotsKept", double(LiveMemoryMapSnapshots()));
+    return o;
   }
 
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), backend_->name); }
@@ -397,12 +534,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
     agfx_device* d = Live(env);
     bool offered = Offers(backend_, &agfx_backend::guest_memory_gone);
     if (offered) backend_->guest_memory_gone(d);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("offered", offered);
-    o.Set("tasksKept", double(TaskMemory::Instance().GetStats().tasks));
-    o.Set("iosfcMappingsKept", double(IosfcMappings::Instance().Live()));
-    o.Set("snapshotsKept", double(LiveMemoryMapSnapshots()));
-    return o;
+    return MemoryKept(env, offered);
   }
 
   // saveState() -> Buffer, or null when the backend cannot save.
@@ -447,6 +579,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
   std::shared_ptr<BackendInstance> instance_;
   void* lib_ = nullptr;  // never dlclose'd while code from it may still run
   uint32_t display_ports_ = 0;
+  std::string busy_;  // the long call under way (JS thread only)
 };
 
 namespace {

@@ -164,13 +164,33 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
     for (size_t k = 0; k < m.fds.size(); ++k) fds.Set(uint32_t(k), Napi::Number::New(env, m.fds[k]));
     m.fds.clear();  // ownership moves to JS
     in_message_ = true;
+    Napi::Value result;
     try {
-      on_message_.MakeCallback(Value(), {buf, fds});
+      result = on_message_.MakeCallback(Value(), {buf, fds});
     } catch (const Napi::Error&) {
       // reported through process 'uncaughtException'; the message is done
       // all the same, or the client would hang.
     }
     in_message_ = false;
+    if (!result.IsEmpty() && result.IsPromise()) {
+      // The session's work for this message is asynchronous (a reset or a
+      // migration step whose backend call runs off the JS thread): the data
+      // plane reads nothing more until it settles (docs/design.md invariant
+      // 2). Its reply comes through send() meanwhile, before Complete.
+      Napi::Env e = env;
+      auto done = Napi::Function::New(e, [this](const Napi::CallbackInfo& info) {
+        if (dp_) dp_->Complete();
+        Unref();
+        return info.Env().Undefined();
+      });
+      Ref();  // until the promise settles
+      try {
+        result.As<Napi::Object>().Get("then").As<Napi::Function>().Call(result, {done, done});
+        return;
+      } catch (const Napi::Error&) {
+        Unref();
+      }
+    }
     if (dp_) dp_->Complete();
   }
 

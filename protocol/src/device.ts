@@ -24,8 +24,12 @@ export type IrqRequest =
 /** A device that can migrate (vfio-user migration v2); states are MigState values. */
 export interface MigratableDevice {
   migrationState(): number;
-  /** Moves to `to` (any state the spec allows, via the shortest path); throws VfioUserError when refused. */
-  setMigrationState(to: number): void;
+  /**
+   * Moves to `to` (any state the spec allows, via the shortest path); throws
+   * (or rejects with) VfioUserError when refused. A promise: the session
+   * replies, and looks at the next message, once it settles.
+   */
+  setMigrationState(to: number): void | Promise<void>;
   /** Bytes left to read in STOP_COPY. */
   migrationDataSize(): number;
   /** Up to `max` bytes of the device state (STOP_COPY); fewer = end of stream. */
@@ -53,9 +57,10 @@ export interface VfioUserDevice {
   dmaUnmapAll(): number;
   /** On success of an 'assign' the device owns the fds. */
   setIrqs(r: IrqRequest): void;
-  reset(): void;
-  /** The client went away: drop its memory and interrupt fds, keep device state. */
-  disconnected(): void;
+  /** A promise: the session replies, and looks at the next message, once it settles. */
+  reset(): void | Promise<void>;
+  /** The client went away: drop its memory and interrupt fds, keep device state. Settled: the next client may come. */
+  disconnected(): void | Promise<void>;
   /** Present when the device supports migration. */
   readonly migration?: MigratableDevice;
 }

@@ -97,29 +97,42 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
     };
   },
 
-  displayAdd(ctx, body) {
+  // Display changes are device operations (device-ops.ts): they wait for a
+  // reset, save or restore under way.
+  async displayAdd(ctx, body) {
     const modes = checkModes(body.modes);
-    return displayInfo(ctx.displays.attach(modes, body.port, body.name || undefined));
+    return displayInfo(await ctx.device.ops.run('display add', () => ctx.displays.attach(modes, body.port, body.name || undefined)));
   },
 
-  displayRemove(ctx, body) {
-    ctx.displays.detach(body.port);
+  async displayRemove(ctx, body) {
+    await ctx.device.ops.run('display remove', () => ctx.displays.detach(body.port));
     return {};
   },
 
   async displayModes(ctx, body) {
     const d = needDisplay(ctx, body.port);
     const modes = checkModes(body.modes);
-    const keeps = modes.some((m) => m.width === d.width && m.height === d.height);
-    const changed = keeps
-      ? null
-      : new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 200);
-          d.once('mode', () => (clearTimeout(timer), resolve()));
-        });
-    ctx.displays.setModes(body.port, modes);
+    const changed = await ctx.device.ops.run('display modes', () => {
+      const keeps = modes.some((m) => m.width === d.width && m.height === d.height);
+      let done = (): void => {};
+      const switched = keeps
+        ? null
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 200);
+            done = () => (clearTimeout(timer), resolve());
+            d.once('mode', done);
+          });
+      try {
+        ctx.displays.setModes(body.port, modes);
+      } catch (e) {
+        d.off('mode', done);
+        done();
+        throw e;
+      }
+      return { switched };
+    });
     // The backend reports the switch it makes as an event; answer with it.
-    await changed;
+    await changed.switched;
     return displayInfo(d);
   },
 
@@ -133,8 +146,8 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
     return { port: d.port, width, height, sequence, png };
   },
 
-  reset(ctx) {
-    ctx.device.reset();
+  async reset(ctx) {
+    await ctx.device.reset();
     return {};
   },
 
@@ -148,8 +161,8 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
     return { level: ctx.logs.level, traceEvents: [...ctx.logs.traceEvents] };
   },
 
-  save(ctx) {
-    const state = saveDeviceState(stateParts(ctx));
+  async save(ctx) {
+    const state = await ctx.device.ops.run('save', () => saveDeviceState(stateParts(ctx)));
     // What save writes, restore accepts: a state restore would refuse is not handed out.
     if (state.length > MAX_STATE_BYTES)
       throw new DeviceError('too-large', `the device state is ${state.length} bytes; at most ${MAX_STATE_BYTES} can be restored`);

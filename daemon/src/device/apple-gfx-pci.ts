@@ -19,6 +19,7 @@ import {
   type RegionInfo,
   type VfioUserDevice,
 } from 'vfio-user-ts';
+import { deviceOps, type DeviceOps } from './device-ops.js';
 import { GuestMemory } from './guest-memory.js';
 import { Interrupts } from './interrupts.js';
 import { native, type DataPlaneRegion, type NativeBackend } from '../native.js';
@@ -109,6 +110,8 @@ export class AppleGfxPciDevice implements VfioUserDevice {
   readonly memory: GuestMemory;
   readonly interrupts: Interrupts;
   readonly backend: NativeBackend;
+  /** This device's operations, one at a time (reset, state, a client leaving). */
+  readonly ops: DeviceOps;
   /** Set by the daemon once displays exist (vfio-user migration v2). */
   migration?: MigratableDevice & { reset(): void };
   /** BAR0's size (gfxBarSize of the backend's region_size). */
@@ -124,6 +127,7 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.memory = new GuestMemory(this.log);
     this.interrupts = new Interrupts(this.log, this.vectors);
     this.backend = opts.backend;
+    this.ops = deviceOps(opts.backend);
   }
 
   info(): DeviceInfo {
@@ -245,19 +249,31 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.interrupts.apply(r);
   }
 
-  reset(): void {
-    this.migration?.reset();
-    this.backend.reset();
-    this.config.reset();
-    this.log.info({ variant: this.variant }, 'apple_gfx_reset');
+  /**
+   * A device operation (device-ops.ts): the backend's reset runs off the JS
+   * thread (PVG's may take long and wait on the main queue); config space is
+   * reset once it is done. DEVICE_RESET's reply waits for it.
+   */
+  reset(): Promise<void> {
+    return this.ops.run('reset', async () => {
+      await this.migration?.reset();
+      await this.backend.resetAsync();
+      this.config.reset();
+      this.log.info({ variant: this.variant }, 'apple_gfx_reset');
+    });
   }
 
   // The client left (docs/design.md invariant 5; issue 12 defect 2): the
   // backend first drops what reaches the guest's memory (tasks, IOSFC
   // mappings, map snapshots, and the handles and pointers the next client
   // could use to read it), then the table goes, then the interrupt fds.
-  disconnected(): void {
-    const kept = this.backend.guestMemoryGone();
+  disconnected(): Promise<void> {
+    return this.ops.run('client gone', () => this.release());
+  }
+
+  private async release(): Promise<void> {
+    // Off the JS thread: PVG's may swap the device and wait for renders.
+    const kept = await this.backend.guestMemoryGoneAsync();
     const regions = this.dmaUnmapAll();
     // A backend that did not let go (a library without the call): what its
     // IOSFC mappings still reach becomes zero pages, the fds are closed.

@@ -88,6 +88,8 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
   private slots: Slot[] = [];
   private current: Slot | null = null;
   private readonly slotOf = new WeakMap<Frame, Slot>();
+  /** latest() found the backend busy (retryDeferred). */
+  private deferred = false;
   /** log[i] is what changed from read-out version `to - 1` to `to`; null: unknown. */
   private log: { to: number; changes: Changes | null }[] = [];
   private version = 0;
@@ -111,6 +113,14 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
   latest(): Frame | null {
     if (!this.attached) return null;
     if (this.cached && this.fresh) return this.cached;
+    if (this.backend.busy) {
+      // A long backend call is under way (a reset, save or restore:
+      // docs/design.md, "Long backend calls"); the backend takes no other
+      // call meanwhile. Viewers keep the frame they have and are told to
+      // ask again once it is over (retryDeferred).
+      this.deferred = true;
+      return this.cached;
+    }
     const prev = this.cached;
     const read = this.backend.tracksDamage ? this.readChanged(prev) : this.readWhole(prev);
     if (!read) return null;
@@ -212,6 +222,13 @@ export class DisplaySource extends EventEmitter<DisplaySourceEvents> {
     }
     // A fresh buffer each time: the previous frame stays intact for comparing.
     return { slot: { data, backendVersion: 0, pins: 0 }, width: f.width, height: f.height, sequence: f.sequence, changes };
+  }
+
+  /** A read-out was refused while the backend was busy: viewers ask again now. */
+  retryDeferred(): void {
+    if (!this.deferred) return;
+    this.deferred = false;
+    if (this.attached) this.emit('frame', this.presented);
   }
 
   // ---- fed by Displays from backend events (JS thread) ----

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BackendEvent, DisplayModeSpec, NativeBackend } from '../native.js';
 import { DisplaySource } from './display-source.js';
+import { deviceOps, type DeviceOps } from '../device/device-ops.js';
 import { DeviceError } from '../device-error.js';
 import { checkFrameBudget, checkModes, formatMode } from './modes.js';
 
@@ -37,6 +38,8 @@ export const DEFAULT_SERIAL_BASE = 0x41470000;
 export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached: [DisplaySource] }> {
   readonly ports = new Map<number, DisplaySource>();
   private readonly debug: boolean;
+  /** The device's operations: display changes from viewers and control wait their turn (device-ops.ts). */
+  readonly ops: DeviceOps;
 
   constructor(
     private readonly backend: NativeBackend,
@@ -46,6 +49,11 @@ export class Displays extends EventEmitter<{ attached: [DisplaySource]; detached
   ) {
     super();
     this.debug = log.isLevelEnabled('debug');
+    this.ops = deviceOps(backend);
+    // Read-outs refused while a long backend call ran are made now.
+    this.ops.on('idle', () => {
+      for (const d of this.ports.values()) d.retryDeferred();
+    });
   }
 
   get(port: number): DisplaySource | undefined {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DeviceError } from '../device-error.js';
 import type { AppleGfxPciDevice } from '../device/apple-gfx-pci.js';
+import { deviceOps } from '../device/device-ops.js';
 import type { Displays } from '../display/displays.js';
 import type { DeviceState } from './device-state-types.js';
 import { applyDisplays, checkRestoreDisplays, type WantedDisplay } from './restore-check.js';
@@ -37,8 +38,12 @@ export interface StateParts {
   memoryModel: string;
 }
 
-export function saveDeviceState(p: StateParts): Buffer {
-  const data = p.device.backend.saveState();
+/**
+ * The device's state now. The backend's part is saved off the JS thread
+ * (saveStateAsync); callers run this as, or inside, a DeviceOps operation.
+ */
+export async function saveDeviceState(p: StateParts): Promise<Buffer> {
+  const data = await p.device.backend.saveStateAsync();
   if (!data) throw new DeviceError('unsupported', `backend '${p.backendName}' cannot save its state`);
   const state: DeviceState = {
     schemaVersion: DEVICE_STATE_VERSION,
@@ -59,26 +64,29 @@ export function saveDeviceState(p: StateParts): Buffer {
 }
 
 /**
- * Restores, then waits (bounded) until the backend's display events for the
- * restored modes have reached the daemon, so whoever asked sees the result.
+ * Restores (a device operation: one at a time with resets, saves and a
+ * client's messages), then waits (bounded) until the backend's display
+ * events for the restored modes have reached the daemon, so whoever asked
+ * sees the result. The wait is outside the operation.
  */
 export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): Promise<void> {
   const prepared = prepareRestore(p, bytes);
-  // The checks and the apply each copy a big state's frames: a turn between
-  // them lets waiting MMIO through (the worst gap is the longer one, not both).
+  // The checks copy a big state's frames: a turn before the backend's part
+  // lets viewers and control through.
   await new Promise((r) => setImmediate(r));
-  const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
-  // The backend's part is opaque here and checked by the backend only as it
-  // applies it: what it holds now is kept to put back if it refuses (a turn
-  // of its own, as above).
-  const before = p.device.backend.saveState();
-  await new Promise((r) => setImmediate(r));
-  try {
-    await settled(p, applyRestore(p, prepared, before));
-  } catch (e) {
-    await settled(p, was); // refused and put back: answer once the displays are as they were
-    throw e;
-  }
+  const outcome: { expected: { port: number; width: number; height: number }[]; error?: unknown } = await deviceOps(p.device.backend).run('restore', async () => {
+    const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
+    // The backend's part is opaque here and checked by the backend only as
+    // it applies it: what it holds now is kept to put back if it refuses.
+    const before = await p.device.backend.saveStateAsync();
+    try {
+      return { expected: await applyRestore(p, prepared, before) };
+    } catch (error) {
+      return { expected: was, error }; // refused and put back: answer once the displays are as they were
+    }
+  });
+  await settled(p, outcome.expected);
+  if (outcome.error) throw outcome.error;
 }
 
 /** Waits (at most a second) until the displays report these sizes. */
@@ -93,9 +101,9 @@ async function settled(p: StateParts, expected: { port: number; width: number; h
 }
 
 /** Returns the display sizes the backend will report for the restored state. */
-export function restoreDeviceState(p: StateParts, bytes: Buffer): { port: number; width: number; height: number }[] {
+export async function restoreDeviceState(p: StateParts, bytes: Buffer): Promise<{ port: number; width: number; height: number }[]> {
   const prepared = prepareRestore(p, bytes);
-  return applyRestore(p, prepared, p.device.backend.saveState());
+  return applyRestore(p, prepared, await p.device.backend.saveStateAsync());
 }
 
 interface PreparedRestore {
@@ -132,19 +140,19 @@ function prepareRestore(p: StateParts, bytes: Buffer): PreparedRestore {
 }
 
 /** Applies a checked state; `before` (the backend's state now) is put back if the backend refuses. */
-function applyRestore(
+async function applyRestore(
   p: StateParts,
   { s, wanted }: PreparedRestore,
   before: Buffer | null,
-): { port: number; width: number; height: number }[] {
+): Promise<{ port: number; width: number; height: number }[]> {
   // Displays are the daemon's: make the set match the saved one first, so the
   // backend finds each display it restores; put back if the backend refuses.
   const undo = applyDisplays(p.displays, wanted);
   try {
-    p.device.backend.restoreState(s.backend.data);
+    await p.device.backend.restoreStateAsync(s.backend.data);
   } catch (e) {
     undo();
-    if (before) p.device.backend.restoreState(before); // onto the displays it was saved with
+    if (before) await p.device.backend.restoreStateAsync(before); // onto the displays it was saved with
     throw new DeviceError('invalid', (e as Error).message);
   }
   p.device.config.load(s.configSpace);

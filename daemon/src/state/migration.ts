@@ -8,6 +8,7 @@
 // states are not offered. ERROR is left only by a device reset.
 import type { Logger } from 'pino';
 import { Errno, MigState, VfioUserError, migStateName, type MigratableDevice } from 'vfio-user-ts';
+import { deviceOps } from '../device/device-ops.js';
 import { restoreDeviceState, saveDeviceState, type StateParts } from './device-state.js';
 
 const SUPPORTED = new Set<number>([MigState.RUNNING, MigState.STOP, MigState.STOP_COPY, MigState.RESUMING]);
@@ -29,22 +30,25 @@ export class DeviceMigration implements MigratableDevice {
     return this.state;
   }
 
-  setMigrationState(to: number): void {
+  /** A DeviceOps operation: the backend's part runs off the JS thread, the session's next message waits for it. */
+  setMigrationState(to: number): Promise<void> | void {
     if (this.state === MigState.ERROR) throw new VfioUserError(Errno.EINVAL, 'migration state ERROR: only a device reset leaves it');
     if (!SUPPORTED.has(to)) throw new VfioUserError(Errno.EINVAL, `migration state ${migStateName(to)} is not supported`);
     if (to === this.state) return;
-    // Shortest path: everything but RUNNING<->STOP passes through STOP.
-    if (this.state !== MigState.STOP && to !== MigState.STOP) this.step(MigState.STOP);
-    this.step(to);
+    return deviceOps(this.parts.device.backend).run(`migration to ${migStateName(to)}`, async () => {
+      // Shortest path: everything but RUNNING<->STOP passes through STOP.
+      if (this.state !== MigState.STOP && to !== MigState.STOP) await this.step(MigState.STOP);
+      await this.step(to);
+    });
   }
 
-  private step(to: number): void {
+  private async step(to: number): Promise<void> {
     const from = this.state;
     try {
-      if (from === MigState.RUNNING && to === MigState.STOP) this.parts.device.backend.setRunning(false);
-      else if (from === MigState.STOP && to === MigState.RUNNING) this.parts.device.backend.setRunning(true);
+      if (from === MigState.RUNNING && to === MigState.STOP) await this.parts.device.backend.setRunningAsync(false);
+      else if (from === MigState.STOP && to === MigState.RUNNING) await this.parts.device.backend.setRunningAsync(true);
       else if (from === MigState.STOP && to === MigState.STOP_COPY) {
-        this.outgoing = saveDeviceState(this.parts);
+        this.outgoing = await saveDeviceState(this.parts);
         this.readPos = 0;
       } else if (from === MigState.STOP_COPY && to === MigState.STOP) this.outgoing = null;
       else if (from === MigState.STOP && to === MigState.RESUMING) {
@@ -53,7 +57,7 @@ export class DeviceMigration implements MigratableDevice {
       } else if (from === MigState.RESUMING && to === MigState.STOP) {
         const state = Buffer.concat(this.incoming);
         this.incoming = [];
-        restoreDeviceState(this.parts, state);
+        await restoreDeviceState(this.parts, state);
       } else throw new Error(`no arc ${migStateName(from)} -> ${migStateName(to)}`);
     } catch (e) {
       this.state = MigState.ERROR;
@@ -81,11 +85,11 @@ export class DeviceMigration implements MigratableDevice {
     this.incomingBytes += data.length;
   }
 
-  /** Device reset: back to RUNNING, buffers dropped. */
-  reset(): void {
+  /** Device reset (part of its DeviceOps operation): back to RUNNING, buffers dropped. */
+  async reset(): Promise<void> {
     this.outgoing = null;
     this.incoming = [];
-    if (this.state !== MigState.RUNNING) this.parts.device.backend.setRunning(true);
+    if (this.state !== MigState.RUNNING) await this.parts.device.backend.setRunningAsync(true);
     this.state = MigState.RUNNING;
   }
 }

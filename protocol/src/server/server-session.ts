@@ -1,8 +1,10 @@
 // One vfio-user client connection, server side.
 //
-// Messages are handled synchronously, one at a time, in arrival order
-// (docs/design.md invariant 2): a posted write is complete before the next message
-// is even looked at, so it is complete before any later reply. Every command
+// Messages are handled one at a time, in arrival order (docs/design.md
+// invariant 2): a posted write is complete before the next message is even
+// looked at, so it is complete before any later reply. Most are handled
+// synchronously; one whose device work is asynchronous returns a promise,
+// and the caller hands over nothing more until it settles. Every command
 // without NO_REPLY gets exactly one reply; NO_REPLY commands get none, not even
 // on error (docs/design.md P5). Nothing from the socket is trusted: every field is checked
 // before the device sees it, and a bad message costs an error reply, never the
@@ -17,7 +19,7 @@ import type { Transport } from '../transport.js';
 import { LatencyHistogram } from '../histogram.js';
 import { FdBag } from './fd-bag.js';
 import { handlers } from './command-handlers.js';
-import type { HandlerContext } from './handler.js';
+import type { HandlerContext, Reply } from './handler.js';
 import type { ServerLimits } from './limits.js';
 
 export interface SessionStats {
@@ -44,13 +46,19 @@ export class ServerSession implements HandlerContext {
     return this.negotiated?.maxDataXferSize ?? this.limits.maxDataXferSize;
   }
 
-  handleMessage(message: Buffer, fds: number[]): void {
+  /**
+   * Handles one message. Returns a promise when the device's work for it is
+   * asynchronous (a reset, a migration step): the reply goes out when it
+   * settles, and the caller hands over no other message before that.
+   */
+  handleMessage(message: Buffer, fds: number[]): void | Promise<void> {
     const t0 = this.latency ? process.hrtime.bigint() : 0n;
     const bag = new FdBag(fds);
     const h = decodeHeader(message);
     this.stats.messages++;
     const name = commandName(h.command);
     this.stats.byCommand[name] = (this.stats.byCommand[name] ?? 0) + 1;
+    let pending: Promise<void> | null = null;
     try {
       if (isReply(h)) {
         // We never send requests to the client, so no reply can be expected.
@@ -58,25 +66,44 @@ export class ServerSession implements HandlerContext {
         return;
       }
       const reply = this.dispatch(h, message.subarray(HEADER_SIZE), bag);
-      if (wantsReply(h)) this.reply(h, 0, reply);
-    } catch (err) {
-      this.stats.errors++;
-      const errno = errnoOf(err);
-      const level = err instanceof VfioUserError || (err as { errno?: number }).errno ? 'warn' : 'error';
-      this.log[level]({ id: h.id, command: name, errno, noReply: !wantsReply(h), err: (err as Error).message }, 'vfio_user_request_failed');
-      if (wantsReply(h)) this.reply(h, errno);
-    } finally {
-      const closed = bag.closeRemaining();
-      if (closed > 0) this.log.debug({ id: h.id, command: name, closed }, 'vfio_user_fds_closed');
-      if (this.latency) {
-        let hist = this.latency.get(name);
-        if (!hist) this.latency.set(name, (hist = new LatencyHistogram()));
-        hist.record(Number(process.hrtime.bigint() - t0) / 1000);
+      if (!(reply instanceof Promise)) {
+        if (wantsReply(h)) this.reply(h, 0, reply);
+        return;
       }
+      pending = reply.then(
+        (r) => {
+          if (wantsReply(h)) this.reply(h, 0, r);
+        },
+        (err: unknown) => this.failed(h, name, err),
+      );
+      pending = pending.finally(() => this.done(h, name, bag, t0));
+      return pending;
+    } catch (err) {
+      this.failed(h, name, err);
+    } finally {
+      if (!pending) this.done(h, name, bag, t0);
     }
   }
 
-  private dispatch(h: Header, payload: Buffer, bag: FdBag): Buffer | undefined {
+  private failed(h: Header, name: string, err: unknown): void {
+    this.stats.errors++;
+    const errno = errnoOf(err);
+    const level = err instanceof VfioUserError || (err as { errno?: number }).errno ? 'warn' : 'error';
+    this.log[level]({ id: h.id, command: name, errno, noReply: !wantsReply(h), err: (err as Error).message }, 'vfio_user_request_failed');
+    if (wantsReply(h)) this.reply(h, errno);
+  }
+
+  private done(h: Header, name: string, bag: FdBag, t0: bigint): void {
+    const closed = bag.closeRemaining();
+    if (closed > 0) this.log.debug({ id: h.id, command: name, closed }, 'vfio_user_fds_closed');
+    if (this.latency) {
+      let hist = this.latency.get(name);
+      if (!hist) this.latency.set(name, (hist = new LatencyHistogram()));
+      hist.record(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+  }
+
+  private dispatch(h: Header, payload: Buffer, bag: FdBag): Reply | Promise<Reply> {
     if ((h.flags & MsgFlag.TYPE_MASK) !== MsgFlag.TYPE_COMMAND)
       throw invalid(`message type ${h.flags & MsgFlag.TYPE_MASK} is neither command nor reply`);
     if (h.flags & ~MsgFlag.KNOWN) throw invalid(`unknown header flags 0x${h.flags.toString(16)}`);
@@ -96,9 +123,16 @@ export class ServerSession implements HandlerContext {
     if (!this.transport.send(msg)) this.log.debug({ id: h.id }, 'vfio_user_reply_peer_gone');
   }
 
-  /** The client left: release what belongs to it, keep device state (spec, invariant 5). */
-  closed(reason: string | null): void {
-    this.device.disconnected();
-    this.log.info({ reason, messages: this.stats.messages, errors: this.stats.errors }, 'vfio_user_client_closed');
+  /**
+   * The client left: release what belongs to it, keep device state (spec,
+   * invariant 5). A promise when the device lets go asynchronously: the next
+   * client is accepted once it settles.
+   */
+  closed(reason: string | null): void | Promise<void> {
+    const log = (): void =>
+      this.log.info({ reason, messages: this.stats.messages, errors: this.stats.errors }, 'vfio_user_client_closed');
+    const gone = this.device.disconnected();
+    if (gone instanceof Promise) return gone.finally(log);
+    log();
   }
 }

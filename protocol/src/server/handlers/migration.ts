@@ -13,7 +13,7 @@ import {
 } from '../../codec/migration.js';
 import type { MigratableDevice } from '../../device.js';
 import { VfioUserError, invalid } from '../../errors.js';
-import type { Handler, HandlerContext } from '../handler.js';
+import { andThen, type Handler, type HandlerContext } from '../handler.js';
 
 function migration(ctx: HandlerContext): MigratableDevice {
   const m = ctx.device.migration;
@@ -57,9 +57,10 @@ export const deviceFeature: Handler = {
         if (r.data.length < 4) throw invalid('MIG_DEVICE_STATE SET without a device_state');
         const to = r.data.readUInt32LE(0);
         const from = m.migrationState();
-        m.setMigrationState(to);
-        ctx.log.info({ from: migStateName(from), to: migStateName(to) }, 'vfio_user_migration_state');
-        return encodeFeature(r.flags, r.data.subarray(0, 8), r.argsz);
+        return andThen(m.setMigrationState(to), () => {
+          ctx.log.info({ from: migStateName(from), to: migStateName(to) }, 'vfio_user_migration_state');
+          return encodeFeature(r.flags, r.data.subarray(0, 8), r.argsz);
+        });
       }
       default:
         throw new VfioUserError(Errno.ENOTSUP, `device feature ${r.index}`);

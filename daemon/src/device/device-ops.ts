@@ -1,0 +1,71 @@
+// The device's operations that take a long backend call (docs/design.md,
+// "Long backend calls"): a reset, a save or restore, a migration step, a
+// client leaving. The backend call itself runs off the JS thread (the addon's
+// *Async methods), so viewers, control and QMP go on meanwhile; what must not
+// go on is another operation on the same device. So operations run one at a
+// time, in the order they were asked for, and while one is under way:
+//  - the vfio-user session handles no message (vfio-server.ts waits for
+//    idle(); the client's MMIO goes on natively, as it always could beside a
+//    control-API call);
+//  - display changes from the control API or a viewer wait their turn (run);
+//  - read-outs find the backend busy and keep the frame they have
+//    (DisplaySource.latest), and read again once the operation is over.
+// The addon enforces the rest: while its long call runs, every other call
+// from JS is refused with EBUSY.
+import { EventEmitter } from 'node:events';
+import type { NativeBackend } from '../native.js';
+
+export class DeviceOps extends EventEmitter<{ idle: [] }> {
+  private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private current: string | null = null;
+
+  /** True from the moment an operation is asked for until the last one queued has ended. */
+  get busy(): boolean {
+    return this.queued > 0;
+  }
+
+  /** The operation under way (for logs and status), or null. */
+  get running(): string | null {
+    return this.current;
+  }
+
+  /**
+   * Runs `op` after every operation asked for before it, alone. `op` must
+   * not call run() itself (it would wait for itself): the pieces an
+   * operation is made of are plain async functions.
+   */
+  run<T>(what: string, op: () => T | Promise<T>): Promise<T> {
+    this.queued++;
+    const result = this.tail.then(async () => {
+      this.current = what;
+      return op();
+    });
+    this.tail = result.then(
+      () => this.ended(),
+      () => this.ended(),
+    );
+    return result;
+  }
+
+  /** Resolves once no operation is queued or running (at once when none is). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.once('idle', resolve));
+  }
+
+  private ended(): void {
+    this.current = null;
+    if (--this.queued === 0) this.emit('idle');
+  }
+}
+
+const opsOf = new WeakMap<NativeBackend, DeviceOps>();
+
+/** The one queue of operations for this backend's device. */
+export function deviceOps(backend: NativeBackend): DeviceOps {
+  let ops = opsOf.get(backend);
+  if (!ops) opsOf.set(backend, (ops = new DeviceOps()));
+  ops.setMaxListeners(0);
+  return ops;
+}
