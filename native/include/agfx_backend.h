@@ -18,9 +18,12 @@
  *    hold a lock that a host service takes.
  *  - mmio_read/mmio_write come from the connected client's data-plane thread
  *    (one at a time: one client, one message after the other), never from
- *    the daemon's JS thread. The other calls (displays, frames, cursor,
- *    memory_map_changed, state, set_running, reset) come from the JS thread,
- *    and may run while an MMIO call is in progress on the data-plane thread.
+ *    the daemon's JS thread. The other calls never overlap one another:
+ *    displays, frames, cursor and memory_map_changed come from the JS
+ *    thread; reset, save_state/restore_state, set_running and
+ *    guest_memory_gone, which may take long, from a thread the daemon starts
+ *    for the call (docs/design.md, "Long backend calls"). Any of them may run
+ *    while an MMIO call is in progress on the data-plane thread.
  *    Only calls the client orders are ordered with its MMIO: DEVICE_RESET's
  *    reset, migration's set_running and restore_state, memory_map_changed
  *    for its DMA_MAP/UNMAP never overlap an mmio call; a control-API call
@@ -289,7 +292,7 @@ typedef struct agfx_backend {
    * through which the next VMM could observe the old guest's memory (IOSFC
    * handles, ring or queue pointers); it may keep what the next VMM could
    * need and that holds no guest memory (displays, plain registers). Called
-   * on the daemon's thread, with no other call in flight, before the daemon
+   * off the daemon's JS thread, with no other call in flight, before the daemon
    * empties the guest-memory table; memory_map_changed follows. Optional:
    * without it the daemon logs what the backend still holds
    * (docs/security.md, "A client leaving"). */

@@ -34,7 +34,6 @@ const MAX_UNREAD = MAX_CONTROL_MESSAGE_BYTES;
 export class ControlServer {
   private server: Server | null = null;
   private readonly clients = new Map<Socket, DelimitedReader>();
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     readonly path: string,
@@ -84,6 +83,10 @@ export class ControlServer {
     }
     const reader = new DelimitedReader(MAX_CONTROL_MESSAGE_BYTES);
     this.clients.set(sock, reader);
+    // Each client's requests are answered in order; clients do not wait for
+    // one another (a `status` is answered while another client's reset or
+    // restore is under way: operations on the device queue in DeviceOps).
+    let queue: Promise<void> = Promise.resolve();
     const drop = (why: string): void => {
       this.log.warn({ err: why }, 'control_client_dropped');
       sock.destroy();
@@ -100,7 +103,7 @@ export class ControlServer {
       if (held > MAX_BUFFERED) return drop(`control requests buffered over ${MAX_BUFFERED} bytes (another big request under way)`);
       if (items.length === 0) return;
       // In order: each response is written before the next request is handled.
-      this.queue = this.queue
+      queue = queue
         .then(async () => {
           for (const item of items) {
             if (sock.destroyed) return;
