@@ -161,6 +161,35 @@ describe('server session state machine', () => {
     assert.equal(await client.read32(PciRegion.BAR0, 0), 0);
   });
 
+  it('an asynchronous DEVICE_RESET: replied when it settles, the messages behind it handled after it; a rejected one gets an error reply', async () => {
+    const { client, device } = await negotiated();
+    let finish = (): void => {};
+    let fail = false;
+    device.reset = () => {
+      device.resets++;
+      return new Promise<void>((resolve, reject) => {
+        finish = () => (fail ? reject(new VfioUserError(Errno.EIO, 'backend reset failed')) : (device.bar0.fill(0), resolve()));
+      });
+    };
+    await client.write32(PciRegion.BAR0, 0, 0x1234);
+    const order: string[] = [];
+    const reset = client.reset().then(() => order.push('reset'));
+    const read = client.read32(PciRegion.BAR0, 0).then((v) => (order.push('read'), v));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(order, [], 'nothing answered while the reset runs');
+    finish();
+    assert.equal(await read, 0, 'the read saw the reset device');
+    await reset;
+    assert.deepEqual(order, ['reset', 'read']);
+    fail = true;
+    const failed = client.requestRaw(Command.DEVICE_RESET);
+    await new Promise((r) => setTimeout(r, 10));
+    finish();
+    const r = await failed;
+    assert.equal(r.header.flags & MsgFlag.ERROR, MsgFlag.ERROR);
+    assert.equal(r.header.error, Errno.EIO);
+  });
+
   it('tells the device when the client leaves; the device keeps its state', async () => {
     const { client, device } = await negotiated();
     await client.write32(PciRegion.BAR0, 4, 0xabcd);

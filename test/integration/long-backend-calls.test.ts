@@ -96,7 +96,10 @@ describe('long backend calls run off the JS thread', () => {
       const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, reset);
       const infoAt = await infoAfter;
       assert.ok(slowDone - t0 >= DELAY - 100, `the reset did take long (${(slowDone - t0).toFixed(0)} ms)`);
-      assert.ok(servedAt < slowDone, `viewer and control served during the reset (${(servedAt - t0).toFixed(0)} vs ${(slowDone - t0).toFixed(0)} ms)`);
+      assert.ok(
+        servedAt < slowDone,
+        `viewer and control served during the reset (${(servedAt - t0).toFixed(0)} vs ${(slowDone - t0).toFixed(0)} ms)`,
+      );
       assert.ok(infoAt >= slowDone, 'the message behind DEVICE_RESET is answered after its reply');
       assert.equal(await c.read32(0, SCRATCH), 0, 'the backend was reset');
     } finally {

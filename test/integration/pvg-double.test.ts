@@ -206,10 +206,14 @@ describe('pvg backend on the PVG double', { skip }, () => {
   // (docs/design.md, "Long backend calls"). So even a backend without its
   // OffMain guard (the main-thread-call wrong build) does not deadlock; it
   // did while reset ran on the JS thread. The fixed backend, the same.
-  it('finding 15: reset, a migration stop/start and MMIO never wait on the main queue from the main thread, even without OffMain', wrongSkip('main-thread-call'), async () => {
-    clean(await run({ lib: wrongLib('main-thread-call'), hazards: 'main-queue', extra: longCallsThenIdle }));
-    clean(await run({ hazards: 'main-queue', extra: longCallsThenIdle }));
-  });
+  it(
+    'finding 15: reset, a migration stop/start and MMIO never wait on the main queue from the main thread, even without OffMain',
+    wrongSkip('main-thread-call'),
+    async () => {
+      clean(await run({ lib: wrongLib('main-thread-call'), hazards: 'main-queue', extra: longCallsThenIdle }));
+      clean(await run({ hazards: 'main-queue', extra: longCallsThenIdle }));
+    },
+  );
 
   // Findings of pvg-on-a-mac.md the double catches, against the fixed backend.
   it('finding 8: PVG waits on the main queue inside MMIO and later with JS idle: the daemon run-loop hook services it', async () => {

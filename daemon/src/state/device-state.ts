@@ -74,17 +74,20 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
   // The checks copy a big state's frames: a turn before the backend's part
   // lets viewers and control through.
   await new Promise((r) => setImmediate(r));
-  const outcome: { expected: { port: number; width: number; height: number }[]; error?: unknown } = await deviceOps(p.device.backend).run('restore', async () => {
-    const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
-    // The backend's part is opaque here and checked by the backend only as
-    // it applies it: what it holds now is kept to put back if it refuses.
-    const before = await p.device.backend.saveStateAsync();
-    try {
-      return { expected: await applyRestore(p, prepared, before) };
-    } catch (error) {
-      return { expected: was, error }; // refused and put back: answer once the displays are as they were
-    }
-  });
+  const outcome: { expected: { port: number; width: number; height: number }[]; error?: unknown } = await deviceOps(p.device.backend).run(
+    'restore',
+    async () => {
+      const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
+      // The backend's part is opaque here and checked by the backend only as
+      // it applies it: what it holds now is kept to put back if it refuses.
+      const before = await p.device.backend.saveStateAsync();
+      try {
+        return { expected: await applyRestore(p, prepared, before) };
+      } catch (error) {
+        return { expected: was, error }; // refused and put back: answer once the displays are as they were
+      }
+    },
+  );
   await settled(p, outcome.expected);
   if (outcome.error) throw outcome.error;
 }

@@ -129,8 +129,7 @@ export class ServerSession implements HandlerContext {
    * client is accepted once it settles.
    */
   closed(reason: string | null): void | Promise<void> {
-    const log = (): void =>
-      this.log.info({ reason, messages: this.stats.messages, errors: this.stats.errors }, 'vfio_user_client_closed');
+    const log = (): void => this.log.info({ reason, messages: this.stats.messages, errors: this.stats.errors }, 'vfio_user_client_closed');
     const gone = this.device.disconnected();
     if (gone instanceof Promise) return gone.finally(log);
     log();

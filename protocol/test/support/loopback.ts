@@ -134,16 +134,34 @@ export function loopback(device = new MemoryDevice(), limits: ServerLimits = def
     },
   };
   const session = new ServerSession(device, toClient, limits, silentLogger);
+  // As the data plane: a message whose handling is asynchronous holds back
+  // the ones after it until it settles (handleMessage's promise never rejects).
+  const queue: [Buffer, number[]][] = [];
+  let waiting = false;
+  const pump = (): void => {
+    while (!waiting && queue.length > 0) {
+      const [m, f] = queue.shift()!;
+      const done = session.handleMessage(m, f);
+      if (done instanceof Promise) {
+        waiting = true;
+        void done.finally(() => {
+          waiting = false;
+          pump();
+        });
+      }
+    }
+  };
   const toServer: Transport = {
     send(message, fds) {
       if (!open) return false;
-      session.handleMessage(Buffer.from(message), [...(fds ?? [])]);
+      queue.push([Buffer.from(message), [...(fds ?? [])]]);
+      pump();
       return true;
     },
     close() {
       if (!open) return;
       open = false;
-      session.closed(null);
+      void session.closed(null);
     },
   };
   client.attach(toServer);
