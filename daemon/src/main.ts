@@ -39,6 +39,8 @@ function parseOrExit(argv: string[]): Config {
 }
 
 const LOOP_DELAY_RESOLUTION_MS = 20;
+/** How long a stopping daemon waits for a backend call under way (a reset, a client's release). */
+const STOP_WAIT_MS = 5000;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'ctl') process.exit(await runCtl(process.argv.slice(3)));
@@ -171,7 +173,12 @@ async function main(): Promise<void> {
         // already gone
       }
     }
-    process.exit(EXIT_OK);
+    // The client's release (and any reset or restore under way) runs a
+    // backend call on a thread of its own: exit once it is done, not under
+    // it (bounded: a backend that never returns does not keep us).
+    const idle = device.ops.idle();
+    const bound = new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref());
+    void Promise.race([idle, bound]).then(() => process.exit(EXIT_OK));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
