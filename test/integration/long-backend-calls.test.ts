@@ -168,6 +168,20 @@ describe('long backend calls run off the JS thread', () => {
     }
   });
 
+  it('a restore onto a backend that cannot save its current state changes nothing and says why', async () => {
+    const c = await d.connectNegotiated();
+    try {
+      await c.write32(0, SCRATCH, 0x42);
+      const state = (await ctl.call('save')).state as Buffer;
+      await c.write32(0, SCRATCH, 0x5a5e0bad); // the fixture's save_state fails now
+      await assert.rejects(ctl.call('save'), /backend failed to save its state/);
+      await assert.rejects(ctl.call('restore', { state }), /cannot restore: backend 'test-lib' could not save the state it has now/);
+      assert.equal(await c.read32(0, SCRATCH), 0x5a5e0bad, 'untouched');
+    } finally {
+      c.close();
+    }
+  });
+
   it('runs a migration step (RUNNING -> STOP -> STOP_COPY) off the JS thread, the reply after it', async () => {
     const c = await d.connectNegotiated();
     try {

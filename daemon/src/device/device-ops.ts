@@ -12,6 +12,11 @@
 //    (DisplaySource.latest), and read again once the operation is over.
 // The addon enforces the rest: while its long call runs, every other call
 // from JS is refused with EBUSY.
+// Bound: nobody has more than one operation queued. The vfio-user client's
+// next message waits for its last one; each control connection handles one
+// request at a time (control-server.ts, at most MAX_CLIENTS connections);
+// each viewer applies one resize at a time. So the queue holds at most one
+// operation per connected client and viewer, all of them already bounded.
 import { EventEmitter } from 'node:events';
 import type { NativeBackend } from '../native.js';
 

@@ -80,7 +80,16 @@ export async function restoreDeviceStateSettled(p: StateParts, bytes: Buffer): P
       const was = p.displays.list().map((d) => ({ port: d.port, width: d.width, height: d.height }));
       // The backend's part is opaque here and checked by the backend only as
       // it applies it: what it holds now is kept to put back if it refuses.
-      const before = await p.device.backend.saveStateAsync();
+      let before: Buffer | null;
+      try {
+        before = await p.device.backend.saveStateAsync();
+      } catch (e) {
+        throw new DeviceError(
+          'invalid',
+          `cannot restore: backend '${p.backendName}' could not save the state it has now, to put it back should it refuse the new one ` +
+            `(${(e as Error).message}; its reason is in the apple_gfx_guest_error log line; pvg saves a stopped device only)`,
+        );
+      }
       try {
         return { expected: await applyRestore(p, prepared, before) };
       } catch (error) {
