@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { native } from '#daemon/native.js';
 import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Iosfc, Op, Reg, SoftRing, St } from '../support/soft-ring.js';
+import { GuestRam, IOSFC_BAD_PEEK, Iosfc, IosfcCmd, Op, Reg, SoftRing, St } from '../support/soft-ring.js';
 
 const IO = Iosfc;
-const MAP_RW = 2;
 const RAM_GPA = 0x40000000n;
 const RAM_SIZE = 64 << 20; // as in the issue's reproduction
 const CYCLES = 200;
@@ -48,7 +47,7 @@ describe('a client that leaves with IOSFC mappings (--variant mmio)', () => {
       await c.write32(2, IO.GPA_LO, Number(RAM_GPA & 0xffffffffn));
       await c.write32(2, IO.GPA_HI, 0);
       await c.write32(2, IO.LENGTH, 4096);
-      await c.write32(2, IO.COMMAND, MAP_RW);
+      await c.write32(2, IO.COMMAND, IosfcCmd.MAP_RW);
       assert.equal(await c.read32(2, IO.STATUS), St.OK, `cycle ${i}: IOSFC map`);
       handles.add(await c.read32(2, IO.HANDLE));
       if (i === CYCLES / 2) peakMaps = d.memfdMappings().length;
@@ -67,7 +66,7 @@ describe('a client that leaves with IOSFC mappings (--variant mmio)', () => {
       await c.write32(2, IO.HANDLE, h);
       await c.write32(2, IO.PEEK_OFFSET, 0x100);
       const v = await c.read32(2, IO.PEEK_DATA);
-      if (v !== 0xffffffff) readable.push(h);
+      if (v !== IOSFC_BAD_PEEK) readable.push(h);
     }
     c.close();
     console.log(

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { native } from '#daemon/native.js';
 import type { VfioUserClient } from 'vfio-user-ts';
 import { backendLogsGuestErrors, startDaemon, tick, type LogLine, type RunningDaemon } from '../support/daemon.js';
-import { GuestRam, Iosfc, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
+import { GuestRam, IOSFC_BAD_PEEK, Iosfc, IosfcCmd, Op, Reg, SoftRing, St, fnv1a32 } from '../support/soft-ring.js';
 
 /** --backend pvg: the PVG double on Linux (scripts/test-pvg-double.sh). */
 const pvg = process.env.APPLE_GFXD_TEST_BACKEND === 'pvg';
@@ -311,7 +311,7 @@ describe('soft device IOSFC region (--variant mmio)', () => {
     await w(io.GPA_LO, Number(BUF & 0xffffffffn));
     await w(io.GPA_HI, 0);
     await w(io.LENGTH, 4096);
-    await w(io.COMMAND, 1);
+    await w(io.COMMAND, IosfcCmd.MAP_RO);
     assert.equal(await r(io.STATUS), St.OK);
     const handle = await r(io.HANDLE);
     assert.ok(handle > 0);
@@ -322,16 +322,16 @@ describe('soft device IOSFC region (--variant mmio)', () => {
     ram.write(BUF + 8n, word);
     assert.equal(await r(io.PEEK_DATA), 0x0badbeef, 'a live alias of guest RAM');
     await w(io.PEEK_OFFSET, 4096);
-    assert.equal(await r(io.PEEK_DATA), 0xffffffff, 'peek past the mapping');
+    assert.equal(await r(io.PEEK_DATA), IOSFC_BAD_PEEK, 'peek past the mapping');
     await w(io.GPA_HI, 0x100);
-    await w(io.COMMAND, 2);
+    await w(io.COMMAND, IosfcCmd.MAP_RW);
     assert.equal(await r(io.STATUS), St.MAP_FAILED);
     assert.equal(await r(io.HANDLE), 0);
     await w(io.HANDLE, handle);
-    await w(io.COMMAND, 3);
+    await w(io.COMMAND, IosfcCmd.UNMAP);
     assert.equal(await r(io.STATUS), St.OK);
     assert.equal(await r(io.MAPPED), 0);
-    await w(io.COMMAND, 3);
+    await w(io.COMMAND, IosfcCmd.UNMAP);
     assert.equal(await r(io.STATUS), St.BAD_ARGS, 'unmap of a released handle');
     // A range QEMU mapped without an fd: MAP_FAILED, one line naming it.
     const mark = d.logs.length;
@@ -340,7 +340,7 @@ describe('soft device IOSFC region (--variant mmio)', () => {
       await w(io.GPA_HI, 0);
       await w(io.GPA_LO, 0x70001000);
       await w(io.LENGTH, 4096);
-      await w(io.COMMAND, 1);
+      await w(io.COMMAND, IosfcCmd.MAP_RO);
       assert.equal(await r(io.STATUS), St.MAP_FAILED);
       assert.equal(await r(io.HANDLE), 0);
     }

@@ -23,6 +23,11 @@ export const Iosfc = {
   MAPPED: 0x20,
 };
 
+/** IOSFC COMMAND values (agfx_soft.h AGFX_SOFT_IOSFC_MAP_RO ...). */
+export const IosfcCmd = { MAP_RO: 1, MAP_RW: 2, UNMAP: 3 };
+/** What PEEK_DATA reads outside every mapping (AGFX_SOFT_IOSFC_BAD_PEEK). */
+export const IOSFC_BAD_PEEK = 0xffffffff;
+
 export const Reg = {
   ID: 0x1000,
   VERSION: 0x1004,

@@ -14,6 +14,9 @@ import {
   ENTRY_SIZE,
   FNV_BASIS,
   FNV_PRIME,
+  IOSFC_BAD_PEEK,
+  Iosfc,
+  IosfcCmd,
   Op,
   PORT_ATTACHED,
   Reg,
@@ -95,6 +98,13 @@ describe('soft device guest interface: test/support/soft-ring.ts against native/
     assert.equal(FNV_PRIME, consts.get('AGFX_SOFT_FNV_PRIME'));
     assert.equal(DEVICE_ID, consts.get('AGFX_SOFT_ID'));
     assert.equal(SOFT_VERSION, consts.get('AGFX_SOFT_VERSION'));
+  });
+
+  it("Iosfc has every IOSFC register at the header's offset, and no other", () => {
+    const commands = ['MAP_RO', 'MAP_RW', 'UNMAP'];
+    assert.deepEqual({ ...Iosfc }, group('AGFX_SOFT_IOSFC_', [...commands, 'BAD_PEEK']));
+    assert.deepEqual({ ...IosfcCmd }, Object.fromEntries(commands.map((c) => [c, consts.get(`AGFX_SOFT_IOSFC_${c}`)])));
+    assert.equal(IOSFC_BAD_PEEK, consts.get('AGFX_SOFT_IOSFC_BAD_PEEK'));
   });
 
   it('the display port register bits match', () => {
