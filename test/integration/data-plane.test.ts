@@ -5,7 +5,6 @@
 // control API served while a backend MMIO takes long, message order across
 // the hand-over, the never-reading client, the bounded log queue, trace logs.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { ControlClient } from '#daemon/control/control-client.js';
 import { native } from '#daemon/native.js';
 import { Command, MsgFlag, PciIrq, encodeMessage, encodeRegionAccess } from 'vfio-user-ts';
-import { repoRoot, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { buildLibBackend } from '../support/lib-backend.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { Op, Reg } from '../support/soft-ring.js';
 
@@ -36,19 +36,7 @@ describe('data plane', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agfx-dp-'));
   let lib: string;
   before(() => {
-    lib = join(dir, 'lib.so');
-    execFileSync('gcc', [
-      '-shared',
-      '-fPIC',
-      '-O1',
-      '-Wall',
-      '-Werror',
-      '-I',
-      join(repoRoot, 'native/include'),
-      '-o',
-      lib,
-      join(repoRoot, 'test/fixtures/lib-backend.c'),
-    ]);
+    lib = buildLibBackend(dir, 'lib');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

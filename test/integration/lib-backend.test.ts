@@ -1,32 +1,17 @@
 // --backend lib:PATH: a shared library implementing the backend ABI is loaded,
 // checked against the ABI version, and served like the built-in backends.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { native } from '#daemon/native.js';
-import { daemonMain, repoRoot, startDaemon, tick } from '../support/daemon.js';
+import { daemonMain, startDaemon, tick } from '../support/daemon.js';
+import { buildLibBackend } from '../support/lib-backend.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agfx-lib-'));
-function build(name: string, defines: string[] = []): string {
-  const out = join(dir, `${name}.so`);
-  execFileSync('gcc', [
-    '-shared',
-    '-fPIC',
-    '-O1',
-    '-Wall',
-    '-Werror',
-    ...defines.map((d) => `-D${d}`),
-    '-I',
-    join(repoRoot, 'native/include'),
-    '-o',
-    out,
-    join(repoRoot, 'test/fixtures/lib-backend.c'),
-  ]);
-  return out;
-}
+const build = (name: string, defines: string[] = []): string => buildLibBackend(dir, name, defines);
 
 describe('--backend lib:PATH', () => {
   let good: string;

@@ -7,7 +7,6 @@
 // operation on the device. These fail when the calls run on the JS thread:
 // nothing is served until the call returns.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,30 +15,13 @@ import { after, before, describe, it } from 'node:test';
 import { ControlClient } from '#daemon/control/control-client.js';
 import { native } from '#daemon/native.js';
 import { Command, MigState } from 'vfio-user-ts';
-import { repoRoot, startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { startDaemon, tick, type RunningDaemon } from '../support/daemon.js';
+import { buildLibBackend } from '../support/lib-backend.js';
 import { RfbClient } from '../support/rfb-client.js';
 
 const SCRATCH = 0x1008;
 const LONG_CALL_MS = 0x101c; // lib fixture: the next long call takes this long
 const DELAY = 1500;
-
-function buildLib(dir: string, defines: string[] = []): string {
-  const lib = join(dir, `lib${defines.join('')}.so`);
-  execFileSync('gcc', [
-    '-shared',
-    '-fPIC',
-    '-O1',
-    '-Wall',
-    '-Werror',
-    ...defines.map((d) => `-D${d}`),
-    '-I',
-    join(repoRoot, 'native/include'),
-    '-o',
-    lib,
-    join(repoRoot, 'test/fixtures/lib-backend.c'),
-  ]);
-  return lib;
-}
 
 /**
  * While `slow` runs, a new VNC viewer's handshake and a control `status` (on
@@ -72,7 +54,7 @@ describe('long backend calls run off the JS thread', () => {
   let vncPort = 0;
   let ctl: ControlClient;
   before(async () => {
-    lib = buildLib(dir, ['GONE']);
+    lib = buildLibBackend(dir, 'lib-gone', ['GONE']);
     d = await startDaemon(['--backend', `lib:${lib}`, '--display', '640x480@60', '--vnc', '127.0.0.1:0']);
     vncPort = (await d.waitForLog((l) => l.msg === 'vnc_listening' && l.display === 0)).port as number;
     ctl = await ControlClient.connect(`${d.socketPath}.ctl`);
