@@ -29,12 +29,14 @@ const DELAY = 1500;
  * served; returns when each finished.
  */
 async function servedDuring(vncPort: number, ctlPath: string, slow: Promise<unknown>): Promise<{ servedAt: number; slowDone: number }> {
+  const t0 = performance.now();
   let slowDone = 0;
   const tracked = slow.then(
     () => (slowDone = performance.now()),
     () => (slowDone = performance.now()),
   );
   await tick(150);
+  const askedAt = performance.now();
   const viewer = await RfbClient.connect(vncPort);
   assert.deepEqual([viewer.width, viewer.height], [640, 480]);
   const ctl = await ControlClient.connect(ctlPath);
@@ -44,6 +46,14 @@ async function servedDuring(vncPort: number, ctlPath: string, slow: Promise<unkn
   ctl.close();
   viewer.close();
   await tracked;
+  // The figures (docs/security.md, Bounds): when the viewer and `status` were served, when the slow call ended.
+  console.log(
+    JSON.stringify({
+      viewerAndStatusMs: Math.round(servedAt - askedAt),
+      servedAtMs: Math.round(servedAt - t0),
+      callDoneMs: Math.round(slowDone - t0),
+    }),
+  );
   return { servedAt, slowDone };
 }
 
