@@ -23,22 +23,27 @@ import { MAX_CONTROL_MESSAGE_BYTES } from '../state/limits.js';
 
 const MAX_CLIENTS = 32;
 /**
- * Bytes held for incomplete requests, all control clients together: one
- * request of the largest size at a time (a second big restore under way at
- * the same time drops its client).
+ * Bytes held for requests, all control clients together: those still being
+ * received and those received but not yet answered (clients do not wait for
+ * one another, so a request can wait for a device operation while others
+ * arrive). One request of the largest size at a time: a second big restore
+ * under way at the same time drops its client.
  */
-const MAX_BUFFERED = MAX_CONTROL_MESSAGE_BYTES + (1 << 20);
+export const MAX_BUFFERED = MAX_CONTROL_MESSAGE_BYTES + (1 << 20);
 /** Responses one client has not read: a response that would take it past this (one state) drops the client. */
 const MAX_UNREAD = MAX_CONTROL_MESSAGE_BYTES;
 
 export class ControlServer {
   private server: Server | null = null;
-  private readonly clients = new Map<Socket, DelimitedReader>();
+  /** Per client: its reader, and the bytes of requests received and not yet answered. */
+  private readonly clients = new Map<Socket, { reader: DelimitedReader; pending: number }>();
 
   constructor(
     readonly path: string,
     private readonly ctx: DaemonContext,
     private readonly log: Logger,
+    /** MAX_BUFFERED unless a test asks for less. */
+    private readonly maxBuffered = MAX_BUFFERED,
   ) {}
 
   start(mode = 0o600): Promise<void> {
@@ -82,7 +87,8 @@ export class ControlServer {
       return;
     }
     const reader = new DelimitedReader(MAX_CONTROL_MESSAGE_BYTES);
-    this.clients.set(sock, reader);
+    const held = { reader, pending: 0 };
+    this.clients.set(sock, held);
     // Each client's requests are answered in order; clients do not wait for
     // one another (a `status` is answered while another client's reset or
     // restore is under way: operations on the device queue in DeviceOps).
@@ -98,9 +104,11 @@ export class ControlServer {
       } catch (e) {
         return drop((e as Error).message);
       }
-      let held = 0;
-      for (const r of this.clients.values()) held += r.buffered;
-      if (held > MAX_BUFFERED) return drop(`control requests buffered over ${MAX_BUFFERED} bytes (another big request under way)`);
+      const size = (item: (typeof items)[number]): number => ('message' in item ? item.message.length : 0);
+      held.pending += items.reduce((n, item) => n + size(item), 0);
+      let total = 0;
+      for (const c of this.clients.values()) total += c.reader.buffered + c.pending;
+      if (total > this.maxBuffered) return drop(`control requests held over ${this.maxBuffered} bytes (another big request under way)`);
       if (items.length === 0) return;
       // In order: each response is written before the next request is handled.
       queue = queue
@@ -109,7 +117,7 @@ export class ControlServer {
             if (sock.destroyed) return;
             const reply =
               'message' in item
-                ? await this.handle(item.message)
+                ? await this.handle(item.message).finally(() => (held.pending -= size(item)))
                 : // Its id was never read: id 0 answers the oldest request waiting (responses go in order).
                   [
                     encodeResponse({
