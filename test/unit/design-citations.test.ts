@@ -1,5 +1,6 @@
 // Every comment that cites the design cites docs/design.md, and every
-// invariant or pitfall it names exists there. A citation of the old
+// invariant, pitfall or section ("docs/design.md, \"Threads and locks\"") it
+// names exists there. A citation of the old
 // out-of-tree DESIGN.md, a bare "(P7)" or "see P7", or "invariant 9" when
 // design.md has six fails here, with the file and line.
 import assert from 'node:assert/strict';
@@ -27,14 +28,21 @@ function repoRoot(): string {
 const root = repoRoot();
 const design = readFileSync(join(root, 'docs/design.md'), 'utf8');
 
-/** Numbers defined in docs/design.md: "1. **...**" under Invariants, "**P7 — ...**" under pitfalls. */
-export function definedCitations(text: string): { invariants: Set<number>; pitfalls: Set<number> } {
+/**
+ * What docs/design.md defines: invariant numbers ("1. **...**" under
+ * Invariants), pitfalls ("**P7 — ...**"), and named sections (headings, and
+ * paragraphs that open with a bold "**Name.**").
+ */
+export function definedCitations(text: string): { invariants: Set<number>; pitfalls: Set<number>; sections: Set<string> } {
   const invariants = new Set<number>();
   const pitfalls = new Set<number>();
+  const sections = new Set<string>();
   const inv = /^## Invariants\n([\s\S]*?)^## /m.exec(text);
   for (const m of (inv?.[1] ?? '').matchAll(/^(\d+)\. \*\*/gm)) invariants.add(Number(m[1]));
   for (const m of text.matchAll(/^- \*\*P(\d+) — /gm)) pitfalls.add(Number(m[1]));
-  return { invariants, pitfalls };
+  for (const m of text.matchAll(/^#+ (.+)$/gm)) sections.add(m[1]!.trim());
+  for (const m of text.matchAll(/^\*\*([^*]+?)\.\*\*/gm)) sections.add(m[1]!.trim());
+  return { invariants, pitfalls, sections };
 }
 
 interface Finding {
@@ -50,6 +58,9 @@ export function checkLine(line: string, where: string, defined: ReturnType<typeo
   }
   for (const m of line.matchAll(/docs\/design\.md invariants? (\d+)/g)) {
     if (!defined.invariants.has(Number(m[1]))) out.push({ where, problem: `invariant ${m[1]} is not in docs/design.md` });
+  }
+  for (const m of line.matchAll(/docs\/design\.md, "([^"]+)"/g)) {
+    if (!defined.sections.has(m[1]!)) out.push({ where, problem: `section "${m[1]}" is not in docs/design.md` });
   }
   for (const m of line.matchAll(/docs\/design\.md (?:pitfall )?P(\d+)/g)) {
     if (!defined.pitfalls.has(Number(m[1]))) out.push({ where, problem: `pitfall P${m[1]} is not in docs/design.md` });
@@ -85,6 +96,7 @@ describe('design citations', () => {
       '// see P12',
       '// docs/design.md P42',
       '// see ../shared/DESIGN.md',
+      '// (docs/design.md, "Slow backend calls")',
     ];
     for (const l of bad) assert.ok(checkLine(l, 'x', defined).length > 0, `not caught: ${l}`);
     const good = [
@@ -92,6 +104,8 @@ describe('design citations', () => {
       '// (docs/design.md P2)',
       '// see docs/design.md P12',
       '// (docs/design.md P18: every fd is a fresh dup)',
+      '// (docs/design.md, "Long backend calls")',
+      '// docs/design.md, "Threads and locks"',
       'const m = /^P6\\s+(\\d+)/.exec(text); // a PPM header',
     ];
     for (const l of good) assert.deepEqual(checkLine(l, 'x', defined), [], `false alarm: ${l}`);
