@@ -1,5 +1,5 @@
 // Every comment that cites the design cites docs/design.md, and every
-// invariant, pitfall or section ("docs/design.md, \"Threads and locks\"") it
+// invariant, pitfall or section (docs/design.md, "Threads and locks") it
 // names exists there. A citation of the old
 // out-of-tree DESIGN.md, a bare "(P7)" or "see P7", or "invariant 9" when
 // design.md has six fails here, with the file and line.
