@@ -28,7 +28,12 @@ const DELAY = 1500;
  * a connection of its own: one connection answers in request order) are
  * served; returns when each finished.
  */
-async function servedDuring(vncPort: number, ctlPath: string, slow: Promise<unknown>): Promise<{ servedAt: number; slowDone: number }> {
+async function servedDuring(
+  vncPort: number,
+  ctlPath: string,
+  slow: Promise<unknown>,
+  operation: RegExp,
+): Promise<{ servedAt: number; slowDone: number }> {
   const t0 = performance.now();
   let slowDone = 0;
   const tracked = slow.then(
@@ -42,6 +47,7 @@ async function servedDuring(vncPort: number, ctlPath: string, slow: Promise<unkn
   const ctl = await ControlClient.connect(ctlPath);
   const status = await ctl.call('status');
   assert.equal(status.displays.length, 1);
+  assert.match(status.operation?.name ?? '(none)', operation, 'status names the operation under way');
   const servedAt = performance.now();
   ctl.close();
   viewer.close();
@@ -85,7 +91,7 @@ describe('long backend calls run off the JS thread', () => {
       // Pipelined behind the reset: the client's next message is looked at
       // only once the reset's has completed (message order).
       const infoAfter = c.deviceInfo().then(() => performance.now());
-      const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, reset);
+      const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, reset, /^reset$/);
       const infoAt = await infoAfter;
       assert.ok(slowDone - t0 >= DELAY - 100, `the reset did take long (${(slowDone - t0).toFixed(0)} ms)`);
       assert.ok(
@@ -112,7 +118,7 @@ describe('long backend calls run off the JS thread', () => {
       const mmioAt = await c.read32(0, 0x1000).then((v) => (assert.equal(v, 0x2142494c), performance.now()));
       // A session message (config space): it waits until the reset is over.
       const cfgAt = c.configRead(0, 4).then(() => performance.now());
-      const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, reset);
+      const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, reset, /^reset$/);
       assert.ok(slowDone - t0 >= DELAY - 100, `the reset did take long (${(slowDone - t0).toFixed(0)} ms)`);
       assert.ok(mmioAt < slowDone, 'MMIO answered during the reset');
       assert.ok(servedAt < slowDone, 'viewer and control served during the reset');
@@ -131,7 +137,7 @@ describe('long backend calls run off the JS thread', () => {
       await c.write32(0, SCRATCH, 0xfeed);
       await c.write32(0, LONG_CALL_MS, DELAY);
       const save = ctl.call('save');
-      const s1 = await servedDuring(vncPort, `${d.socketPath}.ctl`, save);
+      const s1 = await servedDuring(vncPort, `${d.socketPath}.ctl`, save, /^save$/);
       assert.ok(s1.servedAt < s1.slowDone, 'served during the save');
       const state = (await save).state as Buffer;
       await c.write32(0, SCRATCH, 0x1111);
@@ -139,7 +145,7 @@ describe('long backend calls run off the JS thread', () => {
       // then the restore); the delay applies to the first.
       await c.write32(0, LONG_CALL_MS, DELAY);
       const restore = ctl.call('restore', { state });
-      const s2 = await servedDuring(vncPort, `${d.socketPath}.ctl`, restore);
+      const s2 = await servedDuring(vncPort, `${d.socketPath}.ctl`, restore, /^restore$/);
       assert.ok(s2.servedAt < s2.slowDone, 'served during the restore');
       assert.equal(await c.read32(0, SCRATCH), 0xfeed, 'the saved state is back');
     } finally {
@@ -180,7 +186,7 @@ describe('long backend calls run off the JS thread', () => {
       await c.write32(0, LONG_CALL_MS, DELAY);
       const t0 = performance.now();
       const stop = c.setMigrationState(MigState.STOP);
-      const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, stop);
+      const { servedAt, slowDone } = await servedDuring(vncPort, `${d.socketPath}.ctl`, stop, /^migration to STOP$/);
       assert.ok(slowDone - t0 >= DELAY - 100, `set_running(false) did take long (${(slowDone - t0).toFixed(0)} ms)`);
       assert.ok(servedAt < slowDone, 'served during the migration step');
       assert.equal(await c.migrationState(), MigState.STOP);

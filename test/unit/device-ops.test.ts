@@ -58,6 +58,30 @@ describe('DeviceOps', () => {
     assert.equal(ops.running, null);
   });
 
+  it("an operation still running is reported ('slow') every interval, with its name and time; status() says what runs", async () => {
+    const ops = new DeviceOps(30);
+    const slow: [string, number][] = [];
+    ops.on('slow', (name, seconds) => slow.push([name, seconds]));
+    let release = (): void => {};
+    const stuck = ops.run('reset', () => new Promise<void>((r) => (release = r)));
+    void ops.run('save', () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const st = ops.status();
+    assert.equal(st?.name, 'reset');
+    assert.equal(st?.queued, 2);
+    assert.ok(st!.runningSeconds >= 0.09, `running ${st!.runningSeconds} s`);
+    assert.ok(slow.length >= 2, `reported ${slow.length} times`);
+    assert.ok(slow.every(([n]) => n === 'reset'));
+    assert.ok(slow[1]![1] > slow[0]![1], 'the time grows');
+    release();
+    await stuck;
+    await ops.idle();
+    const n = slow.length;
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(slow.length, n, 'nothing reported once it ended');
+    assert.equal(ops.status(), null);
+  });
+
   it('an operation that returns a promise-like value is not awaited beyond its own promise', async () => {
     // What the display handlers rely on: { switched } is handed back while the mode switch is still pending.
     const ops = new DeviceOps();

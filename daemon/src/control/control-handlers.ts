@@ -76,6 +76,7 @@ export const controlHandlers: { [K in RequestKind]: ControlHandler<K> } = {
       clientConnected: ctx.server.connected,
       clientsServed: ctx.server.clientsServed,
       dataPlane: ctx.server.dataPlaneStats(),
+      operation: ctx.device.ops.status(),
       negotiated: neg
         ? {
             maxMsgFds: neg.maxMsgFds,

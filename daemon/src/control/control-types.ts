@@ -91,6 +91,13 @@ export interface Status {
   clientsServed: number;
   dataPlane: DataPlaneStats | null;
   eventLoopDelay: LoopDelay | null;
+  operation: DeviceOperation | null;
+}
+
+export interface DeviceOperation {
+  name: string;
+  runningSeconds: number;
+  queued: number;
 }
 
 export interface LoopDelay {

@@ -128,6 +128,9 @@ export class AppleGfxPciDevice implements VfioUserDevice {
     this.interrupts = new Interrupts(this.log, this.vectors);
     this.backend = opts.backend;
     this.ops = deviceOps(opts.backend);
+    this.ops.on('slow', (operation, seconds) =>
+      this.log.warn({ operation, seconds: Math.round(seconds), queued: this.ops.status()?.queued ?? 0 }, 'apple_gfx_operation_slow'),
+    );
   }
 
   info(): DeviceInfo {

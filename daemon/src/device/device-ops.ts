@@ -18,12 +18,22 @@
 // each viewer applies one resize at a time. So the queue holds at most one
 // operation per connected client and viewer, all of them already bounded.
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { NativeBackend } from '../native.js';
 
-export class DeviceOps extends EventEmitter<{ idle: [] }> {
+/** An operation still running after this long is reported ('slow'), and again every as long. */
+export const SLOW_OPERATION_MS = 5000;
+
+export class DeviceOps extends EventEmitter<{ idle: []; slow: [name: string, seconds: number] }> {
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private current: string | null = null;
+  private startedAt = 0;
+
+  /** `slowMs`: SLOW_OPERATION_MS unless a test asks for less. */
+  constructor(private readonly slowMs = SLOW_OPERATION_MS) {
+    super();
+  }
 
   /** True from the moment an operation is asked for until the last one queued has ended. */
   get busy(): boolean {
@@ -35,6 +45,12 @@ export class DeviceOps extends EventEmitter<{ idle: [] }> {
     return this.current;
   }
 
+  /** The operation under way, how long it has run and how many are asked for (itself included), for `ctl status`. */
+  status(): { name: string; runningSeconds: number; queued: number } | null {
+    if (this.current === null) return null;
+    return { name: this.current, runningSeconds: (performance.now() - this.startedAt) / 1000, queued: this.queued };
+  }
+
   /**
    * Runs `op` after every operation asked for before it, alone. `op` must
    * not call run() itself (it would wait for itself): the pieces an
@@ -44,7 +60,16 @@ export class DeviceOps extends EventEmitter<{ idle: [] }> {
     this.queued++;
     const result = this.tail.then(async () => {
       this.current = what;
-      return op();
+      this.startedAt = performance.now();
+      // A backend call that does not come back (PVG stuck) shows in the log
+      // and in `ctl status`, not as silence.
+      const slow = setInterval(() => this.emit('slow', what, (performance.now() - this.startedAt) / 1000), this.slowMs);
+      slow.unref();
+      try {
+        return await op();
+      } finally {
+        clearInterval(slow);
+      }
     });
     this.tail = result.then(
       () => this.ended(),
