@@ -489,8 +489,9 @@ void PvgDevice::MakeCurrentLocked() {
 // as the JS thread keeps turning the run loop from its libuv hook
 // (addon/main_queue.h; held until the device is destroyed) and never waits
 // for this MMIO (docs/design.md invariant 1). Meanwhile the JS thread may call
-// the display functions (gate_ shared too) or reset/suspend (exclusive, run
-// off the main thread by OffMain: they wait for the MMIO in progress).
+// the display functions (gate_ shared too), and the daemon's long-call thread
+// reset/suspend (exclusive: they wait for the MMIO in progress; docs/design.md,
+// "Long backend calls").
 // MMIO holds only gate_ (shared): PVG may synchronously call the
 // descriptor blocks from its own queues and wait for them, and every one of
 // them completes natively without gate_. gate_ only keeps a PGDevice swap
