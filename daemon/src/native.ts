@@ -125,7 +125,6 @@ export interface NativeBackend {
   mmioWrite64(region: number, offset: number, value: bigint): boolean;
   /** The BAR size the backend asks for (agfx_backend region_size), 0 for the daemon's default. */
   regionSize(region: number): number;
-  reset(): void;
   attachDisplay(port: number, serial: number, name: string, modes: DisplayModeSpec[]): boolean;
   setModes(port: number, modes: DisplayModeSpec[]): boolean;
   detachDisplay(port: number): boolean;
@@ -137,29 +136,26 @@ export interface NativeBackend {
   cursorPosition(port: number): { x: number; y: number } | null;
   memoryMapChanged(): void;
   /**
-   * The VMM left (agfx_backend guest_memory_gone): the backend drops what
-   * reaches its guest memory. Returns whether the backend has the call and
-   * what the host still holds for it afterwards.
-   */
-  guestMemoryGone(): { offered: boolean; tasksKept: number; iosfcMappingsKept: number; snapshotsKept: number };
-  /** The backend's own state blob, or null when it cannot save. */
-  saveState(): Buffer | null;
-  /** Throws with the backend's explanation when the blob is refused. */
-  restoreState(state: Buffer): void;
-  /** Quiesce (false) or resume (true): stopped, the device touches no guest memory. */
-  setRunning(running: boolean): void;
-  /**
    * The long calls, off the JS thread (docs/design.md, "Long backend calls"):
    * each runs on a thread of its own and settles its promise on the JS
    * thread. One at a time; while one runs, `busy` names it and every other
    * call throws EBUSY. The daemon makes them through DeviceOps
    * (device/device-ops.ts).
    */
+  /** Reset to the power-on state. */
   resetAsync(): Promise<void>;
+  /** The backend's own state blob, or null when it cannot save. */
   saveStateAsync(): Promise<Buffer | null>;
+  /** Rejects with the backend's explanation when the blob is refused. */
   restoreStateAsync(state: Buffer): Promise<void>;
+  /** Quiesce (false) or resume (true): stopped, the device touches no guest memory. */
   setRunningAsync(running: boolean): Promise<void>;
-  guestMemoryGoneAsync(): Promise<ReturnType<NativeBackend['guestMemoryGone']>>;
+  /**
+   * The VMM left (agfx_backend guest_memory_gone): the backend drops what
+   * reaches its guest memory. Resolves with whether the backend has the call
+   * and what the host still holds for it afterwards.
+   */
+  guestMemoryGoneAsync(): Promise<{ offered: boolean; tasksKept: number; iosfcMappingsKept: number; snapshotsKept: number }>;
   /** The long call under way, or null. */
   readonly busy: string | null;
   destroy(): void;

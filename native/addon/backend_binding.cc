@@ -149,17 +149,13 @@ class Backend : public Napi::ObjectWrap<Backend> {
                        {InstanceMethod("mmioRead", &Backend::MmioRead), InstanceMethod("mmioWrite", &Backend::MmioWrite),
                         InstanceMethod("mmioRead64", &Backend::MmioRead64), InstanceMethod("mmioWrite64", &Backend::MmioWrite64),
                         InstanceMethod("regionSize", &Backend::RegionSize),
-                        InstanceMethod("reset", &Backend::Reset), InstanceMethod("attachDisplay", &Backend::AttachDisplay),
+                        InstanceMethod("attachDisplay", &Backend::AttachDisplay),
                         InstanceMethod("setModes", &Backend::SetModes), InstanceMethod("detachDisplay", &Backend::DetachDisplay),
                         InstanceMethod("readFrame", &Backend::ReadFrame),
                         InstanceMethod("updateFrame", &Backend::UpdateFrame),
                         InstanceAccessor("tracksDamage", &Backend::TracksDamage, nullptr),
                         InstanceMethod("cursorPosition", &Backend::CursorPosition),
                         InstanceMethod("memoryMapChanged", &Backend::MemoryMapChanged),
-                        InstanceMethod("guestMemoryGone", &Backend::GuestMemoryGone),
-                        InstanceMethod("saveState", &Backend::SaveState),
-                        InstanceMethod("restoreState", &Backend::RestoreState),
-                        InstanceMethod("setRunning", &Backend::SetRunning),
                         InstanceMethod("resetAsync", &Backend::ResetAsync),
                         InstanceMethod("saveStateAsync", &Backend::SaveStateAsync),
                         InstanceMethod("restoreStateAsync", &Backend::RestoreStateAsync),
@@ -396,11 +392,6 @@ class Backend : public Napi::ObjectWrap<Backend> {
     return Napi::Number::New(info.Env(), double(backend_->region_size(d, info[0].As<Napi::Number>().Uint32Value())));
   }
 
-  Napi::Value Reset(const Napi::CallbackInfo& info) {
-    backend_->reset(Live(info.Env()));
-    return info.Env().Undefined();
-  }
-
   Napi::Value AttachDisplay(const Napi::CallbackInfo& info) {
     agfx_device* d = Live(info.Env());
     auto modes = ModesFrom(info.Env(), info[3]);
@@ -519,53 +510,6 @@ class Backend : public Napi::ObjectWrap<Backend> {
 
   Napi::Value MemoryMapChanged(const Napi::CallbackInfo& info) {
     if (backend_->memory_map_changed) backend_->memory_map_changed(Live(info.Env()));
-    return info.Env().Undefined();
-  }
-
-  // guestMemoryGone() -> {offered, tasksKept, iosfcMappingsKept, snapshotsKept}:
-  // the VMM left (agfx_backend guest_memory_gone; issue 12 defect 2). The
-  // backend drops what reaches the old guest's memory; what the host still
-  // holds for it afterwards is counted, for the log: zero for a backend that
-  // implements the call (PVG may finish a device's teardown later). JS calls
-  // it only once the client's data plane has posted its close, so no MMIO of
-  // that client runs any more (docs/design.md invariant 5).
-  Napi::Value GuestMemoryGone(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    agfx_device* d = Live(env);
-    bool offered = Offers(backend_, &agfx_backend::guest_memory_gone);
-    if (offered) backend_->guest_memory_gone(d);
-    return MemoryKept(env, offered);
-  }
-
-  // saveState() -> Buffer, or null when the backend cannot save.
-  Napi::Value SaveState(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    agfx_device* d = Live(env);
-    if (!backend_->save_state || !backend_->free_state) return env.Null();
-    void* blob = nullptr;
-    size_t len = 0;
-    if (!backend_->save_state(d, &blob, &len)) ThrowErrno(env, EIO, "backend failed to save its state");
-    auto out = Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(blob), len);
-    backend_->free_state(d, blob);
-    return out;
-  }
-
-  // restoreState(buffer): throws with the backend's explanation on failure.
-  Napi::Value RestoreState(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    agfx_device* d = Live(env);
-    if (!backend_->restore_state) ThrowErrno(env, ENOTSUP, std::string("backend '") + backend_->name + "' cannot restore state");
-    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
-    char err[256] = {0};
-    if (!backend_->restore_state(d, buf.Data(), buf.Length(), err, sizeof err))
-      ThrowErrno(env, EINVAL, std::string("backend state refused: ") + err);
-    return env.Undefined();
-  }
-
-  // setRunning(bool): quiesce or resume (a no-op for backends without it).
-  Napi::Value SetRunning(const Napi::CallbackInfo& info) {
-    agfx_device* d = Live(info.Env());
-    if (backend_->set_running) backend_->set_running(d, info[0].ToBoolean());
     return info.Env().Undefined();
   }
 
